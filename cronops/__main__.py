@@ -1,0 +1,7 @@
+"""`python -m cronops`: the same entry point as the `cronops` command."""
+
+import sys
+
+from cronops.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""The `cronops` command: parse arguments, call the core, render, and exit with a code that means something.
+
+Exit codes: 0 all well, 1 a host or a finding needs attention, 2 a usage or inventory error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from cronops import __version__, locations, report
+from cronops.inventory import Host, Inventory, InventoryError, find_inventory, load_inventory
+from cronops.scan import HostReport, probe_fleet
+from cronops.transport import connector
+
+EXIT_OK = 0
+EXIT_ATTENTION = 1
+EXIT_USAGE = 2
+
+EPILOG = """\
+exit codes:
+  0  everything checked is fine
+  1  something needs attention (a host failed, a finding at or above --fail-on)
+  2  usage or inventory error (nothing was checked)
+
+The inventory is --inventory, else $CRONOPS_INVENTORY, else ./hosts.toml, else
+~/.config/cronops/hosts.toml. The history database is --db, else $CRONOPS_DB,
+else ~/.local/share/cronops/history.db. See hosts.example.toml for every key.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cronops",
+        description="Agentless operations for a fleet of cron hosts: reads crontabs and cron logs "
+        "over SSH and shows what was missed, late, failed, slow, hung or overlapping.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cronops {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fleet = argparse.ArgumentParser(add_help=False)
+    where = fleet.add_argument_group("fleet")
+    where.add_argument(
+        "--inventory",
+        "-i",
+        type=Path,
+        metavar="PATH",
+        help="hosts.toml to use (see above for the default)",
+    )
+    where.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help=f"history database (default {locations.default_db_path()})",
+    )
+    where.add_argument(
+        "--host", "-H", action="append", metavar="NAME", help="only this host (repeatable)"
+    )
+    where.add_argument(
+        "--tag", "-t", action="append", metavar="TAG", help="only hosts with this tag"
+    )
+    where.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="trust and record the key of a host not yet in known_hosts (a changed key is always refused)",
+    )
+
+    hosts = commands.add_parser(
+        "hosts",
+        parents=[fleet],
+        help="connect to every host and report its state",
+        description="Connect to every host (one SSH connection each, in parallel) and report its "
+        "state: ok, unreachable, timeout, auth_failed, host_key_unknown, host_key_changed or error. "
+        "Exit 0 when every host is ok, 1 otherwise, 2 on a usage or inventory error.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hosts.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    hosts.set_defaults(run=cmd_hosts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except InventoryError as exc:
+        print(f"cronops: inventory error:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def open_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
+    inventory = load_inventory(find_inventory(args.inventory))
+    return inventory, inventory.select(args.host, args.tag)
+
+
+def cmd_hosts(args: argparse.Namespace) -> int:
+    inventory, hosts = open_inventory(args)
+    reports = asyncio.run(_check_hosts(inventory, hosts, args.accept_new_host_keys))
+    if args.format == "json":
+        report.print_json(report.hosts_json(reports))
+    else:
+        report.console().print(report.hosts_table(reports))
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_ATTENTION
+
+
+async def _check_hosts(
+    inventory: Inventory, hosts: list[Host], accept_new: bool
+) -> list[HostReport]:
+    fleet = connector(accept_new_host_keys=accept_new)
+    by_name: dict[str, HostReport] = {}
+    try:
+        with report.FleetProgress(len(hosts), "Connecting", plain_lines=False) as progress:
+            async for host_report in probe_fleet(
+                hosts, fleet, inventory.concurrency, crontabs=False
+            ):
+                by_name[host_report.host.name] = host_report
+                progress.done(host_report)
+    finally:
+        await fleet.close()
+    return [by_name[h.name] for h in hosts]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The only door to the hosts: run one command per host over SSH (or locally) and say how it went.
+
+Every failure becomes the host's status; nothing raised for one host ever stops the rest of the fleet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from cronops.inventory import Host
+from cronops.transport.base import HostStatus, Reply, Transport, shell_command
+from cronops.transport.local import LocalTransport
+from cronops.transport.ssh import SSHTransport
+
+__all__ = [
+    "Connector",
+    "HostStatus",
+    "Reply",
+    "Transport",
+    "connector",
+    "run_on_fleet",
+    "shell_command",
+]
+
+# sshd's MaxStartups 10:30:100 starts dropping unauthenticated connections past 10 at once:
+# everything behind one jump host counts against that one target.
+PER_JUMP_HOST = 8
+
+T = TypeVar("T")
+
+
+async def run_on_fleet(
+    hosts: Iterable[Host], target: Callable[[Host], Awaitable[T]], concurrency: int
+) -> AsyncIterator[T]:
+    """Run `target` for every host, at most `concurrency` at once, yielding results as they arrive.
+
+    `target` must turn its own failures into a result: one host must never stop the others.
+    """
+    limit = asyncio.Semaphore(concurrency)
+    per_jump: dict[str, asyncio.Semaphore] = {}
+
+    async def one(host: Host) -> T:
+        if not host.proxy_jump:
+            async with limit:
+                return await target(host)
+        jump = per_jump.setdefault(host.proxy_jump, asyncio.Semaphore(PER_JUMP_HOST))
+        async with limit, jump:
+            return await target(host)
+
+    tasks = [asyncio.ensure_future(one(h)) for h in hosts]
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            yield await next_done
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+class Connector:
+    """Sends each host's command through the transport its inventory entry names."""
+
+    def __init__(self, transports: dict[str, Transport]):
+        self.transports = transports
+
+    async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply:
+        return await self.transports[host.transport].run(host, command, stdin)
+
+    async def close(self) -> None:
+        for transport in self.transports.values():
+            await transport.close()
+
+
+def connector(accept_new_host_keys: bool = False) -> Connector:
+    return Connector({"ssh": SSHTransport(accept_new_host_keys), "local": LocalTransport()})

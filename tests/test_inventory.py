@@ -1,0 +1,134 @@
+"""Inventory loading: defaults inherited, the example file valid, every error naming file, line and key."""
+
+from pathlib import Path
+
+import pytest
+
+from cronops.inventory import InventoryError, find_inventory, load_inventory, parse_inventory
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse(text: str):
+    return parse_inventory(text, Path("/etc/cronops/hosts.toml"))
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(InventoryError) as caught:
+        parse(text)
+    assert str(caught.value).startswith("/etc/cronops/hosts.toml: ")
+    return caught.value.problems
+
+
+def test_example_inventory_is_valid_and_documents_every_key():
+    inventory = load_inventory(REPO / "hosts.example.toml")
+    assert [h.name for h in inventory.hosts] == ["backup-01", "billing-01", "reports-01", "this-machine"]
+    billing = inventory.hosts[1]
+    assert (billing.user, billing.sudo, billing.timezone) == ("ops", True, "America/New_York")
+    assert billing.logs == ("/var/log/cron.log",)
+    assert inventory.hosts[0].user == "root"  # inherited from [defaults]
+    assert inventory.hosts[3].transport == "local"
+    text = (REPO / "hosts.example.toml").read_text()
+    from cronops.inventory import DEFAULTS_KEYS, HOST_KEYS
+
+    for key in {*HOST_KEYS, *DEFAULTS_KEYS}:
+        assert f"{key} =" in text or f"# {key} =" in text, f"hosts.example.toml does not document {key!r}"
+
+
+def test_host_inherits_defaults_and_overrides_them():
+    inventory = parse(
+        """
+[defaults]
+user = "ops"
+connect_timeout = 3
+tags = ["prod"]
+identity_file = "keys/id"
+
+[[hosts]]
+name = "a"
+address = "a.example"
+
+[[hosts]]
+name = "b"
+address = "b.example"
+user = "root"
+port = 2222
+"""
+    )
+    a, b = inventory.hosts
+    assert (a.user, a.connect_timeout, a.tags, a.port) == ("ops", 3.0, ("prod",), None)
+    assert (b.user, b.port, b.target) == ("root", 2222, "root@b.example:2222")
+    assert a.identity_file == Path("/etc/cronops/keys/id")  # relative to the inventory file
+
+
+def test_missing_address_names_the_host_and_line():
+    found = problems('[[hosts]]\nname = "alpha"\nport = 22\n')
+    assert found == ["line 1: host 'alpha': missing required key 'address'"]
+
+
+def test_duplicate_name_is_refused():
+    found = problems('[[hosts]]\nname = "a"\naddress = "x"\n\n[[hosts]]\nname = "a"\naddress = "y"\n')
+    assert found == ["line 5: host 'a': duplicate name (first defined in [[hosts]] #1)"]
+
+
+def test_unknown_key_suggests_the_right_one():
+    found = problems('[[hosts]]\nname = "a"\nadress = "x"\n')
+    assert "line 3: host 'a': unknown key 'adress' (did you mean 'address'?)" in found
+
+
+def test_wrong_types_are_named():
+    found = problems(
+        '[defaults]\nsudo = "yes"\n\n[[hosts]]\nname = "a"\naddress = "x"\nport = "22"\ntags = "prod"\n'
+    )
+    assert "line 2: [defaults]: key 'sudo' must be true or false, not 'yes'" in found
+    assert "line 7: host 'a': key 'port' must be a port number (1-65535), not '22'" in found
+    assert "line 8: host 'a': key 'tags' must be a list of strings, not 'prod'" in found
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems('[[hosts]]\nname = "a"\n\n[[hosts]]\naddress = "b"\ncolour = 1\n')
+    assert len(found) == 3
+
+
+def test_unknown_time_zone_and_bad_toml():
+    assert "unknown time zone 'Mars/Olympus'" in problems(
+        '[[hosts]]\nname = "a"\naddress = "x"\ntimezone = "Mars/Olympus"\n'
+    )[0]
+    assert "not valid TOML" in problems("[[hosts]\nname=")[0]
+
+
+def test_no_hosts_is_an_error():
+    assert problems("[defaults]\nuser = 'x'\n") == ["no hosts: add at least one [[hosts]] table"]
+
+
+def test_local_transport_needs_no_address():
+    (host,) = parse('[[hosts]]\nname = "here"\ntransport = "local"\n').hosts
+    assert (host.address, host.target) == ("localhost", "local")
+
+
+def test_inventory_search_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("CRONOPS_INVENTORY", raising=False)
+    with pytest.raises(InventoryError, match="no inventory found"):
+        find_inventory()
+    (tmp_path / "xdg" / "cronops").mkdir(parents=True)
+    (tmp_path / "xdg" / "cronops" / "hosts.toml").write_text("")
+    assert find_inventory() == tmp_path / "xdg" / "cronops" / "hosts.toml"
+    (tmp_path / "hosts.toml").write_text("")
+    assert find_inventory() == Path("hosts.toml")
+    monkeypatch.setenv("CRONOPS_INVENTORY", str(tmp_path / "env.toml"))
+    (tmp_path / "env.toml").write_text("")
+    assert find_inventory() == tmp_path / "env.toml"
+    assert find_inventory(tmp_path / "hosts.toml") == tmp_path / "hosts.toml"
+
+
+def test_select_by_name_and_tag():
+    inventory = parse(
+        '[[hosts]]\nname = "a"\naddress = "x"\ntags = ["prod", "db"]\n'
+        '[[hosts]]\nname = "b"\naddress = "y"\ntags = ["prod"]\n'
+    )
+    assert [h.name for h in inventory.select(tags=["db"])] == ["a"]
+    assert [h.name for h in inventory.select(names=["b"])] == ["b"]
+    with pytest.raises(InventoryError, match="no host named 'c'"):
+        inventory.select(names=["c"])
