@@ -6,6 +6,7 @@ Output is split into sections behind a random marker line, so file contents pass
 from __future__ import annotations
 
 import secrets
+import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,7 +58,106 @@ else
 fi
 """
 
+# Lines worth sending home: anything a cron daemon or the crontab command logged.
+CRON_LINES = r" (/usr/sbin/)?(cron|crond|crontab)(\[[0-9]+\])?: "
+JOURNAL_UNITS = "-u cron -u crond -u cronie -u cron.service -u crond.service"
+JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,_PID,_COMM,__REALTIME_TIMESTAMP"
+AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/messages")
+
+# Incremental log reading, decided on the host so a scan stays one exec:
+#   readlog PATH INODE OFFSET HEADLEN HEADHASH SINCE
+# reads PATH from OFFSET when it is still the file we read before (same inode, same first bytes,
+# not shorter); otherwise it was rotated or truncated: the rest of the old file is read where
+# rotation put it (PATH.1 or PATH.0, found by inode or by its first bytes), then PATH from 0.
+# With no earlier read (INODE "-"), rotated files younger than SINCE are read first, oldest first.
+# Only whole lines are taken: a line still being written is left for the next scan.
+_LOGS = r"""
+R={cron_lines}
+head_hash() {{ head -c "$2" "$1" | cksum | cut -d' ' -f1; }}
+chunk() {{
+  to=$4
+  if [ "$to" -gt "$3" ] && [ "$(tail -c +"$to" "$1" | head -c 1 | od -An -tx1 | tr -d ' ')" != 0a ]; then
+    to=$((to - $(tail -c +$(($3 + 1)) "$1" | head -c $((to - $3)) | tail -n 1 | wc -c)))
+  fi
+  hl=$((to < 1024 ? to : 1024))
+  section log "$5" "$2" "$3" "$to" "$hl" "$(head_hash "$1" "$hl")" "$1"
+  [ "$to" -gt "$3" ] && tail -c +$(($3 + 1)) "$1" | head -c $((to - $3)) | grep -a -i -E "$R"
+  section end
+}}
+archive() {{
+  section log archive - 0 0 0 - "$1"
+  case "$1" in *.gz) gzip -dc "$1" 2>/dev/null ;; *) cat "$1" ;; esac | grep -a -i -E "$R"
+  section end
+}}
+readlog() {{
+  f=$1
+  if [ ! -e "$f" ]; then section log-missing "$f"; return; fi
+  if [ ! -r "$f" ]; then section log-unreadable "$f"; return; fi
+  set -- "$@" $(stat -L -c '%i %s' "$f")
+  off=$3
+  if [ "$2" = - ]; then
+    for r in $(ls -1 "$f".[0-9]* 2>/dev/null | sort -t. -k2 -n -r); do
+      [ "$(stat -L -c %Y "$r")" -ge "$6" ] && archive "$r"
+    done
+    off=0
+  elif [ "$7" != "$2" ] || [ "$8" -lt "$3" ] || [ "$(head_hash "$f" "$4")" != "$5" ]; then
+    for r in "$f.1" "$f.0"; do
+      [ -r "$r" ] || continue
+      if [ "$(stat -L -c %i "$r")" = "$2" ] || [ "$(head_hash "$r" "$4")" = "$5" ]; then
+        chunk "$r" "$(stat -L -c %i "$r")" "$3" "$(stat -L -c %s "$r")" rotated
+        break
+      fi
+    done
+    off=0
+  fi
+  chunk "$f" "$7" "$off" "$8" current
+}}
+journal() {{
+  if ! command -v journalctl >/dev/null 2>&1; then section log-missing journal; return; fi
+  section journal
+  if [ "$1" = - ]; then
+    journalctl -q --no-pager {units} -o json --output-fields={fields} --since "@$2" 2>/dev/null
+  else
+    journalctl -q --no-pager {units} -o json --output-fields={fields} --after-cursor="$1" 2>/dev/null
+  fi
+  section end
+}}
+autologs() {{
+  for f in {auto}; do
+    if [ -e "$f" ]; then readlog "$f" - 0 0 - "$1"; return; fi
+  done
+  journal - "$1"
+}}
+"""
+
+_PROCESSES = r"""
+section processes
+ps -eo pid=,ppid=,user:32=,etimes=,args= 2>/dev/null
+section end
+"""
+
 PROBE_COMMAND = "sh -s"
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """Where the last scan stopped in one log file, and how to recognise that file again."""
+
+    path: str
+    inode: int
+    offset: int
+    head_len: int
+    head_hash: str
+
+
+@dataclass
+class LogRequest:
+    """Which logs a scan reads on one host, and from where."""
+
+    since: datetime  # the history window: how far back a first read goes
+    files: tuple[str, ...] = ()  # empty: detect the cron log on the host
+    cursors: dict[str, LogCursor] = field(default_factory=dict)
+    journal_cursor: str | None = None
 
 
 @dataclass
@@ -81,10 +181,34 @@ class CrontabFile:
 
 
 @dataclass
+class LogChunk:
+    """Cron lines from one file: new bytes of a current file, the tail of a rotated one, or an archive."""
+
+    path: str
+    mode: str  # "current", "rotated" or "archive"
+    lines: bytes
+    cursor: LogCursor | None  # where the next scan starts (None for archives)
+    start: int = 0
+
+
+@dataclass
+class Process:
+    pid: int
+    ppid: int
+    user: str
+    elapsed_s: int
+    args: str
+
+
+@dataclass
 class ProbeResult:
     facts: HostFacts
     crontabs: list[CrontabFile] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # paths the probe could not read
+    logs: list[LogChunk] = field(default_factory=list)
+    missing_logs: list[str] = field(default_factory=list)
+    journal: bytes | None = None  # `journalctl -o json` lines, when the journal was read
+    processes: list[Process] | None = None  # None: the host could not list them
 
 
 class ProbeError(ValueError):
@@ -95,11 +219,45 @@ def new_marker() -> str:
     return secrets.token_hex(8)
 
 
-def build_script(marker: str, *, crontabs: bool = True) -> str:
+def build_script(marker: str, *, crontabs: bool = True, logs: LogRequest | None = None) -> str:
+    """The probe for one host. Facts always; crontabs, logs and processes when a scan asks."""
     parts = ["set +e", _PRELUDE.format(marker=marker)]
     if crontabs:
         parts.append(_CRONTABS)
+    if logs is not None:
+        parts.append(
+            _LOGS.format(
+                cron_lines=shlex.quote(CRON_LINES),
+                units=JOURNAL_UNITS,
+                fields=JOURNAL_FIELDS,
+                auto=" ".join(AUTO_LOGS),
+            )
+        )
+        parts.extend(_log_calls(logs))
+        parts.append(_PROCESSES)
     return "\n".join(parts)
+
+
+def _log_calls(request: LogRequest) -> list[str]:
+    since = str(int(request.since.timestamp()))
+    files = request.files or tuple(request.cursors)
+    if not files and request.journal_cursor is None:
+        return [f"autologs {since}"]
+    calls = []
+    if request.journal_cursor is not None and "journal" not in files:
+        files = (*files, "journal")
+    for path in files:
+        if path == "journal":
+            calls.append(f"journal {shlex.quote(request.journal_cursor or '-')} {since}")
+            continue
+        known = request.cursors.get(path)
+        args = (
+            [path, "-", "0", "0", "-"]
+            if known is None
+            else [path, str(known.inode), str(known.offset), str(known.head_len), known.head_hash]
+        )
+        calls.append("readlog " + " ".join(shlex.quote(a) for a in [*args, since]))
+    return calls
 
 
 def parse_output(reply: Reply, marker: str, zone_override: str | None = None) -> ProbeResult:
@@ -111,11 +269,19 @@ def parse_output(reply: Reply, marker: str, zone_override: str | None = None) ->
         )
     result = ProbeResult(facts=_facts(sections[0][1], reply, zone_override))
     for header, body in sections[1:]:
-        kind, *fields = header.split(" ", 4)
-        if kind == "file" and len(fields) == 4:
-            result.crontabs.append(_crontab_file(fields, body))
-        elif kind == "unreadable" and len(fields) == 4:
-            result.unreadable.append(fields[3])
+        kind, _, rest = header.partition(" ")
+        if kind == "file":
+            result.crontabs.append(_crontab_file(rest.split(" ", 3), body))
+        elif kind == "unreadable":
+            result.unreadable.append(rest.split(" ", 3)[-1])
+        elif kind == "log":
+            result.logs.append(_log_chunk(rest.split(" ", 6), body))
+        elif kind in ("log-missing", "log-unreadable"):
+            result.missing_logs.append(rest)
+        elif kind == "journal":
+            result.journal = body
+        elif kind == "processes":
+            result.processes = _processes(body)
     return result
 
 
@@ -176,6 +342,25 @@ def clock_skew(remote_epoch: int, sent_at: float, received_at: float) -> timedel
     if remote_epoch > received_at:
         return timedelta(seconds=remote_epoch - received_at)
     return timedelta(0)
+
+
+def _log_chunk(fields: list[str], body: bytes) -> LogChunk:
+    mode, inode, start, end, head_len, head_hash, path = fields
+    cursor = None
+    if mode != "archive":
+        cursor = LogCursor(path, int(inode), int(end), int(head_len), head_hash)
+    lines = body + b"\n" if body else body  # the section marker took the last line's newline
+    return LogChunk(path=path, mode=mode, lines=lines, cursor=cursor, start=int(start))
+
+
+def _processes(body: bytes) -> list[Process]:
+    processes = []
+    for line in body.decode(errors="replace").splitlines():
+        fields = line.split(None, 4)
+        if len(fields) >= 4 and fields[0].isdigit() and fields[3].isdigit():
+            pid, ppid, user, elapsed = fields[:4]
+            processes.append(Process(int(pid), int(ppid), user, int(elapsed), "".join(fields[4:])))
+    return processes
 
 
 def _crontab_file(fields: list[str], body: bytes) -> CrontabFile:

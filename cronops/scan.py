@@ -5,7 +5,7 @@ The scan of logs into the history builds on this; `cronops hosts` uses it with t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from cronops import probe
@@ -29,11 +29,19 @@ class HostReport:
 
 
 async def probe_fleet(
-    hosts: Sequence[Host], connector: Connector, concurrency: int, *, crontabs: bool = True
+    hosts: Sequence[Host],
+    connector: Connector,
+    concurrency: int,
+    *,
+    crontabs: bool = True,
+    logs: Callable[[Host], probe.LogRequest] | None = None,
 ) -> AsyncIterator[HostReport]:
+    """Probe every host; `logs` says, per host, which logs to read and from where."""
+
     async def ask(host: Host) -> HostReport:
         try:
-            return await probe_host(host, connector, crontabs=crontabs)
+            request = logs(host) if logs else None
+            return await probe_host(host, connector, crontabs=crontabs, logs=request)
         except Exception as exc:  # one host's surprise must never stop the fleet
             return HostReport(host, HostStatus.ERROR, f"{type(exc).__name__}: {exc}", None)
 
@@ -41,9 +49,15 @@ async def probe_fleet(
         yield report
 
 
-async def probe_host(host: Host, connector: Connector, *, crontabs: bool = True) -> HostReport:
+async def probe_host(
+    host: Host,
+    connector: Connector,
+    *,
+    crontabs: bool = True,
+    logs: probe.LogRequest | None = None,
+) -> HostReport:
     marker = probe.new_marker()
-    script = probe.build_script(marker, crontabs=crontabs)
+    script = probe.build_script(marker, crontabs=crontabs, logs=logs)
     reply = await connector.run(host, shell_command(host, probe.PROBE_COMMAND), script.encode())
     report = HostReport(host, reply.status, reply.error, reply.latency_ms)
     if reply.ok:

@@ -6,6 +6,8 @@ For `transport = "local"` hosts (the machine cronops runs on) and for tests that
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 from cronops.inventory import Host
@@ -20,11 +22,13 @@ class LocalTransport:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
         try:
             stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), host.command_timeout)
         except TimeoutError:
-            proc.kill()
+            # The whole process group: a child left behind would hold the pipes open.
+            os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
             return Reply(
                 host,

@@ -1,0 +1,91 @@
+"""The probe's output format: sections behind a random marker, file bytes kept exactly, facts parsed.
+
+Runs the real probe script through the local transport (the same script SSH hosts run) where it can.
+"""
+
+from datetime import UTC, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cronops import probe
+from cronops.inventory import Host
+from cronops.scan import probe_host
+from cronops.transport import HostStatus, Reply, connector
+
+MARKER = "0123456789abcdef"
+HOST = Host(name="h", address="localhost", transport="local")
+
+
+def reply(stdout: bytes, sent_at: float = 1_700_000_000.0, received_at: float = 1_700_000_000.5):
+    return Reply(HOST, HostStatus.OK, stdout=stdout, exit_status=0, sent_at=sent_at, received_at=received_at)
+
+
+def meta(epoch: int = 1_700_000_000, zone: str = "Europe/Berlin") -> bytes:
+    return (
+        f"@@{MARKER}@@ meta\nhostname=web-1\nepoch={epoch}\noffset=+0100\nzone={zone}\n"
+        "uid=0\nuser=root\n"
+    ).encode()
+
+
+def file_section(path: str, content: bytes, kind="system", owner="-", mtime="1699999000") -> bytes:
+    header = f"@@{MARKER}@@ file {kind} {owner} {mtime} {path}\n".encode()
+    return header + content + b"\n" + f"@@{MARKER}@@ end\n".encode()
+
+
+def test_file_bytes_pass_through_exactly():
+    ugly = b"# no final newline\r\n0 3 * * *\troot  echo 'a #b' \\% \xff\n\n\n*/5 * * * * root true"
+    out = b"Welcome to the motd\n" + meta() + file_section("/etc/cron.d/my file", ugly)
+    result = probe.parse_output(reply(out), MARKER)
+    (crontab,) = result.crontabs
+    assert crontab.path == "/etc/cron.d/my file"
+    assert crontab.text.encode("utf-8", errors="surrogateescape") == ugly
+    assert crontab.mtime is not None and crontab.mtime.tzinfo is UTC
+
+
+def test_facts_are_parsed_in_the_host_zone():
+    facts = probe.parse_output(reply(meta()), MARKER).facts
+    assert (facts.hostname, facts.user, facts.uid, facts.zone_name) == ("web-1", "root", 0, "Europe/Berlin")
+    assert facts.clock.tzinfo == ZoneInfo("Europe/Berlin")
+    assert facts.clock.utcoffset() == timedelta(hours=1)
+    assert facts.skew == timedelta(0)
+
+
+def test_inventory_zone_overrides_the_host_and_offsets_stand_in_for_unknown_zones():
+    assert probe.parse_output(reply(meta()), MARKER, "Asia/Tokyo").facts.zone_name == "Asia/Tokyo"
+    facts = probe.parse_output(reply(meta(zone="CET-1CEST")), MARKER).facts
+    assert facts.zone == timezone(timedelta(hours=1))
+
+
+def test_clock_skew_counts_only_beyond_the_round_trip():
+    assert probe.clock_skew(1000, 1000.4, 1002.0) == timedelta(0)
+    assert probe.clock_skew(1120, 1000.0, 1002.0) == timedelta(seconds=118)
+    assert probe.clock_skew(900, 1000.0, 1002.0) == timedelta(seconds=-99)
+
+
+def test_output_without_facts_is_an_error_that_says_why():
+    broken = Reply(HOST, HostStatus.OK, stdout=b"", stderr=b"sh: 1: stat: not found", exit_status=127)
+    with pytest.raises(probe.ProbeError, match="exit 127.*stat: not found"):
+        probe.parse_output(broken, MARKER)
+
+
+def test_unreadable_files_are_listed():
+    out = meta() + f"@@{MARKER}@@ unreadable user alice - /var/spool/cron/crontabs/alice\n".encode()
+    assert probe.parse_output(reply(out), MARKER).unreadable == ["/var/spool/cron/crontabs/alice"]
+
+
+async def test_probe_runs_locally_through_sh():
+    report = await probe_host(HOST, connector())
+    assert report.status is HostStatus.OK, report.error
+    facts = report.result.facts
+    assert facts.hostname and facts.uid >= 0
+    if Path("/etc/crontab").exists():
+        assert any(c.path == "/etc/crontab" for c in report.result.crontabs)
+
+
+async def test_local_command_timeout_is_a_timeout_status():
+    slow = Host(name="slow", address="localhost", transport="local", command_timeout=0.2)
+    answer = await connector().run(slow, "sleep 5")
+    assert answer.status is HostStatus.TIMEOUT
+    assert "0.2s" in answer.error
