@@ -9,11 +9,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from cronops import __version__, locations, report
 from cronops.inventory import Host, Inventory, InventoryError, find_inventory, load_inventory
-from cronops.scan import HostReport, probe_fleet
+from cronops.scan import DEFAULT_WINDOW, HostReport, HostScan, probe_fleet, scan_fleet
+from cronops.store import Store
 from cronops.transport import connector
 
 EXIT_OK = 0
@@ -82,7 +84,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hosts.add_argument("--format", "-f", choices=("table", "json"), default="table")
     hosts.set_defaults(run=cmd_hosts)
+
+    scan = commands.add_parser(
+        "scan",
+        parents=[fleet],
+        help="read crontabs and cron logs into the local history",
+        description="Read every host's crontabs, new cron log lines and running jobs (one SSH "
+        "connection and one command per host) into the history database. The first scan of a "
+        "host reads its rotated logs too, as far back as --window. Exit 0 when every host was "
+        "scanned, 1 when any failed, 2 on a usage or inventory error.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument(
+        "--window",
+        type=parse_duration,
+        default=DEFAULT_WINDOW,
+        metavar="DURATION",
+        help="how far back a first scan reads logs, e.g. 36h or 8d (default 8d)",
+    )
+    scan.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    scan.set_defaults(run=cmd_scan)
+
+    jobs = commands.add_parser(
+        "jobs",
+        parents=[fleet],
+        help="list the cron entries found on the fleet, with their ids",
+        description="List every crontab entry of the last scan: its id (what rerun, pause and "
+        "edit take), host, user, source file and line, schedule and command. Reads the history "
+        "database; run `cronops scan` first.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    jobs.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    jobs.set_defaults(run=cmd_jobs)
     return parser
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90m`, `36h`, `8d`, `2w`: what an operator types for a window."""
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit() or int(number) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90m, 36h, 8d or 2w")
+    return timedelta(**{units[unit]: int(number)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +176,56 @@ async def _check_hosts(
     finally:
         await fleet.close()
     return [by_name[h.name] for h in hosts]
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    return Store(args.db or locations.default_db_path())
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    inventory, hosts = open_inventory(args)
+    store = open_store(args)
+    try:
+        outcomes = asyncio.run(_scan(inventory, hosts, store, args))
+    finally:
+        store.close()
+    if args.format == "json":
+        report.print_json(report.scan_json(outcomes))
+    else:
+        report.console().print(report.scan_summary(outcomes))
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ATTENTION
+
+
+async def _scan(inventory: Inventory, hosts: list[Host], store: Store, args) -> list[HostScan]:
+    fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
+    by_name: dict[str, HostScan] = {}
+    try:
+        with report.FleetProgress(len(hosts), "Scanning", plain_lines=True) as progress:
+            async for outcome in scan_fleet(
+                hosts, store, fleet, inventory.concurrency, args.window
+            ):
+                by_name[outcome.host.name] = outcome
+                progress.done(outcome)
+    finally:
+        await fleet.close()
+    return [by_name[h.name] for h in hosts]
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    _, hosts = open_inventory(args)
+    store = open_store(args)
+    try:
+        names = {h.name for h in hosts}
+        entries = [e for e in store.entries() if e["host"] in names]
+    finally:
+        store.close()
+    if args.format == "json":
+        report.print_json(report.jobs_json(entries))
+    elif not entries:
+        print("No entries in the history yet: run `cronops scan` first.", file=sys.stderr)
+    else:
+        report.console().print(report.jobs_table(entries))
+    return EXIT_OK
 
 
 if __name__ == "__main__":

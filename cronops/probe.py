@@ -363,6 +363,43 @@ def _processes(body: bytes) -> list[Process]:
     return processes
 
 
+# Debian's per-job fork renames itself CRON; the daemon keeps its lowercase name.
+CRON_DAEMONS = {"cron", "crond"}
+
+
+def _program(args: str) -> str:
+    first = args.split(" ", 1)[0]
+    return first.rsplit("/", 1)[-1]
+
+
+@dataclass
+class RunningJob:
+    pid: int
+    user: str
+    elapsed_s: int
+    command: str  # as cron handed it to the shell
+
+
+def cron_processes(processes: list[Process]) -> tuple[bool, list[RunningJob]]:
+    """Whether a cron daemon runs, and the jobs it started that still run.
+
+    A job is the first process below cron's own per-job fork that is not cron itself
+    (normally `/bin/sh -c COMMAND`).
+    """
+    by_pid = {p.pid: p for p in processes}
+    is_cron = {p.pid for p in processes if _program(p.args).lower() in CRON_DAEMONS}
+    daemon_running = any(
+        _program(by_pid[pid].args) in CRON_DAEMONS and by_pid[pid].ppid not in is_cron
+        for pid in is_cron
+    )
+    jobs = []
+    for p in processes:
+        if p.pid not in is_cron and p.ppid in is_cron:
+            command = p.args.split(" -c ", 1)[1] if " -c " in p.args else p.args
+            jobs.append(RunningJob(p.pid, p.user, p.elapsed_s, command))
+    return daemon_running, jobs
+
+
 def _crontab_file(fields: list[str], body: bytes) -> CrontabFile:
     kind, owner, mtime, path = fields
     return CrontabFile(

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cronops.scan import HostReport
+from cronops.scan import HostReport, HostScan
+from cronops.schedule import describe
 from cronops.transport import HostStatus
 
 STATUS_STYLE = {
@@ -71,11 +73,11 @@ def hosts_table(reports: Sequence[HostReport]) -> Table:
         table.add_column(column, no_wrap=column != "DETAIL")
     for report in reports:
         table.add_row(
-            report.host.name,
-            report.host.target,
+            escape(report.host.name),
+            escape(report.host.target),
             f"[{STATUS_STYLE[report.status]}]{report.status}[/]",
             f"{report.latency_ms:.0f} ms" if report.latency_ms is not None else "-",
-            _detail(report),
+            escape(_detail(report)),
         )
     return table
 
@@ -119,10 +121,110 @@ class FleetProgress:
         if self.bar:
             self.bar.stop()
 
-    def done(self, report: HostReport) -> None:
+    def done(self, report: HostReport | HostScan) -> None:
         if self.bar:
             self.bar.advance(self.task)
             self.bar.update(self.task, description=f"{report.host.name}: {report.status}")
         elif self.plain_lines:
             error = f" ({report.error})" if report.error else ""
             print(f"{report.host.name}: {report.status}{error}", file=self.out.file, flush=True)
+
+
+def scan_json(outcomes: Sequence[HostScan]) -> dict[str, Any]:
+    return {
+        "hosts": [
+            {
+                "name": o.host.name,
+                "status": str(o.status),
+                "error": o.error,
+                "entries": o.entries,
+                "crontab_problems": o.problems,
+                "new_runs": o.new_runs,
+                "log_lines": o.log_lines,
+                "garbage_lines": o.garbage_lines,
+                "missing_logs": o.missing_logs,
+            }
+            for o in outcomes
+        ],
+        "summary": _scan_totals(outcomes),
+    }
+
+
+def _scan_totals(outcomes: Sequence[HostScan]) -> dict[str, int]:
+    return {
+        "hosts_ok": sum(1 for o in outcomes if o.ok),
+        "hosts_failed": sum(1 for o in outcomes if not o.ok),
+        "entries": sum(o.entries for o in outcomes),
+        "new_runs": sum(o.new_runs for o in outcomes),
+        "crontab_problems": sum(o.problems for o in outcomes),
+        "garbage_lines": sum(o.garbage_lines for o in outcomes),
+    }
+
+
+def scan_summary(outcomes: Sequence[HostScan]) -> Table:
+    totals = _scan_totals(outcomes)
+    title = (
+        f"Scanned {len(outcomes)} hosts: {totals['hosts_ok']} ok, {totals['hosts_failed']} failed; "
+        f"{totals['entries']} entries, {totals['new_runs']} new runs"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("HOST", "STATUS", "ENTRIES", "NEW RUNS", "NOTES"):
+        table.add_column(column, no_wrap=column != "NOTES")
+    for o in outcomes:
+        table.add_row(
+            escape(o.host.name),
+            f"[{STATUS_STYLE[o.status]}]{o.status}[/]",
+            str(o.entries),
+            str(o.new_runs),
+            _scan_notes(o),
+        )
+    return table
+
+
+def _scan_notes(outcome: HostScan) -> str:
+    if outcome.error:
+        return escape(outcome.error)
+    notes = []
+    if outcome.problems:
+        notes.append(f"[yellow]{outcome.problems} crontab lines cron would reject[/]")
+    if outcome.garbage_lines:
+        notes.append(f"{outcome.garbage_lines} unreadable log lines skipped")
+    if outcome.missing_logs:
+        notes.append(f"[yellow]no log: {escape(', '.join(outcome.missing_logs))}[/]")
+    return "; ".join(notes)
+
+
+JOB_FIELDS = ("id", "host", "user", "source", "line", "schedule", "command", "disabled")
+
+
+def jobs_json(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "jobs": [
+            {
+                **{k: e[k] for k in JOB_FIELDS},
+                "disabled": bool(e["disabled"]),
+                "description": describe(e["schedule"]),
+            }
+            for e in entries
+        ]
+    }
+
+
+def jobs_table(entries: Sequence[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(entries)} entries", title_justify="left")
+    for column in ("ID", "HOST", "USER", "SCHEDULE", "COMMAND", "SOURCE"):
+        table.add_column(column, no_wrap=column in ("ID", "SCHEDULE"), overflow="fold")
+    for e in entries:
+        schedule = f"{escape(e['schedule'])}\n[italic]{escape(describe(e['schedule']))}[/]"
+        command = escape(e["command"])
+        if e["disabled"]:
+            command = f"[strike]{command}[/] (disabled)"
+        table.add_row(
+            e["id"],
+            escape(e["host"]),
+            escape(e["user"]),
+            schedule,
+            command,
+            escape(f"{e['source']}:{e['line']}"),
+        )
+    return table

@@ -1,16 +1,24 @@
-"""Asks the fleet: one connection and one probe exec per host, replies parsed as they arrive.
+"""Scanning the fleet: one connection and one probe exec per host, its answer parsed and stored.
 
-The scan of logs into the history builds on this; `cronops hosts` uses it with the facts section only.
+Data flows probe -> crontab and log parsers -> runs -> store, one host at a time, as hosts answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 
 from cronops import probe
+from cronops.crontab import Crontab, Entry, cron_d_file_ignored, parse_crontab
 from cronops.inventory import Host
+from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
+from cronops.runs import Run, pair_events
+from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
+
+DEFAULT_WINDOW = timedelta(days=8)
 
 
 @dataclass
@@ -66,3 +74,271 @@ async def probe_host(
         except probe.ProbeError as exc:
             report.status, report.error = HostStatus.ERROR, str(exc)
     return report
+
+
+@dataclass
+class HostScan:
+    """What one host's scan found and stored."""
+
+    host: Host
+    status: HostStatus
+    error: str | None = None
+    entries: int = 0
+    problems: int = 0
+    new_runs: int = 0
+    log_lines: int = 0
+    garbage_lines: int = 0
+    missing_logs: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is HostStatus.OK
+
+
+async def scan_fleet(
+    hosts: Sequence[Host],
+    store: Store,
+    connector: Connector,
+    concurrency: int,
+    window: timedelta = DEFAULT_WINDOW,
+) -> AsyncIterator[HostScan]:
+    """Scan every host and store what it says; yields each host's outcome as it is stored."""
+    started = datetime.now(UTC)
+    since = started - window
+
+    def log_request(host: Host) -> probe.LogRequest:
+        cursors, journal_cursor = store.log_cursors(host.name)
+        return probe.LogRequest(
+            since=since, files=host.logs or (), cursors=cursors, journal_cursor=journal_cursor
+        )
+
+    async for report in probe_fleet(hosts, connector, concurrency, logs=log_request):
+        yield record(store, report, since, started)
+
+
+def record(store: Store, report: HostReport, since: datetime, started: datetime) -> HostScan:
+    """Parse one host's probe output and store it in one transaction."""
+    name = report.host.name
+    now = iso(datetime.now(UTC))
+    state = {
+        "name": name,
+        "address": report.host.address,
+        "status": str(report.status),
+        "error": report.error,
+        "latency_ms": report.latency_ms,
+        "scanned_at": now,
+    }
+    outcome = HostScan(report.host, report.status, report.error)
+    result = report.result
+    if result is None:
+        with store.transaction() as db:
+            store.write_host_state(db, state)
+            db["scans"].insert(_scan_row(outcome, started, now))
+        return outcome
+
+    facts = result.facts
+    crontabs = _parse_crontabs(name, result.crontabs)
+    entries = [e for c in crontabs for e in c.entries]
+    events, outcome.log_lines, outcome.garbage_lines, journal_cursor = _parse_logs(result, facts)
+    events = [e for e in events if e.at >= since]
+    runs, _ = pair_events(events, [_run_from_row(r) for r in store.open_runs(name)])
+    match = _entry_matcher(entries)
+    run_rows = [
+        _run_row(name, r, match(r.user, r.command)) for r in runs if r.started_at is not None
+    ]
+    running, jobs = (
+        probe.cron_processes(result.processes) if result.processes is not None else (None, [])
+    )
+    outcome.entries = len(entries)
+    outcome.problems = sum(len(c.problems) for c in crontabs)
+    outcome.missing_logs = result.missing_logs
+    first_event = min((e.at for e in events), default=None)
+
+    with store.transaction() as db:
+        coverage = db.execute("select coverage_start from hosts where name = ?", [name]).fetchone()
+        earliest = min(
+            filter(None, [coverage[0] if coverage else None, iso(first_event)]), default=None
+        )
+        store.write_host_state(
+            db,
+            state
+            | {
+                "hostname": facts.hostname,
+                "zone": facts.zone_name,
+                "clock_skew_s": facts.skew.total_seconds(),
+                "cron_running": None if running is None else int(running),
+                "ok_at": now,
+                "coverage_start": earliest,
+                "logs": ",".join(c.path for c in result.logs if c.mode == "current")
+                or ("journal" if result.journal is not None else ""),
+            },
+        )
+        for file in result.crontabs:
+            store.write_crontab(db, _crontab_row(name, file), now)
+        store.write_entries(db, name, [_entry_row(e) for e in entries], now)
+        store.write_problems(
+            db, name, [_problem_row(name, p) for c in crontabs for p in c.problems]
+        )
+        outcome.new_runs = store.write_runs(db, run_rows)
+        store.write_cursors(
+            db,
+            name,
+            [c.cursor for c in result.logs if c.cursor and c.mode == "current"],
+            journal_cursor,
+        )
+        store.write_processes(
+            db, name, [_process_row(name, job, facts.clock, match, now) for job in jobs]
+        )
+        db["scans"].insert(_scan_row(outcome, started, now))
+    return outcome
+
+
+def _parse_crontabs(host: str, files: Iterable[probe.CrontabFile]) -> list[Crontab]:
+    parsed = []
+    for file in files:
+        path = PurePosixPath(file.path)
+        if str(path.parent) == "/etc/cron.d" and cron_d_file_ignored(path.name):
+            continue  # cron itself never reads it
+        parsed.append(
+            parse_crontab(file.text, host=host, source=file.path, kind=file.kind, owner=file.owner)
+        )
+    return parsed
+
+
+def _parse_logs(
+    result: probe.ProbeResult, facts: probe.HostFacts
+) -> tuple[list[LogEvent], int, int, str | None]:
+    clock = ClockContext(zone=facts.zone, now=facts.clock)
+    events: list[LogEvent] = []
+    lines = garbage = 0
+    for chunk in result.logs:
+        parsed = parse_lines(chunk.lines.decode("utf-8", "replace").splitlines(), clock)
+        events += parsed.events
+        lines += parsed.lines
+        garbage += parsed.garbage
+    journal_cursor = None
+    if result.journal:
+        parsed, journal_cursor = parse_journal(result.journal.splitlines(), clock)
+        events += parsed.events
+        lines += parsed.lines
+        garbage += parsed.garbage
+    return events, lines, garbage, journal_cursor
+
+
+def _entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], str | None]:
+    """Which entry a run or process belongs to: same user and command (cron may truncate long ones)."""
+    exact = {(e.user, e.command): e.id for e in entries}
+    squeezed = {(e.user, " ".join(e.command.split())): e.id for e in entries}
+
+    def match(run: Run) -> str | None:
+        if run.command is None:
+            return None
+        key = (run.user, run.command)
+        if key in exact:
+            return exact[key]
+        if found := squeezed.get((run.user, " ".join(run.command.split()))):
+            return found
+        candidates = {
+            e.id for e in entries if e.user == run.user and e.command.startswith(run.command)
+        }
+        return candidates.pop() if len(candidates) == 1 else None
+
+    return match
+
+
+def _run_row(host: str, run: Run, entry_id: str | None) -> dict:
+    started = iso(run.started_at)
+    return {
+        "id": run_key(host, started, run.pid, run.user, run.command),
+        "host": host,
+        "entry_id": entry_id,
+        "user": run.user,
+        "command": run.command,
+        "started_at": started,
+        "ended_at": iso(run.ended_at),
+        "status": run.status,
+        "signal": run.signal,
+        "pid": run.pid,
+        "source": run.source,
+        "trigger": "cron",
+        "output_tail": None,
+    }
+
+
+def _run_from_row(row: dict) -> Run:
+    return Run(
+        user=row["user"],
+        command=row["command"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        ended_at=None,
+        status=row["status"],
+        signal=row["signal"],
+        pid=row["pid"],
+        source=row["source"],
+    )
+
+
+def _crontab_row(host: str, file: probe.CrontabFile) -> dict:
+    return {
+        "host": host,
+        "path": file.path,
+        "kind": file.kind,
+        "owner": file.owner,
+        "mtime": iso(file.mtime),
+        "text": file.text,
+    }
+
+
+def _entry_row(entry: Entry) -> dict:
+    return {
+        "id": entry.id,
+        "host": entry.host,
+        "source": entry.source,
+        "user": entry.user,
+        "schedule": entry.schedule,
+        "command": entry.command,
+        "env": dict(entry.env),
+        "line": entry.line,
+        "text": entry.text,
+        "disabled": int(entry.disabled),
+    }
+
+
+def _problem_row(host: str, problem) -> dict:
+    return {
+        "host": host,
+        "source": problem.source,
+        "line": problem.line,
+        "text": problem.text,
+        "message": problem.message,
+    }
+
+
+def _process_row(
+    host: str, job: probe.RunningJob, clock: datetime, entries: list[Entry], now: str
+) -> dict:
+    return {
+        "host": host,
+        "pid": job.pid,
+        "user": job.user,
+        "started_at": iso(clock - timedelta(seconds=job.elapsed_s)),
+        "command": job.command,
+        "entry_id": next(
+            (e.id for e in entries if e.user == job.user and e.command == job.command), None
+        ),
+        "seen_at": now,
+    }
+
+
+def _scan_row(outcome: HostScan, started: datetime, finished: str) -> dict:
+    return {
+        "host": outcome.host.name,
+        "started_at": iso(started),
+        "finished_at": finished,
+        "status": str(outcome.status),
+        "error": outcome.error,
+        "entries": outcome.entries,
+        "new_runs": outcome.new_runs,
+        "log_lines": outcome.log_lines,
+        "garbage_lines": outcome.garbage_lines,
+    }

@@ -89,3 +89,22 @@ async def test_local_command_timeout_is_a_timeout_status():
     answer = await connector().run(slow, "sleep 5")
     assert answer.status is HostStatus.TIMEOUT
     assert "0.2s" in answer.error
+
+
+def test_cron_processes_find_the_daemon_and_its_jobs():
+    ps = [
+        probe.Process(1, 0, "root", 900, "/sbin/init"),
+        probe.Process(50, 1, "root", 800, "/usr/sbin/cron -f -L 15"),
+        probe.Process(70, 50, "root", 30, "/usr/sbin/CRON -f -L 15"),
+        probe.Process(71, 70, "alice", 30, "/bin/sh -c /opt/sync.sh --all -c x"),
+        probe.Process(72, 71, "alice", 29, "/bin/bash /opt/sync.sh --all -c x"),
+        probe.Process(90, 1, "root", 10, "sshd: root@notty"),
+    ]
+    running, jobs = probe.cron_processes(ps)
+    assert running
+    assert [(j.pid, j.user, j.elapsed_s, j.command) for j in jobs] == [
+        (71, "alice", 30, "/opt/sync.sh --all -c x")
+    ]
+    # The daemon gone, its orphaned per-job fork is no daemon, and the job still runs.
+    running, jobs = probe.cron_processes([p for p in ps if p.pid != 50])
+    assert not running and [j.pid for j in jobs] == [71]

@@ -1,0 +1,380 @@
+"""The local history: hosts, crontabs and entries (with their versions), runs, log cursors, scans.
+
+SQLite via sqlite-utils in WAL mode. One host's scan is written in one IMMEDIATE transaction, so a
+crash or a rerun never duplicates or loses a run, and two cronops processes wait for each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from cronops.probe import LogCursor
+
+SCHEMA_VERSION = 1
+# Long enough for another cronops process to finish writing a host; never "database is locked".
+BUSY_TIMEOUT_S = 60.0
+JOURNAL = "journal"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Times are stored in UTC with a fixed width, so text order is time order."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def run_key(
+    host: str, started_at: str | None, pid: int | None, user: str | None, command: str | None
+) -> str:
+    """A run's identity: the same log line read twice (or from two files) is the same run."""
+    raw = "\0".join(str(x) for x in (host, started_at, pid, user, command))
+    return hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+        self.db = Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self.db.enable_wal()
+        self.db.execute(
+            "PRAGMA synchronous = NORMAL"
+        )  # safe with WAL; a crash loses no committed scan
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """IMMEDIATE: take the write lock up front, so two writers queue instead of deadlocking."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                return
+            _create_schema(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def log_cursors(self, host: str) -> tuple[dict[str, LogCursor], str | None]:
+        cursors: dict[str, LogCursor] = {}
+        journal_cursor = None
+        for row in self.db.query("select * from log_cursors where host = ?", [host]):
+            if row["path"] == JOURNAL:
+                journal_cursor = row["journal_cursor"]
+            else:
+                cursors[row["path"]] = LogCursor(
+                    row["path"], row["inode"], row["offset"], row["head_len"], row["head_hash"]
+                )
+        return cursors, journal_cursor
+
+    def open_runs(self, host: str) -> list[dict[str, Any]]:
+        """Runs with a start and no end yet, from logs that would log the end."""
+        return self.rows(
+            "select * from runs where host = ? and ended_at is null and started_at is not null "
+            "and source in ('debian', 'cronie') order by started_at",
+            [host],
+        )
+
+    def entries(self, host: str | None = None, present_only: bool = True) -> list[dict[str, Any]]:
+        where = ["1 = 1"]
+        params: list[Any] = []
+        if host:
+            where.append("host = ?")
+            params.append(host)
+        if present_only:
+            where.append("present = 1")
+        return self.rows(
+            f"select * from entries where {' and '.join(where)} order by host, source, line", params
+        )
+
+    def host_rows(self) -> list[dict[str, Any]]:
+        return self.rows("select * from hosts order by name")
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write_host_state(self, db: Database, state: dict[str, Any]) -> None:
+        db["hosts"].upsert(state, pk="name", alter=False)
+
+    def write_crontab(self, db: Database, row: dict[str, Any], seen_at: str) -> bool:
+        """Store the crontab as read; keep every distinct version. True when it changed."""
+        sha = hashlib.sha256(row["text"].encode("utf-8", "surrogateescape")).hexdigest()
+        previous = db.execute(
+            "select sha256 from crontabs where host = ? and path = ?", [row["host"], row["path"]]
+        ).fetchone()
+        db["crontabs"].upsert({**row, "sha256": sha, "read_at": seen_at}, pk=("host", "path"))
+        if previous and previous[0] == sha:
+            return False
+        db["crontab_versions"].insert(
+            {
+                "host": row["host"],
+                "path": row["path"],
+                "sha256": sha,
+                "text": row["text"],
+                "seen_at": seen_at,
+            }
+        )
+        return True
+
+    def write_entries(
+        self, db: Database, host: str, entries: list[dict[str, Any]], seen_at: str
+    ) -> None:
+        """Entries as read now; a changed entry gets a new version row, a vanished one is kept, absent."""
+        current = {r["id"]: r for r in db.query("select * from entries where host = ?", [host])}
+        versioned = ("schedule", "command", "line", "text", "disabled")
+        for entry in entries:
+            before = current.pop(entry["id"], None)
+            if before is None or any(before[k] != entry[k] for k in versioned):
+                db["entry_versions"].insert(
+                    {
+                        "entry_id": entry["id"],
+                        "seen_at": seen_at,
+                        **{k: entry[k] for k in versioned},
+                    }
+                )
+            first_seen = before["first_seen"] if before else seen_at
+            db["entries"].upsert(
+                {
+                    **entry,
+                    "env": json.dumps(entry["env"]),
+                    "first_seen": first_seen,
+                    "last_seen": seen_at,
+                    "present": 1,
+                },
+                pk="id",
+            )
+        for gone in current:
+            db.execute("update entries set present = 0 where id = ?", [gone])
+
+    def write_problems(self, db: Database, host: str, problems: list[dict[str, Any]]) -> None:
+        db.execute("delete from crontab_problems where host = ?", [host])
+        if problems:
+            db["crontab_problems"].insert_all(problems)
+
+    def write_runs(self, db: Database, runs: list[dict[str, Any]]) -> int:
+        """Insert new runs, complete known ones; a fact once known is never overwritten by ignorance."""
+        before = db.execute("select count(*) from runs").fetchone()[0]
+        db.conn.executemany(
+            """
+            insert into runs (id, host, entry_id, user, command, started_at, ended_at, status, signal,
+                              pid, source, trigger, output_tail)
+            values (:id, :host, :entry_id, :user, :command, :started_at, :ended_at, :status, :signal,
+                    :pid, :source, :trigger, :output_tail)
+            on conflict (id) do update set
+                ended_at = coalesce(excluded.ended_at, ended_at),
+                status = coalesce(excluded.status, status),
+                signal = coalesce(excluded.signal, signal),
+                entry_id = coalesce(entry_id, excluded.entry_id),
+                output_tail = coalesce(excluded.output_tail, output_tail)
+            """,
+            runs,
+        )
+        return db.execute("select count(*) from runs").fetchone()[0] - before
+
+    def write_cursors(
+        self, db: Database, host: str, cursors: Iterable[LogCursor], journal: str | None
+    ) -> None:
+        rows = [
+            {
+                "host": host,
+                "path": c.path,
+                "inode": c.inode,
+                "offset": c.offset,
+                "head_len": c.head_len,
+                "head_hash": c.head_hash,
+                "journal_cursor": None,
+            }
+            for c in cursors
+        ]
+        if journal is not None:
+            rows.append(
+                {
+                    "host": host,
+                    "path": JOURNAL,
+                    "inode": None,
+                    "offset": None,
+                    "head_len": None,
+                    "head_hash": None,
+                    "journal_cursor": journal,
+                }
+            )
+        if rows:
+            db["log_cursors"].upsert_all(rows, pk=("host", "path"))
+
+    def write_processes(self, db: Database, host: str, processes: list[dict[str, Any]]) -> None:
+        db.execute("delete from processes where host = ?", [host])
+        if processes:
+            db["processes"].insert_all(processes)
+
+
+def _create_schema(db: Database) -> None:
+    db["hosts"].create(
+        {
+            "name": str,
+            "address": str,
+            "status": str,
+            "error": str,
+            "latency_ms": float,
+            "hostname": str,
+            "zone": str,
+            "clock_skew_s": float,
+            "cron_running": int,
+            "scanned_at": str,
+            "ok_at": str,
+            "coverage_start": str,
+            "logs": str,
+        },
+        pk="name",
+        if_not_exists=True,
+    )
+    db["scans"].create(
+        {
+            "id": int,
+            "host": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "error": str,
+            "entries": int,
+            "new_runs": int,
+            "log_lines": int,
+            "garbage_lines": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["crontabs"].create(
+        {
+            "host": str,
+            "path": str,
+            "kind": str,
+            "owner": str,
+            "mtime": str,
+            "sha256": str,
+            "text": str,
+            "read_at": str,
+        },
+        pk=("host", "path"),
+        if_not_exists=True,
+    )
+    db["crontab_versions"].create(
+        {"id": int, "host": str, "path": str, "sha256": str, "text": str, "seen_at": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["entries"].create(
+        {
+            "id": str,
+            "host": str,
+            "source": str,
+            "user": str,
+            "schedule": str,
+            "command": str,
+            "env": str,
+            "line": int,
+            "text": str,
+            "disabled": int,
+            "paused": str,
+            "first_seen": str,
+            "last_seen": str,
+            "present": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["entry_versions"].create(
+        {
+            "id": int,
+            "entry_id": str,
+            "seen_at": str,
+            "schedule": str,
+            "command": str,
+            "line": int,
+            "text": str,
+            "disabled": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["crontab_problems"].create(
+        {"host": str, "source": str, "line": int, "text": str, "message": str}, if_not_exists=True
+    )
+    db["runs"].create(
+        {
+            "id": str,
+            "host": str,
+            "entry_id": str,
+            "user": str,
+            "command": str,
+            "started_at": str,
+            "ended_at": str,
+            "status": int,
+            "signal": int,
+            "pid": int,
+            "source": str,
+            "trigger": str,
+            "output_tail": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["log_cursors"].create(
+        {
+            "host": str,
+            "path": str,
+            "inode": int,
+            "offset": int,
+            "head_len": int,
+            "head_hash": str,
+            "journal_cursor": str,
+        },
+        pk=("host", "path"),
+        if_not_exists=True,
+    )
+    db["processes"].create(
+        {
+            "host": str,
+            "pid": int,
+            "user": str,
+            "started_at": str,
+            "command": str,
+            "entry_id": str,
+            "seen_at": str,
+        },
+        if_not_exists=True,
+    )
+    db["entries"].create_index(["host"], if_not_exists=True)
+    db["runs"].create_index(["host", "started_at"], if_not_exists=True)
+    db["runs"].create_index(["entry_id", "started_at"], if_not_exists=True)
+    db["runs"].create_index(["host", "ended_at"], if_not_exists=True)
+    db["crontab_versions"].create_index(["host", "path"], if_not_exists=True)
+    db["entry_versions"].create_index(["entry_id"], if_not_exists=True)
+    db["scans"].create_index(["host", "started_at"], if_not_exists=True)
