@@ -14,7 +14,14 @@ from pathlib import Path
 
 from cronops import __version__, locations, report
 from cronops.inventory import Host, Inventory, InventoryError, find_inventory, load_inventory
-from cronops.scan import DEFAULT_WINDOW, HostReport, HostScan, probe_fleet, scan_fleet
+from cronops.scan import (
+    DEFAULT_WINDOW,
+    HostReport,
+    HostScan,
+    probe_fleet,
+    record_host_checks,
+    scan_fleet,
+)
 from cronops.store import Store
 from cronops.transport import connector
 
@@ -154,6 +161,11 @@ def open_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
 def cmd_hosts(args: argparse.Namespace) -> int:
     inventory, hosts = open_inventory(args)
     reports = asyncio.run(_check_hosts(inventory, hosts, args.accept_new_host_keys))
+    store = open_store(args)
+    try:
+        record_host_checks(store, reports)
+    finally:
+        store.close()
     if args.format == "json":
         report.print_json(report.hosts_json(reports))
     else:

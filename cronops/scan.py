@@ -116,18 +116,36 @@ async def scan_fleet(
         yield record(store, report, since, started)
 
 
-def record(store: Store, report: HostReport, since: datetime, started: datetime) -> HostScan:
-    """Parse one host's probe output and store it in one transaction."""
-    name = report.host.name
-    now = iso(datetime.now(UTC))
+def _host_state(report: HostReport) -> dict:
     state = {
-        "name": name,
+        "name": report.host.name,
         "address": report.host.address,
         "status": str(report.status),
         "error": report.error,
         "latency_ms": report.latency_ms,
-        "scanned_at": now,
     }
+    if report.result:
+        facts = report.result.facts
+        state |= {
+            "hostname": facts.hostname,
+            "zone": facts.zone_name,
+            "clock_skew_s": facts.skew.total_seconds(),
+        }
+    return state
+
+
+def record_host_checks(store: Store, reports: Iterable[HostReport]) -> None:
+    """Remember each host's reachability from `cronops hosts` (no scan, so no runs)."""
+    with store.transaction() as db:
+        for report in reports:
+            store.write_host_state(db, _host_state(report))
+
+
+def record(store: Store, report: HostReport, since: datetime, started: datetime) -> HostScan:
+    """Parse one host's probe output and store it in one transaction."""
+    name = report.host.name
+    now = iso(datetime.now(UTC))
+    state = _host_state(report) | {"scanned_at": now}
     outcome = HostScan(report.host, report.status, report.error)
     result = report.result
     if result is None:
@@ -163,9 +181,6 @@ def record(store: Store, report: HostReport, since: datetime, started: datetime)
             db,
             state
             | {
-                "hostname": facts.hostname,
-                "zone": facts.zone_name,
-                "clock_skew_s": facts.skew.total_seconds(),
                 "cron_running": None if running is None else int(running),
                 "ok_at": now,
                 "coverage_start": earliest,

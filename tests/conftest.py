@@ -69,6 +69,15 @@ SPECS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def private_locations(tmp_path, monkeypatch):
+    """No test reads or writes the real user's inventory, history or known_hosts."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("CRONOPS_DB", str(tmp_path / "history.db"))
+    monkeypatch.delenv("CRONOPS_INVENTORY", raising=False)
+
+
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory) -> Fleet:
     if reason := require_fleet_tools():

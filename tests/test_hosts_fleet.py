@@ -48,6 +48,8 @@ def test_each_failure_is_that_hosts_state_and_the_rest_carry_on(fleet, inventory
     known_hosts = fleet.write_known_hosts(
         tmp_path / "known_hosts", overrides={"bravo": fleet.hosts["alpha"].host_public_key}
     )
+    empty_known_hosts = tmp_path / "empty_known_hosts"
+    empty_known_hosts.write_text("")
     path = inventory(
         ["alpha", "charlie"],
         extra_defaults={"known_hosts": str(known_hosts)},
@@ -67,8 +69,9 @@ def test_each_failure_is_that_hosts_state_and_the_rest_carry_on(fleet, inventory
             },
             {
                 "name": "unknown",
-                "address": "localhost",
+                "address": "127.0.0.1",
                 "port": fleet.hosts["alpha"].port,
+                "known_hosts": str(empty_known_hosts),
             },
         ],
     )
