@@ -1,0 +1,372 @@
+"""Expected run times of a cron schedule in its host's time zone.
+
+Validates schedules as vixie/Debian cron does (crontab.py shares `validate`) and lists their runs.
+
+cronsim matches the fields, not croniter: croniter runs a 02:30 job twice when the clock falls back
+and ORs a `*/2` day-of-month with a day-of-week, where cron does neither. cronsim only walks the
+wall clock here (its own DST fix-up merges gap matches and slips on half-hour shifts); each match
+becomes run times by Debian cron.c's DST rules, which tests/test_schedule.py replays minute by minute.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from heapq import heappop, heappush
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from cron_descriptor import ExpressionDescriptor, Options
+from cronsim import CronSim, CronSimError
+
+REBOOT = "@reboot"
+NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+_BLANKS = re.compile(r"[ \t]+")
+_DIGITS = re.compile(r"[0-9]+")
+_QUARTZ_LAST_OR_WEEKDAY = re.compile(r"[0-9]*L|LW|[0-9]+W", re.IGNORECASE)
+_ONE_SECOND = timedelta(seconds=1)
+_ONE_MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    name_base: int = 0
+
+
+_FIELDS = (
+    _Field("minute", 0, 59),
+    _Field("hour", 0, 23),
+    _Field("day-of-month", 1, 31),
+    _Field("month", 1, 12, MONTH_NAMES, name_base=1),
+    # 7 is Sunday too, as in cron.
+    _Field("day-of-week", 0, 7, DAY_NAMES),
+)
+
+
+class ScheduleError(ValueError):
+    """A schedule cron would reject; the message says why in an operator's words."""
+
+
+def split_schedule(schedule: str) -> list[str]:
+    """The schedule's fields, split on the blanks cron splits on (spaces and tabs only)."""
+    return [field for field in _BLANKS.split(schedule.strip(" \t")) if field]
+
+
+def validate(schedule: str) -> str | None:
+    """None if cron accepts the schedule, else a message saying what cron would reject."""
+    try:
+        _parse(schedule)
+    except ScheduleError as error:
+        return str(error)
+    return None
+
+
+def expected_runs(schedule: str, zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """The runs in (start, end], as aware datetimes in `zone`, in order; @reboot has none.
+
+    Daylight saving follows Debian cron. A fixed-time job (minute and hour fields not starting with
+    `*`) runs once per wall-clock match: a match in a spring-forward gap runs at the end of the gap
+    (one run per match), and a repeated fall-back hour runs it only the first time. A wildcard job
+    follows real time: nothing in the gap, and every real minute that matches in a repeated hour.
+    Compare the results in UTC: a time in a repeated hour never equals one in another zone.
+    """
+    plan = _compiled(schedule, zone)
+    end = _aware(end, "end")
+    runs = []
+    for run in _forward(plan, _aware(start, "start")):
+        if run > end:
+            break
+        runs.append(run)
+    return runs
+
+
+def next_runs(schedule: str, zone: ZoneInfo, after: datetime, count: int) -> list[datetime]:
+    """The next `count` runs strictly after `after` (fewer if the schedule stops matching)."""
+    return list(islice(_forward(_compiled(schedule, zone), _aware(after, "after")), count))
+
+
+def previous_run(schedule: str, zone: ZoneInfo, before: datetime) -> datetime | None:
+    """The last run strictly before `before`, or None (@reboot, or no match in 50 years)."""
+    return next(_backward(_compiled(schedule, zone), _aware(before, "before")), None)
+
+
+def typical_interval(schedule: str, zone: ZoneInfo, around: datetime) -> timedelta | None:
+    """The gap from the last run at or before `around` to the next distinct run after it."""
+    plan = _compiled(schedule, zone)
+    around = _aware(around, "around")
+    # Cron runs on whole minutes, so a second past `around` includes a run exactly at `around`.
+    anchor = next(_backward(plan, around + _ONE_SECOND), None)
+    start = anchor.astimezone(UTC) - _ONE_SECOND if anchor else around
+    runs = (run.astimezone(UTC) for run in _forward(plan, start))
+    first = next(runs, None)
+    following = next((run for run in runs if run != first), None)
+    if first is None or following is None:
+        return None
+    return following - first
+
+
+def describe(schedule: str) -> str:
+    """Plain English for an operator ("At 03:00"); the schedule itself if it cannot be described."""
+    fields = split_schedule(schedule)
+    if validate(schedule) is not None:
+        return schedule
+    if fields == [REBOOT]:
+        return "At boot, when cron starts"
+    expression = NICKNAMES.get(fields[0]) or " ".join(fields)
+    options = Options()
+    options.use_24hour_time_format = True
+    try:
+        text = ExpressionDescriptor(expression, options).get_description()
+    except Exception:  # cron-descriptor raises many kinds; the raw schedule is always a fallback
+        return schedule
+    dom, dow = expression.split()[2], expression.split()[4]
+    if _days_must_both_match(dom, dow):
+        # cron-descriptor says "or" whenever day-of-month is not exactly "*", but `*/2` is ANDed.
+        text = text.replace(", or on ", ", and only on ")
+    return text
+
+
+@dataclass(frozen=True)
+class _Plan:
+    expression: str | None  # five fields; None for @reboot, which has no run times
+    wildcard: bool  # cron's MIN_STAR|HR_STAR: DST changes treat these jobs differently
+    zone: ZoneInfo
+
+
+@lru_cache(maxsize=4096)
+def _compiled(schedule: str, zone: ZoneInfo) -> _Plan:
+    fields = _parse(schedule)
+    if fields == [REBOOT]:
+        return _Plan(None, wildcard=False, zone=zone)
+    if fields[0] in NICKNAMES:
+        wildcard = fields[0] == "@hourly"
+        return _Plan(NICKNAMES[fields[0]], wildcard=wildcard, zone=zone)
+    wildcard = fields[0].startswith("*") or fields[1].startswith("*")
+    return _Plan(_for_cronsim(fields), wildcard=wildcard, zone=zone)
+
+
+def _for_cronsim(fields: list[str]) -> str:
+    """The expression with one-value ranges written as that value.
+
+    cronsim reads "5-5/10" as "5 to the end, every 10"; cron reads it as just 5.
+    """
+    return " ".join(
+        ",".join(_one_value_range_as_value(element, field) for element in text.split(","))
+        for text, field in zip(fields, _FIELDS, strict=True)
+    )
+
+
+def _one_value_range_as_value(element: str, field: _Field) -> str:
+    base, slash, _ = element.partition("/")
+    first, dash, last = base.partition("-")
+    if slash and dash and _value(first, field, element) == _value(last, field, element):
+        return first
+    return element
+
+
+def _parse(schedule: str) -> list[str]:
+    fields = split_schedule(schedule)
+    if not fields:
+        raise ScheduleError("empty schedule")
+    if fields[0].startswith("@"):
+        _check_nickname(fields)
+        return fields
+    if len(fields) != len(_FIELDS):
+        extra = " (cron has no seconds or year field)" if len(fields) > len(_FIELDS) else ""
+        raise ScheduleError(f"expected 5 time fields, got {len(fields)}{extra}")
+    for text, field in zip(fields, _FIELDS, strict=True):
+        _check_field(text, field)
+    return fields
+
+
+def _check_nickname(fields: list[str]) -> None:
+    known = [REBOOT, *NICKNAMES]
+    if fields[0] not in known:
+        raise ScheduleError(f"unknown nickname '{fields[0]}' (cron knows {', '.join(known)})")
+    if len(fields) > 1:
+        raise ScheduleError(f"'{fields[0]}' stands for all five time fields; nothing may follow")
+
+
+def _check_field(text: str, field: _Field) -> None:
+    for element in text.split(","):
+        if not element:
+            raise ScheduleError(f"bad {field.name} '{text}': empty list item")
+        _check_element(element, field)
+
+
+def _check_element(element: str, field: _Field) -> None:
+    _reject_foreign_syntax(element, field)
+    base, slash, step = element.partition("/")
+    if slash and not (_DIGITS.fullmatch(step) and int(step) > 0):
+        raise ScheduleError(f"bad {field.name} '{element}': the step must be a number above 0")
+    if base == "*":
+        return
+    first, dash, last = base.partition("-")
+    low = _value(first, field, element)
+    if dash:
+        high = _value(last, field, element)
+        if high < low:
+            # Sunday is 0 and 7; "fri-sun" reads naturally but is the range 5-0.
+            hint = f" (write {first}-7)" if field is _FIELDS[-1] and high == 0 else ""
+            raise ScheduleError(
+                f"bad {field.name} '{element}': reversed range, which cron rejects or never "
+                f"runs{hint}"
+            )
+    elif slash:
+        raise ScheduleError(
+            f"bad {field.name} '{element}': a step needs a range or '*' "
+            f"(write {first}-{field.high}/{step})"
+        )
+
+
+def _reject_foreign_syntax(element: str, field: _Field) -> None:
+    if "?" in element:
+        raise ScheduleError(f"bad {field.name} '{element}': '?' is Quartz syntax, not cron")
+    if "#" in element:
+        raise ScheduleError(f"bad {field.name} '{element}': '#' (nth weekday) is not cron syntax")
+    if "~" in element:
+        raise ScheduleError(
+            f"bad {field.name} '{element}': '~' (random) is cronie-only syntax; Debian cron "
+            "rejects it and its run times cannot be predicted"
+        )
+    if _QUARTZ_LAST_OR_WEEKDAY.fullmatch(element):
+        raise ScheduleError(
+            f"bad {field.name} '{element}': 'L' (last) and 'W' (weekday) are not cron syntax"
+        )
+
+
+def _value(token: str, field: _Field, element: str) -> int:
+    if _DIGITS.fullmatch(token):
+        number = int(token)
+        if not field.low <= number <= field.high:
+            raise ScheduleError(
+                f"bad {field.name} '{element}': {number} is outside {field.low}-{field.high}"
+            )
+        return number
+    if token.lower() in field.names:
+        return field.names.index(token.lower()) + field.name_base
+    raise ScheduleError(f"bad {field.name} '{element}'")
+
+
+def _days_must_both_match(dom: str, dow: str) -> bool:
+    # cron ANDs the day fields when either starts with "*" (so "*/2" counts as "*"), else ORs them.
+    return dom.startswith("*") or dow.startswith("*")
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    """`moment` in UTC, where comparisons are safe: within one zone they ignore `fold`."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime, got {moment!r}")
+    return moment.astimezone(UTC)
+
+
+def _forward(plan: _Plan, after: datetime) -> Iterator[datetime]:
+    """Runs strictly after `after` (UTC), in order, as aware datetimes in the plan's zone."""
+    if plan.expression is None:
+        return
+    pending: list[datetime] = []  # a heap of UTC run times
+    for wall in _cronsim(plan.expression, _walk_start(after, plan.zone, forward=True)):
+        passes = _passes(wall, plan.zone)
+        for run in _runs_at(wall, passes, plan):
+            if run > after:
+                heappush(pending, run)
+        # No later wall-clock time runs before this one's earliest run, so those are final.
+        earliest = passes[0] if passes[0] <= passes[1] else _gap_end(wall, plan.zone)
+        while pending and pending[0] <= earliest:
+            yield heappop(pending).astimezone(plan.zone)
+
+
+def _backward(plan: _Plan, before: datetime) -> Iterator[datetime]:
+    """Runs strictly before `before` (UTC), latest first, as aware datetimes in the plan's zone."""
+    if plan.expression is None:
+        return
+    pending: list[tuple[float, datetime]] = []  # a heap of (-timestamp, UTC run time)
+    walls = _cronsim(plan.expression, _walk_start(before, plan.zone, forward=False), reverse=True)
+    for wall in walls:
+        passes = _passes(wall, plan.zone)
+        for run in _runs_at(wall, passes, plan):
+            if run < before:
+                heappush(pending, (-run.timestamp(), run))
+        # No earlier wall-clock time runs after this one's latest possible run.
+        latest = passes[1] if passes[0] <= passes[1] else _gap_end(wall, plan.zone)
+        while pending and pending[0][1] >= latest:
+            yield heappop(pending)[1].astimezone(plan.zone)
+
+
+def _walk_start(moment: datetime, zone: ZoneInfo, forward: bool) -> datetime:
+    """The wall-clock time to walk from, widened so no run in a repeated hour is skipped.
+
+    Walking forward from the first pass of a repeated hour, wall times already passed come round
+    again; walking back from its second pass, first-pass runs lie at later wall times.
+    """
+    local = moment.astimezone(zone)
+    repeat = local.replace(fold=0).utcoffset() - local.replace(fold=1).utcoffset()
+    wall = local.replace(tzinfo=None)
+    if forward and not local.fold:
+        return wall - repeat
+    if not forward and local.fold:
+        return wall + repeat
+    return wall
+
+
+def _passes(wall: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC times the clock shows `wall` on its first and second pass.
+
+    Equal on an ordinary day; first < second in a repeated hour; first > second in a
+    spring-forward gap, where the clock never shows it.
+    """
+    local = wall.replace(tzinfo=zone)
+    return local.astimezone(UTC), local.replace(fold=1).astimezone(UTC)
+
+
+def _runs_at(wall: datetime, passes: tuple[datetime, datetime], plan: _Plan) -> list[datetime]:
+    """The UTC run times of one matching wall-clock time, as Debian cron's DST handling has them.
+
+    A fixed-time job runs once: the first time the clock shows it, or at the end of a
+    spring-forward gap that skipped it. A wildcard job runs whenever the clock shows it: not at all
+    in a gap, and twice in a repeated hour.
+    """
+    first, second = passes
+    if first > second:
+        return [] if plan.wildcard else [_gap_end(wall, plan.zone)]
+    return [first, second] if plan.wildcard and first < second else [first]
+
+
+def _gap_end(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC time the clock lands on after the spring-forward gap that skipped `wall`."""
+    first, second = _passes(wall, zone)
+    while first > second:  # still in the gap: try the next wall-clock minute
+        wall += _ONE_MINUTE
+        first, second = _passes(wall, zone)
+    return first
+
+
+def _cronsim(expression: str, start: datetime, reverse: bool = False) -> Iterator[datetime]:
+    """cronsim's matching wall-clock times from `start` (naive, exclusive)."""
+    try:
+        matches = CronSim(expression, start, reverse=reverse)
+    except CronSimError:  # e.g. "0 0 30 2 *": cron accepts a day no month has and never runs it
+        return
+    while True:
+        try:
+            yield next(matches)
+        except (StopIteration, OverflowError):  # no match in 50 years, or past year 9999
+            return
