@@ -236,7 +236,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     elif not entries:
         print("No entries in the history yet: run `cronops scan` first.", file=sys.stderr)
     else:
-        report.console().print(report.jobs_table(entries))
+        out = report.console()
+        out.print(report.jobs_table(entries, out.width))
     return EXIT_OK
 
 

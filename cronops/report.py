@@ -210,21 +210,31 @@ def jobs_json(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def jobs_table(entries: Sequence[dict[str, Any]]) -> Table:
-    table = Table(title=f"{len(entries)} entries", title_justify="left")
-    for column in ("ID", "HOST", "USER", "SCHEDULE", "COMMAND", "SOURCE"):
-        table.add_column(column, no_wrap=column in ("ID", "SCHEDULE"), overflow="fold")
+def jobs_table(entries: Sequence[dict[str, Any]], width: int) -> Table:
+    """One line per entry; the schedule in words only where the terminal has room for it."""
+    wide = width >= 140
+    table = Table(title=f"{len(entries)} entries", title_justify="left", expand=True)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("HOST", no_wrap=True)
+    table.add_column("USER", no_wrap=True)
+    table.add_column("SCHEDULE", no_wrap=True)
+    if wide:
+        table.add_column("WHEN", no_wrap=True, overflow="ellipsis", max_width=36)
+    table.add_column("COMMAND", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("SOURCE", no_wrap=True, overflow="ellipsis")
     for e in entries:
-        schedule = f"{escape(e['schedule'])}\n[italic]{escape(describe(e['schedule']))}[/]"
         command = escape(e["command"])
         if e["disabled"]:
             command = f"[strike]{command}[/] (disabled)"
-        table.add_row(
-            e["id"],
-            escape(e["host"]),
-            escape(e["user"]),
-            schedule,
-            command,
-            escape(f"{e['source']}:{e['line']}"),
-        )
+        row = [e["id"], escape(e["host"]), escape(e["user"]), escape(e["schedule"])]
+        if wide:
+            row.append(f"[italic]{escape(describe(e['schedule']))}[/]")
+        row += [command, escape(f"{_short_source(e['source'])}:{e['line']}")]
+        table.add_row(*row)
     return table
+
+
+def _short_source(path: str) -> str:
+    """`crontabs/alice` and `cron.d/sync` say as much as the full spool path, in less room."""
+    parts = path.rsplit("/", 2)
+    return "/".join(parts[-2:]) if len(parts) == 3 and parts[0] else path

@@ -245,17 +245,14 @@ def _entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], s
     exact = {(e.user, e.command): e.id for e in entries}
     squeezed = {(e.user, " ".join(e.command.split())): e.id for e in entries}
 
-    def match(run: Run) -> str | None:
-        if run.command is None:
+    def match(user: str | None, command: str | None) -> str | None:
+        if command is None:
             return None
-        key = (run.user, run.command)
-        if key in exact:
-            return exact[key]
-        if found := squeezed.get((run.user, " ".join(run.command.split()))):
+        if found := exact.get((user, command)):
             return found
-        candidates = {
-            e.id for e in entries if e.user == run.user and e.command.startswith(run.command)
-        }
+        if found := squeezed.get((user, " ".join(command.split()))):
+            return found
+        candidates = {e.id for e in entries if e.user == user and e.command.startswith(command)}
         return candidates.pop() if len(candidates) == 1 else None
 
     return match

@@ -5,7 +5,12 @@ Tests marked `fleet` use it; they skip with the reason when this machine cannot 
 
 from __future__ import annotations
 
+import gzip
+import os
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +21,8 @@ ALPHA_ROOT = """\
 MAILTO=""
 */5 * * * * /usr/local/bin/healthcheck --quiet
 30 2 * * * /usr/local/bin/backup --full > /var/log/backup.log 2>&1
+* * * * * echo tick >> /var/log/tick.out
+* * * * * exit 3
 """
 
 ALPHA_ALICE = """\
@@ -27,6 +34,7 @@ SHELL=/bin/bash
 BRAVO_ROOT = """\
 TZ=America/New_York
 0 9 * * 1-5 /opt/billing/invoice --send
+* * * * * exit 1
 """
 
 BRAVO_CRON_D = """\
@@ -78,14 +86,60 @@ def private_locations(tmp_path, monkeypatch):
     monkeypatch.delenv("CRONOPS_INVENTORY", raising=False)
 
 
+def syslog_day(moment: datetime) -> str:
+    """rsyslog's traditional timestamp: no year, no zone, the day padded with a space."""
+    return moment.strftime("%b ") + f"{moment.day:>2}" + moment.strftime(" %H:%M:%S")
+
+
+def planted_history(now: datetime) -> dict[str, bytes]:
+    """charlie's older logs (Debian -L 15 lines, as its rsyslog would have written them)."""
+
+    def run(days: float, pid: int, user: str, command: str, status: int | None) -> str:
+        start = now - timedelta(days=days)
+        lines = f"{syslog_day(start)} charlie CRON[{pid}]: ({user}) CMD ([{pid + 1}] {command})\n"
+        end = syslog_day(start + timedelta(seconds=42))
+        if status:
+            lines += (
+                f"{end} charlie CRON[{pid}]: (CRON) error (grandchild #{pid + 1} failed with "
+                f"exit status {status})\n"
+            )
+        lines += f"{end} charlie CRON[{pid}]: ({user}) END ([{pid + 1}] {command})\n"
+        return lines
+
+    noise = f"{syslog_day(now - timedelta(days=1))} charlie sshd[77]: Accepted publickey for root\n"
+    return {
+        "syslog.3.gz": gzip.compress(run(20, 100, "root", "/usr/bin/certbot renew", None).encode()),
+        "syslog.2.gz": gzip.compress(run(3, 200, "root", "/usr/bin/certbot renew", 1).encode()),
+        "syslog.1": (run(2, 300, "root", "/usr/bin/certbot renew", None) + noise).encode(),
+        "syslog": (
+            run(1, 400, "root", "/usr/bin/certbot renew", None)
+            + run(0.9, 500, "alice", "/home/alice/rotate-photos", None)
+            + "garbage that is not a log line\n"
+            + f"{syslog_day(now - timedelta(hours=2))} charlie CRON[9]: (root) MYSTERY (x)\n"
+        ).encode(),
+    }
+
+
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory) -> Fleet:
     if reason := require_fleet_tools():
         pytest.skip(reason)
     running = Fleet(tmp_path_factory.mktemp("fleet"))
     running.start(SPECS)
+    plant_history(running.hosts["charlie"])
     yield running
     running.stop()
+
+
+def plant_history(host: FleetHost) -> None:
+    """Write the planted logs with the mtimes logrotate would have left on them."""
+    now = datetime.now(ZoneInfo(host.spec.timezone))  # rsyslog writes the host's local time
+    ages = {"syslog.3.gz": 19.5, "syslog.2.gz": 2.5, "syslog.1": 1.5, "syslog": 0}
+    for name, data in planted_history(now).items():
+        path = host.path(f"/var/log/{name}")
+        path.write_bytes(data)
+        stamp = (now - timedelta(days=ages[name])).timestamp()
+        os.utime(path, (stamp, stamp))
 
 
 @pytest.fixture
@@ -98,3 +152,20 @@ def inventory(fleet: Fleet, tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def live_logs(fleet: Fleet) -> Fleet:
+    """Wait (once per session) until alpha's and bravo's cron daemons have run and logged jobs."""
+    deadline = time.monotonic() + 150
+    wanted = {"alpha": "END", "bravo": "CMD"}  # -L 15 logs ends; -L 1 only starts
+
+    def logged(name: str, word: str) -> bool:
+        syslog = fleet.hosts[name].path("/var/log/syslog")
+        return syslog.exists() and f") {word} (" in syslog.read_text(errors="replace")
+
+    while time.monotonic() < deadline:
+        if all(logged(name, word) for name, word in wanted.items()):
+            return fleet
+        time.sleep(1)
+    pytest.fail("the live cron daemons logged no runs within 150 s")

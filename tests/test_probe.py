@@ -19,7 +19,9 @@ HOST = Host(name="h", address="localhost", transport="local")
 
 
 def reply(stdout: bytes, sent_at: float = 1_700_000_000.0, received_at: float = 1_700_000_000.5):
-    return Reply(HOST, HostStatus.OK, stdout=stdout, exit_status=0, sent_at=sent_at, received_at=received_at)
+    return Reply(
+        HOST, HostStatus.OK, stdout=stdout, exit_status=0, sent_at=sent_at, received_at=received_at
+    )
 
 
 def meta(epoch: int = 1_700_000_000, zone: str = "Europe/Berlin") -> bytes:
@@ -46,7 +48,12 @@ def test_file_bytes_pass_through_exactly():
 
 def test_facts_are_parsed_in_the_host_zone():
     facts = probe.parse_output(reply(meta()), MARKER).facts
-    assert (facts.hostname, facts.user, facts.uid, facts.zone_name) == ("web-1", "root", 0, "Europe/Berlin")
+    assert (facts.hostname, facts.user, facts.uid, facts.zone_name) == (
+        "web-1",
+        "root",
+        0,
+        "Europe/Berlin",
+    )
     assert facts.clock.tzinfo == ZoneInfo("Europe/Berlin")
     assert facts.clock.utcoffset() == timedelta(hours=1)
     assert facts.skew == timedelta(0)
@@ -65,8 +72,10 @@ def test_clock_skew_counts_only_beyond_the_round_trip():
 
 
 def test_output_without_facts_is_an_error_that_says_why():
-    broken = Reply(HOST, HostStatus.OK, stdout=b"", stderr=b"sh: 1: stat: not found", exit_status=127)
-    with pytest.raises(probe.ProbeError, match="exit 127.*stat: not found"):
+    broken = Reply(
+        HOST, HostStatus.OK, stdout=b"", stderr=b"sh: 1: stat: not found", exit_status=127
+    )
+    with pytest.raises(probe.ProbeError, match=r"exit 127.*stat: not found"):
         probe.parse_output(broken, MARKER)
 
 
