@@ -61,7 +61,7 @@ fi
 # Lines worth sending home: anything a cron daemon or the crontab command logged.
 CRON_LINES = r" (/usr/sbin/)?(cron|crond|crontab)(\[[0-9]+\])?: "
 JOURNAL_UNITS = "-u cron -u crond -u cronie -u cron.service -u crond.service"
-JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,_PID,_COMM,__REALTIME_TIMESTAMP"
+JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,SYSLOG_PID,_PID,_COMM,__REALTIME_TIMESTAMP"
 AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/messages")
 
 # Incremental log reading, decided on the host so a scan stays one exec:
@@ -116,9 +116,9 @@ journal() {{
   if ! command -v journalctl >/dev/null 2>&1; then section log-missing journal; return; fi
   section journal
   if [ "$1" = - ]; then
-    journalctl -q --no-pager {units} -o json --output-fields={fields} --since "@$2" 2>/dev/null
+    journalctl -q --no-pager --all {units} -o json --output-fields={fields} --since "@$2" 2>/dev/null
   else
-    journalctl -q --no-pager {units} -o json --output-fields={fields} --after-cursor="$1" 2>/dev/null
+    journalctl -q --no-pager --all {units} -o json --output-fields={fields} --after-cursor="$1" 2>/dev/null
   fi
   section end
 }}

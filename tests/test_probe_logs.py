@@ -120,3 +120,32 @@ async def test_missing_log_is_reported(tmp_path):
 async def test_processes_are_listed():
     result = await read("/nonexistent")
     assert result.processes and any(p.pid == os.getpid() for p in result.processes)
+
+
+JOURNAL_LINE = (
+    '{"__CURSOR":"s=abc;i=%d","__REALTIME_TIMESTAMP":"1763800000000000","SYSLOG_IDENTIFIER":"CRON",'
+    '"SYSLOG_PID":"%d","MESSAGE":"(root) CMD (job %d)"}'
+)
+
+
+async def test_journal_is_read_from_the_window_then_after_the_cursor(tmp_path, monkeypatch):
+    # The machines we test on run no journald; a stand-in journalctl records how it was asked.
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "journalctl"
+    fake.parent.mkdir()
+    fake.write_text(
+        f'#!/bin/sh\necho "$*" >> {calls}\n'
+        f"echo '{JOURNAL_LINE % (1, 11, 1)}'\necho '{JOURNAL_LINE % (2, 12, 2)}'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+
+    first = await read("journal")
+    assert first.journal.decode().splitlines()[1].startswith('{"__CURSOR":"s=abc;i=2"')
+    request = probe.LogRequest(since=SINCE, files=("journal",), journal_cursor="s=abc;i=2")
+    report = await probe_host(HOST, connector(), crontabs=False, logs=request)
+    assert report.result.journal is not None
+    first_call, second_call = calls.read_text().splitlines()
+    assert f"--since @{int(SINCE.timestamp())}" in first_call
+    assert "--after-cursor=s=abc;i=2" in second_call
+    assert "-u cron" in first_call and "-o json" in first_call
