@@ -22,7 +22,12 @@ def problems(text: str) -> list[str]:
 
 def test_example_inventory_is_valid_and_documents_every_key():
     inventory = load_inventory(REPO / "hosts.example.toml")
-    assert [h.name for h in inventory.hosts] == ["backup-01", "billing-01", "reports-01", "this-machine"]
+    assert [h.name for h in inventory.hosts] == [
+        "backup-01",
+        "billing-01",
+        "reports-01",
+        "this-machine",
+    ]
     billing = inventory.hosts[1]
     assert (billing.user, billing.sudo, billing.timezone) == ("ops", True, "America/New_York")
     assert billing.logs == ("/var/log/cron.log",)
@@ -32,7 +37,9 @@ def test_example_inventory_is_valid_and_documents_every_key():
     from cronops.inventory import DEFAULTS_KEYS, HOST_KEYS
 
     for key in {*HOST_KEYS, *DEFAULTS_KEYS}:
-        assert f"{key} =" in text or f"# {key} =" in text, f"hosts.example.toml does not document {key!r}"
+        assert f"{key} =" in text or f"# {key} =" in text, (
+            f"hosts.example.toml does not document {key!r}"
+        )
 
 
 def test_host_inherits_defaults_and_overrides_them():
@@ -67,7 +74,9 @@ def test_missing_address_names_the_host_and_line():
 
 
 def test_duplicate_name_is_refused():
-    found = problems('[[hosts]]\nname = "a"\naddress = "x"\n\n[[hosts]]\nname = "a"\naddress = "y"\n')
+    found = problems(
+        '[[hosts]]\nname = "a"\naddress = "x"\n\n[[hosts]]\nname = "a"\naddress = "y"\n'
+    )
     assert found == ["line 5: host 'a': duplicate name (first defined in [[hosts]] #1)"]
 
 
@@ -91,9 +100,10 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_unknown_time_zone_and_bad_toml():
-    assert "unknown time zone 'Mars/Olympus'" in problems(
-        '[[hosts]]\nname = "a"\naddress = "x"\ntimezone = "Mars/Olympus"\n'
-    )[0]
+    assert (
+        "unknown time zone 'Mars/Olympus'"
+        in problems('[[hosts]]\nname = "a"\naddress = "x"\ntimezone = "Mars/Olympus"\n')[0]
+    )
     assert "not valid TOML" in problems("[[hosts]\nname=")[0]
 
 

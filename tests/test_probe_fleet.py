@@ -44,7 +44,9 @@ async def test_cron_d_files_and_a_zone_other_than_utc(fleet, inventory):
     result = await probe(inventory(["bravo"]), "bravo")
     files = {c.path: c for c in result.crontabs}
     assert files["/etc/cron.d/sync"].text == BRAVO_CRON_D
-    assert "/etc/cron.d/sync.dpkg-old" in files  # the probe reports it; the scan skips it as cron does
+    assert (
+        "/etc/cron.d/sync.dpkg-old" in files
+    )  # the probe reports it; the scan skips it as cron does
     assert result.facts.zone_name == "America/New_York"
     assert result.facts.clock.utcoffset().total_seconds() in (-5 * 3600, -4 * 3600)
 
@@ -65,7 +67,5 @@ async def test_a_crontab_installed_with_the_real_crontab_binary(fleet, inventory
 async def test_a_non_root_user_sees_its_own_crontab_through_crontab_l(fleet, inventory):
     result = await probe(inventory(["charlie"], extra_defaults={"user": "alice"}), "charlie")
     users = [c for c in result.crontabs if c.kind == "user"]
-    assert [(c.path, c.owner, c.text) for c in users] == [
-        ("crontab:alice", "alice", CHARLIE_ALICE)
-    ]
+    assert [(c.path, c.owner, c.text) for c in users] == [("crontab:alice", "alice", CHARLIE_ALICE)]
     assert result.facts.user == "alice" and result.facts.zone_name == "Europe/Berlin"
