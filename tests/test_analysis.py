@@ -1,0 +1,697 @@
+"""Tests for cronops.analysis: each rule that turns history into findings, and what it will not say.
+
+Times are built in the host's zone, as its cron log stamps them; `NOW` is pinned.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cronops.analysis import (
+    EntryStatus,
+    Finding,
+    HostFacts,
+    JobEntry,
+    RunningJob,
+    RunRecord,
+    _steady_day_times,
+    entry_status,
+    judge,
+)
+from cronops.policy import PolicyBook
+from cronops.schedule import expected_runs
+
+UTC_ZONE = ZoneInfo("UTC")
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+WEEK = timedelta(days=7)
+
+
+def host(**changes) -> HostFacts:
+    values = {
+        "name": "web1",
+        "status": "ok",
+        "error": None,
+        "zone": UTC_ZONE,
+        "cron_running": True,
+        "coverage_start": NOW - timedelta(days=30),
+        "last_ok_at": NOW,
+        "ends_logged": True,
+        "failures_logged": True,
+    }
+    return HostFacts(**(values | changes))
+
+
+def entry(schedule: str = "0 3 * * *", **changes) -> JobEntry:
+    values = {
+        "id": "backup",
+        "host": "web1",
+        "user": "root",
+        "source": "/var/spool/cron/crontabs/root",
+        "schedule": schedule,
+        "command": "/usr/local/bin/backup --full",
+        "disabled": False,
+        "paused": False,
+        "cron_tz": None,
+        "first_seen": NOW - timedelta(days=60),
+        "crontab_mtime": NOW - timedelta(days=60),
+    }
+    return JobEntry(**(values | changes))
+
+
+def run(
+    start: datetime,
+    took: timedelta | None = timedelta(minutes=1),
+    status: int | None = 0,
+    **changes,
+) -> RunRecord:
+    values = {
+        "entry_id": "backup",
+        "host": "web1",
+        "started_at": start,
+        "ended_at": start + took if took is not None else None,
+        "status": status,
+        "signal": None,
+    }
+    return RunRecord(**(values | changes))
+
+
+def daily(hour: int = 3, minute: int = 0, zone=UTC, days: int = 8, skip=(), **changes):
+    """One run a day at hour:minute (plus 2 s, as cron logs it) over the days before NOW."""
+    today = NOW.astimezone(zone).date()
+    runs = []
+    for back in range(days, -1, -1):
+        day = today - timedelta(days=back)
+        start = datetime(day.year, day.month, day.day, hour, minute, 2, tzinfo=zone)
+        if start <= NOW and day not in skip:
+            runs.append(run(start, **changes))
+    return runs
+
+
+def judged(
+    entries=None,
+    runs=(),
+    hosts=None,
+    running=(),
+    book: PolicyBook | None = None,
+    now: datetime = NOW,
+    since: datetime | None = None,
+) -> list[Finding]:
+    return judge(
+        hosts if hosts is not None else [host()],
+        entries if entries is not None else [entry()],
+        list(runs),
+        list(running),
+        book or PolicyBook(),
+        now,
+        since or now - WEEK,
+    )
+
+
+def only(findings: list[Finding], kind: str) -> Finding:
+    matching = [f for f in findings if f.kind == kind]
+    assert len(matching) == 1, findings
+    return matching[0]
+
+
+def kinds(findings: list[Finding]) -> list[str]:
+    return sorted(f.kind for f in findings)
+
+
+# -- missed and late --------------------------------------------------------------------------
+
+
+def test_a_job_that_ran_every_day_on_time_has_no_finding():
+    assert judged(runs=daily()) == []
+
+
+def test_one_missing_run_is_one_missed_finding_at_its_expected_time():
+    skipped = NOW.date() - timedelta(days=2)
+    findings = judged(runs=daily(skip={skipped}))
+    missed = only(findings, "missed")
+    assert kinds(findings) == ["missed"]
+    expected = datetime(skipped.year, skipped.month, skipped.day, 3, 0, tzinfo=UTC)
+    assert (missed.count, missed.first_at, missed.last_at) == (1, expected, expected)
+    assert (missed.entry_id, missed.host, missed.severity) == ("backup", "web1", "critical")
+    assert "did not start at 2026-03-08 03:00 UTC" in missed.detail
+    assert "No start line was logged" in missed.evidence
+
+
+def test_repeated_misses_fold_into_one_finding_with_count_first_and_last():
+    skipped = {NOW.date() - timedelta(days=n) for n in (1, 3, 5)}
+    missed = only(judged(runs=daily(skip=skipped)), "missed")
+    assert missed.count == 3
+    assert missed.first_at == datetime(2026, 3, 5, 3, 0, tzinfo=UTC)
+    assert missed.last_at == datetime(2026, 3, 9, 3, 0, tzinfo=UTC)
+    assert "3 times since 2026-03-05 03:00 UTC" in missed.detail
+
+
+def test_a_start_after_the_grace_period_is_late_not_missed():
+    runs = daily()
+    late_start = datetime(2026, 3, 9, 3, 20, tzinfo=UTC)
+    runs = [r for r in runs if r.started_at.date() != late_start.date()] + [run(late_start)]
+    findings = judged(runs=runs)
+    late = only(findings, "late")
+    assert kinds(findings) == ["late"]
+    assert (late.count, late.first_at, late.severity) == (
+        1,
+        datetime(2026, 3, 9, 3, 0, tzinfo=UTC),
+        "warning",
+    )
+    assert "started 20m late" in late.detail
+
+
+def test_a_start_within_the_grace_period_is_on_time():
+    runs = [r for r in daily() if r.started_at.day != 9] + [
+        run(datetime(2026, 3, 9, 3, 4, 59, tzinfo=UTC))
+    ]
+    assert judged(runs=runs) == []
+
+
+def test_a_lost_run_does_not_shift_every_later_run_by_one():
+    # */5 with the default 5m grace: the grace reaches the next expected time, which must not
+    # borrow the next run and push the miss to the end of the window.
+    starts = [NOW - timedelta(hours=2) + timedelta(minutes=5 * n, seconds=3) for n in range(24)]
+    lost = starts.pop(6)
+    findings = judged(
+        entries=[entry("*/5 * * * *", crontab_mtime=NOW - timedelta(hours=2, minutes=1))],
+        runs=[run(s) for s in starts],
+        since=NOW - timedelta(hours=2, minutes=1),
+    )
+    missed = only(findings, "missed")
+    assert kinds(findings) == ["missed"]
+    assert missed.count == 1
+    assert missed.first_at == lost.replace(second=0)
+
+
+def test_an_expected_run_still_inside_its_grace_period_is_not_judged_yet():
+    # Due at 11:58, last scan at 12:00: with 5m grace it may still start.
+    job = entry("58 * * * *")
+    runs = [run(NOW.replace(hour=h, minute=58, second=1)) for h in range(0, 11)]
+    assert judged(entries=[job], runs=runs, since=NOW.replace(hour=0)) == []
+
+
+def test_a_run_belongs_to_the_latest_expected_time_before_it_so_a_very_late_run_is_late():
+    job = entry("0 * * * *")
+    runs = [run(NOW.replace(hour=h, minute=0, second=2)) for h in range(0, 12) if h != 9]
+    runs.append(run(NOW.replace(hour=9, minute=40)))
+    findings = judged(entries=[job], runs=runs, since=NOW.replace(hour=0))
+    assert kinds(findings) == ["late"]
+    assert only(findings, "late").first_at == NOW.replace(hour=9, minute=0)
+
+
+# -- time zones and DST -----------------------------------------------------------------------
+
+
+def berlin_host(**changes) -> HostFacts:
+    return host(zone=BERLIN, **changes)
+
+
+def test_a_0230_job_on_the_fall_back_day_is_expected_once():
+    # 2024-10-27: 02:30 happens twice in Berlin; Debian cron runs the job the first time only.
+    now = datetime(2024, 10, 28, 12, tzinfo=UTC)
+    since = datetime(2024, 10, 25, tzinfo=UTC)
+    job = entry("30 2 * * *", crontab_mtime=since - WEEK, first_seen=since - WEEK)
+    facts = berlin_host(coverage_start=since - WEEK, last_ok_at=now)
+    runs = [run(datetime(2024, 10, d, 2, 30, 1, tzinfo=BERLIN)) for d in (25, 26, 27, 28)]
+    assert judged([job], runs, [facts], now=now, since=since) == []
+
+    missing = [r for r in runs if r.started_at.day != 27]
+    missed = only(judged([job], missing, [facts], now=now, since=since), "missed")
+    assert missed.count == 1
+    assert missed.first_at == datetime(2024, 10, 27, 2, 30, tzinfo=BERLIN)  # the first pass
+    assert missed.first_at.utcoffset() == timedelta(hours=2)
+
+
+def test_a_0230_job_on_the_spring_forward_day_is_expected_at_the_end_of_the_gap():
+    # 2024-03-31: Berlin skips 02:00-03:00; cron runs a fixed-time job in the gap at 03:00.
+    now = datetime(2024, 4, 1, 12, tzinfo=UTC)
+    since = datetime(2024, 3, 29, tzinfo=UTC)
+    job = entry("30 2 * * *", crontab_mtime=since - WEEK, first_seen=since - WEEK)
+    facts = berlin_host(coverage_start=since - WEEK, last_ok_at=now)
+    runs = [
+        run(datetime(2024, 3, 29, 2, 30, 1, tzinfo=BERLIN)),
+        run(datetime(2024, 3, 30, 2, 30, 1, tzinfo=BERLIN)),
+        run(datetime(2024, 3, 31, 3, 0, 1, tzinfo=BERLIN)),
+        run(datetime(2024, 4, 1, 2, 30, 1, tzinfo=BERLIN)),
+    ]
+    assert judged([job], runs, [facts], now=now, since=since) == []
+
+    missed = only(judged([job], runs[:2] + runs[3:], [facts], now=now, since=since), "missed")
+    assert (missed.count, missed.first_at) == (1, datetime(2024, 3, 31, 3, 0, tzinfo=BERLIN))
+
+
+def test_a_non_utc_host_is_judged_in_its_own_zone():
+    facts = host(zone=NEW_YORK)
+    job = entry("0 9 * * *")
+    on_time = daily(hour=9, zone=NEW_YORK)
+    assert judged([job], on_time, [facts]) == []
+
+    skipped = NOW.astimezone(NEW_YORK).date() - timedelta(days=1)
+    missed = only(judged([job], daily(hour=9, zone=NEW_YORK, skip={skipped}), [facts]), "missed")
+    assert missed.first_at == datetime(skipped.year, skipped.month, skipped.day, 9, tzinfo=NEW_YORK)
+    assert missed.first_at.tzinfo == NEW_YORK
+    assert "09:00 EDT" in missed.detail or "09:00 EST" in missed.detail
+    assert "America/New_York" in missed.evidence
+
+
+def test_cron_tz_moves_the_schedule_on_cronie_only():
+    job = entry("0 9 * * *", cron_tz="America/New_York")
+    new_york_runs = daily(hour=9, zone=NEW_YORK)
+    assert judged([job], new_york_runs, [host(cron_flavor="cronie")]) == []
+    # Debian cron ignores CRON_TZ: the host's zone (UTC) decides, so those runs are late.
+    assert "late" in kinds(judged([job], new_york_runs, [host(cron_flavor="debian")]))
+
+
+def test_the_host_clock_decides_when_a_run_is_due():
+    # The host's clock is 10 minutes behind ours: at our 12:00 it reads 11:50, so a job due at
+    # its 11:48 is still within its grace period.
+    job = entry("48 * * * *")
+    runs = [run(NOW.replace(hour=h, minute=48, second=1)) for h in range(0, 11)]
+    facts = host(clock_skew=-timedelta(minutes=10))
+    assert kinds(judged([job], runs, [facts], since=NOW.replace(hour=0))) == ["clock_skew"]
+    assert "missed" in kinds(judged([job], runs, [host()], since=NOW.replace(hour=0)))
+
+
+# -- never ran, and when judging starts --------------------------------------------------------
+
+
+def test_an_entry_with_no_run_at_all_is_one_never_ran_finding():
+    findings = judged(runs=[])
+    never = only(findings, "never_ran")
+    assert kinds(findings) == ["never_ran"]
+    assert never.count == 7
+    assert never.first_at == datetime(2026, 3, 4, 3, tzinfo=UTC)
+    assert never.last_at == datetime(2026, 3, 10, 3, tzinfo=UTC)
+    assert "has not run once since" in never.detail
+
+
+def test_a_job_added_yesterday_was_not_missed_last_week():
+    yesterday = NOW - timedelta(days=1, hours=12)  # 2026-03-09 00:00
+    by_mtime = entry(crontab_mtime=yesterday, first_seen=yesterday)
+    never = only(judged([by_mtime], []), "never_ran")
+    assert never.count == 2  # 03-09 03:00 and 03-10 03:00, nothing earlier
+    assert never.first_at == datetime(2026, 3, 9, 3, tzinfo=UTC)
+    assert "its crontab's last change" in never.evidence
+
+    # Without an mtime, the first sighting bounds it, as does the first observed run.
+    by_sight = entry(crontab_mtime=None, first_seen=yesterday)
+    assert only(judged([by_sight], []), "never_ran").count == 2
+    assert judged([by_sight], daily(days=1)) == []
+
+
+def test_judging_starts_at_the_oldest_log_line_held():
+    facts = host(coverage_start=NOW - timedelta(days=2, hours=12))  # 2026-03-07 23:59
+    never = only(judged(runs=[], hosts=[facts]), "never_ran")
+    assert never.count == 3
+    assert "the oldest cron log line held" in never.evidence
+
+
+def test_nothing_is_missed_without_log_coverage_or_readable_logs():
+    assert judged(runs=[], hosts=[host(coverage_start=None)]) == []
+    findings = judged(runs=[], hosts=[host(logs_readable=False)])
+    assert kinds(findings) == ["logs_unreadable"]
+
+
+def test_disabled_and_paused_entries_are_not_missed_nor_never_ran():
+    entries = [entry(id="off", disabled=True), entry(id="held", disabled=True, paused=True)]
+    assert judged(entries, runs=[]) == []
+
+
+def test_reboot_entries_are_never_missed():
+    assert judged([entry("@reboot")], runs=[]) == []
+
+
+def test_entries_cronie_does_not_log_are_not_missed():
+    assert judged([entry(log_off=True)], runs=[]) == []
+
+
+def test_manual_runs_do_not_stand_in_for_scheduled_runs_but_can_fail():
+    skipped = NOW.date() - timedelta(days=1)
+    manual = run(datetime(2026, 3, 9, 3, 1, tzinfo=UTC), status=3, trigger="manual")
+    findings = judged(runs=[*daily(skip={skipped}), manual])
+    assert kinds(findings) == ["failed", "missed"]
+    assert "(manual run)" in only(findings, "failed").detail
+
+
+def test_runs_of_no_known_entry_are_not_judged():
+    stray = run(NOW - timedelta(hours=1), status=1, entry_id=None)
+    assert judged(runs=[*daily(), stray]) == []
+
+
+# -- failed, slow, hung, overlap ----------------------------------------------------------------
+
+
+def test_failed_needs_an_exit_status_or_signal_in_the_record():
+    runs = daily()
+    runs[-1] = run(runs[-1].started_at, status=2)
+    runs[-2] = run(runs[-2].started_at, status=None, signal=9)
+    runs[-3] = run(runs[-3].started_at, status=None)  # unknown outcome: not a failure
+    failed = only(judged(runs=runs), "failed")
+    assert failed.count == 2
+    assert "exit status 2" in failed.detail
+    assert "killed by signal 9" in failed.evidence
+
+
+def test_debian_default_log_level_runs_give_no_failed_or_slow_and_say_so():
+    # Debian cron at -L 1 logs starts only: no end, no exit status.
+    facts = host(ends_logged=False, failures_logged=False)
+    skipped = NOW.date() - timedelta(days=1)
+    runs = daily(skip={skipped}, took=None, status=None)
+    findings = judged(runs=runs, hosts=[facts])
+    assert kinds(findings) == ["missed"]
+    assert "Outcomes are unknown" in only(findings, "missed").evidence
+    assert "-L 1" in only(findings, "missed").evidence
+
+    status = entry_status(entry(), facts, runs, [], PolicyBook(), NOW)
+    assert (status.state, status.last_outcome) == ("ran", "unknown")
+    assert "whether it succeeded is unknown" in status.explanation
+    assert "-L 1" in status.explanation
+
+
+def test_slow_beyond_max_duration():
+    book = PolicyBook(jobs=[{"command": "backup", "max_duration": "30m"}])
+    runs = daily()
+    runs[-1] = run(runs[-1].started_at, took=timedelta(minutes=45))
+    slow = only(judged(runs=runs, book=book), "slow")
+    assert slow.count == 1
+    assert "ran 45m" in slow.detail and "max_duration is 30m" in slow.detail
+
+
+def test_slow_far_beyond_its_own_history_needs_five_runs_of_it():
+    starts = [NOW - timedelta(hours=h) for h in range(12, 0, -1)]
+    job = entry("* * * * *")
+    usual = [run(s, took=timedelta(minutes=5)) for s in starts[:-1]]
+    outlier = run(starts[-1], took=timedelta(minutes=20))
+    slow = only(judged([job], [*usual, outlier], since=NOW - timedelta(hours=13)), "slow")
+    assert "the median of its last 11 runs is 5m" in slow.detail
+
+    few = [*usual[-4:], outlier]
+    assert "slow" not in kinds(judged([job], few, since=NOW - timedelta(hours=13)))
+
+
+def test_slow_ignores_a_tiny_job_that_took_a_few_seconds_more():
+    starts = [NOW - timedelta(hours=h) for h in range(12, 0, -1)]
+    runs = [run(s, took=timedelta(seconds=2)) for s in starts[:-1]]
+    runs.append(run(starts[-1], took=timedelta(seconds=9)))
+    assert "slow" not in kinds(judged([entry("* * * * *")], runs, since=NOW - timedelta(hours=13)))
+
+
+def test_hung_is_a_process_running_longer_than_the_interval():
+    job = entry("0 * * * *")
+    runs = [run(NOW.replace(hour=h, second=2), took=timedelta(minutes=2)) for h in range(0, 9)]
+    runs.append(run(NOW.replace(hour=9, second=2), took=None, status=None))
+    process = RunningJob("web1", "backup", 4242, NOW.replace(hour=9, second=2))
+    findings = judged([job], runs, running=[process], since=NOW.replace(hour=0))
+    hung = only(findings, "hung")
+    assert hung.first_at == NOW.replace(hour=9, second=2)
+    assert hung.last_at == NOW
+    assert "pid 4242" in hung.evidence and "limit 1h" in hung.evidence
+
+    fresh = RunningJob("web1", "backup", 4243, NOW.replace(hour=11, minute=30))
+    assert "hung" not in kinds(judged([job], runs, running=[fresh], since=NOW.replace(hour=0)))
+    # Without a process list, a run with no end is not called hung.
+    assert "hung" not in kinds(judged([job], runs, since=NOW.replace(hour=0)))
+
+
+def test_overlap_from_end_times_and_from_the_process_list():
+    job = entry("*/5 * * * *")
+    base = NOW - timedelta(minutes=30)
+    runs = [
+        run(base + timedelta(minutes=5 * n, seconds=1), took=timedelta(minutes=2)) for n in range(6)
+    ]
+    runs[2] = run(runs[2].started_at, took=timedelta(minutes=7))  # still running at the next start
+    overlap = only(judged([job], runs, since=base), "overlap")
+    assert overlap.count == 1
+    assert overlap.first_at == runs[3].started_at
+
+    # -L 1: no ends; the process list shows the run from 11:45 still going at 11:50 and 11:55.
+    no_ends = [run(r.started_at, took=None, status=None) for r in runs]
+    process = RunningJob("web1", "backup", 99, runs[3].started_at)
+    facts = host(ends_logged=False, failures_logged=False)
+    findings = judged([job], no_ends, [facts], running=[process], since=base)
+    assert only(findings, "overlap").count == 2
+
+
+def test_a_manual_run_during_a_scheduled_one_is_an_overlap():
+    job = entry("0 * * * *")
+    runs = [run(NOW.replace(hour=h, second=2), took=timedelta(minutes=20)) for h in range(0, 12)]
+    runs.append(run(NOW.replace(hour=10, minute=10), trigger="manual"))
+    overlap = only(judged([job], runs, since=NOW.replace(hour=0)), "overlap")
+    assert overlap.first_at == NOW.replace(hour=10, minute=10)
+
+
+# -- hosts ------------------------------------------------------------------------------------
+
+
+def test_an_unreachable_host_gives_one_host_finding_and_no_missed():
+    facts = host(status="unreachable", error="connection refused", last_ok_at=None)
+    findings = judged(runs=[], hosts=[facts])
+    assert kinds(findings) == ["unreachable"]
+    assert findings[0].entry_id is None and findings[0].severity == "critical"
+    assert "never scanned successfully" in findings[0].detail
+
+
+def test_an_unreachable_host_is_judged_only_up_to_its_last_successful_scan():
+    last_ok = NOW - timedelta(days=3)  # 2026-03-07 12:00; nothing read since
+    facts = host(status="timeout", error="timed out", last_ok_at=last_ok)
+    runs = [r for r in daily() if r.started_at < last_ok]
+    assert kinds(judged(runs=runs, hosts=[facts])) == ["unreachable"]
+
+    runs_with_gap = [r for r in runs if r.started_at.day != 5]
+    findings = judged(runs=runs_with_gap, hosts=[facts])
+    assert kinds(findings) == ["missed", "unreachable"]
+    assert only(findings, "missed").count == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        ("auth_failed", "auth"),
+        ("host_key_unknown", "host_key"),
+        ("host_key_changed", "host_key"),
+        ("error", "unreachable"),
+    ],
+)
+def test_connection_problems_are_host_findings(status, kind):
+    findings = judged(runs=[], hosts=[host(status=status, error="x", last_ok_at=None)])
+    assert kinds(findings) == [kind]
+
+
+def test_a_stopped_cron_daemon_gives_cron_not_running_and_missed_runs():
+    stopped_at = NOW - timedelta(hours=1, minutes=30)
+    job = entry("*/5 * * * *")
+    starts = [NOW - timedelta(hours=4) + timedelta(minutes=5 * n, seconds=1) for n in range(48)]
+    runs = [run(s) for s in starts if s < stopped_at]
+    facts = host(cron_running=False)
+    findings = judged([job], runs, [facts], since=NOW - timedelta(hours=4))
+    assert kinds(findings) == ["cron_not_running", "missed"]
+    missed = only(findings, "missed")
+    assert missed.first_at == datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
+    assert "cron is not running" in missed.detail
+
+    # A job that never ran there is missed too: the daemon, not the entry, is why.
+    assert kinds(judged([job], [], [facts], since=NOW - timedelta(hours=4))) == [
+        "cron_not_running",
+        "missed",
+    ]
+
+
+def test_host_facts_findings():
+    facts = host(
+        clock_skew=timedelta(minutes=3),
+        crontab_problems=(("/etc/cron.d/sync", 3, "bad minute '61'"),),
+    )
+    findings = judged(runs=daily(), hosts=[facts])
+    assert kinds(findings) == ["clock_skew", "crontab_errors"]
+    assert "3m ahead of ours" in only(findings, "clock_skew").evidence
+    assert "/etc/cron.d/sync:3: bad minute '61'" in only(findings, "crontab_errors").evidence
+
+
+def test_a_job_in_a_file_cron_rejects_says_so():
+    facts = host(crontab_problems=(("/var/spool/cron/crontabs/root", 3, "bad minute '61'"),))
+    never = only(judged(runs=[], hosts=[facts]), "never_ran")
+    assert "Debian cron ignores the whole file" in never.evidence
+
+
+# -- policy in findings ------------------------------------------------------------------------
+
+
+def test_no_job_finding_inside_a_maintenance_window():
+    skipped = {NOW.date() - timedelta(days=1), NOW.date() - timedelta(days=2)}
+    runs = daily(skip=skipped)
+    once = PolicyBook(
+        defaults={"maintenance": [{"start": "2026-03-09T02:00:00Z", "end": "2026-03-09T04:00:00Z"}]}
+    )
+    missed = only(judged(runs=runs, book=once), "missed")
+    assert (missed.count, missed.first_at.day) == (1, 8)
+
+    weekly = PolicyBook(hosts={"web1": {"maintenance": [{"cron": "0 2 * * *", "duration": "2h"}]}})
+    assert judged(runs=runs, book=weekly) == []
+
+
+def test_a_host_finding_inside_a_maintenance_window_is_dropped():
+    facts = host(status="unreachable", error="down", last_ok_at=None)
+    book = PolicyBook(defaults={"maintenance": [{"cron": "0 11 * * *", "duration": "2h"}]})
+    assert judged(runs=[], hosts=[facts], book=book) == []
+
+
+def test_ignored_kinds_and_severity_from_policy():
+    skipped = NOW.date() - timedelta(days=1)
+    runs = daily(skip={skipped})
+    assert judged(runs=runs, book=PolicyBook(jobs=[{"id": "backup", "ignore": ["missed"]}])) == []
+    low = judged(
+        runs=runs, book=PolicyBook(tags={"batch": {"tier": "low"}}), hosts=[host(tags=("batch",))]
+    )
+    assert only(low, "missed").severity == "warning"
+    book = PolicyBook(jobs=[{"user": "root", "runbook": "https://wiki/backup", "severity": "info"}])
+    missed = only(judged(runs=runs, book=book), "missed")
+    assert (missed.severity, missed.runbook) == ("info", "https://wiki/backup")
+
+
+def test_grace_from_policy():
+    runs = [r for r in daily() if r.started_at.day != 9] + [
+        run(datetime(2026, 3, 9, 3, 20, tzinfo=UTC))
+    ]
+    assert kinds(judged(runs=runs)) == ["late"]
+    assert judged(runs=runs, book=PolicyBook(defaults={"grace": "30m"})) == []
+
+
+def test_findings_are_sorted_worst_first_then_latest_first():
+    entries = [entry(id="a", command="a"), entry(id="b", command="b", schedule="0 5 * * *")]
+    runs = [*daily(entry_id="a"), *daily(hour=5, entry_id="b")]
+    runs = [r for r in runs if not (r.entry_id == "a" and r.started_at.day == 8)]
+    runs = [r for r in runs if not (r.entry_id == "b" and r.started_at.day == 9)]
+    late_a = run(datetime(2026, 3, 6, 3, 30, tzinfo=UTC), entry_id="a")
+    runs = [r for r in runs if not (r.entry_id == "a" and r.started_at.day == 6)] + [late_a]
+    findings = judged(entries, runs, hosts=[host(clock_skew=timedelta(minutes=5))])
+    order = [(f.severity, f.kind, f.entry_id) for f in findings]
+    assert order == [
+        ("critical", "missed", "b"),  # 03-09 05:00
+        ("critical", "missed", "a"),  # 03-08 03:00
+        ("warning", "clock_skew", None),  # at the last scan
+        ("warning", "late", "a"),
+    ]
+
+
+# -- entry status -------------------------------------------------------------------------------
+
+
+def status_of(runs, job=None, facts=None, running=()) -> EntryStatus:
+    return entry_status(job or entry(), facts or host(), runs, list(running), PolicyBook(), NOW)
+
+
+def test_entry_status_states():
+    ok = status_of(daily())
+    assert (ok.state, ok.last_outcome) == ("ok", "ok")
+    assert ok.last_run == datetime(2026, 3, 10, 3, 0, 2, tzinfo=UTC)
+    assert ok.next_run == datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
+
+    failing = daily()
+    failing[-1] = run(failing[-1].started_at, status=1)
+    assert status_of(failing).state == "failing"
+    assert "exit status 1" in status_of(failing).explanation
+
+    missed = status_of(daily(skip={NOW.date()}))
+    assert missed.state == "missed"
+    assert "2026-03-10 03:00 UTC" in missed.explanation
+
+    assert status_of(daily(), entry(disabled=True)).state == "disabled"
+    paused = status_of(daily(), entry(disabled=True, paused=True))
+    assert (paused.state, paused.next_run) == ("paused", None)
+
+    away = status_of(daily(), facts=host(status="unreachable", error="x"))
+    assert away.state == "unknown" and "unreachable" in away.explanation
+
+    fresh = status_of([], entry(crontab_mtime=NOW - timedelta(hours=1)))
+    assert fresh.state == "unknown" and fresh.last_outcome == ""
+    assert "are unknown" in fresh.explanation
+
+
+def test_entry_status_late():
+    runs = [r for r in daily() if r.started_at.day != 10]
+    runs.append(run(datetime(2026, 3, 10, 3, 25, tzinfo=UTC)))
+    late = status_of(runs)
+    assert late.state == "late" and "25m late" in late.explanation
+
+
+def test_entry_status_running_and_hung():
+    job = entry("0 * * * *")
+    start = NOW.replace(hour=11, second=2)
+    runs = [run(NOW.replace(hour=10, second=2)), run(start, took=None, status=None)]
+    running = status_of(runs, job, running=[RunningJob("web1", "backup", 7, start)])
+    assert (running.state, running.last_outcome) == ("running", "running")
+    old = NOW.replace(hour=8, second=2)
+    hung = status_of(runs, job, running=[RunningJob("web1", "backup", 7, old)])
+    assert hung.state == "hung" and "pid 7" in hung.explanation
+
+
+# -- scale and the expected-time shortcut --------------------------------------------------------
+
+
+def test_a_large_fleet_is_judged_in_seconds():
+    since = NOW - WEEK
+    zones = (UTC_ZONE, BERLIN, NEW_YORK)
+    hosts = [host(name=f"h{i}", zone=zones[i % 3]) for i in range(100)]
+    entries = [
+        entry("*/5 * * * *", id=f"e{i}", host=f"h{i % 100}", command=f"job {i}")
+        for i in range(10_000)
+    ]
+    runs = [
+        run(since + timedelta(minutes=5 * k, seconds=2), entry_id=f"e{i}", host=f"h{i % 100}")
+        for i in range(0, 10_000, 500)
+        for k in range(2016)
+    ]
+    started = time.perf_counter()
+    findings = judged(entries, runs, hosts, since=since)
+    elapsed = time.perf_counter() - started
+    print(f"judged 10k entries x a week of */5 ({len(runs)} runs) in {elapsed:.2f}s")
+    assert len(findings) == 10_000 - 20
+
+
+ZONES = [
+    ZoneInfo(name)
+    for name in ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC")
+]
+FIELD = st.sampled_from(["*", "*/5", "*/7", "0", "30", "15,45", "1-3", "10-40", "2"])
+HOURS = st.sampled_from(["*", "*/3", "0", "1", "2", "3", "1-3", "2,14", "23"])
+DAYS = st.sampled_from(["*", "*/2", "1", "15", "31", "1-7"])
+MONTHS = st.sampled_from(["*", "3", "10", "mar-oct", "*/2"])
+WEEKDAYS = st.sampled_from(["*", "0", "7", "sun", "1-5", "mon,fri"])
+DST_STARTS = [
+    datetime(2024, 3, 29, tzinfo=UTC),
+    datetime(2024, 10, 25, tzinfo=UTC),
+    datetime(2024, 4, 5, tzinfo=UTC),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    minute=FIELD,
+    hour=HOURS,
+    dom=DAYS,
+    month=MONTHS,
+    dow=WEEKDAYS,
+    zone=st.sampled_from(ZONES),
+    start=st.sampled_from(DST_STARTS),
+    offset=st.integers(0, 86400),
+)
+def test_the_steady_day_shortcut_matches_schedule_expected_runs(
+    minute, hour, dom, month, dow, zone, start, offset
+):
+    schedule = f"{minute} {hour} {dom} {month} {dow}"
+    low = start.timestamp() + offset
+    high = low + 4 * 86400
+    fast = _steady_day_times(schedule, zone, low, high)
+    slow = expected_runs(
+        schedule, zone, datetime.fromtimestamp(low, UTC), datetime.fromtimestamp(high, UTC)
+    )
+    assert fast is not None
+    assert list(fast) == [r.timestamp() for r in slow]
