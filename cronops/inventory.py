@@ -5,7 +5,6 @@ Every error names the file, the line, the host and the key; an inventory with an
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops import locations
+from cronops.policy import JOB_MATCH_KEYS, POLICY_KEYS, PolicyBook, hint, keyed_problems
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -56,7 +56,7 @@ class Inventory:
     path: Path
     hosts: list[Host]
     concurrency: int = DEFAULT_CONCURRENCY
-    defaults: dict[str, Any] = field(default_factory=dict)
+    policy: PolicyBook = field(default_factory=PolicyBook)
 
     def select(self, names: list[str] | None = None, tags: list[str] | None = None) -> list[Host]:
         """Hosts matching any of the names and carrying all of the tags; unknown names are an error."""
@@ -129,13 +129,15 @@ HOST_KEYS: dict[str, tuple[Any, str]] = {
     "connect_timeout": (_seconds, "a number of seconds > 0"),
     "command_timeout": (_seconds, "a number of seconds > 0"),
     "transport": (_transport, f"one of {', '.join(TRANSPORTS)}"),
+    **POLICY_KEYS,
 }
 HOST_ONLY = {"name", "address"}
 DEFAULTS_KEYS: dict[str, tuple[Any, str]] = {
     **{k: v for k, v in HOST_KEYS.items() if k not in HOST_ONLY},
     "concurrency": (_positive_int, "a whole number > 0"),
 }
-TOP_LEVEL = {"defaults", "hosts"}
+JOB_RULE_KEYS = {**JOB_MATCH_KEYS, **POLICY_KEYS}
+TOP_LEVEL = {"defaults", "hosts", "tags", "jobs"}
 
 
 def find_inventory(explicit: Path | None = None) -> Path:
@@ -176,7 +178,7 @@ def parse_inventory(text: str, path: Path) -> Inventory:
 
     for key in data.keys() - TOP_LEVEL:
         problems.append(
-            f"line {lines.top_level(key)}: unknown table or key {key!r}{_hint(key, TOP_LEVEL)}"
+            f"line {lines.top_level(key)}: unknown table or key {key!r}{hint(key, TOP_LEVEL)}"
         )
 
     raw_defaults = data.get("defaults", {})
@@ -219,6 +221,7 @@ def parse_inventory(text: str, path: Path) -> Inventory:
             where = lines.key("hosts", index, "timezone") if "timezone" in raw else header
             problems.append(f"line {where}: {label}: key 'timezone': unknown time zone {zone!r}")
 
+    problems += _policy_table_problems(data, lines)
     if problems:
         raise InventoryError(path, problems)
     hosts = [_build_host({**raw_defaults, **raw}, path.parent) for raw in raw_hosts]
@@ -226,26 +229,45 @@ def parse_inventory(text: str, path: Path) -> Inventory:
         path=path,
         hosts=hosts,
         concurrency=raw_defaults.get("concurrency", DEFAULT_CONCURRENCY),
-        defaults=dict(raw_defaults),
+        policy=PolicyBook.from_toml(data),
     )
+
+
+def _policy_table_problems(data: dict[str, Any], lines: _KeyLines) -> list[str]:
+    """[tags.NAME] tables hold policy keys; [[jobs]] tables say which jobs, then the policy."""
+    problems = []
+    tags = data.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(t, dict) for t in tags.values()):
+        problems.append(f"line {lines.top_level('tags')}: 'tags' must be tables like [tags.batch]")
+    else:
+        for name, table in tags.items():
+            where = f"tags.{name}"
+            problems += _check_table(
+                table, POLICY_KEYS, f"[{where}]", lambda k, w=where: lines.key(w, 0, k)
+            )
+    jobs = data.get("jobs", [])
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
+        return [*problems, "'jobs' must be an array of tables: [[jobs]]"]
+    for index, table in enumerate(jobs):
+        label = f"[[jobs]] #{index + 1}"
+        problems += _check_table(
+            table, JOB_RULE_KEYS, label, lambda k, i=index: lines.key("jobs", i, k)
+        )
+        if not table.keys() & JOB_MATCH_KEYS.keys():
+            problems.append(
+                f"line {lines.header('jobs', index)}: {label}: needs at least one of "
+                f"{', '.join(JOB_MATCH_KEYS)} to say which jobs it is for"
+            )
+    return problems
 
 
 def _check_table(
     table: dict, allowed: dict[str, tuple[Any, str]], label: str, line_of
 ) -> list[str]:
-    problems = []
-    for key, value in table.items():
-        if key not in allowed:
-            problems.append(
-                f"line {line_of(key)}: {label}: unknown key {key!r}{_hint(key, allowed)}"
-            )
-            continue
-        check, expected = allowed[key]
-        if not check(value):
-            problems.append(
-                f"line {line_of(key)}: {label}: key {key!r} must be {expected}, not {value!r}"
-            )
-    return problems
+    return [
+        f"line {line_of(key)}: {label}: {message}"
+        for key, message in keyed_problems(table, allowed)
+    ]
 
 
 def _build_host(values: dict[str, Any], base: Path) -> Host:
@@ -280,11 +302,6 @@ def _zone_exists(zone: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
-
-
-def _hint(key: str, allowed) -> str:
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _KeyLines:

@@ -231,7 +231,7 @@ def _one_window_problems(window: Any) -> list[str]:
     if not isinstance(window, dict):
         return [f'must be a table like {{cron = "0 2 * * 0", duration = "2h"}}, not {window!r}']
     problems = [
-        f"unknown key {key!r}{_hint(key, _WINDOW_KEYS)}" for key in window.keys() - _WINDOW_KEYS
+        f"unknown key {key!r}{hint(key, _WINDOW_KEYS)}" for key in window.keys() - _WINDOW_KEYS
     ]
     if "timezone" in window and _zone(window["timezone"]) is None:
         problems.append(f"unknown time zone {window['timezone']!r}")
@@ -264,17 +264,23 @@ def _value_problems(key: str, value: Any, allowed: dict[str, tuple[Any, str]]) -
     return [] if check(value) else [f"key {key!r} must be {expected}, not {value!r}"]
 
 
-def _table_problems(table: dict, allowed: dict[str, tuple[Any, str]]) -> list[str]:
+def keyed_problems(table: dict, allowed: dict[str, tuple[Any, str]]) -> list[tuple[str, str]]:
+    """(key, message) for each problem, so the inventory can point at the key's line."""
     problems = []
     for key, value in table.items():
         if key not in allowed:
-            problems.append(f"unknown key {key!r}{_hint(key, allowed)}")
+            problems.append((key, f"unknown key {key!r}{hint(key, allowed)}"))
         else:
-            problems += _value_problems(key, value, allowed)
+            problems += [(key, message) for message in _value_problems(key, value, allowed)]
     return problems
 
 
-def _hint(key: str, allowed) -> str:
+def _table_problems(table: dict, allowed: dict[str, tuple[Any, str]]) -> list[str]:
+    return [message for _, message in keyed_problems(table, allowed)]
+
+
+def hint(key: str, allowed) -> str:
+    """A "did you mean" for a mistyped key."""
     close = difflib.get_close_matches(key, list(allowed), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -1,9 +1,11 @@
 """Inventory loading: defaults inherited, the example file valid, every error naming file, line and key."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cronops.analysis import HostFacts, JobEntry
 from cronops.inventory import InventoryError, find_inventory, load_inventory, parse_inventory
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,3 +144,45 @@ def test_select_by_name_and_tag():
     assert [h.name for h in inventory.select(names=["b"])] == ["b"]
     with pytest.raises(InventoryError, match="no host named 'c'"):
         inventory.select(names=["c"])
+
+
+def test_policy_tables_are_checked_with_their_lines():
+    found = problems(
+        '[defaults]\ngrace = "soon"\n\n[tags.batch]\ntier = "urgent"\n\n'
+        '[[hosts]]\nname = "a"\naddress = "x"\n\n[[jobs]]\nmax_duration = "2h"\n\n'
+        '[[jobs]]\ncommand = "pg_dump"\ncolour = "red"\n'
+    )
+    assert found[0].startswith("line 2: [defaults]: key 'grace' must be a duration")
+    assert found[1].startswith("line 5: [tags.batch]: key 'tier' must be one of")
+    assert found[2] == (
+        "line 11: [[jobs]] #1: needs at least one of host, user, command, id, tag to say which "
+        "jobs it is for"
+    )
+    assert found[3] == "line 16: [[jobs]] #2: unknown key 'colour'"
+
+
+def test_policy_reaches_the_jobs_it_names():
+    inventory = parse(
+        '[defaults]\ngrace = "5m"\n[tags.batch]\ngrace = "30m"\n'
+        '[[hosts]]\nname = "db1"\naddress = "x"\ntags = ["batch"]\n'
+        '[[jobs]]\ncommand = "pg_dump"\ngrace = "2h"\n'
+    )
+    host = HostFacts(name="db1", status="ok", error=None, zone=UTC, tags=("batch",))
+
+    def entry(command):
+        return JobEntry(
+            id="x",
+            host="db1",
+            user="root",
+            source="/etc/crontab",
+            schedule="@daily",
+            command=command,
+            disabled=False,
+            paused=False,
+            cron_tz=None,
+            first_seen=datetime.now(UTC),
+            crontab_mtime=None,
+        )
+
+    assert inventory.policy.resolve(entry("true"), host).grace == timedelta(minutes=30)
+    assert inventory.policy.resolve(entry("pg_dump -Fc"), host).grace == timedelta(hours=2)
