@@ -380,24 +380,43 @@ class RunningJob:
     command: str  # as cron handed it to the shell
 
 
-def cron_processes(processes: list[Process]) -> tuple[bool, list[RunningJob]]:
-    """Whether a cron daemon runs, and the jobs it started that still run.
+def cron_processes(processes: list[Process]) -> tuple[Process | None, list[RunningJob]]:
+    """The cron daemon (None when none runs), and the jobs it started that still run.
 
     A job is the first process below cron's own per-job fork that is not cron itself
     (normally `/bin/sh -c COMMAND`).
     """
     by_pid = {p.pid: p for p in processes}
     is_cron = {p.pid for p in processes if _program(p.args).lower() in CRON_DAEMONS}
-    daemon_running = any(
-        _program(by_pid[pid].args) in CRON_DAEMONS and by_pid[pid].ppid not in is_cron
-        for pid in is_cron
+    daemon = next(
+        (
+            by_pid[pid]
+            for pid in sorted(is_cron)
+            if _program(by_pid[pid].args) in CRON_DAEMONS and by_pid[pid].ppid not in is_cron
+        ),
+        None,
     )
     jobs = []
     for p in processes:
         if p.pid not in is_cron and p.ppid in is_cron:
             command = p.args.split(" -c ", 1)[1] if " -c " in p.args else p.args
             jobs.append(RunningJob(p.pid, p.user, p.elapsed_s, command))
-    return daemon_running, jobs
+    return daemon, jobs
+
+
+def debian_log_level(daemon: Process) -> int | None:
+    """Debian cron's -L level from its command line (1 when absent); None for other crons.
+
+    The level is what the log can tell: 2 adds END lines, 4 failure lines, 8 job pids.
+    """
+    words = daemon.args.split()
+    if _program(daemon.args) != "cron":
+        return None
+    for index, word in enumerate(words):
+        if word.startswith("-L"):
+            value = word[2:] or (words[index + 1] if index + 1 < len(words) else "")
+            return int(value) if value.isdigit() else None
+    return 1
 
 
 def _crontab_file(fields: list[str], body: bytes) -> CrontabFile:

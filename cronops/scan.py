@@ -5,13 +5,14 @@ Data flows probe -> crontab and log parsers -> runs -> store, one host at a time
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 
 from cronops import probe
-from cronops.crontab import Crontab, Entry, cron_d_file_ignored, parse_crontab
+from cronops.crontab import Crontab, Entry, PauseInfo, cron_d_file_ignored, parse_crontab
 from cronops.inventory import Host
 from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.runs import Run, pair_events
@@ -159,14 +160,19 @@ def record(store: Store, report: HostReport, since: datetime, started: datetime)
     entries = [e for c in crontabs for e in c.entries]
     events, outcome.log_lines, outcome.garbage_lines, journal_cursor = _parse_logs(result, facts)
     events = [e for e in events if e.at >= since]
-    runs, _ = pair_events(events, [_run_from_row(r) for r in store.open_runs(name)])
+    daemon, jobs = probe.cron_processes(result.processes or [])
+    level = probe.debian_log_level(daemon) if daemon else None
+    ends, failures = _log_capabilities(level, store.host_row(name) or {})
+    open_runs = [_run_from_row(r, ends, failures) for r in store.open_runs(name, since)]
+    runs, _ = pair_events(events, open_runs, ends_logged=ends, failures_logged=failures)
+    # What one batch of lines proved about the log stays known for the next scans.
+    ends = ends if ends is not None else any(r.ends_logged for r in runs) or None
+    failures = failures if failures is not None else any(r.failures_logged for r in runs) or None
     match = _entry_matcher(entries)
     run_rows = [
         _run_row(name, r, match(r.user, r.command)) for r in runs if r.started_at is not None
     ]
-    running, jobs = (
-        probe.cron_processes(result.processes) if result.processes is not None else (None, [])
-    )
+    running = None if result.processes is None else daemon is not None
     outcome.entries = len(entries)
     outcome.problems = sum(len(c.problems) for c in crontabs)
     outcome.missing_logs = result.missing_logs
@@ -182,6 +188,9 @@ def record(store: Store, report: HostReport, since: datetime, started: datetime)
             state
             | {
                 "cron_running": None if running is None else int(running),
+                "log_level": level,
+                "ends_logged": None if ends is None else int(ends),
+                "failures_logged": None if failures is None else int(failures),
                 "ok_at": now,
                 "coverage_start": earliest,
                 "logs": ",".join(c.path for c in result.logs if c.mode == "current")
@@ -272,21 +281,36 @@ def _run_row(host: str, run: Run, entry_id: str | None) -> dict:
         "signal": run.signal,
         "pid": run.pid,
         "source": run.source,
+        "dialect": run.dialect,
         "trigger": "cron",
         "output_tail": None,
     }
 
 
-def _run_from_row(row: dict) -> Run:
+def _log_capabilities(level: int | None, previous: dict) -> tuple[bool | None, bool | None]:
+    """Whether the host's log writes end lines and failure lines: from Debian's -L level when
+    the daemon shows it, else what earlier scans learnt (None: not known yet)."""
+    if level is not None:
+        return bool(level & 2), bool(level & 4)
+
+    def known(key: str) -> bool | None:
+        return None if previous.get(key) is None else bool(previous[key])
+
+    return known("ends_logged"), known("failures_logged")
+
+
+def _run_from_row(row: dict, ends: bool | None, failures: bool | None) -> Run:
     return Run(
         user=row["user"],
         command=row["command"],
         started_at=datetime.fromisoformat(row["started_at"]),
-        ended_at=None,
         status=row["status"],
         signal=row["signal"],
         pid=row["pid"],
         source=row["source"],
+        dialect=row["dialect"],
+        ends_logged=bool(ends),
+        failures_logged=bool(failures),
     )
 
 
@@ -313,7 +337,17 @@ def _entry_row(entry: Entry) -> dict:
         "line": entry.line,
         "text": entry.text,
         "disabled": int(entry.disabled),
+        "paused": _pause_json(entry.paused),
+        "log_off": int(entry.log_off),
     }
+
+
+def _pause_json(pause: PauseInfo | None) -> str | None:
+    if pause is None:
+        return None
+    return json.dumps(
+        {"by": pause.by, "at": iso(pause.at), "reason": pause.reason, "until": iso(pause.until)}
+    )
 
 
 def _problem_row(host: str, problem) -> dict:

@@ -96,13 +96,17 @@ class Store:
                 )
         return cursors, journal_cursor
 
-    def open_runs(self, host: str) -> list[dict[str, Any]]:
-        """Runs with a start and no end yet, from logs that would log the end."""
+    def open_runs(self, host: str, since: datetime) -> list[dict[str, Any]]:
+        """Runs in the window with a start and no end yet, from logs that would log the end."""
         return self.rows(
-            "select * from runs where host = ? and ended_at is null and started_at is not null "
-            "and source in ('debian', 'cronie') order by started_at",
-            [host],
+            "select * from runs where host = ? and ended_at is null and started_at >= ? "
+            "and dialect in ('debian', 'cronie') and trigger = 'cron' order by started_at",
+            [host, iso(since)],
         )
+
+    def host_row(self, name: str) -> dict[str, Any] | None:
+        found = self.rows("select * from hosts where name = ?", [name])
+        return found[0] if found else None
 
     def entries(self, host: str | None = None, present_only: bool = True) -> list[dict[str, Any]]:
         where = ["1 = 1"]
@@ -149,7 +153,7 @@ class Store:
     ) -> None:
         """Entries as read now; a changed entry gets a new version row, a vanished one is kept, absent."""
         current = {r["id"]: r for r in db.query("select * from entries where host = ?", [host])}
-        versioned = ("schedule", "command", "line", "text", "disabled")
+        versioned = ("schedule", "command", "line", "text", "disabled", "paused")
         for entry in entries:
             before = current.pop(entry["id"], None)
             if before is None or any(before[k] != entry[k] for k in versioned):
@@ -185,9 +189,9 @@ class Store:
         db.conn.executemany(
             """
             insert into runs (id, host, entry_id, user, command, started_at, ended_at, status, signal,
-                              pid, source, trigger, output_tail)
+                              pid, source, dialect, trigger, output_tail)
             values (:id, :host, :entry_id, :user, :command, :started_at, :ended_at, :status, :signal,
-                    :pid, :source, :trigger, :output_tail)
+                    :pid, :source, :dialect, :trigger, :output_tail)
             on conflict (id) do update set
                 ended_at = coalesce(excluded.ended_at, ended_at),
                 status = coalesce(excluded.status, status),
@@ -251,6 +255,9 @@ def _create_schema(db: Database) -> None:
             "ok_at": str,
             "coverage_start": str,
             "logs": str,
+            "log_level": int,
+            "ends_logged": int,
+            "failures_logged": int,
         },
         pk="name",
         if_not_exists=True,
@@ -303,6 +310,7 @@ def _create_schema(db: Database) -> None:
             "text": str,
             "disabled": int,
             "paused": str,
+            "log_off": int,
             "first_seen": str,
             "last_seen": str,
             "present": int,
@@ -320,6 +328,7 @@ def _create_schema(db: Database) -> None:
             "line": int,
             "text": str,
             "disabled": int,
+            "paused": str,
         },
         pk="id",
         if_not_exists=True,
@@ -340,6 +349,7 @@ def _create_schema(db: Database) -> None:
             "signal": int,
             "pid": int,
             "source": str,
+            "dialect": str,
             "trigger": str,
             "output_tail": str,
         },

@@ -15,7 +15,8 @@ One host is `unshare --mount --uts --pid --fork --kill-child --mount-proc` runni
 * mounts an overlay over /usr/sbin whose only change is /usr/sbin/sendmail: a stand-in MTA
   that appends to the host's /var/mail, or nothing at all (HostSpec.mta), so cron's mail
   behaves the same whatever MTA this machine has;
-* bind-mounts HOSTDIR/spool over /var/spool/cron/crontabs, HOSTDIR/log over /var/log,
+* bind-mounts HOSTDIR/spool over /var/spool/cron/crontabs, HOSTDIR/root over /root (none of
+  the machine's dotfiles run in a fleet login), HOSTDIR/log over /var/log,
   HOSTDIR/mail over /var/mail, HOSTDIR/run over /run and the fleet's authorized_keys over
   /etc/ssh/fleet_authorized_keys (readable by non-root users, unlike the fleet workdir);
 * sets the hostname, optionally starts rsyslogd (imuxsock only, on the host's own /run/devlog,
@@ -124,7 +125,13 @@ _TOOLS = {
 _HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # host path -> HOSTDIR subdirectory bind-mounted there
-_BOUND = ((SPOOL, "spool"), ("/var/log", "log"), ("/var/mail", "mail"), ("/run", "run"))
+_BOUND = (
+    (SPOOL, "spool"),
+    ("/var/log", "log"),
+    ("/var/mail", "mail"),
+    ("/run", "run"),
+    ("/root", "root"),
+)
 
 SENDMAIL_STUB = """\
 #!/bin/sh
@@ -377,12 +384,22 @@ class Fleet:
         hd = self.workdir / "hosts" / spec.name
         if hd.exists():
             shutil.rmtree(hd)
-        for sub in ("etc/cron.d", "etc/ssh", "sbin", "work/etc", "work/sbin", "log", "mail"):
+        for sub in (
+            "etc/cron.d",
+            "etc/ssh",
+            "sbin",
+            "work/etc",
+            "work/sbin",
+            "log",
+            "mail",
+            "root",
+        ):
             (hd / sub).mkdir(parents=True)
         for sub in ("run/sshd", "conf"):
             (hd / sub).mkdir(parents=True)
         # any job's user may get mail: the stub runs as that user, not setuid like a real MTA
         (hd / "mail").chmod(0o1777)
+        (hd / "root").chmod(0o700)
         if spec.mta:
             _write(hd / "sbin" / "sendmail", SENDMAIL_STUB, 0o755)
         else:
@@ -851,6 +868,9 @@ def _init_script(spec: HostSpec, hd: Path, authorized_keys: Path, devlog: str | 
         f"mount --bind {q(str(hd / 'log'))} /var/log",
         f"mount --bind {q(str(hd / 'mail'))} /var/mail",
         f"mount --bind {q(str(hd / 'run'))} /run",
+        # Each host has its own root home: the machine's dotfiles (pyenv's rehash lock in
+        # .bashrc, say) must not run, or hang, in every fleet login.
+        f"mount --bind {q(str(hd / 'root'))} /root",
         f"hostname {q(spec.name)}",
         "cd /",
     ]

@@ -109,11 +109,21 @@ def test_cron_processes_find_the_daemon_and_its_jobs():
         probe.Process(72, 71, "alice", 29, "/bin/bash /opt/sync.sh --all -c x"),
         probe.Process(90, 1, "root", 10, "sshd: root@notty"),
     ]
-    running, jobs = probe.cron_processes(ps)
-    assert running
+    daemon, jobs = probe.cron_processes(ps)
+    assert daemon.pid == 50 and probe.debian_log_level(daemon) == 15
     assert [(j.pid, j.user, j.elapsed_s, j.command) for j in jobs] == [
         (71, "alice", 30, "/opt/sync.sh --all -c x")
     ]
     # The daemon gone, its orphaned per-job fork is no daemon, and the job still runs.
-    running, jobs = probe.cron_processes([p for p in ps if p.pid != 50])
-    assert not running and [j.pid for j in jobs] == [71]
+    daemon, jobs = probe.cron_processes([p for p in ps if p.pid != 50])
+    assert daemon is None and [j.pid for j in jobs] == [71]
+
+
+def test_debian_log_level_is_read_from_the_daemons_command_line():
+    def level(args):
+        return probe.debian_log_level(probe.Process(1, 0, "root", 1, args))
+
+    assert level("/usr/sbin/cron -f") == 1  # Debian's default
+    assert level("/usr/sbin/cron -f -L15") == 15
+    assert level("cron -L 2") == 2
+    assert level("/usr/sbin/crond -n") is None  # cronie: no such level
