@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cronops import __version__, locations, report
+from cronops.analysis import Finding
+from cronops.audit import run_audit
 from cronops.inventory import Host, Inventory, InventoryError, find_inventory, load_inventory
+from cronops.policy import KINDS, SEVERITIES, parse_duration
 from cronops.scan import (
     DEFAULT_WINDOW,
     HostReport,
@@ -105,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "--window",
-        type=parse_duration,
+        type=duration_arg,
         default=DEFAULT_WINDOW,
         metavar="DURATION",
         help="how far back a first scan reads logs, e.g. 36h or 8d (default 8d)",
@@ -125,16 +129,95 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jobs.add_argument("--format", "-f", choices=("table", "json"), default="table")
     jobs.set_defaults(run=cmd_jobs)
+
+    audit = commands.add_parser(
+        "audit",
+        parents=[fleet],
+        help="scan, then report what was missed, late, failed, slow, hung or overlapping",
+        description="Scan the fleet (unless --no-scan), then judge every entry over the window: "
+        "missed, late, failed, slow, hung, overlap and never_ran per job; unreachable, host_key, "
+        "auth, cron_not_running, clock_skew, logs_unreadable and crontab_errors per host. "
+        "Where the logs cannot tell (Debian cron at its default -L 1 logs no end and no exit "
+        "status), the evidence says so and no failure is invented.",
+        epilog=AUDIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit.add_argument(
+        "--since",
+        type=since_arg,
+        default="24h",
+        metavar="WHEN",
+        help="start of the window: a duration back from now (24h, 8d, 1h30m) or an ISO date-time "
+        "(default 24h)",
+    )
+    audit.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table")
+    audit.add_argument(
+        "--fail-on",
+        type=fail_on_arg,
+        default="warning",
+        metavar="SEVERITY|KINDS",
+        help="exit 1 when a finding is at or above this severity (critical, warning, info), or of "
+        "one of these comma-separated kinds (default: warning)",
+    )
+    audit.add_argument(
+        "--no-scan", action="store_true", help="judge the history as it is, without scanning first"
+    )
+    audit.add_argument(
+        "--window",
+        type=duration_arg,
+        default=DEFAULT_WINDOW,
+        metavar="DURATION",
+        help="how far back the scan reads logs on a host's first scan (default 8d)",
+    )
+    audit.set_defaults(run=cmd_audit)
     return parser
 
 
-def parse_duration(text: str) -> timedelta:
-    """`90m`, `36h`, `8d`, `2w`: what an operator types for a window."""
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    number, unit = text[:-1], text[-1:].lower()
-    if unit not in units or not number.isdigit() or int(number) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90m, 36h, 8d or 2w")
-    return timedelta(**{units[unit]: int(number)})
+AUDIT_EPILOG = """\
+exit codes:
+  0  no finding at or above --fail-on
+  1  findings at or above --fail-on (a host that cannot be reached is a critical finding)
+  2  usage or inventory error (nothing was checked)
+
+Use it from cron or a monitoring check:  cronops audit --format json --fail-on critical
+"""
+
+
+def duration_arg(text: str) -> timedelta:
+    try:
+        window = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90m, 36h or 8d") from exc
+    if not window:
+        raise argparse.ArgumentTypeError("the duration must be more than zero")
+    return window
+
+
+def since_arg(text: str) -> timedelta | datetime:
+    """A duration back from now, or a moment (without an offset: this machine's local time)."""
+    try:
+        return duration_arg(text)
+    except argparse.ArgumentTypeError:
+        pass
+    try:
+        return datetime.fromisoformat(text).astimezone()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration (24h, 8d) nor an ISO date-time (2026-11-21T06:00)"
+        ) from exc
+
+
+def fail_on_arg(text: str) -> Callable[[Finding], bool]:
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if len(words) == 1 and words[0] in SEVERITIES:
+        worst = SEVERITIES.index(words[0])
+        return lambda finding: SEVERITIES.index(finding.severity) <= worst
+    if unknown := [w for w in words if w not in KINDS]:
+        raise argparse.ArgumentTypeError(
+            f"unknown kind or severity {', '.join(unknown)}: use one of {', '.join(SEVERITIES)}, "
+            f"or kinds from {', '.join(KINDS)}"
+        )
+    return lambda finding: finding.kind in words
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`cronops audit | head`): say nothing more, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ATTENTION
 
 
 def open_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
@@ -221,6 +308,28 @@ async def _scan(inventory: Inventory, hosts: list[Host], store: Store, args) -> 
     finally:
         await fleet.close()
     return [by_name[h.name] for h in hosts]
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    inventory, hosts = open_inventory(args)
+    store = open_store(args)
+    try:
+        if not args.no_scan:
+            asyncio.run(_scan(inventory, hosts, store, args))
+        now = datetime.now().astimezone()
+        since = args.since if isinstance(args.since, datetime) else now - args.since
+        result = run_audit(store, inventory, hosts, since, now)
+    finally:
+        store.close()
+    if args.format == "json":
+        report.print_json(report.audit_json(result))
+    elif args.format == "markdown":
+        print(report.audit_markdown(result), end="")
+    else:
+        out = report.console()
+        for part in report.audit_tables(result):
+            out.print(part)
+    return EXIT_ATTENTION if any(args.fail_on(f) for f in result.findings) else EXIT_OK
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

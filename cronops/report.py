@@ -15,10 +15,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cronops.analysis import Finding
+from cronops.audit import AuditResult
+from cronops.policy import SEVERITIES
 from cronops.scan import HostReport, HostScan
 from cronops.schedule import describe
 from cronops.transport import HostStatus
 
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 STATUS_STYLE = {
     HostStatus.OK: "green",
     HostStatus.TIMEOUT: "yellow",
@@ -238,3 +242,116 @@ def _short_source(path: str) -> str:
     """`crontabs/alice` and `cron.d/sync` say as much as the full spool path, in less room."""
     parts = path.rsplit("/", 2)
     return "/".join(parts[-2:]) if len(parts) == 3 and parts[0] else path
+
+
+def audit_json(audit: AuditResult) -> dict[str, Any]:
+    """The contract for scripts: times in ISO 8601 with their offset."""
+    return {
+        "generated_at": audit.generated_at.isoformat(),
+        "since": audit.since.isoformat(),
+        "until": audit.until.isoformat(),
+        "hosts": [{"name": h.name, "status": h.status, "error": h.error} for h in audit.hosts],
+        "findings": [_finding_json(f, audit) for f in audit.findings],
+    }
+
+
+def _finding_json(finding: Finding, audit: AuditResult) -> dict[str, Any]:
+    entry = audit.entries.get(finding.entry_id) if finding.entry_id else None
+    return {
+        "host": finding.host,
+        "kind": finding.kind,
+        "severity": finding.severity,
+        "count": finding.count,
+        "first_at": finding.first_at.isoformat(),
+        "last_at": finding.last_at.isoformat(),
+        "evidence": finding.evidence,
+        "detail": finding.detail,
+        "runbook": finding.runbook,
+        "job": None
+        if entry is None
+        else {
+            "id": entry.id,
+            "user": entry.user,
+            "source": entry.source,
+            "schedule": entry.schedule,
+            "command": entry.command,
+        },
+    }
+
+
+def audit_headline(audit: AuditResult) -> str:
+    counts = {s: sum(1 for f in audit.findings if f.severity == s) for s in SEVERITIES}
+    problems = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
+    down = sum(1 for h in audit.hosts if h.status != "ok")
+    hosts = f"{len(audit.hosts)} hosts" + (f" ({down} not reachable)" if down else "")
+    return (
+        f"{problems} across {hosts}, {len(audit.entries)} entries and {audit.runs_checked} runs "
+        f"checked since {audit.since:%Y-%m-%d %H:%M %Z}"
+    )
+
+
+def audit_tables(audit: AuditResult) -> list[Any]:
+    """A headline, then per severity the findings by host: what happened on one line, the
+    detail and the evidence beneath it, so it reads in 80 columns as well as in 200."""
+    parts: list[Any] = [f"[bold]{escape(audit_headline(audit))}[/]"]
+    for severity in SEVERITIES:
+        findings = sorted(
+            (f for f in audit.findings if f.severity == severity), key=lambda f: f.host
+        )
+        if not findings:
+            continue
+        style = SEVERITY_STYLE[severity]
+        parts.append(f"\n[{style}]{severity.upper()}[/] ({len(findings)})")
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(ratio=1, overflow="fold")
+        for finding in findings:
+            count = f" x{finding.count}" if finding.count > 1 else ""
+            what = escape(_job_label(finding, audit))
+            when = f"{finding.last_at:%m-%d %H:%M %Z}"
+            lines = [f"{what}  [bold]{when}[/]", escape(finding.detail)]
+            lines.append(f"[italic]{escape(finding.evidence)}[/]")
+            if finding.runbook:
+                lines.append(f"runbook: {escape(finding.runbook)}")
+            table.add_row(
+                escape(finding.host), f"[{style}]{finding.kind}{count}[/]", "\n".join(lines)
+            )
+        parts.append(table)
+    return parts
+
+
+def audit_markdown(audit: AuditResult) -> str:
+    lines = [f"# cronops audit, {audit.generated_at:%Y-%m-%d %H:%M %Z}", "", audit_headline(audit)]
+    for severity in SEVERITIES:
+        findings = [f for f in audit.findings if f.severity == severity]
+        if not findings:
+            continue
+        lines += ["", f"## {severity.capitalize()} ({len(findings)})", ""]
+        lines += [
+            "| host | job | what | count | last | detail | evidence |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for f in sorted(findings, key=lambda f: f.host):
+            cells = [
+                f.host,
+                _job_label(f, audit),
+                f.kind,
+                str(f.count),
+                f.last_at.isoformat(),
+                f.detail + (f" ([runbook]({f.runbook}))" if f.runbook else ""),
+                f.evidence,
+            ]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _job_label(finding: Finding, audit: AuditResult) -> str:
+    entry = audit.entries.get(finding.entry_id) if finding.entry_id else None
+    if entry is None:
+        return "(host)"
+    return f"{entry.id} {entry.user}: {entry.command} ({describe(entry.schedule)})"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

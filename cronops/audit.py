@@ -1,0 +1,152 @@
+"""The audit: what the history holds about the chosen hosts, handed to the judge, as one result.
+
+Reads the store (after a scan, usually), builds analysis inputs, and returns the findings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cronops.analysis import Finding, HostFacts, JobEntry, RunningJob, RunRecord, judge
+from cronops.inventory import Host, Inventory
+from cronops.probe import resolve_zone
+from cronops.store import Store, from_iso, iso
+
+# Earlier runs than the window feed a job's own history (for `slow`) without being judged.
+HISTORY = timedelta(days=30)
+
+
+@dataclass
+class AuditResult:
+    generated_at: datetime
+    since: datetime
+    until: datetime
+    hosts: list[HostFacts]
+    entries: dict[str, JobEntry]
+    findings: list[Finding]
+    runs_checked: int
+
+
+def run_audit(
+    store: Store, inventory: Inventory, hosts: Sequence[Host], since: datetime, now: datetime
+) -> AuditResult:
+    facts = [host_facts(store, host) for host in hosts]
+    names = [host.name for host in hosts]
+    entries = load_entries(store, names)
+    runs = load_runs(store, names, since - HISTORY)
+    running = load_running(store, names)
+    findings = judge(facts, entries, runs, running, inventory.policy, now=now, since=since)
+    return AuditResult(
+        generated_at=now,
+        since=since,
+        until=now,
+        hosts=facts,
+        entries={e.id: e for e in entries},
+        findings=findings,
+        runs_checked=sum(1 for r in runs if r.started_at >= since),
+    )
+
+
+def host_facts(store: Store, host: Host) -> HostFacts:
+    """The host as its last scan left it; a host never scanned says so."""
+    row = store.host_row(host.name)
+    if row is None:
+        zone, _ = resolve_zone(host.timezone or "", "")
+        return HostFacts(
+            name=host.name, status="error", error="never scanned", zone=zone, tags=host.tags
+        )
+    zone, _ = resolve_zone(host.timezone or row["zone"] or "", "")
+    problems = store.rows(
+        "select source, line, message from crontab_problems where host = ? order by source, line",
+        [host.name],
+    )
+    dialect = store.rows(
+        "select dialect from runs where host = ? and dialect != '' order by started_at desc limit 1",
+        [host.name],
+    )
+    return HostFacts(
+        name=host.name,
+        status=row["status"],
+        error=row["error"],
+        zone=zone,
+        tags=host.tags,
+        cron_running=None if row["cron_running"] is None else bool(row["cron_running"]),
+        clock_skew=timedelta(seconds=row["clock_skew_s"] or 0),
+        coverage_start=from_iso(row["coverage_start"]),
+        last_ok_at=from_iso(row["ok_at"]),
+        logs_readable=row["ok_at"] is None or bool(row["logs"]),
+        crontab_problems=tuple((p["source"], p["line"], p["message"]) for p in problems),
+        ends_logged=_flag(row["ends_logged"]),
+        failures_logged=_flag(row["failures_logged"]),
+        cron_flavor=dialect[0]["dialect"] if dialect else "debian",
+    )
+
+
+def load_entries(store: Store, hosts: Sequence[str]) -> list[JobEntry]:
+    rows = store.rows(
+        f"""
+        select e.*, c.mtime as crontab_mtime from entries e
+        left join crontabs c on c.host = e.host and c.path = e.source
+        where e.present = 1 and e.host in ({_marks(hosts)})
+        order by e.host, e.source, e.line
+        """,
+        list(hosts),
+    )
+    return [
+        JobEntry(
+            id=r["id"],
+            host=r["host"],
+            user=r["user"],
+            source=r["source"],
+            schedule=r["schedule"],
+            command=r["command"],
+            disabled=bool(r["disabled"]),
+            paused=r["paused"] is not None,
+            cron_tz=json.loads(r["env"] or "{}").get("CRON_TZ"),
+            first_seen=from_iso(r["first_seen"]),
+            crontab_mtime=from_iso(r["crontab_mtime"]),
+            log_off=bool(r["log_off"]),
+        )
+        for r in rows
+    ]
+
+
+def load_runs(store: Store, hosts: Sequence[str], since: datetime) -> list[RunRecord]:
+    rows = store.rows(
+        f"""
+        select entry_id, host, started_at, ended_at, status, signal, trigger from runs
+        where host in ({_marks(hosts)}) and started_at >= ?
+        """,
+        [*hosts, iso(since)],
+    )
+    return [
+        RunRecord(
+            entry_id=r["entry_id"],
+            host=r["host"],
+            started_at=from_iso(r["started_at"]),
+            ended_at=from_iso(r["ended_at"]),
+            status=r["status"],
+            signal=r["signal"],
+            trigger=r["trigger"],
+        )
+        for r in rows
+    ]
+
+
+def load_running(store: Store, hosts: Sequence[str]) -> list[RunningJob]:
+    rows = store.rows(
+        f"select host, entry_id, pid, started_at from processes where host in ({_marks(hosts)})",
+        list(hosts),
+    )
+    return [RunningJob(r["host"], r["entry_id"], r["pid"], from_iso(r["started_at"])) for r in rows]
+
+
+def _flag(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _marks(items: Sequence[str]) -> str:
+    return ", ".join("?" for _ in items) or "null"
