@@ -1,0 +1,183 @@
+"""Cron log timestamps -> UTC datetimes; year-less and offset-less ones placed by the host clock.
+
+Syslog repeats one second many times, so results are cached by their text (`Clock.cache`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from cronops.logs.events import ClockContext
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+# Inside the repeated hour of a fall-back, a jump back this large can only be the clock going back;
+# syslog lines out of order by a few seconds must not flip it.
+_FALL_BACK_JUMP = timedelta(minutes=5)
+_CACHE_LIMIT = 4096
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# "MM:SS" -> its offset into the hour (SS 60 is a leap second, as syslog writes it)
+_INTO_HOUR = {
+    f"{minute:02d}:{second:02d}": timedelta(minutes=minute, seconds=second)
+    for minute in range(60)
+    for second in range(61)
+}
+_LAST_SECOND = timedelta(minutes=59, seconds=59)
+
+
+class Clock:
+    """Turns one host's timestamps into UTC; one Clock per read, as it tracks the DST fall-back."""
+
+    def __init__(self, ctx: ClockContext) -> None:
+        self.cache: dict[str, datetime] = {}
+        self._zone = ctx.zone
+        # a line dated after tomorrow (host time) was written last year
+        self._latest_day = ctx.now.astimezone(ctx.zone).date() + timedelta(days=1)
+        self._years: dict[tuple[int, int], int | None] = {}
+        self._hours: dict[str, datetime | None] = {}  # "Nov  2 04" -> its UTC start
+        self._first_pass_max: dict[date, datetime] = {}
+        self._second_pass: set[date] = set()
+
+    def syslog(self, stamp: str) -> datetime | None:
+        """`Nov  2 04:17:01` or `Nov  2 04:17:01.123456`: host-local, no year."""
+        if "." in stamp:
+            base, _, fraction = stamp.partition(".")
+            at = self.cache.get(base) or self.syslog(base)
+            # datetime + timedelta is ~20 times cheaper than .replace(microsecond=...)
+            return None if at is None else at + timedelta(0, 0, _micros(fraction))
+        # A new second is mostly one of a known hour: the hour's UTC start plus "MM:SS".
+        hour, into = self._hours.get(stamp[:-6]), _INTO_HOUR.get(stamp[-5:])
+        if not hour or into is None:
+            return self._syslog_slow(stamp)
+        at = hour + into
+        self._remember(stamp, at)
+        return at
+
+    def iso(self, stamp: str) -> datetime | None:
+        """RFC 3339 / ISO 8601: `Z`, `+01:00`, `+0100`, or no offset at all (then host-local)."""
+        try:
+            at = datetime.fromisoformat(stamp)
+        except ValueError:
+            return self._iso_long_fraction(stamp)
+        try:
+            if at.tzinfo is None:
+                at, cacheable = self._local(at)
+            else:
+                at, cacheable = at.astimezone(UTC), True
+        except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
+            return None
+        if cacheable and "." not in stamp:  # a stamp with a fraction never repeats
+            self._remember(stamp, at)
+        return at
+
+    def _iso_long_fraction(self, stamp: str) -> datetime | None:
+        """fromisoformat takes at most 6 fraction digits; some writers give nanoseconds."""
+        head, dot, rest = stamp.partition(".")
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        if not dot or digits <= 6:
+            return None
+        return self.iso(f"{head}.{rest[:6]}{rest[digits:]}")
+
+    def _remember(self, stamp: str, at: datetime) -> None:
+        # Logs run in time order, so a second repeats within a few lines: a small cache, emptied
+        # when full, hits as often as a big one and keeps a long read's memory flat.
+        if len(self.cache) >= _CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[stamp] = at
+
+    def _syslog_slow(self, stamp: str) -> datetime | None:
+        """A stamp in an hour not seen yet, or in one whose offset changes (DST)."""
+        minute = self._syslog_minute(stamp)
+        second = _INTO_HOUR.get(f"00:{stamp[-2:]}")
+        if minute is None or second is None:
+            return None
+        hour_key = stamp[:-6]
+        if hour_key not in self._hours:
+            self._hours[hour_key] = self._hour_start(minute.replace(minute=0))
+        at, cacheable = self._local(minute + second)
+        if cacheable:
+            self._remember(stamp, at)
+        return at
+
+    def _hour_start(self, naive: datetime) -> datetime | None:
+        """The hour's start in UTC if one offset holds for all of it (no DST change), else None."""
+        start = naive.replace(tzinfo=self._zone)
+        end = (naive + _LAST_SECOND).replace(tzinfo=self._zone)
+        offsets = {
+            moment.replace(fold=fold).utcoffset() for moment in (start, end) for fold in (0, 1)
+        }
+        if len(offsets) != 1:
+            return None
+        return (naive - offsets.pop()).replace(tzinfo=UTC)  # type: ignore[operator]
+
+    def _syslog_minute(self, stamp: str) -> datetime | None:
+        """`Nov  2 04:17:01` -> its naive local minute, in the year it was most likely written."""
+        month = _MONTHS.get(stamp[:3])
+        fields = stamp[4:].split()
+        if month is None or len(fields) != 2 or not fields[0].isdecimal():
+            return None
+        clock = fields[1].split(":")
+        if len(clock) != 3 or not all(part.isdecimal() and len(part) == 2 for part in clock):
+            return None
+        year = self._year(month, int(fields[0]))
+        if year is None:
+            return None
+        try:
+            return datetime(year, month, int(fields[0]), int(clock[0]), int(clock[1]))
+        except ValueError:
+            return None
+
+    def _year(self, month: int, day: int) -> int | None:
+        key = (month, day)
+        if key not in self._years:
+            self._years[key] = _latest_year(month, day, self._latest_day)
+        return self._years[key]
+
+    def _local(self, naive: datetime) -> tuple[datetime, bool]:
+        """Host-local wall time -> UTC, and whether the answer is safe to cache."""
+        local = naive.replace(tzinfo=self._zone)
+        if local.utcoffset() <= local.replace(fold=1).utcoffset():  # type: ignore[operator]
+            # unambiguous; a time in a spring-forward gap (cron never logs one) keeps fold 0
+            return local.astimezone(UTC), True
+        return self._fall_back(local).astimezone(UTC), False
+
+    def _fall_back(self, local: datetime) -> datetime:
+        """A wall time of the repeated hour: the second pass starts where the times jump back."""
+        day = local.date()
+        if day in self._second_pass:
+            return local.replace(fold=1)
+        naive = local.replace(tzinfo=None)
+        latest = self._first_pass_max.get(day)
+        if latest is not None and naive < latest - _FALL_BACK_JUMP:
+            self._second_pass.add(day)
+            return local.replace(fold=1)
+        if latest is None or naive > latest:
+            self._first_pass_max[day] = naive
+        return local
+
+
+def epoch_micros(micros: int) -> datetime:
+    """journald's __REALTIME_TIMESTAMP (microseconds since the epoch) -> UTC."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _latest_year(month: int, day: int, latest_day: date) -> int | None:
+    """The latest year that puts month/day on or before latest_day (for Feb 29, a leap year)."""
+    for year in range(latest_day.year, latest_day.year - 9, -1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            if month == 2 and day == 29:
+                continue
+            return None
+        if candidate <= latest_day:
+            return year
+    return None
+
+
+def _micros(fraction: str) -> int:
+    digits = fraction[:6]
+    return int(digits.ljust(6, "0")) if digits.isdigit() else 0

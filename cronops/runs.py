@@ -1,0 +1,320 @@
+"""Runs from cron log events: pair starts with their end and failure lines; say what the log knows.
+
+Pure functions: events in, runs out. The rules, from the cron sources (Debian cron 3.0pl1, cronie):
+
+Pairing
+- Every start carries the job's pid: Debian's CMD comes from the job's own process, or with -L 8
+  from its parent as "[jobpid] command"; cronie's CMD from the job's process; busybox prints it.
+- Lines that name the job pid pair by it: Debian's failure line ("grandchild #jobpid ...") and
+  END with "[jobpid]" (-L 8). The parent writes the failure line, then MAIL, then END; the other
+  order is handled too, within a read.
+- Ends that do not (cronie's CMDEND, Debian's END below -L 8) come from the job's parent process,
+  which forks the job right after it starts: they pair with the open run of the same user and
+  command whose job pid is the nearest above the logging pid (exactly, once a run's parent pid is
+  known), else the oldest one. cronie's CMDOUT lines come from the parent too and pair the same
+  way by user alone; without such a run they are dropped.
+- A start whose pid is reused while its run is open ends that run as `end_missing`.
+- An end or a failure with no open run becomes a run with no start (`started_at` None).
+
+What the log can tell, per dialect (the caller's ends_logged / failures_logged, else inferred)
+- Ends are logged (Debian -L 2, cronie >= 1.5.6) when an end line is among the events or an open
+  run says so. Only then does a run stay open waiting for its end and count as "running"; under
+  Debian's default -L 1 and with busybox, every run is returned closed, outcome "unknown".
+- Failures are logged (Debian -L 4 only; cronie and busybox never log an exit status) when a
+  failure line is among the events or an open run says so. The log level cannot be read from the
+  log: a -L 15 host whose jobs never fail looks like -L 3, so without that evidence or the caller's
+  word an ended run stays "unknown" rather than "ok".
+
+Outcome: "killed" (a signal line), "failed" (a non-zero exit status line), "ok" (start and END
+read, failures logged, no failure line: exit status 0), "running" (started, no end yet, ends
+logged), else "unknown" (the log cannot know). Runs never pair across hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from cronops.logs.events import LogEvent
+
+OUTPUT_LINES_KEPT = 200  # cronie's CMDOUT: the last lines of a run's output are kept
+_FAILURES = ("failed", "signal")
+_CAN_LOG_ENDS = frozenset({"debian", "cronie"})
+_CAN_LOG_FAILURES = frozenset({"debian"})
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    KILLED = "killed"
+    RUNNING = "running"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Run:
+    user: str | None
+    command: str | None
+    started_at: datetime | None
+    ended_at: datetime | None = None
+    status: int | None = None  # exit status, when the log says so (0 only when it would have told)
+    signal: int | None = None
+    pid: int | None = None  # the job's pid
+    source: str = ""  # "debian", "cronie", "busybox" or "journald"
+    dialect: str = ""  # the cron family that wrote the lines
+    host: str = ""
+    core_dumped: bool = False
+    process_pid: int | None = None  # the job's parent (middle) cron process, once known
+    output: list[str] = field(default_factory=list)  # cronie CMDOUT lines, the last ones kept
+    ends_logged: bool = False  # this log writes an end line for every run
+    failures_logged: bool = False  # this log writes a line for every failed or killed run
+    end_missing: bool = False  # an end was due and never came (the job pid was reused)
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.signal is not None:
+            return Outcome.KILLED
+        if self.status:
+            return Outcome.FAILED
+        if self.ended_at is not None:
+            return Outcome.OK if self.status == 0 else Outcome.UNKNOWN
+        if self.started_at is not None and self.ends_logged and not self.end_missing:
+            return Outcome.RUNNING
+        return Outcome.UNKNOWN
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+def pair_events(
+    events: Iterable[LogEvent],
+    open_runs: Iterable[Run] = (),
+    *,
+    ends_logged: bool | None = None,
+    failures_logged: bool | None = None,
+) -> tuple[list[Run], list[Run]]:
+    """Events in log order (plus the runs still open from earlier reads) -> (new or updated runs,
+    runs still open).
+
+    ends_logged / failures_logged: what the caller knows of the host's cron (e.g. `cron -L 15`
+    seen in its command line); None means infer from the events, see the module docstring.
+    Open runs passed in are updated in place and returned again when a line touched them."""
+    events = list(events)
+    open_runs = list(open_runs)
+    pairing = _Pairing(
+        open_runs,
+        ends=_capable(_CAN_LOG_ENDS, ends_logged, events, ("end",), open_runs, "ends_logged"),
+        failures=_capable(
+            _CAN_LOG_FAILURES, failures_logged, events, _FAILURES, open_runs, "failures_logged"
+        ),
+        outputs=frozenset(event.dialect for event in events if event.kind == "output"),
+    )
+    for event in events:
+        pairing.add(event)
+    return pairing.result()
+
+
+def _capable(
+    able: frozenset[str],
+    told: bool | None,
+    events: list[LogEvent],
+    kinds: tuple[str, ...],
+    open_runs: list[Run],
+    flag: str,
+) -> frozenset[str]:
+    """The dialects whose log shows these lines: as told by the caller, or as seen."""
+    if told is not None:
+        return able if told else frozenset()
+    seen = {event.dialect for event in events if event.kind in kinds}
+    seen |= {run.dialect for run in open_runs if getattr(run, flag)}
+    return able & seen
+
+
+class _Pairing:
+    def __init__(
+        self,
+        open_runs: list[Run],
+        ends: frozenset[str],
+        failures: frozenset[str],
+        outputs: frozenset[str],
+    ):
+        self._ends = ends
+        self._failures = failures
+        self._later_lines = ends | failures | outputs  # dialects whose runs get more lines
+        self._open: dict[int, Run] = {id(run): run for run in open_runs}
+        self._by_pid: dict[tuple[str, str, int], Run] = {
+            _key(run): run for run in open_runs if run.pid is not None
+        }
+        self._ended: dict[tuple[str, str, int], Run] = {}  # this read's ended runs, by job pid
+        self._touched: dict[int, Run] = {}  # insertion order: the order the runs were touched
+
+    def add(self, event: LogEvent) -> None:
+        kind = event.kind
+        if kind == "start":
+            self._start(event)
+        elif kind == "end":
+            self._end(event)
+        elif kind in _FAILURES:
+            self._failure(event)
+        elif kind == "output":
+            self._output(event)
+
+    def result(self) -> tuple[list[Run], list[Run]]:
+        for run in self._touched.values():
+            if _ended_cleanly(run):
+                run.status = 0
+        still_open = [run for run in self._open.values() if run.ends_logged]
+        return list(self._touched.values()), still_open
+
+    def _start(self, event: LogEvent) -> None:
+        run = Run(
+            user=event.user,
+            command=event.command,
+            started_at=event.at,
+            pid=event.pid,
+            source=event.source,
+            dialect=event.dialect,
+            host=event.host,
+            process_pid=_logged_parent(event),
+            ends_logged=event.dialect in self._ends,
+            failures_logged=event.dialect in self._failures,
+        )
+        self._touch(run)
+        if event.pid is None or event.dialect not in self._later_lines:
+            return  # nothing more will be logged about this run, or nothing can be paired
+        earlier = self._by_pid.get(_key(run))
+        if earlier is not None:  # the pid was reused, so that job has ended unseen
+            earlier.end_missing = True
+            self._close(earlier)
+            self._touch(earlier)
+        self._open[id(run)] = run
+        self._by_pid[_key(run)] = run
+
+    def _end(self, event: LogEvent) -> None:
+        jobpid = _logged_jobpid(event)
+        if jobpid is not None:
+            run = self._by_pid.get((event.host, event.dialect, jobpid))
+        else:
+            run = _nearest_child(self._candidates(event, same_command=True), event.process_pid)
+        if run is None:
+            run = self._headless(event, jobpid)
+        run.ended_at = event.at
+        if run.process_pid is None and event.process_pid != run.pid:
+            run.process_pid = event.process_pid
+        self._close(run)
+        self._touch(run)
+
+    def _failure(self, event: LogEvent) -> None:
+        key = (event.host, event.dialect, event.pid or 0)
+        run = self._by_pid.get(key) or self._ended.get(key)
+        if run is None:
+            run = self._headless(event, event.pid)
+            if run.ends_logged:  # its END follows: let it find this run
+                self._open[id(run)] = run
+                self._by_pid[key] = run
+        run.status = event.status
+        run.signal = event.signal
+        run.core_dumped = event.core_dumped
+        if run.process_pid is None:
+            run.process_pid = event.process_pid  # the job's parent writes the failure line
+        if run.ended_at is None:
+            run.ended_at = event.at  # the END line, when it comes, is the later word
+        if not run.ends_logged:
+            self._close(run)
+        self._touch(run)
+
+    def _output(self, event: LogEvent) -> None:
+        candidates = self._candidates(event, same_command=False)
+        run = _nearest_child(candidates, event.process_pid, oldest_otherwise=False)
+        if run is None:
+            return
+        run.process_pid = event.process_pid
+        run.output.append(event.detail)
+        del run.output[:-OUTPUT_LINES_KEPT]
+        self._touch(run)
+
+    def _candidates(self, event: LogEvent, *, same_command: bool) -> list[Run]:
+        return [
+            run
+            for run in self._open.values()
+            if run.host == event.host
+            and run.dialect == event.dialect
+            and run.user == event.user
+            and (not same_command or run.command == event.command)
+        ]
+
+    def _headless(self, event: LogEvent, jobpid: int | None) -> Run:
+        """A run whose start is not in the log read (before the window, or rotated away)."""
+        return Run(
+            user=event.user,
+            command=event.command,
+            started_at=None,
+            pid=jobpid,
+            source=event.source,
+            dialect=event.dialect,
+            host=event.host,
+            ends_logged=event.dialect in self._ends,
+            failures_logged=event.dialect in self._failures,
+        )
+
+    def _close(self, run: Run) -> None:
+        self._open.pop(id(run), None)
+        if run.pid is not None:
+            key = _key(run)
+            if self._by_pid.get(key) is run:
+                del self._by_pid[key]
+            self._ended[key] = run
+
+    def _touch(self, run: Run) -> None:
+        # a run opened in an earlier read learns what this read shows about its log
+        run.ends_logged = run.ends_logged or run.dialect in self._ends
+        run.failures_logged = run.failures_logged or run.dialect in self._failures
+        self._touched.setdefault(id(run), run)
+
+
+def _key(run: Run) -> tuple[str, str, int]:
+    return (run.host, run.dialect, run.pid or 0)
+
+
+def _logged_jobpid(event: LogEvent) -> int | None:
+    """The job pid when the line's text names it (its pid then differs from the logging process)."""
+    if event.pid is not None and event.pid != event.process_pid:
+        return event.pid
+    return None
+
+
+def _logged_parent(event: LogEvent) -> int | None:
+    """A start logged by the job's parent (Debian -L 8) names the parent; else it is unknown."""
+    return event.process_pid if _logged_jobpid(event) is not None else None
+
+
+def _nearest_child(
+    candidates: list[Run], parent: int | None, *, oldest_otherwise: bool = True
+) -> Run | None:
+    """The run a line from process `parent` belongs to (see the module docstring)."""
+    if parent is not None:
+        for run in candidates:
+            if run.process_pid == parent:
+                return run
+        candidates = [run for run in candidates if run.process_pid is None]
+        children = [run for run in candidates if run.pid is not None and run.pid > parent]
+        if children:
+            return min(children, key=lambda run: run.pid or 0)
+    if not oldest_otherwise or not candidates:
+        return None
+    return candidates[0]  # runs are kept in the order they opened
+
+
+def _ended_cleanly(run: Run) -> bool:
+    """An END and no failure line, in a log that would have shown one: exit status 0."""
+    return (
+        run.failures_logged
+        and run.started_at is not None
+        and run.ended_at is not None
+        and run.status is None
+        and run.signal is None
+    )
