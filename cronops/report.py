@@ -18,7 +18,7 @@ from rich.table import Table
 from cronops.analysis import Finding
 from cronops.audit import AuditResult
 from cronops.policy import SEVERITIES
-from cronops.scan import HostReport, HostScan
+from cronops.scan import HostReport, HostScan, host_state
 from cronops.schedule import describe
 from cronops.transport import HostStatus
 
@@ -44,23 +44,7 @@ def hosts_json(reports: Sequence[HostReport]) -> dict[str, Any]:
 
 
 def _host_json(report: HostReport) -> dict[str, Any]:
-    host = report.host
-    entry: dict[str, Any] = {
-        "name": host.name,
-        "address": host.address,
-        "port": host.port,
-        "status": str(report.status),
-        "error": report.error,
-        "latency_ms": report.latency_ms,
-    }
-    if report.result:
-        facts = report.result.facts
-        entry |= {
-            "hostname": facts.hostname,
-            "timezone": facts.zone_name,
-            "clock_skew_s": facts.skew.total_seconds(),
-        }
-    return entry
+    return host_state(report) | {"port": report.host.port}
 
 
 def print_json(data: Any, file: TextIO | None = None) -> None:

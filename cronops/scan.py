@@ -5,8 +5,10 @@ Data flows probe -> crontab and log parsers -> runs -> store, one host at a time
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
@@ -103,21 +105,51 @@ async def scan_fleet(
     concurrency: int,
     window: timedelta = DEFAULT_WINDOW,
 ) -> AsyncIterator[HostScan]:
-    """Scan every host and store what it says; yields each host's outcome as it is stored."""
+    """Scan every host and store what it says; yields each host's outcome as it is stored.
+
+    Parsing and storing run on one worker thread, in the order hosts answer, so the event loop
+    keeps serving the other connections (and their timeouts) meanwhile.
+    """
     started = datetime.now(UTC)
     since = started - window
+    cursors = {host.name: store.log_cursors(host.name) for host in hosts}
 
     def log_request(host: Host) -> probe.LogRequest:
-        cursors, journal_cursor = store.log_cursors(host.name)
+        files, journal_cursor = cursors[host.name]
         return probe.LogRequest(
-            since=since, files=host.logs or (), cursors=cursors, journal_cursor=journal_cursor
+            since=since, files=host.logs or (), cursors=files, journal_cursor=journal_cursor
         )
 
-    async for report in probe_fleet(hosts, connector, concurrency, logs=log_request):
-        yield record(store, report, since, started)
+    loop = asyncio.get_running_loop()
+    stored: asyncio.Queue[asyncio.Future[HostScan] | None] = asyncio.Queue()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cronops-store") as writer:
+
+        async def probe_all() -> None:
+            async for report in probe_fleet(hosts, connector, concurrency, logs=log_request):
+                stored.put_nowait(
+                    loop.run_in_executor(writer, _record_safely, store, report, since, started)
+                )
+            stored.put_nowait(None)
+
+        prober = asyncio.ensure_future(probe_all())
+        try:
+            while (outcome := await stored.get()) is not None:
+                yield await outcome
+        finally:
+            prober.cancel()
 
 
-def _host_state(report: HostReport) -> dict:
+def _record_safely(
+    store: Store, report: HostReport, since: datetime, started: datetime
+) -> HostScan:
+    try:
+        return record(store, report, since, started)
+    except Exception as exc:  # one host's surprise must never stop the fleet
+        return HostScan(report.host, HostStatus.ERROR, f"could not store the scan: {exc!r}")
+
+
+def host_state(report: HostReport) -> dict:
+    """The host as this answer shows it: reachability, and the facts when the probe ran."""
     state = {
         "name": report.host.name,
         "address": report.host.address,
@@ -139,14 +171,14 @@ def record_host_checks(store: Store, reports: Iterable[HostReport]) -> None:
     """Remember each host's reachability from `cronops hosts` (no scan, so no runs)."""
     with store.transaction() as db:
         for report in reports:
-            store.write_host_state(db, _host_state(report))
+            store.write_host_state(db, host_state(report))
 
 
 def record(store: Store, report: HostReport, since: datetime, started: datetime) -> HostScan:
     """Parse one host's probe output and store it in one transaction."""
     name = report.host.name
     now = iso(datetime.now(UTC))
-    state = _host_state(report) | {"scanned_at": now}
+    state = host_state(report) | {"scanned_at": now}
     outcome = HostScan(report.host, report.status, report.error)
     result = report.result
     if result is None:
@@ -361,7 +393,11 @@ def _problem_row(host: str, problem) -> dict:
 
 
 def _process_row(
-    host: str, job: probe.RunningJob, clock: datetime, entries: list[Entry], now: str
+    host: str,
+    job: probe.RunningJob,
+    clock: datetime,
+    match: Callable[[str | None, str | None], str | None],
+    now: str,
 ) -> dict:
     return {
         "host": host,
@@ -369,9 +405,7 @@ def _process_row(
         "user": job.user,
         "started_at": iso(clock - timedelta(seconds=job.elapsed_s)),
         "command": job.command,
-        "entry_id": next(
-            (e.id for e in entries if e.user == job.user and e.command == job.command), None
-        ),
+        "entry_id": match(job.user, job.command),
         "seen_at": now,
     }
 

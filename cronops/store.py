@@ -48,7 +48,8 @@ class Store:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+        # A scan stores hosts on one worker thread while its event loop talks to the others.
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         self.db = Database(conn)
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         self.db.enable_wal()
@@ -184,8 +185,16 @@ class Store:
             db["crontab_problems"].insert_all(problems)
 
     def write_runs(self, db: Database, runs: list[dict[str, Any]]) -> int:
-        """Insert new runs, complete known ones; a fact once known is never overwritten by ignorance."""
-        before = db.execute("select count(*) from runs").fetchone()[0]
+        """Insert new runs, complete known ones; a fact once known is never overwritten by ignorance.
+
+        Returns how many runs are new."""
+        distinct = list({r["id"] for r in runs})
+        known = 0
+        for chunk in range(0, len(distinct), 500):
+            ids = distinct[chunk : chunk + 500]
+            known += db.execute(
+                f"select count(*) from runs where id in ({', '.join('?' for _ in ids)})", ids
+            ).fetchone()[0]
         db.conn.executemany(
             """
             insert into runs (id, host, entry_id, user, command, started_at, ended_at, status, signal,
@@ -201,7 +210,7 @@ class Store:
             """,
             runs,
         )
-        return db.execute("select count(*) from runs").fetchone()[0] - before
+        return len(distinct) - known
 
     def write_cursors(
         self, db: Database, host: str, cursors: Iterable[LogCursor], journal: str | None

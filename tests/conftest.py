@@ -23,6 +23,8 @@ MAILTO=""
 30 2 * * * /usr/local/bin/backup --full > /var/log/backup.log 2>&1
 * * * * * echo tick >> /var/log/tick.out
 * * * * * exit 3
+* * * * * sleep 75
+* * * * * flock -n /run/hang.lock sleep 100000 || true
 """
 
 ALPHA_ALICE = """\
@@ -45,11 +47,19 @@ PATH=/usr/local/bin:/usr/bin:/bin
 
 CHARLIE_ROOT = """\
 0 3 * * * /usr/bin/certbot renew
-61 * * * * this line is broken
 """
 
 CHARLIE_ALICE = """\
 @daily /home/alice/rotate-photos
+"""
+
+CHARLIE_BROKEN = """\
+# a typo Debian cron rejects, and with it this whole file
+61 * * * * root /usr/local/bin/never
+"""
+
+DELTA_ROOT = """\
+* * * * * echo delta
 """
 
 SPECS = [
@@ -73,6 +83,16 @@ SPECS = [
         name="charlie",
         timezone="Europe/Berlin",
         crontabs={"root": CHARLIE_ROOT, "alice": CHARLIE_ALICE},
+        cron_d={"broken": CHARLIE_BROKEN},
+    ),
+    # delta's cron is stopped once it has run its job: its next runs are missed.
+    HostSpec(
+        name="delta",
+        timezone="Asia/Kolkata",
+        crontabs={"root": DELTA_ROOT},
+        cron=True,
+        cron_level=15,
+        syslog="rfc3339",
     ),
 ]
 
@@ -91,33 +111,54 @@ def syslog_day(moment: datetime) -> str:
     return moment.strftime("%b ") + f"{moment.day:>2}" + moment.strftime(" %H:%M:%S")
 
 
-def planted_history(now: datetime) -> dict[str, bytes]:
-    """charlie's older logs (Debian -L 15 lines, as its rsyslog would have written them)."""
+# charlie's planted history: day -> (exit status, or None for a day cron did not run it)
+CERTBOT_DAYS = {4: None, 3: 1}
+# Which rotated file holds the lines of a day (days ago): logrotate's daily files.
+ROTATED = (("syslog.3.gz", 15), ("syslog.2.gz", 6), ("syslog.1", 2), ("syslog", 0))
 
-    def run(days: float, pid: int, user: str, command: str, status: int | None) -> str:
-        start = now - timedelta(days=days)
-        lines = f"{syslog_day(start)} charlie CRON[{pid}]: ({user}) CMD ([{pid + 1}] {command})\n"
-        end = syslog_day(start + timedelta(seconds=42))
-        if status:
-            lines += (
-                f"{end} charlie CRON[{pid}]: (CRON) error (grandchild #{pid + 1} failed with "
-                f"exit status {status})\n"
+
+def planted_history(now: datetime) -> dict[str, list[tuple[datetime, str]]]:
+    """charlie's logs of the last 20 days as rsyslog wrote them with Debian's cron -L 15: certbot
+    at 03:00 and alice's @daily at midnight, in the host's zone; day 4 certbot did not run, day 3
+    it exited 1. Lines per rotated file, with their times."""
+    files: dict[str, list[tuple[datetime, str]]] = {name: [] for name, _ in ROTATED}
+    pid = 1000
+    for days in range(20, -1, -1):
+        midnight = datetime.combine(now.date() - timedelta(days=days), datetime.min.time())
+        midnight = midnight.replace(tzinfo=now.tzinfo)
+        file = next(name for name, oldest in ROTATED if days >= oldest)
+        for user, command, at, status in (
+            ("alice", "/home/alice/rotate-photos", midnight, 0),
+            (
+                "root",
+                "/usr/bin/certbot renew",
+                midnight + timedelta(hours=3),
+                CERTBOT_DAYS.get(days, 0),
+            ),
+        ):
+            if at + timedelta(minutes=1) > now or (status is None):
+                continue
+            pid += 10
+            files[file] += _debian_run(at + timedelta(seconds=1), pid, user, command, status)
+    files["syslog.1"].append(
+        (now - timedelta(days=1), "charlie sshd[77]: Accepted publickey for root")
+    )
+    files["syslog"].append((now - timedelta(hours=2), "charlie CRON[9]: (root) MYSTERY (x)"))
+    return files
+
+
+def _debian_run(start: datetime, pid: int, user: str, command: str, status: int):
+    end = start + timedelta(seconds=42)
+    lines = [(start, f"charlie CRON[{pid}]: ({user}) CMD ([{pid + 1}] {command})")]
+    if status:
+        lines.append(
+            (
+                end,
+                f"charlie CRON[{pid}]: (CRON) error (grandchild #{pid + 1} failed with exit status {status})",
             )
-        lines += f"{end} charlie CRON[{pid}]: ({user}) END ([{pid + 1}] {command})\n"
-        return lines
-
-    noise = f"{syslog_day(now - timedelta(days=1))} charlie sshd[77]: Accepted publickey for root\n"
-    return {
-        "syslog.3.gz": gzip.compress(run(20, 100, "root", "/usr/bin/certbot renew", None).encode()),
-        "syslog.2.gz": gzip.compress(run(3, 200, "root", "/usr/bin/certbot renew", 1).encode()),
-        "syslog.1": (run(2, 300, "root", "/usr/bin/certbot renew", None) + noise).encode(),
-        "syslog": (
-            run(1, 400, "root", "/usr/bin/certbot renew", None)
-            + run(0.9, 500, "alice", "/home/alice/rotate-photos", None)
-            + "garbage that is not a log line\n"
-            + f"{syslog_day(now - timedelta(hours=2))} charlie CRON[9]: (root) MYSTERY (x)\n"
-        ).encode(),
-    }
+        )
+    lines.append((end, f"charlie CRON[{pid}]: ({user}) END ([{pid + 1}] {command})"))
+    return lines
 
 
 @pytest.fixture(scope="session")
@@ -132,14 +173,24 @@ def fleet(tmp_path_factory) -> Fleet:
 
 
 def plant_history(host: FleetHost) -> None:
-    """Write the planted logs with the mtimes logrotate would have left on them."""
+    """Write the planted logs (and a garbage line) with the mtimes logrotate would have left,
+    and date the crontabs back, as if they had been in place all along."""
     now = datetime.now(ZoneInfo(host.spec.timezone))  # rsyslog writes the host's local time
-    ages = {"syslog.3.gz": 19.5, "syslog.2.gz": 2.5, "syslog.1": 1.5, "syslog": 0}
-    for name, data in planted_history(now).items():
+    for name, lines in planted_history(now).items():
+        text = "".join(f"{syslog_day(at)} {line}\n" for at, line in sorted(lines))
+        if name == "syslog":
+            text += "garbage that is not a log line\n"
         path = host.path(f"/var/log/{name}")
-        path.write_bytes(data)
-        stamp = (now - timedelta(days=ages[name])).timestamp()
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+        stamp = max(at for at, _ in lines).timestamp()
         os.utime(path, (stamp, stamp))
+    month_ago = (now - timedelta(days=30)).timestamp()
+    for path in (
+        "/var/spool/cron/crontabs/root",
+        "/var/spool/cron/crontabs/alice",
+        "/etc/cron.d/broken",
+    ):
+        os.utime(host.path(path), (month_ago, month_ago))
 
 
 @pytest.fixture
@@ -154,18 +205,63 @@ def inventory(fleet: Fleet, tmp_path: Path):
     return write
 
 
+LIVE = ("live_logs", "live_fleet")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that need minutes of live cron go last, so the rest runs while cron works."""
+    items.sort(key=lambda item: any(name in item.fixturenames for name in LIVE))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def start_fleet_early(request):
+    """Live cron acts on minute boundaries: start the fleet before the first test, when a
+    collected test will use it, so its minutes pass while the unit tests run."""
+    wanted = any("fleet" in item.fixturenames for item in request.session.items)
+    if wanted and require_fleet_tools() is None:
+        request.getfixturevalue("fleet")
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {seconds:.0f} s")
+        time.sleep(1)
+
+
+def logged(host: FleetHost, *words: str) -> int:
+    """How many lines of the host's syslog contain all these words."""
+    syslog = host.path("/var/log/syslog")
+    if not syslog.exists():
+        return 0
+    lines = syslog.read_text(errors="replace").splitlines()
+    return sum(1 for line in lines if all(word in line for word in words))
+
+
 @pytest.fixture(scope="session")
 def live_logs(fleet: Fleet) -> Fleet:
     """Wait (once per session) until alpha's and bravo's cron daemons have run and logged jobs."""
-    deadline = time.monotonic() + 150
-    wanted = {"alpha": "END", "bravo": "CMD"}  # -L 15 logs ends; -L 1 only starts
+    alpha, bravo = fleet.hosts["alpha"], fleet.hosts["bravo"]
+    # -L 15 logs ends; -L 1 only starts
+    wait_for(lambda: logged(alpha, ") END (") and logged(bravo, ") CMD ("), 150, "no live runs")
+    return fleet
 
-    def logged(name: str, word: str) -> bool:
-        syslog = fleet.hosts[name].path("/var/log/syslog")
-        return syslog.exists() and f") {word} (" in syslog.read_text(errors="replace")
 
-    while time.monotonic() < deadline:
-        if all(logged(name, word) for name, word in wanted.items()):
-            return fleet
-        time.sleep(1)
-    pytest.fail("the live cron daemons logged no runs within 150 s")
+# Findings need little patience in tests: a run is missed 20 s after its minute.
+LIVE_POLICY = {"grace": "20s"}
+
+
+@pytest.fixture(scope="session")
+def live_fleet(live_logs: Fleet) -> Fleet:
+    """Minutes of real cron for the audit: alpha's `sleep 75` started twice (an overlap) and its
+    never-ending job ran past its interval (hung); delta ran its job, then its cron was stopped
+    and the next minute went by without it (missed)."""
+    alpha, delta = live_logs.hosts["alpha"], live_logs.hosts["delta"]
+    wait_for(lambda: logged(delta, ") CMD ("), 90, "delta's cron ran nothing")
+    delta.stop_cron()
+    stopped = time.time()
+    next_minute = stopped - stopped % 60 + 60
+    wait_for(lambda: logged(alpha, ") CMD (", "sleep 75") >= 2, 150, "no second sleep 75")
+    wait_for(lambda: time.time() > next_minute + 25, 90, "the clock stopped")
+    return live_logs

@@ -34,7 +34,7 @@ def test_all_hosts_ok(fleet, inventory, capsys):
         assert host["address"] == "127.0.0.1" and host["port"] == fleet.hosts[name].port
         assert host["latency_ms"] > 0
         assert host["hostname"] == name
-    assert hosts["bravo"]["timezone"] == "America/New_York"
+    assert hosts["bravo"]["zone"] == "America/New_York"
 
 
 def test_each_failure_is_that_hosts_state_and_the_rest_carry_on(fleet, inventory, tmp_path, capsys):

@@ -1,0 +1,144 @@
+"""`cronops audit` on the live fleet: real cron daemons, real rsyslog lines, planted history.
+
+alpha runs Debian cron -L 15 (traditional syslog), bravo -L 1 (RFC 3339), delta's cron is
+stopped mid-session, charlie (Europe/Berlin) has 20 days of planted history and no daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import LIVE_POLICY
+
+pytestmark = pytest.mark.fleet
+
+
+@pytest.fixture(scope="module")
+def audit(live_fleet, tmp_path_factory):
+    """Run the real `cronops audit` command; returns (exit code, stdout)."""
+    tmp = tmp_path_factory.mktemp("audit")
+    inventory = tmp / "hosts.toml"
+    inventory.write_text(live_fleet.inventory_toml(extra_defaults=LIVE_POLICY))
+    db = tmp / "history.db"
+
+    def run(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cronops",
+                "audit",
+                "--inventory",
+                str(inventory),
+                "--db",
+                str(db),
+                "--since",
+                "8d",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+        return done.returncode, done.stdout
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def findings(audit):
+    code, out = audit("--format", "json")
+    assert code == 1
+    return json.loads(out)
+
+
+def of(data, host, command=None):
+    """(kind, finding) for a host's job (or the host itself when command is None)."""
+    return {
+        f["kind"]: f
+        for f in data["findings"]
+        if f["host"] == host
+        and (
+            (f["job"] is None) if command is None else (f["job"] and f["job"]["command"] == command)
+        )
+    }
+
+
+def test_a_healthy_job_stays_silent(findings):
+    assert of(findings, "alpha", "echo tick >> /var/log/tick.out") == {}
+
+
+def test_a_job_that_exits_non_zero_is_failed(findings):
+    failed = of(findings, "alpha", "exit 3")["failed"]
+    assert failed["severity"] == "critical" and failed["count"] >= 1
+    assert "exit status 3" in failed["detail"] + failed["evidence"]
+
+
+def test_a_job_longer_than_its_interval_overlaps(findings):
+    assert "overlap" in of(findings, "alpha", "sleep 75")
+
+
+def test_a_job_that_never_ends_is_hung(findings):
+    assert "hung" in of(findings, "alpha", "flock -n /run/hang.lock sleep 100000 || true")
+
+
+def test_start_lines_only_give_no_failed(findings):
+    bravo = [f for f in findings["findings"] if f["host"] == "bravo"]
+    assert not [f for f in bravo if f["kind"] in ("failed", "slow")]
+
+
+def test_a_stopped_cron_daemon_gives_missed_and_cron_not_running(findings):
+    assert "cron_not_running" in of(findings, "delta")
+    missed = of(findings, "delta", "echo delta")["missed"]
+    assert missed["severity"] == "critical"
+
+
+def test_a_host_is_judged_in_its_own_zone(findings):
+    certbot = of(findings, "charlie", "/usr/bin/certbot renew")
+    # Planted: day 4 did not run, day 3 exited 1; every other 03:00 (Berlin) run was on time.
+    assert set(certbot) == {"missed", "failed"}
+    assert certbot["missed"]["count"] == 1
+    assert "T03:00:00+01:00" in certbot["missed"]["first_at"]
+    assert of(findings, "charlie", "/home/alice/rotate-photos") == {}
+    assert {"cron_not_running", "crontab_errors"} <= set(of(findings, "charlie"))
+
+
+def test_json_contract(findings):
+    assert set(findings) == {"generated_at", "since", "until", "hosts", "findings"}
+    assert {h["name"]: h["status"] for h in findings["hosts"]} == {
+        "alpha": "ok",
+        "bravo": "ok",
+        "charlie": "ok",
+        "delta": "ok",
+    }
+    for finding in findings["findings"]:
+        assert {
+            "host",
+            "kind",
+            "severity",
+            "count",
+            "first_at",
+            "last_at",
+            "evidence",
+            "detail",
+            "job",
+        } <= set(finding)
+        assert finding["first_at"][-6] in "+-"  # ISO 8601 with an offset
+
+
+def test_fail_on_and_exit_codes(audit, findings):
+    assert audit("--no-scan", "--fail-on", "info")[0] == 1
+    assert audit("--no-scan", "--fail-on", "never_ran")[0] == 0
+    assert audit("--no-scan", "--fail-on", "hung")[0] == 1
+
+
+def test_markdown_and_table(audit, findings):
+    text = audit("--no-scan", "--format", "markdown")[1]
+    assert text.startswith("# cronops audit") and "| alpha |" in text
+    table = audit("--no-scan")[1]
+    assert "CRITICAL" in table and "\x1b[" not in table
