@@ -23,6 +23,8 @@ SCHEMA_VERSION = 1
 # Long enough for another cronops process to finish writing a host; never "database is locked".
 BUSY_TIMEOUT_S = 60.0
 JOURNAL = "journal"
+# What makes a new version of an entry worth keeping in its history.
+ENTRY_VERSIONED = ("schedule", "command", "line", "text", "disabled", "paused")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -152,32 +154,36 @@ class Store:
     def write_entries(
         self, db: Database, host: str, entries: list[dict[str, Any]], seen_at: str
     ) -> None:
-        """Entries as read now; a changed entry gets a new version row, a vanished one is kept, absent."""
+        """Entries as read now; a changed entry gets a new version row, a vanished one is kept,
+        absent. Unchanged entries (most of them, most scans) only have last_seen moved on."""
         current = {r["id"]: r for r in db.query("select * from entries where host = ?", [host])}
-        versioned = ("schedule", "command", "line", "text", "disabled", "paused")
+        changed, versions = [], []
         for entry in entries:
+            row = {**entry, "env": json.dumps(entry["env"]), "present": 1}
             before = current.pop(entry["id"], None)
-            if before is None or any(before[k] != entry[k] for k in versioned):
-                db["entry_versions"].insert(
+            if before is not None and all(before[k] == row[k] for k in row):
+                continue
+            if before is None or any(before[k] != row[k] for k in ENTRY_VERSIONED):
+                versions.append(
                     {
                         "entry_id": entry["id"],
                         "seen_at": seen_at,
-                        **{k: entry[k] for k in versioned},
+                        **{k: row[k] for k in ENTRY_VERSIONED},
                     }
                 )
-            first_seen = before["first_seen"] if before else seen_at
-            db["entries"].upsert(
-                {
-                    **entry,
-                    "env": json.dumps(entry["env"]),
-                    "first_seen": first_seen,
-                    "last_seen": seen_at,
-                    "present": 1,
-                },
-                pk="id",
+            changed.append(row | {"first_seen": before["first_seen"] if before else seen_at})
+        if versions:
+            db["entry_versions"].insert_all(versions)
+        if changed:
+            db["entries"].upsert_all(changed, pk="id")
+        db.execute(
+            "update entries set last_seen = ? where host = ? and present = 1", [seen_at, host]
+        )
+        if current:
+            db.execute(
+                f"update entries set present = 0 where id in ({', '.join('?' for _ in current)})",
+                list(current),
             )
-        for gone in current:
-            db.execute("update entries set present = 0 where id = ?", [gone])
 
     def write_problems(self, db: Database, host: str, problems: list[dict[str, Any]]) -> None:
         db.execute("delete from crontab_problems where host = ?", [host])
