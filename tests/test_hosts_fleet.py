@@ -27,7 +27,7 @@ def hosts_json(capsys, *args: str) -> tuple[int, dict[str, dict]]:
 def test_all_hosts_ok(fleet, inventory, capsys):
     code, hosts = hosts_json(capsys, "--inventory", str(inventory()))
     assert code == 0
-    assert set(hosts) == {"alpha", "bravo", "charlie"}
+    assert set(hosts) == set(fleet.hosts)
     for name, host in hosts.items():
         assert host["status"] == "ok", host
         assert host["error"] is None
@@ -146,3 +146,29 @@ def test_inventory_error_exits_2_and_names_the_problem(tmp_path, capsys):
     bad.write_text('[[hosts]]\nname = "a"\n')
     assert main(["hosts", "--inventory", str(bad)]) == 2
     assert f"{bad}: line 1: host 'a': missing required key 'address'" in capsys.readouterr().err
+
+
+def test_a_host_behind_a_jump_host(fleet, inventory, capsys):
+    alpha, bravo = fleet.hosts["alpha"], fleet.hosts["bravo"]
+    path = inventory(
+        [],
+        extra_hosts=[
+            {
+                "name": f"behind-{n}",
+                "address": "127.0.0.1",
+                "port": bravo.port,
+                "proxy_jump": f"root@127.0.0.1:{alpha.port}",
+            }
+            for n in range(3)
+        ],
+    )
+    before = jump_host_logins(alpha)
+    code, hosts = hosts_json(capsys, "--inventory", str(path))
+    assert code == 0, hosts
+    assert {h["hostname"] for h in hosts.values()} == {"bravo"}
+    assert jump_host_logins(alpha) - before == 1  # one connection to the jump host serves all
+
+
+def jump_host_logins(host) -> int:
+    log = (host.dir / "sshd.log").read_text()
+    return sum(1 for line in log.splitlines() if "Accepted publickey" in line)

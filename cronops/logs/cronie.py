@@ -8,7 +8,7 @@ from datetime import datetime
 from sys import intern
 
 from cronops.logs import vixie
-from cronops.logs.events import Ignored, LogEvent, job_event
+from cronops.logs.events import LogEvent, job_event
 from cronops.logs.syslog import unescape
 
 NAME = "cronie"
@@ -17,16 +17,6 @@ TAGS = frozenset({"CROND", "crond", "/USR/SBIN/CROND", "/usr/sbin/crond", "cront
 # CMD comes from the job's own process (pid = job pid); CMDOUT and CMDEND from its parent, the
 # middle crond process, whose pid differs: pairing them is runs.py's business.
 _JOB_KINDS = {"CMD": "start", "CMDEND": "end", "CMDOUT": "output"}
-
-
-def parse(
-    message: str, at: datetime, pid: int | None, host: str, source: str = NAME
-) -> LogEvent | Ignored | None:
-    """One message (the text after `CROND[pid]: `) -> an event, IGNORED, or None when unknown."""
-    parts = vixie.split(message)
-    if parts is None:
-        return vixie.unshaped(message)
-    return parse_parts(parts, at, pid, host, source)
 
 
 def parse_parts(
@@ -41,3 +31,7 @@ def parse_parts(
     command, output = (None, unescape(text)) if kind == "output" else (vixie.command(text), "")
     keyword = intern(keyword)
     return job_event(at, kind, intern(user), command, pid, pid, host, source, NAME, keyword, output)
+
+
+# One message (the text after `CROND[pid]: `) -> an event, IGNORED, or None when unknown.
+parse = vixie.message_parser(parse_parts, NAME)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sys import intern
 
 from cronops.logs import vixie
-from cronops.logs.events import Ignored, LogEvent, job_event, new_event
+from cronops.logs.events import LogEvent, job_event, new_event
 
 NAME = "debian"
 # The daemon logs as its argv[0]; its children upshift it (CAPITALIZE_FOR_PS), path and all on old
@@ -21,16 +21,6 @@ _GRANDCHILD = re.compile(
     r"grandchild #(\d+) "
     r"(?:failed with exit status (\d+)|terminated by signal (\d+)(, dumped core)?)"
 )
-
-
-def parse(
-    message: str, at: datetime, pid: int | None, host: str, source: str = NAME
-) -> LogEvent | Ignored | None:
-    """One message (the text after `CRON[pid]: `) -> an event, IGNORED, or None when unknown."""
-    parts = vixie.split(message)
-    if parts is None:
-        return vixie.unshaped(message)
-    return parse_parts(parts, at, pid, host, source)
 
 
 def parse_parts(
@@ -75,3 +65,7 @@ def _failure(
         process_pid=pid,
         host=host,
     )
+
+
+# One message (the text after `CRON[pid]: `) -> an event, IGNORED, or None when unknown.
+parse = vixie.message_parser(parse_parts, NAME)

@@ -5,6 +5,7 @@ Both daemons log job and daemon events through it; each family adds its own job 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from sys import intern
 
@@ -118,3 +119,17 @@ def other_line(
 def unshaped(message: str) -> Ignored | None:
     """A message outside the grammar: PAM session lines are skipped, anything else is garbage."""
     return IGNORED if message.startswith("pam_") else None
+
+
+def message_parser(parse_parts: Callable[..., LogEvent | None], name: str):
+    """A family's `parse` for a whole message: the vixie grammar, then its own `parse_parts`."""
+
+    def parse(
+        message: str, at: datetime, pid: int | None, host: str, source: str = name
+    ) -> LogEvent | Ignored | None:
+        parts = split(message)
+        if parts is None:
+            return unshaped(message)
+        return parse_parts(parts, at, pid, host, source)
+
+    return parse
