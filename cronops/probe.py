@@ -31,19 +31,19 @@ emit() {{
     section unreadable "$1" "$2" - "$3"
   fi
 }}
+U=$(id -u)
 section meta
-echo "hostname=$(hostname 2>/dev/null || uname -n)"
-echo "epoch=$(date +%s)"
-echo "offset=$(date +%z)"
+echo "hostname=$(uname -n)"
+date +'epoch=%s%noffset=%z'
 echo "zone=$(zone)"
-echo "uid=$(id -u)"
+echo "uid=$U"
 echo "user=$(id -un)"
 """
 
 _CRONTABS = r"""
 [ -e /etc/crontab ] && emit system - /etc/crontab
 for f in /etc/cron.d/*; do [ -f "$f" ] && emit system - "$f"; done
-if [ "$(id -u)" = 0 ]; then
+if [ "$U" = 0 ]; then
   for d in /var/spool/cron/crontabs /var/spool/cron /var/spool/cron/tabs; do
     for f in "$d"/*; do [ -f "$f" ] && emit user "${f##*/}" "$f"; done
   done
@@ -58,35 +58,41 @@ else
 fi
 """
 
-# Lines worth sending home: anything a cron daemon or the crontab command logged.
+# Lines worth sending home: anything a cron daemon or the crontab command logged (lower case:
+# awk has no case-insensitive match, so lines are lowered before matching).
 CRON_LINES = r" (/usr/sbin/)?(cron|crond|crontab)(\[[0-9]+\])?: "
 JOURNAL_UNITS = "-u cron -u crond -u cronie -u cron.service -u crond.service"
 JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,SYSLOG_PID,_PID,_COMM,__REALTIME_TIMESTAMP"
 AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/messages")
 
 # Incremental log reading, decided on the host so a scan stays one exec:
-#   readlog PATH INODE OFFSET HEADLEN HEADHASH SINCE
+#   readlog PATH INODE OFFSET HEADLEN HEADSUM SINCE
 # reads PATH from OFFSET when it is still the file we read before (same inode, same first bytes,
 # not shorter); otherwise it was rotated or truncated: the rest of the old file is read where
 # rotation put it (PATH.1 or PATH.0, found by inode or by its first bytes), then PATH from 0.
 # With no earlier read (INODE "-"), rotated files younger than SINCE are read first, oldest first.
-# Only whole lines are taken: a line still being written is left for the next scan.
+# One awk per file filters the cron lines and counts the bytes of whole lines only: a line still
+# being written is left for the next scan ("read N" says where the next scan starts).
 _LOGS = r"""
-R={cron_lines}
-head_hash() {{ head -c "$2" "$1" | cksum | cut -d' ' -f1; }}
+export R={cron_lines}
+headsum() {{ head -c "$2" "$1" | cksum | tr ' ' :; }}
 chunk() {{
-  to=$4
-  if [ "$to" -gt "$3" ] && [ "$(tail -c +"$to" "$1" | head -c 1 | od -An -tx1 | tr -d ' ')" != 0a ]; then
-    to=$((to - $(tail -c +$(($3 + 1)) "$1" | head -c $((to - $3)) | tail -n 1 | wc -c)))
-  fi
-  hl=$((to < 1024 ? to : 1024))
-  section log "$5" "$2" "$3" "$to" "$hl" "$(head_hash "$1" "$hl")" "$1"
-  [ "$to" -gt "$3" ] && tail -c +$(($3 + 1)) "$1" | head -c $((to - $3)) | grep -a -i -E "$R"
-  section end
+  hl=$(($4 < 1024 ? $4 : 1024))
+  section log "$5" "$2" "$3" "$hl" "$(headsum "$1" "$hl")" "$1"
+  tail -c +$(($3 + 1)) "$1" | head -c $(($4 - $3)) | awk -v len=$(($4 - $3)) -v m="$M" '
+    NR > 1 {{ n += length(prev) + 1; if (tolower(prev) ~ ENVIRON["R"]) print prev }}
+    {{ prev = $0 }}
+    END {{
+      if (NR && n + length(prev) + 1 <= len) {{
+        n += length(prev) + 1; if (tolower(prev) ~ ENVIRON["R"]) print prev
+      }}
+      print m " read " n + 0
+    }}'
 }}
 archive() {{
-  section log archive - 0 0 0 - "$1"
-  case "$1" in *.gz) gzip -dc "$1" 2>/dev/null ;; *) cat "$1" ;; esac | grep -a -i -E "$R"
+  section log archive - 0 0 - "$1"
+  case "$1" in *.gz) gzip -dc "$1" 2>/dev/null ;; *) cat "$1" ;; esac |
+    awk '{{ if (tolower($0) ~ ENVIRON["R"]) print }}'
   section end
 }}
 readlog() {{
@@ -100,11 +106,14 @@ readlog() {{
       [ "$(stat -L -c %Y "$r")" -ge "$6" ] && archive "$r"
     done
     off=0
-  elif [ "$7" != "$2" ] || [ "$8" -lt "$3" ] || [ "$(head_hash "$f" "$4")" != "$5" ]; then
+  elif [ "$7" != "$2" ] || [ "$8" -lt "$3" ] || [ "$(headsum "$f" "$4")" != "$5" ]; then
     for r in "$f.1" "$f.0"; do
       [ -r "$r" ] || continue
-      if [ "$(stat -L -c %i "$r")" = "$2" ] || [ "$(head_hash "$r" "$4")" = "$5" ]; then
-        chunk "$r" "$(stat -L -c %i "$r")" "$3" "$(stat -L -c %s "$r")" rotated
+      read -r ri rs <<EOF
+$(stat -L -c '%i %s' "$r")
+EOF
+      if [ "$ri" = "$2" ] || [ "$(headsum "$r" "$4")" = "$5" ]; then
+        chunk "$r" "$ri" "$3" "$rs" rotated
         break
       fi
     done
@@ -187,8 +196,13 @@ class LogChunk:
     path: str
     mode: str  # "current", "rotated" or "archive"
     lines: bytes
-    cursor: LogCursor | None  # where the next scan starts (None for archives)
     start: int = 0
+    inode: int | None = None
+    head_len: int = 0
+    head_sum: str = ""
+    cursor: LogCursor | None = (
+        None  # where the next scan starts, once the host said how far it read
+    )
 
 
 @dataclass
@@ -275,7 +289,16 @@ def parse_output(reply: Reply, marker: str, zone_override: str | None = None) ->
         elif kind == "unreadable":
             result.unreadable.append(rest.split(" ", 3)[-1])
         elif kind == "log":
-            result.logs.append(_log_chunk(rest.split(" ", 6), body))
+            result.logs.append(_log_chunk(rest.split(" ", 5), body))
+        elif kind == "read" and result.logs and rest.isdigit():
+            chunk = result.logs[-1]
+            chunk.cursor = LogCursor(
+                chunk.path,
+                chunk.inode or 0,
+                chunk.start + int(rest),
+                chunk.head_len,
+                chunk.head_sum,
+            )
         elif kind in ("log-missing", "log-unreadable"):
             result.missing_logs.append(rest)
         elif kind == "journal":
@@ -345,12 +368,17 @@ def clock_skew(remote_epoch: int, sent_at: float, received_at: float) -> timedel
 
 
 def _log_chunk(fields: list[str], body: bytes) -> LogChunk:
-    mode, inode, start, end, head_len, head_hash, path = fields
-    cursor = None
-    if mode != "archive":
-        cursor = LogCursor(path, int(inode), int(end), int(head_len), head_hash)
-    lines = body + b"\n" if body else body  # the section marker took the last line's newline
-    return LogChunk(path=path, mode=mode, lines=lines, cursor=cursor, start=int(start))
+    mode, inode, start, head_len, head_sum, path = fields
+    lines = body + b"\n" if body else body  # the next marker took the last line's newline
+    return LogChunk(
+        path=path,
+        mode=mode,
+        lines=lines,
+        start=int(start),
+        inode=int(inode) if inode.isdigit() else None,
+        head_len=int(head_len),
+        head_sum=head_sum,
+    )
 
 
 def _processes(body: bytes) -> list[Process]:

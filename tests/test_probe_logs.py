@@ -149,3 +149,12 @@ async def test_journal_is_read_from_the_window_then_after_the_cursor(tmp_path, m
     assert f"--since @{int(SINCE.timestamp())}" in first_call
     assert "--after-cursor=s=abc;i=2" in second_call
     assert "-u cron" in first_call and "-o json" in first_call
+
+
+async def test_a_run_of_nul_bytes_after_a_crash_neither_stops_nor_shifts_the_reading(syslog):
+    # An unclean shutdown leaves NUL padding in syslog; the lines after it must still arrive,
+    # and the next scan must start exactly at the end of the file.
+    syslog.write_bytes(CMD.format(n=1).encode() + b"\0" * 4096 + b"\n" + CMD.format(n=2).encode())
+    result = await read(syslog)
+    assert lines_of(result) == [CMD.format(n=1).strip(), CMD.format(n=2).strip()]
+    assert cursors_of(result)[str(syslog)].offset == syslog.stat().st_size

@@ -12,12 +12,20 @@ import time
 from pathlib import Path
 
 import asyncssh
+from asyncssh.encryption import get_default_encryption_algs
 
 from cronops import locations
 from cronops.inventory import Host
 from cronops.transport.base import HostStatus, Reply, stopwatch
 
 DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
+# AES-GCM first: asyncssh builds a new ChaCha20 context for every packet, which made the cipher
+# a third of a scan's CPU; AES-GCM keeps one context per direction (and every OpenSSH has it).
+CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    *(c.decode() for c in get_default_encryption_algs() if b"gcm" not in c),
+)
 
 
 class _HostKeyCheck(asyncssh.SSHClient):
@@ -109,6 +117,7 @@ class SSHTransport:
             client_keys=self._client_keys(host.identity_file),
             client_factory=lambda: check,
             connect_timeout=host.connect_timeout,
+            encryption_algs=CIPHERS,
         )
 
     async def _tunnel(self, host: Host) -> asyncssh.SSHClientConnection:
