@@ -84,13 +84,13 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def rows(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return _dicts(self.db, sql, params)
 
     def log_cursors(self, host: str) -> tuple[dict[str, LogCursor], str | None]:
         cursors: dict[str, LogCursor] = {}
         journal_cursor = None
-        for row in self.db.query("select * from log_cursors where host = ?", [host]):
+        for row in self.rows("select * from log_cursors where host = ?", [host]):
             if row["path"] == JOURNAL:
                 journal_cursor = row["journal_cursor"]
             else:
@@ -129,7 +129,7 @@ class Store:
     # -- writing -----------------------------------------------------------------------------
 
     def write_host_state(self, db: Database, state: dict[str, Any]) -> None:
-        db["hosts"].upsert(state, pk="name", alter=False)
+        _upsert(db, "hosts", [state], ("name",))
 
     def write_crontab(self, db: Database, row: dict[str, Any], seen_at: str) -> bool:
         """Store the crontab as read; keep every distinct version. True when it changed."""
@@ -137,18 +137,11 @@ class Store:
         previous = db.execute(
             "select sha256 from crontabs where host = ? and path = ?", [row["host"], row["path"]]
         ).fetchone()
-        db["crontabs"].upsert({**row, "sha256": sha, "read_at": seen_at}, pk=("host", "path"))
+        _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
         if previous and previous[0] == sha:
             return False
-        db["crontab_versions"].insert(
-            {
-                "host": row["host"],
-                "path": row["path"],
-                "sha256": sha,
-                "text": row["text"],
-                "seen_at": seen_at,
-            }
-        )
+        version = {"host": row["host"], "path": row["path"], "sha256": sha, "text": row["text"]}
+        _insert(db, "crontab_versions", [version | {"seen_at": seen_at}])
         return True
 
     def write_entries(
@@ -156,7 +149,7 @@ class Store:
     ) -> None:
         """Entries as read now; a changed entry gets a new version row, a vanished one is kept,
         absent. Unchanged entries (most of them, most scans) only have last_seen moved on."""
-        current = {r["id"]: r for r in db.query("select * from entries where host = ?", [host])}
+        current = {r["id"]: r for r in _dicts(db, "select * from entries where host = ?", [host])}
         changed, versions = [], []
         for entry in entries:
             row = {**entry, "env": json.dumps(entry["env"]), "present": 1}
@@ -172,10 +165,8 @@ class Store:
                     }
                 )
             changed.append(row | {"first_seen": before["first_seen"] if before else seen_at})
-        if versions:
-            db["entry_versions"].insert_all(versions)
-        if changed:
-            db["entries"].upsert_all(changed, pk="id")
+        _insert(db, "entry_versions", versions)
+        _upsert(db, "entries", changed, ("id",))
         db.execute(
             "update entries set last_seen = ? where host = ? and present = 1", [seen_at, host]
         )
@@ -187,8 +178,7 @@ class Store:
 
     def write_problems(self, db: Database, host: str, problems: list[dict[str, Any]]) -> None:
         db.execute("delete from crontab_problems where host = ?", [host])
-        if problems:
-            db["crontab_problems"].insert_all(problems)
+        _insert(db, "crontab_problems", problems)
 
     def write_runs(self, db: Database, runs: list[dict[str, Any]]) -> int:
         """Insert new runs, complete known ones; a fact once known is never overwritten by ignorance.
@@ -245,13 +235,44 @@ class Store:
                     "journal_cursor": journal,
                 }
             )
-        if rows:
-            db["log_cursors"].upsert_all(rows, pk=("host", "path"))
+        _upsert(db, "log_cursors", rows, ("host", "path"))
 
     def write_processes(self, db: Database, host: str, processes: list[dict[str, Any]]) -> None:
         db.execute("delete from processes where host = ?", [host])
-        if processes:
-            db["processes"].insert_all(processes)
+        _insert(db, "processes", processes)
+
+
+# Writes go straight to SQLite: sqlite-utils' insert and upsert look the table up in
+# sqlite_master and PRAGMA table_info on every call, about fifty queries per host per scan.
+
+
+def _insert(db: Database, table: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        columns = list(rows[0])
+        db.conn.executemany(
+            f"insert into {table} ({', '.join(columns)}) "
+            f"values ({', '.join(':' + c for c in columns)})",
+            rows,
+        )
+
+
+def _upsert(db: Database, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
+    """Insert, or update the given columns of the row with the same key (others are kept)."""
+    if rows:
+        columns = list(rows[0])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        db.conn.executemany(
+            f"insert into {table} ({', '.join(columns)}) "
+            f"values ({', '.join(':' + c for c in columns)}) "
+            f"on conflict ({', '.join(key)}) do update set {updates}",
+            rows,
+        )
+
+
+def _dicts(db: Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def _create_schema(db: Database) -> None:
@@ -399,7 +420,6 @@ def _create_schema(db: Database) -> None:
     db["entries"].create_index(["host"], if_not_exists=True)
     db["runs"].create_index(["host", "started_at"], if_not_exists=True)
     db["runs"].create_index(["entry_id", "started_at"], if_not_exists=True)
-    db["runs"].create_index(["host", "ended_at"], if_not_exists=True)
     db["crontab_versions"].create_index(["host", "path"], if_not_exists=True)
     db["entry_versions"].create_index(["entry_id"], if_not_exists=True)
     db["scans"].create_index(["host", "started_at"], if_not_exists=True)
