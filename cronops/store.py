@@ -123,9 +123,6 @@ class Store:
             f"select * from entries where {' and '.join(where)} order by host, source, line", params
         )
 
-    def host_rows(self) -> list[dict[str, Any]]:
-        return self.rows("select * from hosts order by name")
-
     # -- writing -----------------------------------------------------------------------------
 
     def write_host_state(self, db: Database, state: dict[str, Any]) -> None:
