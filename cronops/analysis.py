@@ -410,7 +410,26 @@ class _Tally:
         self.examples += notes[: EXAMPLES - len(self.examples)]
 
 
-class _EntryJudge:
+class _OneEntry:
+    """One entry with the evidence about it: its host, its runs and processes, its policy."""
+
+    def __init__(
+        self,
+        entry: JobEntry,
+        view: _HostView,
+        runs: list[RunRecord],
+        processes: list[RunningJob],
+        policy: Policy,
+    ):
+        self.entry = entry
+        self.view = view
+        self.runs = runs
+        self.processes = processes
+        self.policy = policy
+        self.zone = _entry_zone(entry, view.facts)
+
+
+class _EntryJudge(_OneEntry):
     """The job-level findings of one entry."""
 
     def __init__(
@@ -422,12 +441,7 @@ class _EntryJudge:
         policy: Policy,
         schedules: _Schedules,
     ):
-        self.entry = entry
-        self.view = view
-        self.runs = runs
-        self.processes = processes
-        self.policy = policy
-        self.zone = _entry_zone(entry, view.facts)
+        super().__init__(entry, view, runs, processes, policy)
         self.expected = schedules.times(entry.schedule, self.zone, view.since, view.now)
         self.schedules = schedules
         self.tallies: dict[str, _Tally] = defaultdict(_Tally)
@@ -699,7 +713,9 @@ def _gaps(
 # -- entry status -----------------------------------------------------------------------------
 
 
-class _Status:
+class _Status(_OneEntry):
+    """One entry at a glance (see EntryStatus)."""
+
     def __init__(
         self,
         entry: JobEntry,
@@ -708,12 +724,7 @@ class _Status:
         processes: list[RunningJob],
         policy: Policy,
     ):
-        self.entry = entry
-        self.view = view
-        self.runs = runs
-        self.processes = processes
-        self.policy = policy
-        self.zone = _entry_zone(entry, view.facts)
+        super().__init__(entry, view, runs, processes, policy)
         self.last = runs[-1] if runs else None
         self.outcome = _outcome(self.last, processes) if self.last else ""
 
