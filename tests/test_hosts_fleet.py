@@ -172,3 +172,23 @@ def test_a_host_behind_a_jump_host(fleet, inventory, capsys):
 def jump_host_logins(host) -> int:
     log = (host.dir / "sshd.log").read_text()
     return sum(1 for line in log.splitlines() if "Accepted publickey" in line)
+
+
+def test_ssh_config_aliases_work_as_they_do_for_ssh(fleet, tmp_path, monkeypatch, capsys):
+    alpha = fleet.hosts["alpha"]
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    generate_key(home / ".ssh" / "id_ed25519")  # a default key the hosts do not know
+    (home / ".ssh" / "config").write_text(
+        f"Host fleet-alpha\n  HostName 127.0.0.1\n  Port {alpha.port}\n  User root\n"
+        f"  IdentityFile {fleet.client_key}\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    inventory = tmp_path / "alias.toml"
+    inventory.write_text(
+        f'[defaults]\nknown_hosts = "{fleet.known_hosts}"\n\n'
+        '[[hosts]]\nname = "alpha"\naddress = "fleet-alpha"\n'
+    )
+    code, hosts = hosts_json(capsys, "--inventory", str(inventory))
+    assert (code, hosts["alpha"]["status"], hosts["alpha"]["hostname"]) == (0, "ok", "alpha")

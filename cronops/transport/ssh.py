@@ -144,14 +144,19 @@ class SSHTransport:
             raise
 
     def _client_keys(self, identity_file: Path | None):
-        """Private keys, read from disk once per scan rather than once per connection."""
-        if identity_file is None and os.environ.get("SSH_AUTH_SOCK"):
-            return ()  # let asyncssh ask the agent, as ssh does
+        """Private keys, read from disk once per scan rather than once per connection.
+
+        Without an identity_file, when there is an agent or an ~/.ssh/config (whose IdentityFile
+        may differ per host), asyncssh picks the keys as ssh would."""
+        ssh_dir = Path("~/.ssh").expanduser()
+        if identity_file is None and (
+            os.environ.get("SSH_AUTH_SOCK") or (ssh_dir / "config").exists()
+        ):
+            return ()
         if identity_file not in self._keys:
             if identity_file is not None:
                 paths = [identity_file]
             else:
-                ssh_dir = Path("~/.ssh").expanduser()
                 paths = [ssh_dir / n for n in DEFAULT_KEY_NAMES if (ssh_dir / n).exists()]
             self._keys[identity_file] = (
                 asyncssh.load_keypairs([str(p) for p in paths]) if paths else ()
