@@ -75,10 +75,10 @@ AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/
 # being written is left for the next scan ("read N" says where the next scan starts).
 _LOGS = r"""
 export R={cron_lines}
-headsum() {{ head -c "$2" "$1" | cksum | tr ' ' :; }}
+headsum() {{ s=$(head -c "$2" "$1" | cksum); echo "${{s%% *}}"; }}
 chunk() {{
   hl=$(($4 < 1024 ? $4 : 1024))
-  section log "$5" "$2" "$3" "$hl" "$(headsum "$1" "$hl")" "$1"
+  section log "$5" "$2" "$3" "$hl" "${{6:-$(headsum "$1" "$hl")}}" "$1"
   tail -c +$(($3 + 1)) "$1" | head -c $(($4 - $3)) | awk -v len=$(($4 - $3)) -v m="$M" '
     NR > 1 {{ n += length(prev) + 1; if (tolower(prev) ~ ENVIRON["R"]) print prev }}
     {{ prev = $0 }}
@@ -100,7 +100,7 @@ readlog() {{
   if [ ! -e "$f" ]; then section log-missing "$f"; return; fi
   if [ ! -r "$f" ]; then section log-unreadable "$f"; return; fi
   set -- "$@" $(stat -L -c '%i %s' "$f")
-  off=$3
+  off=$3 known=
   if [ "$2" = - ]; then
     for r in $(ls -1 "$f".[0-9]* 2>/dev/null | sort -t. -k2 -n -r); do
       [ "$(stat -L -c %Y "$r")" -ge "$6" ] && archive "$r"
@@ -118,8 +118,10 @@ EOF
       fi
     done
     off=0
+  elif [ "$4" = "$(($8 < 1024 ? $8 : 1024))" ]; then
+    known=$5  # the same first bytes as last time: their checksum is already known
   fi
-  chunk "$f" "$7" "$off" "$8" current
+  chunk "$f" "$7" "$off" "$8" current $known
 }}
 journal() {{
   if ! command -v journalctl >/dev/null 2>&1; then section log-missing journal; return; fi
