@@ -29,6 +29,7 @@ from cronops.scan import (
 from cronops.store import Store
 from cronops.transport import connector
 
+DEFAULT_RESCAN_S = 300.0
 EXIT_OK = 0
 EXIT_ATTENTION = 1
 EXIT_USAGE = 2
@@ -46,16 +47,6 @@ else ~/.local/share/cronops/history.db. See hosts.example.toml for every key.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cronops",
-        description="Agentless operations for a fleet of cron hosts: reads crontabs and cron logs "
-        "over SSH and shows what was missed, late, failed, slow, hung or overlapping.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"cronops {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
     fleet = argparse.ArgumentParser(add_help=False)
     where = fleet.add_argument_group("fleet")
     where.add_argument(
@@ -82,6 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="trust and record the key of a host not yet in known_hosts (a changed key is always refused)",
     )
+
+    parser = argparse.ArgumentParser(
+        prog="cronops",
+        usage="cronops [fleet options] [--rescan-every SECONDS]   (the TUI)\n"
+        "       cronops COMMAND [fleet options] ...",
+        description="Agentless operations for a fleet of cron hosts: reads crontabs and cron logs "
+        "over SSH and shows what was missed, late, failed, slow, hung or overlapping. With no "
+        "command, opens the terminal UI: the history at once, then a scan in the background.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[fleet],
+    )
+    parser.add_argument("--version", action="version", version=f"cronops {__version__}")
+    parser.add_argument(
+        "--rescan-every",
+        type=float,
+        default=DEFAULT_RESCAN_S,
+        metavar="SECONDS",
+        help=f"TUI: scan again this often (default {DEFAULT_RESCAN_S:g}; 0 turns it off)",
+    )
+    parser.set_defaults(run=cmd_tui)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     hosts = commands.add_parser(
         "hosts",
@@ -221,11 +234,7 @@ def fail_on_arg(text: str) -> Callable[[Finding], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
@@ -243,6 +252,21 @@ def main(argv: list[str] | None = None) -> int:
 def open_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
     inventory = load_inventory(find_inventory(args.inventory))
     return inventory, inventory.select(args.host, args.tag)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    inventory, hosts = open_inventory(args)
+    from cronops.tui import make_app  # here, not at the top: the core never imports textual
+
+    app = make_app(
+        args.db or locations.default_db_path(),
+        inventory,
+        hosts,
+        rescan_every=args.rescan_every or None,
+        connector_factory=lambda: connector(accept_new_host_keys=args.accept_new_host_keys),
+    )
+    app.run()
+    return EXIT_OK
 
 
 def cmd_hosts(args: argparse.Namespace) -> int:

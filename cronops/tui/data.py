@@ -1,0 +1,343 @@
+"""What the TUI shows, read from the history DB: the fleet's hosts, entries with their last run,
+and the audit's findings, as plain rows. No textual here, so it can be timed and tested alone."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlite_utils import Database
+
+from cronops.analysis import (
+    EntryStatus,
+    Finding,
+    HostFacts,
+    JobEntry,
+    RunningJob,
+    RunRecord,
+    entry_status,
+)
+from cronops.audit import AuditResult, host_facts, load_entries, load_running, run_audit
+from cronops.inventory import Host, Inventory
+from cronops.policy import SEVERITIES, Policy
+from cronops.schedule import describe, next_runs, previous_run, validate
+from cronops.store import BUSY_TIMEOUT_S, Store, from_iso
+
+# The Problems view judges the last day, as `cronops audit` does by default.
+PROBLEM_WINDOW = timedelta(hours=24)
+HISTORY_ROWS = 50  # runs shown in a job's detail
+JUDGE_BATCH = 25  # hosts judged at a time, so the Problems view fills in as it goes
+# From this many entries on, judging goes to a worker process (starting one costs ~0.5 s).
+JUDGE_IN_PROCESS_FROM = 2000
+# An entry's state looks at the expected time before its latest one (whose grace may not have
+# passed yet): the latest runs it needs are its last few, not its whole history.
+RECENT_RUNS = 3
+
+
+@dataclass
+class JobRow:
+    """One entry as the Jobs view lists it; `haystack` is what the filter matches."""
+
+    entry: JobEntry
+    text: str  # the line as written
+    status: EntryStatus
+    recent_runs: list[RunRecord]  # its latest runs, oldest first
+    zone: tzinfo
+    haystack: str
+
+    @property
+    def last_run(self) -> RunRecord | None:
+        return self.recent_runs[-1] if self.recent_runs else None
+
+
+@dataclass
+class HostRow:
+    host: Host
+    facts: HostFacts
+    scanned_at: datetime | None
+    entries: int
+    haystack: str
+
+
+@dataclass
+class Fleet:
+    """One reading of the history, taken at `now`."""
+
+    now: datetime
+    hosts: list[HostRow]
+    jobs: list[JobRow]
+    facts: dict[str, HostFacts] = field(default_factory=dict)
+    running: dict[str, list[RunningJob]] = field(default_factory=dict)  # by entry id
+
+
+class ReadStore(Store):
+    """A connection of its own for one reader thread: SQLite connections must not be shared
+    by threads that may close them, and a reader never migrates or writes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_S,
+            check_same_thread=False,
+        )
+        self.db = Database(conn)
+
+
+class FleetReader:
+    """Reads the fleet for the views; each method is a few short trips to SQLite."""
+
+    def __init__(
+        self,
+        store: Store,
+        inventory: Inventory,
+        hosts: Sequence[Host],
+        now: Callable[[], datetime],
+    ):
+        self.store = store
+        self.inventory = inventory
+        self.hosts = list(hosts)
+        self.now = now
+        self._by_name = {h.name: h for h in self.hosts}
+
+    def read(self) -> Fleet:
+        """Hosts and entries with their last run: a few index lookups, so the first paint is quick.
+
+        Entry states come after, from `judge_entries`: ~60 µs each, half a second for 10k."""
+        now = self.now()
+        names = [h.name for h in self.hosts]
+        facts = {h.name: host_facts(self.store, h) for h in self.hosts}
+        texts, recent = self._entry_texts_and_recent_runs(names)
+        running: dict[str, list[RunningJob]] = {}
+        for process in load_running(self.store, names):
+            running.setdefault(process.entry_id or "", []).append(process)
+        jobs = []
+        for entry in load_entries(self.store, names):
+            runs = recent.get(entry.id, [])
+            jobs.append(
+                JobRow(
+                    entry=entry,
+                    text=texts.get(entry.id, ""),
+                    status=_judging(entry, runs[-1] if runs else None),
+                    recent_runs=runs,
+                    zone=entry_zone(entry, facts[entry.host]),
+                    haystack="",
+                )
+            )
+            _index(jobs[-1], facts[entry.host])
+        per_host = Counter(job.entry.host for job in jobs)
+        scanned = {
+            r["name"]: from_iso(r["scanned_at"])
+            for r in self.store.rows("select name, scanned_at from hosts")
+        }
+        hosts = [
+            HostRow(
+                host=h,
+                facts=facts[h.name],
+                scanned_at=scanned.get(h.name),
+                entries=per_host[h.name],
+                haystack=" ".join((h.name, *h.tags, facts[h.name].status)).lower(),
+            )
+            for h in self.hosts
+        ]
+        return Fleet(now=now, hosts=hosts, jobs=jobs, facts=facts, running=running)
+
+    def judge_entries(self, fleet: Fleet) -> None:
+        """Each entry's state by its latest runs."""
+        for job in fleet.jobs:
+            facts = fleet.facts[job.entry.host]
+            job.status = entry_status(
+                job.entry,
+                facts,
+                job.recent_runs,
+                fleet.running.get(job.entry.id, []),
+                self.inventory.policy,
+                fleet.now,
+            )
+            _index(job, facts)
+
+    def judge_in_batches(self, now: datetime, batch: int = JUDGE_BATCH) -> Iterator[AuditResult]:
+        """The audit a few hosts at a time, each answer the whole audit so far, so findings
+        show while a big fleet (seconds: it reads a month of runs) is still being judged."""
+        results: list[AuditResult] = []
+        for start in range(0, len(self.hosts), batch):
+            hosts = self.hosts[start : start + batch]
+            results.append(run_audit(self.store, self.inventory, hosts, now - PROBLEM_WINDOW, now))
+            yield merged(results)
+
+    def _entry_texts_and_recent_runs(
+        self, names: list[str]
+    ) -> tuple[dict[str, str], dict[str, list[RunRecord]]]:
+        # A few index probes per entry on (entry_id, started_at): never a scan of every run.
+        rows = self.store.rows(
+            f"""
+            select e.id, e.text, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger
+            from entries e
+            left join runs r on r.id in (
+                select id from runs where entry_id = e.id order by started_at desc limit {RECENT_RUNS}
+            )
+            where e.present = 1 and e.host in ({", ".join("?" for _ in names) or "null"})
+            order by e.id, r.started_at
+            """,
+            names,
+        )
+        texts = {r["id"]: r["text"] or "" for r in rows}
+        recent: dict[str, list[RunRecord]] = {}
+        for r in rows:
+            if r["started_at"]:
+                recent.setdefault(r["id"], []).append(
+                    RunRecord(
+                        entry_id=r["id"],
+                        host=r["host"],
+                        started_at=from_iso(r["started_at"]),
+                        ended_at=from_iso(r["ended_at"]),
+                        status=r["status"],
+                        signal=r["signal"],
+                        trigger=r["trigger"] or "cron",
+                    )
+                )
+        return texts, recent
+
+    # -- one job, for its detail screen ------------------------------------------------------
+
+    def job_detail(self, entry_id: str, findings: Sequence[Finding]) -> JobDetail | None:
+        found = self.store.rows("select * from entries where id = ?", [entry_id])
+        if not found or found[0]["host"] not in self._by_name:
+            return None
+        row = found[0]
+        host = self._by_name[row["host"]]
+        facts = host_facts(self.store, host)
+        entry = next(e for e in load_entries(self.store, [host.name]) if e.id == entry_id)
+        zone = entry_zone(entry, facts)
+        runs = self.store.rows(
+            "select started_at, ended_at, status, signal, trigger from runs "
+            "where entry_id = ? order by started_at desc limit ?",
+            [entry_id, HISTORY_ROWS],
+        )
+        for run in runs:
+            run["scheduled"] = _scheduled(entry.schedule, zone, from_iso(run["started_at"]))
+        policy = self.inventory.policy.resolve(entry, facts)
+        now = self.now()
+        try:
+            upcoming = next_runs(entry.schedule, zone, now, 5)  # type: ignore[arg-type]
+        except Exception:  # an invalid or @reboot schedule has no next runs to show
+            upcoming = []
+        return JobDetail(
+            entry=entry,
+            text=row["text"] or "",
+            source=f"{row['source']}:{row['line']}",
+            described=describe(entry.schedule),
+            zone=zone,
+            upcoming=upcoming,
+            runs=runs,
+            findings=[f for f in findings if f.entry_id == entry_id],
+            policy=policy,
+        )
+
+
+@dataclass
+class JobDetail:
+    entry: JobEntry
+    text: str
+    source: str
+    described: str
+    zone: tzinfo
+    upcoming: list[datetime]
+    runs: list[dict]  # newest first, each with the expected time it ran for ("scheduled")
+    findings: list[Finding]
+    policy: Policy
+
+
+def entry_zone(entry: JobEntry, facts: HostFacts) -> tzinfo:
+    """The zone cron reads the schedule in: CRON_TZ counts on cronie only (as in analysis)."""
+    if facts.cron_flavor == "cronie" and entry.cron_tz:
+        try:
+            return ZoneInfo(entry.cron_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return facts.zone
+
+
+# -- judging in another process ------------------------------------------------------------------
+# Judging a big fleet is seconds of pure Python; on a thread it would hold the GIL and freeze the
+# UI meanwhile. These run in a worker process and return plain, picklable results.
+
+
+def entry_states(
+    path: Path, inventory: Inventory, hosts: Sequence[Host], now: datetime
+) -> dict[str, EntryStatus]:
+    store = ReadStore(path)
+    try:
+        reader = FleetReader(store, inventory, hosts, lambda: now)
+        fleet = reader.read()
+        reader.judge_entries(fleet)
+        return {job.entry.id: job.status for job in fleet.jobs}
+    finally:
+        store.close()
+
+
+def audit_hosts(
+    path: Path, inventory: Inventory, hosts: Sequence[Host], now: datetime
+) -> AuditResult:
+    store = ReadStore(path)
+    try:
+        return run_audit(store, inventory, hosts, now - PROBLEM_WINDOW, now)
+    finally:
+        store.close()
+
+
+def apply_states(fleet: Fleet, states: dict[str, EntryStatus]) -> None:
+    for job in fleet.jobs:
+        if job.entry.id in states:
+            job.status = states[job.entry.id]
+            _index(job, fleet.facts[job.entry.host])
+
+
+def problems_by_host(findings: Sequence[Finding]) -> Counter:
+    return Counter(f.host for f in findings)
+
+
+def merged(results: Sequence[AuditResult]) -> AuditResult:
+    """Audits of disjoint hosts over the same window, as one, findings worst first."""
+    first = results[0]
+    return AuditResult(
+        generated_at=first.generated_at,
+        since=first.since,
+        until=first.until,
+        hosts=[h for r in results for h in r.hosts],
+        entries={k: v for r in results for k, v in r.entries.items()},
+        findings=sorted((f for r in results for f in r.findings), key=_worst_first),
+        runs_checked=sum(r.runs_checked for r in results),
+    )
+
+
+def _worst_first(f: Finding) -> tuple:
+    # As analysis.judge orders them: severity, the latest first, then host and kind.
+    return (SEVERITIES.index(f.severity), -f.last_at.timestamp(), f.host, f.kind, f.entry_id or "")
+
+
+def _scheduled(schedule: str, zone: tzinfo, started: datetime | None) -> datetime | None:
+    """The expected time a run belongs to: the latest at or before its start (1 s of slack for
+    log timestamps cut to the second), as analysis matches them. None for @reboot or manual."""
+    if started is None or validate(schedule) is not None:
+        return None
+    return previous_run(schedule, zone, started + timedelta(seconds=1))  # type: ignore[arg-type]
+
+
+def _judging(entry: JobEntry, run: RunRecord | None) -> EntryStatus:
+    """A placeholder state until `judge_entries` has run."""
+    last = run.started_at if run else None
+    return EntryStatus(entry.id, "…", last, "", None, "being judged")
+
+
+def _index(job: JobRow, facts: HostFacts) -> None:
+    """What the filter matches: host, its tags, user, command, state."""
+    entry = job.entry
+    words = (entry.host, *facts.tags, entry.user, entry.command, job.status.state, entry.id)
+    job.haystack = " ".join(words).lower()

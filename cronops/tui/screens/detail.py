@@ -1,0 +1,104 @@
+"""One job in full: its line as written, its schedule in words and next runs, its run history,
+findings and policy. Pushed over the views with Enter; Escape goes back."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Sparkline, Static
+
+from cronops.store import from_iso
+from cronops.tui.data import JobDetail
+from cronops.tui.widgets.format import clip, loud, span, when
+
+
+class DetailScreen(Screen):
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, detail: JobDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        d = self.detail
+        entry = d.entry
+        zone = getattr(d.zone, "key", str(d.zone))
+        with VerticalScroll(id="detail"):
+            yield Static(
+                f"[b]{escape(entry.user)}@{escape(entry.host)}[/b]  {escape(d.source)}  "
+                f"[dim]{entry.id}[/dim]",
+                classes="title",
+            )
+            yield Static(escape(d.text or f"{entry.schedule} {entry.command}"), classes="line")
+            yield Static(f"[b]Schedule[/b]  {escape(entry.schedule)}: {escape(d.described)}")
+            upcoming = ", ".join(when(t, d.zone) for t in d.upcoming) or "none"
+            yield Static(f"[b]Next runs[/b] ({zone})  {upcoming}")
+            yield Static(self._policy())
+            yield Static(self._findings(), classes="findings")
+            durations = self._durations()
+            if len(durations) >= 2:
+                yield Static("[b]Duration[/b] (oldest to newest)")
+                yield Sparkline(durations, summary_function=max, id="durations")
+            yield Static(f"[b]Runs[/b]  the latest {len(d.runs)} from the logs, newest first")
+            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        d = self.detail
+        table = self.query_one("#runs", DataTable)
+        table.add_columns("scheduled", "started", "took", "status", "trigger")
+        theme = self.app.current_theme
+        for run in d.runs:
+            started = from_iso(run["started_at"])
+            ended = from_iso(run["ended_at"])
+            took = (ended - started).total_seconds() if started and ended else None
+            table.add_row(
+                when(run["scheduled"], d.zone),
+                started.astimezone(d.zone).strftime("%m-%d %H:%M:%S") if started else "-",
+                span(took),
+                loud(_status(run), theme),
+                run["trigger"] or "cron",
+            )
+        table.focus()
+
+    def _policy(self) -> str:
+        p = self.detail.policy
+        limit = span(p.max_duration.total_seconds()) if p.max_duration else "by history"
+        runbook = f"  runbook {escape(p.runbook)}" if p.runbook else "  no runbook"
+        return (
+            f"[b]Policy[/b]  grace {span(p.grace.total_seconds())} · max duration {limit} · "
+            f"tier {p.tier}{runbook}"
+        )
+
+    def _findings(self) -> str:
+        findings = self.detail.findings
+        if not findings:
+            return "[b]Findings[/b]  none in the last 24 hours"
+        lines = ["[b]Findings[/b]"]
+        for f in findings:
+            lines.append(
+                f"  {f.severity} {f.kind} ×{f.count}, last {when(f.last_at)}: "
+                f"{escape(clip(f.detail, 120))}"
+            )
+        return "\n".join(lines)
+
+    def _durations(self) -> list[float]:
+        spans = []
+        for run in reversed(self.detail.runs):
+            started, ended = from_iso(run["started_at"]), from_iso(run["ended_at"])
+            if started and ended:
+                spans.append((ended - started).total_seconds())
+        return spans
+
+
+def _status(run: dict) -> str:
+    if run["signal"] is not None:
+        return "killed"
+    if run["status"] is None:
+        return "running" if run["ended_at"] is None else "unknown"
+    return "ok" if run["status"] == 0 else "failed"

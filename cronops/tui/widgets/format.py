@@ -1,0 +1,62 @@
+"""Short, dense renderings of times, spans and states for the tables.
+
+Colours come from the running theme, so every view reads well in dark and light themes."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.theme import Theme
+
+# How loud each word is: findings by severity, entries by state, hosts by status.
+_LOUDNESS = {
+    "critical": "error",
+    "warning": "warning",
+    "info": "secondary",
+    "missed": "error",
+    "failing": "error",
+    "hung": "error",
+    "late": "warning",
+    "unknown": "warning",
+    "running": "accent",
+    "ok": "success",
+    "ran": "success",
+    "paused": "secondary",
+    "disabled": "secondary",
+    "failed": "error",
+    "killed": "error",
+    "…": "",  # not judged yet
+    "-": "",
+}
+
+
+def loud(word: str, theme: Theme) -> Text:
+    """The word in its theme colour; a host status other than ok is an error."""
+    role = _LOUDNESS.get(word, "error" if word else "")
+    colour = getattr(theme, role, None) if role else None
+    return Text(word, style=f"bold {colour}" if colour else "")
+
+
+def when(moment: datetime | None, zone: tzinfo | None = None) -> str:
+    """'11-22 14:05' in the given zone (the host's, for its jobs); '-' when never."""
+    if moment is None:
+        return "-"
+    return (moment.astimezone(zone) if zone else moment).strftime("%m-%d %H:%M")
+
+
+def span(seconds: float | None) -> str:
+    """'45s', '5m', '2h10m', '1d3h': two units are enough to compare at a glance."""
+    if seconds is None:
+        return "-"
+    whole = max(0, round(seconds))
+    units = ((whole // 86400, "d"), (whole // 3600 % 24, "h"), (whole // 60 % 60, "m"))
+    units += ((whole % 60, "s"),)
+    first = next((i for i, (value, _) in enumerate(units) if value), len(units) - 1)
+    return "".join(f"{v}{u}" for v, u in units[first : first + 2] if v) or "0s"
+
+
+def clip(text: str, width: int) -> str:
+    """One line, at most `width` characters: tables stay one row per item."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

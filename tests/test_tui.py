@@ -1,0 +1,532 @@
+"""Pilot tests for the TUI: each view and key path over a small history written through Store.
+
+No SSH and no wall clock: scanning is off (or fed by a fake connector) and `now` is pinned."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+from textual.worker import WorkerState
+
+from cronops.inventory import Host, Inventory
+from cronops.policy import PolicyBook
+from cronops.store import Store, iso, run_key
+from cronops.transport.base import HostStatus, Reply
+from cronops.tui import make_app
+from cronops.tui.screens.detail import DetailScreen
+from cronops.tui.screens.help import HelpScreen
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+HOSTS = [
+    Host("alpha", "10.0.0.1", tags=("web", "prod")),
+    Host("bravo", "10.0.0.2", tags=("db",)),
+    Host("charlie", "10.0.0.3", tags=("batch",), timezone="Europe/Berlin"),
+]
+POLICY = PolicyBook(
+    defaults={"grace": "5m"},
+    jobs=[{"command": "backup", "max_duration": "30m", "runbook": "https://wiki/backup"}],
+)
+
+
+def _entry(host: str, line: int, user: str, schedule: str, command: str) -> dict:
+    return {
+        "id": f"{host[0]}{line:03d}",
+        "host": host,
+        "source": f"/var/spool/cron/crontabs/{user}",
+        "user": user,
+        "schedule": schedule,
+        "command": command,
+        "env": {},
+        "line": line,
+        "text": f"{schedule} {command}",
+        "disabled": 0,
+        "paused": None,
+        "log_off": 0,
+    }
+
+
+def _run(entry: dict, start: datetime, took: float | None, status: int | None) -> dict:
+    started = iso(start)
+    return {
+        "id": run_key(entry["host"], started, 100, entry["user"], entry["command"]),
+        "host": entry["host"],
+        "entry_id": entry["id"],
+        "user": entry["user"],
+        "command": entry["command"],
+        "started_at": started,
+        "ended_at": iso(start + timedelta(seconds=took)) if took is not None else None,
+        "status": status,
+        "signal": None,
+        "pid": 100,
+        "source": "/var/log/syslog",
+        "dialect": "cronie",
+        "trigger": "cron",
+        "output_tail": None,
+    }
+
+
+def build_history(path: Path, now: datetime = NOW) -> tuple[Path, Inventory]:
+    """alpha: a healthy hourly backup, a failing sync, a daily report that never ran.
+    bravo: timed out on its last scan. charlie (Berlin): a clean daily job."""
+    store = Store(path)
+    seen = iso(now - timedelta(days=3))
+    backup = _entry("alpha", 1, "root", "0 * * * *", "/usr/local/bin/backup --all")
+    sync = _entry("alpha", 2, "deploy", "*/15 * * * *", "rsync -a /srv/ mirror:/srv/")
+    report = _entry("alpha", 3, "root", "30 2 * * *", "/opt/report.sh")
+    cleanup = _entry("charlie", 1, "app", "0 3 * * *", "find /tmp -mtime +7 -delete")
+    vacuum = _entry("bravo", 1, "postgres", "0 4 * * 0", "vacuumdb --all")
+    runs = []
+    for hour in range(1, 48):
+        runs.append(_run(backup, now - timedelta(hours=hour), 60 + hour * 7, 0))
+    for quarter in range(1, 4 * 24 * 3):
+        failed = quarter <= 2
+        runs.append(_run(sync, now - timedelta(minutes=15 * quarter), 20, 1 if failed else 0))
+    for day in range(3):
+        start = datetime(2026, 11, 22 - day, 2, 0, tzinfo=UTC)  # 03:00 in Berlin
+        runs.append(_run(cleanup, start, 5, 0))
+    ok = {
+        "status": "ok",
+        "error": None,
+        "cron_running": 1,
+        "scanned_at": iso(now),
+        "ok_at": iso(now),
+    }
+    common = {"coverage_start": seen, "logs": "/var/log/syslog", "ends_logged": 1}
+    with store.transaction() as db:
+        for host, extra in (
+            ("alpha", ok | {"zone": "UTC", "clock_skew_s": 0.4}),
+            ("charlie", ok | {"zone": "Europe/Berlin", "clock_skew_s": -1.0}),
+            (
+                "bravo",
+                {
+                    "status": "timeout",
+                    "error": "connection timed out after 10s",
+                    "zone": "UTC",
+                    "scanned_at": iso(now),
+                    "ok_at": iso(now - timedelta(days=1)),
+                },
+            ),
+        ):
+            address = next(h.address for h in HOSTS if h.name == host)
+            row = {"name": host, "address": address, "failures_logged": 1} | common | extra
+            store.write_host_state(db, row)
+        store.write_entries(db, "alpha", [backup, sync, report], seen)
+        store.write_entries(db, "charlie", [cleanup], seen)
+        store.write_entries(db, "bravo", [vacuum], seen)
+        store.write_problems(
+            db,
+            "alpha",
+            [
+                {
+                    "host": "alpha",
+                    "source": "/etc/cron.d/broken",
+                    "line": 4,
+                    "text": "* * * bad",
+                    "message": "too few fields",
+                }
+            ],
+        )
+        store.write_runs(db, runs)
+    store.close()
+    return path, Inventory(Path("hosts.toml"), list(HOSTS), policy=POLICY)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> tuple[Path, Inventory]:
+    return build_history(tmp_path / "history.db")
+
+
+def app_for(history, **kwargs):
+    path, inventory = history
+    options = {"scan_on_start": False, "rescan_every": None, "now": lambda: NOW} | kwargs
+    app = make_app(path, inventory, inventory.hosts, **options)
+    app.animation_level = "none"  # tab underlines and scrolls would only slow the tests
+    return app
+
+
+async def settle(pilot, seconds: float = 10.0) -> None:
+    """Until no worker is pending or running (cancelled ones count as done), then one more pause."""
+    busy = (WorkerState.PENDING, WorkerState.RUNNING)
+    for _ in range(int(seconds / 0.01)):
+        if not any(w.state in busy for w in pilot.app.workers):
+            break
+        await asyncio.sleep(0.01)
+    # Two pauses: the tables size their columns on the idle after their rows arrive.
+    await pilot.pause()
+    await pilot.pause()
+
+
+def rows(app, view: str) -> list[list[str]]:
+    table = app.query_one(f"#{view}-view DataTable", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def note(app, view: str) -> str:
+    return str(app.query_one(f"#{view}-view .note", Static).render())
+
+
+class DownFleet:
+    """A connector whose hosts never answer: alpha refuses, the rest time out."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply:
+        if host.name == "alpha":
+            return Reply(host, HostStatus.UNREACHABLE, "connection refused")
+        return Reply(host, HostStatus.TIMEOUT, "timed out after 10s")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+# -- Problems -------------------------------------------------------------------------------------
+
+
+async def test_opens_on_problems_worst_first(history):
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        found = rows(app, "problems")
+        assert [r[0] for r in found] == ["critical", "critical", "critical", "warning"]
+        kinds = {(r[1], r[3]) for r in found}
+        assert {("bravo", "unreachable"), ("alpha", "failed"), ("alpha", "never_ran")} <= kinds
+        assert ("alpha", "crontab_errors") in kinds
+        failed = next(r for r in found if r[3] == "failed")
+        assert "a002" in failed[2] and "rsync" in failed[2] and "exit status 1" in failed[6]
+        assert note(app, "problems") == f"{len(found)} problems"
+
+
+async def test_healthy_fleet_says_so(history):
+    path, inventory = history
+    charlie = [h for h in inventory.hosts if h.name == "charlie"]
+    app = make_app(
+        path, inventory, charlie, scan_on_start=False, rescan_every=None, now=lambda: NOW
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert rows(app, "problems") == []
+        text = note(app, "problems")
+        assert "healthy since 11-21 12:00" in text
+        assert "1 hosts, 1 entries, 1 runs checked" in text
+
+
+# -- Jobs -----------------------------------------------------------------------------------------
+
+
+async def test_jobs_view_shows_state_last_and_next_run_in_host_zone(history):
+    app = app_for(history)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        assert app.query_one("TabbedContent").active == "jobs"
+        jobs = {r[-1]: r for r in rows(app, "jobs")}
+        assert set(jobs) == {"a001", "a002", "a003", "b001", "c001"}
+        assert jobs["a001"][:4] == ["ok", "alpha", "root", "0 * * * *"]
+        assert jobs["a001"][5:9] == ["11-22 11:00 ok", "1m7s", "11-22 13:00", "Every hour"]
+        assert jobs["a002"][0] == "failing" and jobs["a002"][5].endswith("failed")
+        assert jobs["a003"][0] == "missed" and jobs["a003"][5] == "never seen"
+        assert jobs["b001"][0] == "unknown"  # its host timed out: nothing is known since
+        # charlie is in Berlin: 03:00 there, whatever the UTC time.
+        assert jobs["c001"][7] == "11-23 03:00"
+
+
+async def test_sort_keys_cycle_and_reverse(history):
+    app = app_for(history)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        assert rows(app, "jobs")[0][1] == "alpha"  # by host
+        await pilot.press("O")
+        assert rows(app, "jobs")[0][1] == "charlie"
+        await pilot.press("o")  # by user
+        assert [r[2] for r in rows(app, "jobs")] == sorted(r[2] for r in rows(app, "jobs"))
+        view = app.query_one("#jobs-view")
+        view.sort_by(0)  # what a header click does: by state, the worst first
+        assert rows(app, "jobs")[0][0] == "missed"
+
+
+async def test_filter_matches_host_tag_user_command_and_escape_clears(history):
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "slash")
+        assert app.query_one("#filter", Input).has_focus
+        for query, expected in (
+            ("charlie", {"c001"}),
+            ("batch", {"c001"}),  # a tag
+            ("deploy", {"a002"}),  # a user
+            ("backup", {"a001"}),  # command text
+            ("alpha root", {"a001", "a003"}),  # every word must match
+            ("failing", {"a002"}),  # a state
+        ):
+            app.query_one("#filter", Input).value = query
+            await pilot.pause()
+            assert {r[-1] for r in rows(app, "jobs")} == expected, query
+        assert note(app, "jobs") == "1 of 5 entries match 'failing'"
+        await pilot.press("escape")
+        assert len(rows(app, "jobs")) == 5
+        assert not app.query_one("#filter", Input).display
+
+
+async def test_filter_matches_kind_on_problems(history):
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "n")  # typing works; the rest is set at once, to stay fast
+        app.query_one("#filter", Input).value = "never_ran"
+        await pilot.press("enter")
+        assert [r[3] for r in rows(app, "problems")] == ["never_ran"]
+        assert app.query_one("#problems-view DataTable").has_focus
+
+
+# -- Detail ---------------------------------------------------------------------------------------
+
+
+async def test_enter_on_a_job_opens_its_detail_and_escape_goes_back(history):
+    app = app_for(history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "enter")  # sorted by host: a001, the backup, is first
+        assert isinstance(app.screen, DetailScreen)
+        detail = app.screen.detail
+        assert detail.entry.id == "a001"
+        assert detail.text == "0 * * * * /usr/local/bin/backup --all"
+        assert detail.described == "Every hour"
+        assert [t.strftime("%H:%M") for t in detail.upcoming] == [
+            "13:00",
+            "14:00",
+            "15:00",
+            "16:00",
+            "17:00",
+        ]
+        assert detail.policy.runbook == "https://wiki/backup"
+        assert str(detail.policy.max_duration) == "0:30:00"
+        runs = app.screen.query_one("#runs", DataTable)
+        assert runs.row_count == 47
+        assert [str(c) for c in runs.get_row_at(0)][:4] == [
+            "11-22 11:00",
+            "11-22 11:00:00",
+            "1m7s",
+            "ok",
+        ]
+        assert app.screen.query("#durations")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_enter_on_a_problem_opens_the_job_with_its_findings(history):
+    app = app_for(history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        app.query_one("#filter", Input).value = "rsync"
+        await pilot.press("enter", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.detail.entry.id == "a002"
+        assert {f.kind for f in app.screen.detail.findings} == {"failed"}
+
+
+async def test_enter_on_a_host_problem_shows_the_host(history):
+    app = app_for(history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # bravo unreachable: a host's problem, no job to open
+        assert not isinstance(app.screen, DetailScreen)
+        assert app.query_one("TabbedContent").active == "hosts"
+        assert [r[0] for r in rows(app, "hosts")] == ["bravo"]
+
+
+# -- Hosts ----------------------------------------------------------------------------------------
+
+
+async def test_hosts_view_and_enter_lists_that_hosts_jobs(history):
+    app = app_for(history)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        hosts = {r[0]: r for r in rows(app, "hosts")}
+        assert hosts["alpha"][1:6] == ["ok", "ok", "+0s", "3", "3"]
+        assert hosts["bravo"][1] == "timeout"
+        assert hosts["bravo"][-1] == "connection timed out after 10s"
+        assert hosts["charlie"][3] == "-1s"
+        await pilot.press("down", "enter")  # bravo
+        assert app.query_one("TabbedContent").active == "jobs"
+        assert [r[-1] for r in rows(app, "jobs")] == ["b001"]
+
+
+# -- Help and palette -----------------------------------------------------------------------------
+
+
+async def test_help_lists_every_key_and_any_key_closes_it(history):
+    app = app_for(history)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        for key in ("1", "2", "3", "/", "s", "o", "?", "q", "enter", "escape", "ctrl+p"):
+            assert key in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_offers_every_action(history):
+    app = app_for(history)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for title in ("Show problems", "Show jobs", "Show hosts", "Filter", "Scan now", "Keys"):
+            assert title in titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Show hosts")
+        command.callback()
+        await pilot.pause()
+        assert app.query_one("TabbedContent").active == "hosts"
+
+
+async def test_reserved_keys_are_unbound(history):
+    app = app_for(history)
+    keys = {b.key for b in app.BINDINGS}
+    assert not {"r", "p", "e"} & keys
+
+
+# -- Scanning -------------------------------------------------------------------------------------
+
+
+async def test_scan_shows_progress_and_host_errors_without_crashing(history):
+    fleet = DownFleet()
+    app = app_for(history, connector_factory=lambda: fleet)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await settle(pilot)
+        assert fleet.closed
+        hosts = {r[0]: r for r in rows(app, "hosts")}
+        assert hosts["alpha"][1] == "unreachable" and "refused" in hosts["alpha"][-1]
+        assert hosts["charlie"][1] == "timeout"
+        notes = [n.message for n in app._notifications]
+        assert any("scanned 3 hosts, 3 failed" in m for m in notes)
+
+
+async def test_scan_progress_line_names_the_host(history):
+    app = app_for(history, connector_factory=DownFleet)
+    seen: list[str] = []
+    async with app.run_test(size=(120, 30)) as pilot:
+        original = app.update_status
+
+        def spy() -> None:
+            original()
+            seen.append(str(app.query_one("#status", Static).render()))
+
+        app.update_status = spy
+        app.action_scan()
+        await settle(pilot)
+    assert any(s.startswith("scanning 1/3 · ") for s in seen)
+    assert any("alpha: unreachable (connection refused)" in s for s in seen)
+
+
+async def test_a_broken_scan_is_reported_not_raised(history):
+    def broken():
+        raise RuntimeError("no ssh agent")
+
+    app = app_for(history, connector_factory=broken)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        app.action_scan()
+        await settle(pilot)
+        assert app.is_running
+        assert len(rows(app, "jobs")) == 5
+
+
+async def test_scan_on_start_runs_once_mounted(history):
+    fleet = DownFleet()
+    app = app_for(history, scan_on_start=True, connector_factory=lambda: fleet)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        assert fleet.closed
+
+
+async def test_fits_80x24(history):
+    app = app_for(history)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.query_one("#problems-view DataTable", DataTable)
+        assert table.region.height >= 10
+        assert app.query_one("#status").region.y == 22  # above the footer
+
+
+async def test_periodic_rescans_never_overlap(history):
+    made: list[DownFleet] = []
+
+    def factory() -> DownFleet:
+        made.append(DownFleet())
+        return made[-1]
+
+    app = app_for(history, rescan_every=0.05, connector_factory=factory)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause(0.4)
+        assert len(made) >= 2
+        assert all(fleet.closed for fleet in made[:-1])  # each finished before the next began
+
+
+async def test_a_big_fleet_is_judged_in_a_worker_process(history, monkeypatch):
+    # The threshold lowered, so this small history takes the path a 10k-entry one takes.
+    monkeypatch.setattr("cronops.tui.data.JUDGE_IN_PROCESS_FROM", 1)
+    app = app_for(history)
+    assert app._pool is not None
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, seconds=30)
+        assert len(rows(app, "problems")) == 4
+        assert {r[0] for r in rows(app, "jobs")} >= {"ok", "failing", "missed"}
+
+
+async def test_brackets_in_a_filter_or_an_error_are_text_not_markup(history):
+    class Refusing(DownFleet):
+        async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply:
+            return Reply(host, HostStatus.UNREACHABLE, "[Errno 111] Connect call failed")
+
+    app = app_for(history, connector_factory=Refusing)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        app.query_one("#filter", Input).value = "[/b"
+        await pilot.pause()
+        assert "'[/b'" in note(app, "problems")
+        await pilot.press("escape")
+        app.action_scan()
+        await settle(pilot)
+        await settle(pilot)
+        await pilot.press("3")
+        assert "[Errno 111]" in {r[0]: r for r in rows(app, "hosts")}["alpha"][-1]
+
+
+def test_a_job_whose_latest_run_is_still_in_grace_is_ok_not_missed(tmp_path):
+    # Every minute; the scan came 30 s after the 12:00 run, so 12:00 is not yet due but 11:59 is:
+    # its state needs the run before the latest one, not just the latest.
+    from cronops.tui.data import FleetReader, ReadStore
+
+    store = Store(tmp_path / "h.db")
+    beat = _entry("alpha", 9, "root", "* * * * *", "/usr/bin/heartbeat")
+    scanned = NOW + timedelta(seconds=30)
+    with store.transaction() as db:
+        row = {"name": "alpha", "address": "10.0.0.1", "status": "ok", "zone": "UTC"}
+        row |= {"ok_at": iso(scanned), "scanned_at": iso(scanned), "cron_running": 1}
+        row |= {"coverage_start": iso(NOW - timedelta(hours=1)), "logs": "/var/log/syslog"}
+        store.write_host_state(db, row)
+        store.write_entries(db, "alpha", [beat], iso(NOW - timedelta(hours=1)))
+        runs = [
+            _run(beat, NOW - timedelta(minutes=m) + timedelta(seconds=1), 1, 0) for m in range(30)
+        ]
+        store.write_runs(db, [r | {"pid": 100 + i} for i, r in enumerate(runs)])
+    store.close()
+    inventory = Inventory(path=tmp_path / "hosts.toml", hosts=[HOSTS[0]], policy=POLICY)
+    reader = FleetReader(ReadStore(tmp_path / "h.db"), inventory, [HOSTS[0]], lambda: scanned)
+    fleet = reader.read()
+    reader.judge_entries(fleet)
+    assert [job.status.state for job in fleet.jobs] == ["ok"]
