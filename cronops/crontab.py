@@ -225,6 +225,29 @@ def entry_id(host: str, source: str, user: str, command: str, occurrence: int = 
     return base64.b32encode(digest).decode("ascii")[:8].lower()
 
 
+def split_percent(command: str) -> tuple[str, str | None]:
+    """The command as cron runs it, and the job's standard input (None when it has none).
+
+    As cron's do_command does: the first unescaped `%` ends the command and starts the input,
+    where every further `%` is a newline; `\\%` is a literal `%` (its backslash dropped). Cron
+    also logs the command in this form."""
+    run: list[str] = []
+    escaped = False
+    for index, char in enumerate(command):
+        if escaped:
+            if char == "%":
+                run[-1] = "%"
+            else:
+                run.append(char)
+            escaped = False
+        elif char == "%":
+            return "".join(run), command[index + 1 :].replace("%", "\n")
+        else:
+            run.append(char)
+            escaped = char == "\\"
+    return "".join(run), None
+
+
 def cron_d_file_ignored(name: str) -> bool:
     """True when Debian cron skips this /etc/cron.d file name.
 

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 
 from cronops import probe
-from cronops.crontab import Crontab, Entry, PauseInfo, cron_d_file_ignored, parse_crontab
+from cronops.crontab import (
+    Crontab,
+    Entry,
+    PauseInfo,
+    cron_d_file_ignored,
+    parse_crontab,
+    split_percent,
+)
 from cronops.inventory import Host
 from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.runs import Run, pair_events
@@ -200,7 +207,7 @@ def record(store: Store, report: HostReport, since: datetime, started: datetime)
     # What one batch of lines proved about the log stays known for the next scans.
     ends = ends if ends is not None else any(r.ends_logged for r in runs) or None
     failures = failures if failures is not None else any(r.failures_logged for r in runs) or None
-    match = _entry_matcher(entries)
+    match = entry_matcher(entries)
     run_rows = [
         _run_row(name, r, match(r.user, r.command)) for r in runs if r.started_at is not None
     ]
@@ -281,10 +288,12 @@ def _parse_logs(
     return events, lines, garbage, journal_cursor
 
 
-def _entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], str | None]:
-    """Which entry a run or process belongs to: same user and command (cron may truncate long ones)."""
-    exact = {(e.user, e.command): e.id for e in entries}
-    squeezed = {(e.user, " ".join(e.command.split())): e.id for e in entries}
+def entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], str | None]:
+    """Which entry a run or process belongs to: same user and command, the command as written or
+    as cron runs and logs it (`\\%` made `%`, cut at the first `%`); cron may truncate long ones."""
+    exact = {(e.user, split_percent(e.command)[0]): e.id for e in entries}
+    exact |= {(e.user, e.command): e.id for e in entries}
+    squeezed = {(user, " ".join(command.split())): id_ for (user, command), id_ in exact.items()}
 
     def match(user: str | None, command: str | None) -> str | None:
         if command is None:

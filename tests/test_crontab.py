@@ -26,6 +26,7 @@ from cronops.crontab import (
     paused_info,
     replace_line,
     resume_line,
+    split_percent,
 )
 
 CORPUS = Path(__file__).parent / "data" / "crontabs"
@@ -544,3 +545,18 @@ def test_cronie_no_logging_prefix() -> None:
     )
     assert "only root" in unnamed.problems[0].message
     assert "bad minute" in parse_system("--0 5 * * * root /bin/x\n").problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("command", "as_run", "stdin"),
+    [
+        ("date +%Y", "date +", "Y"),
+        (r"date +\%Y", "date +%Y", None),
+        ('echo "a #1" \\% done', 'echo "a #1" % done', None),
+        ("mail -s hi root%line one%line two", "mail -s hi root", "line one\nline two"),
+        ("printf '\\\\%'", "printf '\\\\", "'"),  # an escaped backslash does not escape the %
+        ("no percent at all", "no percent at all", None),
+    ],
+)
+def test_split_percent_as_cron_does(command, as_run, stdin):
+    assert split_percent(command) == (as_run, stdin)

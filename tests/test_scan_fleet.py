@@ -183,3 +183,24 @@ def test_a_scan_killed_midway_loses_and_duplicates_nothing(fleet, inventory, tmp
         expected = conn.execute("select id from runs where host = 'charlie'").fetchall()
     assert sorted(after_kills) == sorted(expected)
     assert twice == []
+
+
+def test_runs_match_their_entry_as_cron_logs_the_command():
+    # Debian logs `echo "a #1" \% done` as `echo "a #1" % done`, and a command with a bare %
+    # only up to it (the rest is the job's input).
+    from cronops.crontab import parse_crontab
+    from cronops.scan import entry_matcher
+
+    crontab = parse_crontab(
+        '0 * * * * echo "a #1" \\% done\n5 * * * * mail -s hi root%body\n',
+        host="h",
+        source="/var/spool/cron/crontabs/alice",
+        kind="user",
+        owner="alice",
+    )
+    escaped, mailed = crontab.entries
+    match = entry_matcher(crontab.entries)
+    assert match("alice", 'echo "a #1" % done') == escaped.id
+    assert match("alice", 'echo "a #1" \\% done') == escaped.id
+    assert match("alice", "mail -s hi root") == mailed.id
+    assert match("bob", "mail -s hi root") is None
