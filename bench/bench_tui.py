@@ -23,7 +23,7 @@ from textual.worker import WorkerState  # noqa: E402
 
 from cronops.inventory import Host, Inventory  # noqa: E402
 from cronops.store import Store, iso  # noqa: E402
-from cronops.tui import make_app  # noqa: E402
+from cronops.tui import CronopsApp  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SCHEDULES = ("*/5 * * * *", "*/15 * * * *", "0 * * * *", "30 2 * * *", "0 4 * * 0", "17 */6 * * *")
@@ -115,7 +115,7 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
 
 async def measure(path: Path, inventory: Inventory) -> dict[str, float]:
     figures: dict[str, float] = {}
-    app = make_app(
+    app = CronopsApp(
         path, inventory, inventory.hosts, scan_on_start=False, rescan_every=None, now=lambda: NOW
     )
     app.animation_level = "none"

@@ -122,18 +122,20 @@ def load_runs(store: Store, hosts: Sequence[str], since: datetime) -> list[RunRe
         """,
         [*hosts, iso(since)],
     )
-    return [
-        RunRecord(
-            entry_id=r["entry_id"],
-            host=r["host"],
-            started_at=from_iso(r["started_at"]),
-            ended_at=from_iso(r["ended_at"]),
-            status=r["status"],
-            signal=r["signal"],
-            trigger=r["trigger"],
-        )
-        for r in rows
-    ]
+    return [run_record(r) for r in rows]
+
+
+def run_record(row: dict) -> RunRecord:
+    """A runs row (with its entry_id) as the judge takes it."""
+    return RunRecord(
+        entry_id=row["entry_id"],
+        host=row["host"],
+        started_at=from_iso(row["started_at"]),
+        ended_at=from_iso(row["ended_at"]),
+        status=row["status"],
+        signal=row["signal"],
+        trigger=row["trigger"],
+    )
 
 
 def load_running(store: Store, hosts: Sequence[str]) -> list[RunningJob]:

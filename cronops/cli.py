@@ -256,9 +256,9 @@ def open_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     inventory, hosts = open_inventory(args)
-    from cronops.tui import make_app  # here, not at the top: the core never imports textual
+    from cronops.tui import CronopsApp  # here, not at the top: the core never imports textual
 
-    app = make_app(
+    app = CronopsApp(
         args.db or locations.default_db_path(),
         inventory,
         hosts,

@@ -16,7 +16,7 @@ from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
 from cronops.store import Store, iso, run_key
 from cronops.transport.base import HostStatus, Reply
-from cronops.tui import make_app
+from cronops.tui import CronopsApp
 from cronops.tui.screens.detail import DetailScreen
 from cronops.tui.screens.help import HelpScreen
 
@@ -143,7 +143,7 @@ def history(tmp_path: Path) -> tuple[Path, Inventory]:
 def app_for(history, **kwargs):
     path, inventory = history
     options = {"scan_on_start": False, "rescan_every": None, "now": lambda: NOW} | kwargs
-    app = make_app(path, inventory, inventory.hosts, **options)
+    app = CronopsApp(path, inventory, inventory.hosts, **options)
     app.animation_level = "none"  # tab underlines and scrolls would only slow the tests
     return app
 
@@ -204,7 +204,7 @@ async def test_opens_on_problems_worst_first(history):
 async def test_healthy_fleet_says_so(history):
     path, inventory = history
     charlie = [h for h in inventory.hosts if h.name == "charlie"]
-    app = make_app(
+    app = CronopsApp(
         path, inventory, charlie, scan_on_start=False, rescan_every=None, now=lambda: NOW
     )
     async with app.run_test(size=(120, 30)) as pilot:

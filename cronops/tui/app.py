@@ -1,7 +1,7 @@
 """The cronops app: three views over the fleet (Problems, Jobs, Hosts), a filter, job details,
 and scans in the background that refresh the views as each host answers.
 
-`make_app` is the one way in, for the CLI and the tests alike: the data source, the clock and
+`CronopsApp` is the one way in, for the CLI and the tests alike: the data source, the clock and
 the connector are passed in, so tests pin the clock and never touch SSH."""
 
 from __future__ import annotations
@@ -421,26 +421,4 @@ def _outcome(outcome: HostScan) -> str:
         return f"{outcome.host.name}: ok, {outcome.entries} entries, {outcome.new_runs} new runs"
     return f"{outcome.host.name}: {outcome.status}" + (
         f" ({outcome.error})" if outcome.error else ""
-    )
-
-
-def make_app(
-    store_path: Path,
-    inventory: Inventory,
-    hosts: Sequence[Host],
-    *,
-    scan_on_start: bool = True,
-    rescan_every: float | None = DEFAULT_RESCAN_S,
-    now: Callable[[], datetime] | None = None,
-    connector_factory: Callable[[], Connector] | None = None,
-) -> CronopsApp:
-    """The app over this history and these hosts; the CLI runs it, tests drive it with a Pilot."""
-    return CronopsApp(
-        store_path,
-        inventory,
-        hosts,
-        scan_on_start=scan_on_start,
-        rescan_every=rescan_every,
-        now=now,
-        connector_factory=connector_factory,
     )

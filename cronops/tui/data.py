@@ -22,7 +22,14 @@ from cronops.analysis import (
     RunRecord,
     entry_status,
 )
-from cronops.audit import AuditResult, host_facts, load_entries, load_running, run_audit
+from cronops.audit import (
+    AuditResult,
+    host_facts,
+    load_entries,
+    load_running,
+    run_audit,
+    run_record,
+)
 from cronops.inventory import Host, Inventory
 from cronops.policy import SEVERITIES, Policy
 from cronops.schedule import describe, next_runs, previous_run, validate
@@ -177,7 +184,8 @@ class FleetReader:
         # A few index probes per entry on (entry_id, started_at): never a scan of every run.
         rows = self.store.rows(
             f"""
-            select e.id, e.text, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger
+            select e.id as entry_id, e.text, r.host, r.started_at, r.ended_at, r.status, r.signal,
+                   r.trigger
             from entries e
             left join runs r on r.id in (
                 select id from runs where entry_id = e.id order by started_at desc limit {RECENT_RUNS}
@@ -187,21 +195,11 @@ class FleetReader:
             """,
             names,
         )
-        texts = {r["id"]: r["text"] or "" for r in rows}
+        texts = {r["entry_id"]: r["text"] or "" for r in rows}
         recent: dict[str, list[RunRecord]] = {}
         for r in rows:
             if r["started_at"]:
-                recent.setdefault(r["id"], []).append(
-                    RunRecord(
-                        entry_id=r["id"],
-                        host=r["host"],
-                        started_at=from_iso(r["started_at"]),
-                        ended_at=from_iso(r["ended_at"]),
-                        status=r["status"],
-                        signal=r["signal"],
-                        trigger=r["trigger"] or "cron",
-                    )
-                )
+                recent.setdefault(r["entry_id"], []).append(run_record(r))
         return texts, recent
 
     # -- one job, for its detail screen ------------------------------------------------------
