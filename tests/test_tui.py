@@ -155,8 +155,12 @@ async def settle(pilot, seconds: float = 10.0) -> None:
         if not any(w.state in busy for w in pilot.app.workers):
             break
         await asyncio.sleep(0.01)
-    # Two pauses: the tables size their columns on the idle after their rows arrive.
-    await pilot.pause()
+    # The tables size their columns on an idle after their rows arrive (DataTable's own flag):
+    # a snapshot taken before that shows squeezed columns.
+    for _ in range(500):
+        await pilot.pause()
+        if not any(t._require_update_dimensions for t in pilot.app.query(DataTable)):
+            break
     await pilot.pause()
 
 
@@ -230,6 +234,9 @@ async def test_jobs_view_shows_state_last_and_next_run_in_host_zone(history):
         assert jobs["a001"][5:9] == ["11-22 11:00 ok", "1m7s", "11-22 13:00", "Every hour"]
         assert jobs["a002"][0] == "failing" and jobs["a002"][5].endswith("failed")
         assert jobs["a003"][0] == "missed" and jobs["a003"][5] == "never seen"
+        # The backup got faster hour by hour: its last durations, oldest first, fall.
+        backup_trend = jobs["a001"][-2]
+        assert len(backup_trend) == 3 and backup_trend[0] > backup_trend[-1]
         assert jobs["b001"][0] == "unknown"  # its host timed out: nothing is known since
         # charlie is in Berlin: 03:00 there, whatever the UTC time.
         assert jobs["c001"][7] == "11-23 03:00"

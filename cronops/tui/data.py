@@ -42,7 +42,8 @@ JUDGE_BATCH = 25  # hosts judged at a time, so the Problems view fills in as it 
 # From this many entries on, judging goes to a worker process (starting one costs ~0.5 s).
 JUDGE_IN_PROCESS_FROM = 2000
 # An entry's state looks at the expected time before its latest one (whose grace may not have
-# passed yet): the latest runs it needs are its last few, not its whole history.
+# passed yet): it needs its last few runs, not its whole history; the Jobs view's duration trend
+# shows these few.
 RECENT_RUNS = 3
 
 

@@ -4,9 +4,10 @@ The next run is in the host's zone (or the entry's CRON_TZ on cronie), as cron r
 
 from __future__ import annotations
 
+from cronops.analysis import RunRecord
 from cronops.schedule import describe
 from cronops.tui.data import JobRow
-from cronops.tui.widgets.format import clip, loud, span, when
+from cronops.tui.widgets.format import clip, loud, span, trend, when
 from cronops.tui.widgets.table import Column, TableView
 
 _STATE_ORDER = ("missed", "failing", "hung", "late", "unknown", "running", "ran", "ok")
@@ -29,7 +30,8 @@ class JobsView(TableView[JobRow]):
             Column("last run", lambda j: _last(j), lambda j: _started(j)),
             Column("took", lambda j: _took(j), lambda j: _duration(j)),
             Column("next run", lambda j: when(j.status.next_run, j.zone), _next),
-            Column("when", lambda j: clip(_described(j.entry.schedule), 32), _described_of),
+            Column("when", lambda j: clip(describe(j.entry.schedule), 32), _described_of),
+            Column("trend", lambda j: trend([_took_s(r) for r in j.recent_runs]), _duration),
             Column("id", lambda j: j.entry.id, lambda j: j.entry.id),
         ]
 
@@ -40,18 +42,8 @@ class JobsView(TableView[JobRow]):
         return row.haystack
 
 
-_DESCRIBED: dict[str, str] = {}
-
-
-def _described(schedule: str) -> str:
-    # cron-descriptor takes ~50 µs; a fleet repeats a few dozen schedules thousands of times.
-    if schedule not in _DESCRIBED:
-        _DESCRIBED[schedule] = describe(schedule)
-    return _DESCRIBED[schedule]
-
-
 def _described_of(job: JobRow) -> str:
-    return _described(job.entry.schedule)
+    return describe(job.entry.schedule)
 
 
 def _state_order(job: JobRow) -> tuple:
@@ -74,10 +66,11 @@ def _started(job: JobRow) -> float | None:
 
 
 def _duration(job: JobRow) -> float | None:
-    run = job.last_run
-    if run is None or run.ended_at is None:
-        return None
-    return (run.ended_at - run.started_at).total_seconds()
+    return _took_s(job.last_run) if job.last_run else None
+
+
+def _took_s(run: RunRecord) -> float | None:
+    return None if run.ended_at is None else (run.ended_at - run.started_at).total_seconds()
 
 
 def _took(job: JobRow) -> str:

@@ -60,3 +60,16 @@ def clip(text: str, width: int) -> str:
     """One line, at most `width` characters: tables stay one row per item."""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def trend(durations: list[float | None]) -> str:
+    """A run's duration per character, oldest first, scaled to the longest: '▂▂▃█' shows a job
+    slowing down; '·' is a run whose end the log did not show."""
+    longest = max((d for d in durations if d is not None), default=0) or 1
+    return "".join(
+        "·" if d is None else _BLOCKS[min(len(_BLOCKS) - 1, int(d / longest * len(_BLOCKS)))]
+        for d in durations
+    )
