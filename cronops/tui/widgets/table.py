@@ -108,6 +108,7 @@ class TableView(Vertical, Generic[Row]):
         shown = matched[:SHOWN]
         table = self.table
         current = self.current_key()
+        rows = [(self.key(row), row, [_text(c.cell(row)) for c in columns]) for row in shown]
         with self.app.batch_update():
             table.clear()
             # Labels before rows: adding rows is what makes the table draw its header again.
@@ -115,12 +116,18 @@ class TableView(Vertical, Generic[Row]):
                 arrow = ""
                 if index == self.sort_column:
                     arrow = " ▼" if self.sort_reverse else " ▲"
-                table.columns[column_key].label = Text(column.label + arrow)
+                label = Text(column.label + arrow)
+                # Widths from the rows shown, set here: DataTable's own sizing happens on a later
+                # idle and was seen to leave columns at their labels' width.
+                widths = [label.cell_len, *(cells[index].cell_len for _, _, cells in rows)]
+                table_column = table.columns[column_key]
+                table_column.label = label
+                table_column.auto_width = False
+                table_column.width = column.width or max(widths)
             self.shown = {}
-            for row in shown:
-                key = self.key(row)
+            for key, row, cells in rows:
                 self.shown[key] = row
-                table.add_row(*(_text(c.cell(row)) for c in columns), key=key)
+                table.add_row(*cells, key=key)
             if current in self.shown:
                 table.move_cursor(row=table.get_row_index(current), animate=False)
         table.refresh()
