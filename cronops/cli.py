@@ -96,64 +96,68 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(run=cmd_tui)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    hosts = commands.add_parser(
-        "hosts",
-        parents=[fleet],
-        help="connect to every host and report its state",
-        description="Connect to every host (one SSH connection each, in parallel) and report its "
-        "state: ok, unreachable, timeout, auth_failed, host_key_unknown, host_key_changed or error. "
-        "Exit 0 when every host is ok, 1 otherwise, 2 on a usage or inventory error.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    hosts.add_argument("--format", "-f", choices=("table", "json"), default="table")
-    hosts.set_defaults(run=cmd_hosts)
-
-    scan = commands.add_parser(
-        "scan",
-        parents=[fleet],
-        help="read crontabs and cron logs into the local history",
-        description="Read every host's crontabs, new cron log lines and running jobs (one SSH "
-        "connection and one command per host) into the history database. The first scan of a "
-        "host reads its rotated logs too, as far back as --window. Exit 0 when every host was "
-        "scanned, 1 when any failed, 2 on a usage or inventory error.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    scan.add_argument(
+    window = argparse.ArgumentParser(add_help=False)
+    window.add_argument(
         "--window",
         type=duration_arg,
         default=DEFAULT_WINDOW,
         metavar="DURATION",
-        help="how far back a first scan reads logs, e.g. 36h or 8d (default 8d)",
+        help="how far back a host's first scan reads its logs, e.g. 36h or 8d (default 8d)",
     )
-    scan.add_argument("--format", "-f", choices=("table", "json"), default="table")
-    scan.set_defaults(run=cmd_scan)
 
-    jobs = commands.add_parser(
+    def command(name, run, summary, description, formats=("table", "json"), **options):
+        sub = commands.add_parser(
+            name,
+            # The main parser's usage lines would otherwise prefix every command's own.
+            prog=f"cronops {name}",
+            parents=[fleet, *options.pop("parents", [])],
+            help=summary,
+            description=description,
+            epilog=options.pop("epilog", EPILOG),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("--format", "-f", choices=formats, default="table")
+        sub.set_defaults(run=run)
+        return sub
+
+    command(
+        "hosts",
+        cmd_hosts,
+        "connect to every host and report its state",
+        "Connect to every host (one SSH connection each, in parallel) and report its "
+        "state: ok, unreachable, timeout, auth_failed, host_key_unknown, host_key_changed or error. "
+        "Exit 0 when every host is ok, 1 otherwise, 2 on a usage or inventory error.",
+    )
+    command(
+        "scan",
+        cmd_scan,
+        "read crontabs and cron logs into the local history",
+        "Read every host's crontabs, new cron log lines and running jobs (one SSH "
+        "connection and one command per host) into the history database. The first scan of a "
+        "host reads its rotated logs too, as far back as --window. Exit 0 when every host was "
+        "scanned, 1 when any failed, 2 on a usage or inventory error.",
+        parents=[window],
+    )
+    command(
         "jobs",
-        parents=[fleet],
-        help="list the cron entries found on the fleet, with their ids",
-        description="List every crontab entry of the last scan: its id (what rerun, pause and "
+        cmd_jobs,
+        "list the cron entries found on the fleet, with their ids",
+        "List every crontab entry of the last scan: its id (what rerun, pause and "
         "edit take), host, user, source file and line, schedule and command. Reads the history "
         "database; run `cronops scan` first.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    jobs.add_argument("--format", "-f", choices=("table", "json"), default="table")
-    jobs.set_defaults(run=cmd_jobs)
-
-    audit = commands.add_parser(
+    audit = command(
         "audit",
-        parents=[fleet],
-        help="scan, then report what was missed, late, failed, slow, hung or overlapping",
-        description="Scan the fleet (unless --no-scan), then judge every entry over the window: "
+        cmd_audit,
+        "scan, then report what was missed, late, failed, slow, hung or overlapping",
+        "Scan the fleet (unless --no-scan), then judge every entry over the window: "
         "missed, late, failed, slow, hung, overlap and never_ran per job; unreachable, host_key, "
         "auth, cron_not_running, clock_skew, logs_unreadable and crontab_errors per host. "
         "Where the logs cannot tell (Debian cron at its default -L 1 logs no end and no exit "
         "status), the evidence says so and no failure is invented.",
+        formats=("table", "json", "markdown"),
+        parents=[window],
         epilog=AUDIT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     audit.add_argument(
         "--since",
@@ -163,7 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="start of the window: a duration back from now (24h, 8d, 1h30m) or an ISO date-time "
         "(default 24h)",
     )
-    audit.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table")
     audit.add_argument(
         "--fail-on",
         type=fail_on_arg,
@@ -175,14 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--no-scan", action="store_true", help="judge the history as it is, without scanning first"
     )
-    audit.add_argument(
-        "--window",
-        type=duration_arg,
-        default=DEFAULT_WINDOW,
-        metavar="DURATION",
-        help="how far back the scan reads logs on a host's first scan (default 8d)",
-    )
-    audit.set_defaults(run=cmd_audit)
     return parser
 
 
