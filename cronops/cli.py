@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cronops import __version__, locations, report
+from cronops import __version__, actions, locations, report
 from cronops.analysis import Finding
 from cronops.audit import run_audit
 from cronops.inventory import Host, Inventory, InventoryError, find_inventory, load_inventory
@@ -178,7 +179,88 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--no-scan", action="store_true", help="judge the history as it is, without scanning first"
     )
+    add_action_commands(command)
+    log = command(
+        "log",
+        cmd_log,
+        "show the audit trail of actions (rerun, pause, resume, edit, undo)",
+        "Every action cronops took or refused, newest first: when, who (local user@host), "
+        "host, entry, action, the line before and after, and the result. Reads the history "
+        "database only.",
+    )
+    log.add_argument("--entry", "-e", metavar="ID", help="only the actions on this entry")
+    log.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="default 50")
     return parser
+
+
+def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """rerun, pause, resume, edit and undo: an entry id, a confirmation (or --yes), one action."""
+    confirm = argparse.ArgumentParser(add_help=False)
+    confirm.add_argument("entry", metavar="ID", help="the entry's id, as `cronops jobs` lists it")
+    confirm.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask for confirmation (needed off a terminal)",
+    )
+    actions = {
+        "rerun": (
+            "run an entry's command now, as its user, with its crontab environment",
+            "Run the entry's command on its host now, as the entry's user (runuser as root, "
+            "else sudo -n -u USER), with the environment cron gives it (HOME, LOGNAME, SHELL, "
+            "PATH and the crontab's NAME=value lines), its % input, in the user's home. The output "
+            "streams here; the run is recorded as a manual run. Refused while the entry is "
+            "running, unless --force. Exit 0 when the job exits 0, 1 otherwise.",
+        ),
+        "pause": (
+            "comment out an entry's line, with who, when and why",
+            "Comment out exactly the entry's line behind a cronops marker (who, when, --reason, "
+            "--until); `cronops resume` restores the line byte for byte. Refused when the crontab "
+            "changed on the host since the last scan.",
+        ),
+        "resume": (
+            "restore a paused entry's line exactly",
+            "Restore the line `cronops pause` commented out, byte for byte.",
+        ),
+        "edit": (
+            "change an entry's schedule and/or command (only that line changes)",
+            "Replace the entry's schedule and/or command; every other byte of the crontab is "
+            "kept. Shows the diff, writes only if the crontab is unchanged since the last scan, "
+            "keeps a backup on the host, and reads it back to verify.",
+        ),
+        "undo": (
+            "put back the crontab as it was before cronops' last change to the entry",
+            "Restore the crontab version from before the last pause, resume, edit or undo of the "
+            "entry, through the same checks: refused if the crontab changed since.",
+        ),
+    }
+    epilog = (
+        "exit codes:\n  0  done\n  1  refused or failed (nothing changed), or the rerun job "
+        "failed\n  2  usage or inventory error, or no confirmation\n"
+    )
+    subs = {
+        name: command(
+            name,
+            cmd_action,
+            summary,
+            description,
+            formats=("text", "json"),
+            parents=[confirm],
+            epilog=epilog,
+        )
+        for name, (summary, description) in actions.items()
+    }
+    subs["rerun"].add_argument(
+        "--force", action="store_true", help="run even while the entry is running right now"
+    )
+    subs["pause"].add_argument("--reason", "-r", default="", help="why, shown with the entry")
+    subs["pause"].add_argument(
+        "--until", type=until_arg, metavar="WHEN", help="until when: a duration (4h) or a date-time"
+    )
+    subs["edit"].add_argument("--schedule", "-s", metavar="SCHEDULE", help="e.g. '30 2 * * *'")
+    subs["edit"].add_argument(
+        "--command", "-c", dest="command_text", metavar="COMMAND", help="the new command"
+    )
 
 
 AUDIT_EPILOG = """\
@@ -213,6 +295,11 @@ def since_arg(text: str) -> timedelta | datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is neither a duration (24h, 8d) nor an ISO date-time (2026-11-21T06:00)"
         ) from exc
+
+
+def until_arg(text: str) -> datetime:
+    moment = since_arg(text)
+    return datetime.now().astimezone() + moment if isinstance(moment, timedelta) else moment
 
 
 def fail_on_arg(text: str) -> Callable[[Finding], bool]:
@@ -367,6 +454,105 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         out = report.console()
         out.print(report.jobs_table(entries, out.width))
     return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    _, hosts = open_inventory(args)
+    store = open_store(args)
+    try:
+        names = {h.name for h in hosts}
+        trail = [
+            a for a in store.actions(entry_id=args.entry, limit=args.limit) if a["host"] in names
+        ]
+    finally:
+        store.close()
+    if args.format == "json":
+        report.print_json(report.actions_json(trail))
+    else:
+        report.console().print(report.actions_table(trail))
+    return EXIT_OK
+
+
+def cmd_action(args: argparse.Namespace) -> int:
+    _, hosts = open_inventory(args)
+    store = open_store(args)
+    fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
+    try:
+        done = asyncio.run(_act(args, hosts, store, fleet))
+    except actions.ActionError as exc:
+        print(f"cronops {args.command}: {exc}", file=sys.stderr)
+        if exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return EXIT_ATTENTION
+    except NotConfirmed as exc:
+        print(f"cronops {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    if args.format == "json":
+        report.print_json(dataclasses.asdict(done))
+    else:
+        print(
+            done.message
+            + (f" (entry id now {done.entry_id})" if done.entry_id != args.entry else ""),
+            file=sys.stderr,
+        )
+    if args.command == "rerun":
+        return EXIT_OK if done.exit_status == 0 else EXIT_ATTENTION
+    return EXIT_OK
+
+
+class NotConfirmed(Exception):
+    pass
+
+
+async def _act(args, hosts: list[Host], store: Store, fleet) -> actions.Done:
+    who = actions.actor()
+    try:
+        if args.command == "undo":
+            change = actions.plan_undo(store, hosts, args.entry)
+        else:
+            target = actions.find_target(store, hosts, args.entry)
+            if args.command == "rerun":
+                _confirm(args, _rerun_question(target))
+                sink = None if args.format == "json" else _write_through
+                return await actions.rerun(
+                    target, fleet, store, who, force=args.force, on_output=sink
+                )
+            change = _plan(args, target, who)
+        _confirm(args, f"{change.diff()}\n{change.action} {change.entry_id} on {change.host.name}?")
+        return await actions.apply(change, fleet, store, who)
+    finally:
+        await fleet.close()
+
+
+def _plan(args, target: actions.Target, who: str) -> actions.Change:
+    if args.command == "pause":
+        now = datetime.now().astimezone()
+        return actions.plan_pause(target, who, now, args.reason, args.until)
+    if args.command == "resume":
+        return actions.plan_resume(target)
+    return actions.plan_edit(target, args.schedule, args.command_text)
+
+
+def _rerun_question(target: actions.Target) -> str:
+    entry = target.entry
+    return f"run on {target.host.name} as {entry.user}, now:\n  {entry.command}\n?"
+
+
+def _confirm(args, question: str) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise NotConfirmed("not a terminal: nothing done; pass --yes to act without asking")
+    print(question, file=sys.stderr)
+    if input("[y/N] ").strip().lower() not in ("y", "yes"):
+        raise NotConfirmed("not confirmed: nothing done")
+
+
+def _write_through(piece: bytes) -> None:
+    sys.stdout.buffer.write(piece)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

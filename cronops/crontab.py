@@ -1,6 +1,6 @@
 """Crontab text to entries, keeping every line's original text exactly as read.
 
-Also the line surgery (replace, pause, resume) that edits one line and leaves every other byte alone.
+Also the line surgery (replace, edit, pause, resume) that changes one line and no other byte.
 
 Lines are read as vixie/Debian cron reads them: split on "\\n" only, so a CRLF line keeps its "\\r"
 in `text` and in its command, as cron does. Environment lines follow cron's load_env, and a line
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
-from cronops.schedule import validate
+from cronops.schedule import split_schedule, validate
 
 USER = "user"
 SYSTEM = "system"
@@ -48,7 +48,7 @@ _TEMPLATE_EXAMPLES = frozenset(
 )
 _CRON_D_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _BLANKS = re.compile(r"[ \t]+")  # the only field separators cron knows
-_TOKEN = re.compile(r"([^ \t]+)[ \t]*")
+_TOKEN = re.compile(r"([^ \t]+)([ \t]*)")
 # What follows the five time fields looks like a sixth one: a seconds (or year) field.
 _TIME_FIELD = re.compile(
     r"[0-9*][0-9*,/-]*|\?|(?:sun|mon|tue|wed|thu|fri|sat)(?:[-,](?:sun|mon|tue|wed|thu|fri|sat))*",
@@ -77,7 +77,7 @@ class PauseInfo:
             "reason": self.reason or None,
         }
         rendered = "".join(
-            f" {key}={quote(value, safe=_MARKER_SAFE)}"
+            f" {key}={quote(value, safe=_MARKER_SAFE, errors='surrogatepass')}"
             for key, value in items.items()
             if value is not None
         )
@@ -178,8 +178,7 @@ def parse_crontab(
     `kind` is "user" (no user field; run as `owner`, else the spool file's name) or "system"
     (/etc/crontab and /etc/cron.d: a user field after the schedule).
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    _check_kind(kind)
     lines = [_cut_terminator(piece) for piece in _pieces(text)]
     crontab = Crontab(host, source, kind, owner, text, [], [], [])
     crontab.header_lines = _count_header_lines([content for content, _ in lines])
@@ -228,9 +227,8 @@ def entry_id(host: str, source: str, user: str, command: str, occurrence: int = 
 def split_percent(command: str) -> tuple[str, str | None]:
     """The command as cron runs it, and the job's standard input (None when it has none).
 
-    As cron's do_command does: the first unescaped `%` ends the command and starts the input,
-    where every further `%` is a newline; `\\%` is a literal `%` (its backslash dropped). Cron
-    also logs the command in this form."""
+    As cron's do_command does: the first unescaped `%` ends the command and starts the input;
+    `\\%` is a literal `%` (its backslash dropped). Cron also logs the command in this form."""
     run: list[str] = []
     escaped = False
     for index, char in enumerate(command):
@@ -241,11 +239,30 @@ def split_percent(command: str) -> tuple[str, str | None]:
                 run.append(char)
             escaped = False
         elif char == "%":
-            return "".join(run), command[index + 1 :].replace("%", "\n")
+            return "".join(run), _cron_input(command[index + 1 :])
         else:
             run.append(char)
             escaped = char == "\\"
     return "".join(run), None
+
+
+def _cron_input(text: str) -> str:
+    """The input as cron writes it to the job: each `%` a newline, `\\%` a `%`, other
+    backslashes kept, and a final newline when the last character written is not one."""
+    out: list[str] = []
+    escaped = need_newline = False
+    for char in text:
+        if escaped and char != "%":
+            out.append("\\")
+        elif not escaped and char == "%":
+            char = "\n"
+        escaped = char == "\\"
+        if not escaped:
+            out.append(char)
+            need_newline = char != "\n"
+    if escaped:
+        out.append("\\")
+    return "".join(out) + ("\n" if need_newline else "")
 
 
 def cron_d_file_ignored(name: str) -> bool:
@@ -285,6 +302,60 @@ def resume_line(text: str, line: int) -> str:
     return replace_line(text, line, paused[1])
 
 
+def edit_line(
+    text: str, kind: str, *, schedule: str | None = None, command: str | None = None
+) -> str:
+    """One active job line (`text`, no "\\n") with a new schedule and/or command; all else kept.
+
+    The blanks before the line and between its fields, the user field of a "system" line and
+    cronie's leading "-" stay byte for byte. A new schedule with as many fields as the old one
+    takes the old blanks between them; otherwise its fields are joined by single spaces, and the
+    old blanks after the schedule are kept. The command is literal: "%", "\\%", quotes, "#" and
+    trailing blanks are the caller's. A CRLF line's "\\r" belongs to its command (cron runs it),
+    so a new command replaces it too.
+
+    Raises ValueError, worded for the operator, when the line is not an active job, the schedule
+    or command is one cron would not read back as given, or nothing would change.
+    """
+    _check_kind(kind)
+    if "\n" in text:
+        raise ValueError("text must be a single line (no '\\n')")
+    job = _active_job(text, kind)
+    if schedule is None and command is None:
+        raise ValueError("nothing to change: give a new schedule, a new command or both")
+    fields_now = job.schedule.split(" ")
+    if schedule is not None:
+        message = validate(schedule)
+        if message:
+            raise ValueError(f"invalid schedule {schedule!r}: {message}")
+    if command is not None:
+        _check_command(command)
+    wanted = replace(
+        job,
+        schedule=job.schedule if schedule is None else " ".join(split_schedule(schedule)),
+        command=job.command if command is None else command,
+    )
+
+    # The command is the tail of the line: before it are only blanks, cronie's "-" and fields.
+    head = text[: len(text) - len(job.command)]
+    lead = head[: len(head) - len(head.lstrip(" \t"))] + ("-" if job.log_off else "")
+    fields = _fields(head[len(lead) :], len(fields_now) + (1 if kind == SYSTEM else 0))
+    blanks = [blank for _, blank in fields]
+    new_fields = wanted.schedule.split(" ")
+    if len(new_fields) != len(fields_now):
+        blanks[: len(fields_now)] = [" "] * (len(new_fields) - 1) + [blanks[len(fields_now) - 1]]
+    words = new_fields + [word for word, _ in fields[len(fields_now) :]]
+    middle = "".join(word + blank for word, blank in zip(words, blanks, strict=True))
+    edited = lead + middle + wanted.command
+
+    read_back = _classify(edited, kind, "root")
+    if read_back != wanted:
+        raise ValueError(_misread(read_back))
+    if edited == text:
+        raise ValueError("nothing would change: the line already has this schedule and command")
+    return edited
+
+
 def paused_info(entry_or_text: Entry | str) -> PauseInfo | None:
     """Who paused this entry or line, when, why and until when; None if it is not paused."""
     if isinstance(entry_or_text, Entry):
@@ -299,6 +370,55 @@ def line_text(text: str, line: int) -> str:
     if not 1 <= line <= len(pieces):
         raise IndexError(f"line {line} is outside 1-{len(pieces)}")
     return _cut_terminator(pieces[line - 1])[0]
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def _active_job(text: str, kind: str) -> _Job:
+    """The job on this line, or a ValueError saying why there is none to edit."""
+    # The owner is unknown here: let cronie's "-" pass, and the line keeps it as it was.
+    item = _classify(text, kind, "root")
+    if isinstance(item, _Job) and item.paused:
+        raise ValueError("this job is paused by cronops: resume it before editing it")
+    if isinstance(item, _Job) and item.disabled:
+        raise ValueError("this job is commented out: uncomment it before editing it")
+    if isinstance(item, _Job):
+        return item
+    if isinstance(item, _Env):
+        raise ValueError(f"this line sets {item.name}; it is not a job")
+    if isinstance(item, _Problem):
+        raise ValueError(f"cron does not run this line, so there is no job to edit: {item.message}")
+    if text.strip(" \t"):
+        raise ValueError("this line is a comment, not a job")
+    raise ValueError("this line is blank: there is no job to edit")
+
+
+def _check_command(command: str) -> None:
+    if "\n" in command or "\r" in command:
+        raise ValueError(
+            "the command must be a single line (in a crontab, '%' starts the job's input lines)"
+        )
+    if not command.strip():
+        raise ValueError("the command is empty")
+    if command[0] in " \t":
+        raise ValueError("the command starts with a blank, which cron would drop: remove it")
+
+
+def _misread(item: _Job | _Env | _Problem | None) -> str:
+    """Why an edited line would not read back as the job it was meant to be."""
+    if isinstance(item, _Problem):
+        return f"cron would reject the edited line: {item.message}"
+    if isinstance(item, _Env):
+        return f"cron would read the edited line as the setting {item.name}={item.value}, not a job"
+    if isinstance(item, _Job):
+        return (
+            f"cron would read the edited line as schedule {item.schedule!r} "
+            f"and command {item.command!r}"
+        )
+    return "cron would not read the edited line as a job"
 
 
 def _pieces(text: str) -> list[str]:
@@ -383,15 +503,22 @@ def _parse_job_fields(body: str, kind: str) -> _Job | _Problem:
 
 def _take(text: str, count: int) -> tuple[list[str], str]:
     """Up to `count` blank-separated fields from the front of `text`, and what follows them."""
+    fields = _fields(text, count)
+    used = sum(len(word) + len(blanks) for word, blanks in fields)
+    return [word for word, _ in fields], text[used:]
+
+
+def _fields(text: str, count: int) -> list[tuple[str, str]]:
+    """Up to `count` fields from the front of `text`, each with the blanks that follow it."""
     fields = []
     position = 0
     while len(fields) < count:
         match = _TOKEN.match(text, position)
         if match is None:
             break
-        fields.append(match.group(1))
+        fields.append((match.group(1), match.group(2)))
         position = match.end()
-    return fields, text[position:]
+    return fields
 
 
 def _parse_env(body: str) -> _Env | None:
@@ -440,7 +567,7 @@ def _split_paused(content: str) -> tuple[PauseInfo, str] | None:
     match = _PAUSED.match(content)
     if match is None:
         return None
-    items = {key: unquote(value) for key, value in _PAUSE_ITEM.findall(match.group(1))}
+    items = {key: _unquote(value) for key, value in _PAUSE_ITEM.findall(match.group(1))}
     info = PauseInfo(
         by=items.get("by", ""),
         at=_parse_iso(items.get("at")),
@@ -448,6 +575,15 @@ def _split_paused(content: str) -> tuple[PauseInfo, str] | None:
         until=_parse_iso(items.get("until")),
     )
     return info, content[match.end() :]
+
+
+def _unquote(value: str) -> str:
+    # "surrogatepass" gives back the lone surrogates marker() wrote (a user name read with
+    # surrogateescape has them); a hand-edited value that is not UTF-8 is read as best it can be.
+    try:
+        return unquote(value, errors="surrogatepass")
+    except UnicodeDecodeError:
+        return unquote(value)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -235,8 +235,15 @@ def new_marker() -> str:
     return secrets.token_hex(8)
 
 
-def build_script(marker: str, *, crontabs: bool = True, logs: LogRequest | None = None) -> str:
-    """The probe for one host. Facts always; crontabs, logs and processes when a scan asks."""
+def build_script(
+    marker: str,
+    *,
+    crontabs: bool = True,
+    logs: LogRequest | None = None,
+    processes: bool = False,
+) -> str:
+    """The probe for one host. Facts always; crontabs, logs and processes when asked (a scan
+    that reads logs always lists processes too)."""
     parts = ["set +e", _PRELUDE.format(marker=marker)]
     if crontabs:
         parts.append(_CRONTABS)
@@ -250,6 +257,7 @@ def build_script(marker: str, *, crontabs: bool = True, logs: LogRequest | None 
             )
         )
         parts.extend(_log_calls(logs))
+    if processes or logs is not None:
         parts.append(_PROCESSES)
     return "\n".join(parts)
 
@@ -277,7 +285,7 @@ def _log_calls(request: LogRequest) -> list[str]:
 
 
 def parse_output(reply: Reply, marker: str, zone_override: str | None = None) -> ProbeResult:
-    sections = _split(reply.stdout, marker)
+    sections = split_sections(reply.stdout, marker)
     if not sections or sections[0][0] != "meta":
         stderr = reply.stderr.decode(errors="replace").strip()[-300:]
         raise ProbeError(
@@ -310,7 +318,7 @@ def parse_output(reply: Reply, marker: str, zone_override: str | None = None) ->
     return result
 
 
-def _split(stdout: bytes, marker: str) -> list[tuple[str, bytes]]:
+def split_sections(stdout: bytes, marker: str) -> list[tuple[str, bytes]]:
     """(header, body) per section; text before the first marker (a motd, a chatty .bashrc) is dropped."""
     chunks = (b"\n" + stdout).split(f"\n@@{marker}@@ ".encode())[1:]
     sections = []

@@ -339,3 +339,44 @@ def _job_label(finding: Finding, audit: AuditResult) -> str:
 
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+ACTION_FIELDS = (
+    "id", "at", "actor", "host", "entry_id", "new_entry_id", "action", "path", "line", "before",
+    "after", "result", "detail",
+)  # fmt: skip
+
+
+def actions_json(actions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The audit trail for scripts; the whole crontab texts stay in the history database."""
+    return {"actions": [{k: a.get(k) for k in ACTION_FIELDS} for a in actions]}
+
+
+def actions_table(actions: Sequence[dict[str, Any]]) -> Table:
+    """Newest first: who did what to which entry, the line before and after, and how it went."""
+    table = Table(title=f"{len(actions)} actions", title_justify="left", expand=True)
+    table.add_column("WHEN", no_wrap=True)
+    table.add_column("WHO", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("HOST", no_wrap=True)
+    table.add_column("ENTRY", no_wrap=True)
+    table.add_column("ACTION", no_wrap=True)
+    table.add_column("RESULT", no_wrap=True)
+    table.add_column("CHANGE / DETAIL", overflow="fold", ratio=1)
+    style = {"ok": "green", "refused": "yellow", "failed": "red"}
+    for a in actions:
+        entry = a["entry_id"] + (f" → {a['new_entry_id']}" if a["new_entry_id"] else "")
+        change = (
+            f"- {escape(a['before'] or '')}\n+ {escape(a['after'])}"
+            if a["after"] is not None and a["after"] != a["before"]
+            else escape((a["detail"] or "").splitlines()[0] if a["detail"] else "")
+        )
+        table.add_row(
+            a["at"][:19].replace("T", " "),
+            escape(a["actor"]),
+            escape(a["host"]),
+            entry,
+            a["action"],
+            f"[{style.get(a['result'], '')}]{a['result']}[/]",
+            change,
+        )
+    return table

@@ -29,6 +29,12 @@ from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
 DEFAULT_WINDOW = timedelta(days=8)
+# The time a scan is stamped with: the wall clock, or a pinned one for demos and screenshots.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -73,9 +79,10 @@ async def probe_host(
     *,
     crontabs: bool = True,
     logs: probe.LogRequest | None = None,
+    processes: bool = False,
 ) -> HostReport:
     marker = probe.new_marker()
-    script = probe.build_script(marker, crontabs=crontabs, logs=logs)
+    script = probe.build_script(marker, crontabs=crontabs, logs=logs, processes=processes)
     reply = await connector.run(host, shell_command(host, probe.PROBE_COMMAND), script.encode())
     report = HostReport(host, reply.status, reply.error, reply.latency_ms)
     if reply.ok:
@@ -111,13 +118,14 @@ async def scan_fleet(
     connector: Connector,
     concurrency: int,
     window: timedelta = DEFAULT_WINDOW,
+    clock: Clock = utc_now,
 ) -> AsyncIterator[HostScan]:
     """Scan every host and store what it says; yields each host's outcome as it is stored.
 
     Parsing and storing run on one worker thread, in the order hosts answer, so the event loop
     keeps serving the other connections (and their timeouts) meanwhile.
     """
-    started = datetime.now(UTC)
+    started = clock()
     since = started - window
     cursors = {host.name: store.log_cursors(host.name) for host in hosts}
 
@@ -134,7 +142,9 @@ async def scan_fleet(
         async def probe_all() -> None:
             async for report in probe_fleet(hosts, connector, concurrency, logs=log_request):
                 stored.put_nowait(
-                    loop.run_in_executor(writer, _record_safely, store, report, since, started)
+                    loop.run_in_executor(
+                        writer, _record_safely, store, report, since, started, clock
+                    )
                 )
             stored.put_nowait(None)
 
@@ -147,10 +157,10 @@ async def scan_fleet(
 
 
 def _record_safely(
-    store: Store, report: HostReport, since: datetime, started: datetime
+    store: Store, report: HostReport, since: datetime, started: datetime, clock: Clock
 ) -> HostScan:
     try:
-        return record(store, report, since, started)
+        return record(store, report, since, started, clock)
     except Exception as exc:  # one host's surprise must never stop the fleet
         return HostScan(report.host, HostStatus.ERROR, f"could not store the scan: {exc!r}")
 
@@ -181,10 +191,16 @@ def record_host_checks(store: Store, reports: Iterable[HostReport]) -> None:
             store.write_host_state(db, host_state(report))
 
 
-def record(store: Store, report: HostReport, since: datetime, started: datetime) -> HostScan:
+def record(
+    store: Store,
+    report: HostReport,
+    since: datetime,
+    started: datetime,
+    clock: Clock = utc_now,
+) -> HostScan:
     """Parse one host's probe output and store it in one transaction."""
     name = report.host.name
-    now = iso(datetime.now(UTC))
+    now = iso(clock())
     state = host_state(report) | {"scanned_at": now}
     outcome = HostScan(report.host, report.status, report.error)
     result = report.result

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from cronops.probe import LogCursor
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the actions table (every tables' create is idempotent)
 # Long enough for another cronops process to finish writing a host; never "database is locked".
 BUSY_TIMEOUT_S = 60.0
 JOURNAL = "journal"
@@ -123,7 +123,34 @@ class Store:
             f"select * from entries where {' and '.join(where)} order by host, source, line", params
         )
 
+    def crontab(self, host: str, path: str) -> dict[str, Any] | None:
+        found = self.rows("select * from crontabs where host = ? and path = ?", [host, path])
+        return found[0] if found else None
+
+    def actions(
+        self, *, entry_id: str | None = None, host: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The audit trail, newest first; an entry's actions include those that gave it its id."""
+        where, params = ["1 = 1"], []
+        if entry_id:
+            where.append("(entry_id = ? or new_entry_id = ?)")
+            params += [entry_id, entry_id]
+        if host:
+            where.append("host = ?")
+            params.append(host)
+        return self.rows(
+            f"select * from actions where {' and '.join(where)} order by id desc limit ?",
+            [*params, limit],
+        )
+
     # -- writing -----------------------------------------------------------------------------
+
+    def record_action(self, action: dict[str, Any], runs: Iterable[dict[str, Any]] = ()) -> int:
+        """One action of the audit trail (and the manual run it made), in one transaction."""
+        with self.transaction() as db:
+            self.write_runs(db, list(runs))
+            _insert(db, "actions", [action])
+            return db.execute("select last_insert_rowid()").fetchone()[0]
 
     def write_host_state(self, db: Database, state: dict[str, Any]) -> None:
         _upsert(db, "hosts", [state], ("name",))
@@ -414,9 +441,31 @@ def _create_schema(db: Database) -> None:
         },
         if_not_exists=True,
     )
+    db["actions"].create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "host": str,
+            "entry_id": str,
+            "new_entry_id": str,
+            "action": str,
+            "path": str,
+            "line": int,
+            "before": str,  # the entry's line before and after (the command, for a rerun)
+            "after": str,
+            "crontab_before": str,  # the whole crontab file, for undo
+            "crontab_after": str,
+            "result": str,  # ok, refused, failed
+            "detail": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
     db["entries"].create_index(["host"], if_not_exists=True)
     db["runs"].create_index(["host", "started_at"], if_not_exists=True)
     db["runs"].create_index(["entry_id", "started_at"], if_not_exists=True)
     db["crontab_versions"].create_index(["host", "path"], if_not_exists=True)
     db["entry_versions"].create_index(["entry_id"], if_not_exists=True)
     db["scans"].create_index(["host", "started_at"], if_not_exists=True)
+    db["actions"].create_index(["entry_id"], if_not_exists=True)

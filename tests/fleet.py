@@ -17,7 +17,8 @@ One host is `unshare --mount --uts --pid --fork --kill-child --mount-proc` runni
   behaves the same whatever MTA this machine has;
 * bind-mounts HOSTDIR/spool over /var/spool/cron/crontabs, HOSTDIR/root over /root (none of
   the machine's dotfiles run in a fleet login), HOSTDIR/log over /var/log,
-  HOSTDIR/mail over /var/mail, HOSTDIR/run over /run and the fleet's authorized_keys over
+  HOSTDIR/mail over /var/mail, HOSTDIR/run over /run, HOSTDIR/backups over /var/backups
+  (where cronops keeps a crontab's previous version) and the fleet's authorized_keys over
   /etc/ssh/fleet_authorized_keys (readable by non-root users, unlike the fleet workdir);
 * sets the hostname, optionally starts rsyslogd (imuxsock only, on the host's own /run/devlog,
   which the machine-wide /dev/log symlink points at) and `cron -L N`;
@@ -131,6 +132,7 @@ _BOUND = (
     ("/var/mail", "mail"),
     ("/run", "run"),
     ("/root", "root"),
+    ("/var/backups", "backups"),
 )
 
 SENDMAIL_STUB = """\
@@ -393,6 +395,7 @@ class Fleet:
             "log",
             "mail",
             "root",
+            "backups",
         ):
             (hd / sub).mkdir(parents=True)
         for sub in ("run/sshd", "conf"):
@@ -871,6 +874,7 @@ def _init_script(spec: HostSpec, hd: Path, authorized_keys: Path, devlog: str | 
         # Each host has its own root home: the machine's dotfiles (pyenv's rehash lock in
         # .bashrc, say) must not run, or hang, in every fleet login.
         f"mount --bind {q(str(hd / 'root'))} /root",
+        f"mount --bind {q(str(hd / 'backups'))} /var/backups",
         f"hostname {q(spec.name)}",
         "cd /",
     ]

@@ -550,12 +550,16 @@ def test_cronie_no_logging_prefix() -> None:
 @pytest.mark.parametrize(
     ("command", "as_run", "stdin"),
     [
-        ("date +%Y", "date +", "Y"),
+        ("date +%Y", "date +", "Y\n"),
         (r"date +\%Y", "date +%Y", None),
         ('echo "a #1" \\% done', 'echo "a #1" % done', None),
-        ("mail -s hi root%line one%line two", "mail -s hi root", "line one\nline two"),
-        ("printf '\\\\%'", "printf '\\\\", "'"),  # an escaped backslash does not escape the %
+        ("mail -s hi root%line one%line two", "mail -s hi root", "line one\nline two\n"),
+        ("printf '\\\\%'", "printf '\\\\", "'\n"),  # an escaped backslash does not escape the %
         ("no percent at all", "no percent at all", None),
+        # the input: \% is a %, other backslashes stay, no second newline after a final %
+        (r"cat%100\% sure%a\b%", "cat", "100% sure\na\\b\n"),
+        ("cat%", "cat", ""),
+        ("cat%x\\", "cat", "x\\\n"),
     ],
 )
 def test_split_percent_as_cron_does(command, as_run, stdin):

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from cronops.inventory import Host
-from cronops.transport.base import HostStatus, Reply, Transport, shell_command
+from cronops.transport.base import HostStatus, OutputSink, Reply, Transport, shell_command
 from cronops.transport.local import LocalTransport
 from cronops.transport.ssh import SSHTransport
 
 __all__ = [
     "Connector",
     "HostStatus",
+    "OutputSink",
     "Reply",
     "Transport",
     "connector",
@@ -64,8 +65,17 @@ class Connector:
     def __init__(self, transports: dict[str, Transport]):
         self.transports = transports
 
-    async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply:
-        return await self.transports[host.transport].run(host, command, stdin)
+    async def run(
+        self,
+        host: Host,
+        command: str,
+        stdin: bytes = b"",
+        *,
+        on_output: OutputSink | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        transport = self.transports[host.transport]
+        return await transport.run(host, command, stdin, on_output=on_output, timeout=timeout)
 
     async def close(self) -> None:
         for transport in self.transports.values():

@@ -43,8 +43,22 @@ class Reply:
         return self.status is HostStatus.OK
 
 
+# Called with each piece of output (stdout and stderr alike) as it arrives, for live display.
+OutputSink = Callable[[bytes], None]
+
+
 class Transport(Protocol):
-    async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply: ...
+    async def run(
+        self,
+        host: Host,
+        command: str,
+        stdin: bytes = b"",
+        *,
+        on_output: OutputSink | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        """Run `command` on `host`; `timeout` (default: the host's command_timeout) bounds it."""
+        ...
 
     async def close(self) -> None: ...
 

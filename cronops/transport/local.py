@@ -11,11 +11,22 @@ import signal
 import time
 
 from cronops.inventory import Host
-from cronops.transport.base import HostStatus, Reply
+from cronops.transport.base import HostStatus, OutputSink, Reply
+
+CHUNK = 65536
 
 
 class LocalTransport:
-    async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply:
+    async def run(
+        self,
+        host: Host,
+        command: str,
+        stdin: bytes = b"",
+        *,
+        on_output: OutputSink | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        limit = host.command_timeout if timeout is None else timeout
         sent_at = time.time()
         proc = await asyncio.create_subprocess_shell(
             command,
@@ -25,15 +36,15 @@ class LocalTransport:
             start_new_session=True,
         )
         try:
-            stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), host.command_timeout)
-        except TimeoutError:
+            stdout, stderr = await asyncio.wait_for(_communicate(proc, stdin, on_output), limit)
+        except (TimeoutError, asyncio.CancelledError) as stopped:
             # The whole process group: a child left behind would hold the pipes open.
             os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
+            if isinstance(stopped, asyncio.CancelledError):
+                raise
             return Reply(
-                host,
-                HostStatus.TIMEOUT,
-                error=f"no answer to the command within {host.command_timeout:g}s",
+                host, HostStatus.TIMEOUT, error=f"no answer to the command within {limit:g}s"
             )
         return Reply(
             host,
@@ -47,3 +58,29 @@ class LocalTransport:
 
     async def close(self) -> None:
         return None
+
+
+async def _communicate(
+    proc: asyncio.subprocess.Process, stdin: bytes, on_output: OutputSink | None
+) -> tuple[bytes, bytes]:
+    async def feed() -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(stdin)
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the command did not read all of its input: its business
+        proc.stdin.close()
+
+    async def drain(stream: asyncio.StreamReader | None) -> bytes:
+        assert stream is not None
+        pieces = []
+        while piece := await stream.read(CHUNK):
+            pieces.append(piece)
+            if on_output is not None:
+                on_output(piece)
+        return b"".join(pieces)
+
+    _, stdout, stderr = await asyncio.gather(feed(), drain(proc.stdout), drain(proc.stderr))
+    await proc.wait()
+    return stdout, stderr

@@ -16,7 +16,7 @@ from asyncssh.encryption import get_default_encryption_algs
 
 from cronops import locations
 from cronops.inventory import Host
-from cronops.transport.base import HostStatus, Reply, stopwatch
+from cronops.transport.base import HostStatus, OutputSink, Reply, stopwatch
 
 DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
 # AES-GCM first: asyncssh builds a new ChaCha20 context for every packet, which made the cipher
@@ -57,7 +57,16 @@ class SSHTransport:
         self._record_lock = asyncio.Lock()
         self._tunnels: dict[str, asyncio.Task[asyncssh.SSHClientConnection]] = {}
 
-    async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply:
+    async def run(
+        self,
+        host: Host,
+        command: str,
+        stdin: bytes = b"",
+        *,
+        on_output: OutputSink | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        limit = host.command_timeout if timeout is None else timeout
         elapsed = stopwatch()
         check = _HostKeyCheck(self._known_hosts(host), self.accept_new_host_keys)
         try:
@@ -71,23 +80,23 @@ class SSHTransport:
                 await self._record_new_key(host, check.offered)
             sent_at = time.time()
             try:
-                result = await asyncio.wait_for(
-                    conn.run(command, input=stdin, encoding=None), host.command_timeout
+                stdout, stderr, exit_status = await asyncio.wait_for(
+                    _execute(conn, command, stdin, on_output), limit
                 )
             except TimeoutError:
                 return Reply(
                     host,
                     HostStatus.TIMEOUT,
-                    error=f"no answer to the command within {host.command_timeout:g}s",
+                    error=f"no answer to the command within {limit:g}s",
                     latency_ms=latency,
                 )
             return Reply(
                 host,
                 HostStatus.OK,
                 latency_ms=latency,
-                stdout=result.stdout or b"",
-                stderr=result.stderr or b"",
-                exit_status=result.exit_status,
+                stdout=stdout,
+                stderr=stderr,
+                exit_status=exit_status,
                 sent_at=sent_at,
                 received_at=time.time(),
             )
@@ -183,6 +192,29 @@ class SSHTransport:
             with path.open("a", encoding="utf-8") as f:
                 f.write(line)
             self._known[path] = asyncssh.read_known_hosts(str(path))
+
+
+async def _execute(
+    conn: asyncssh.SSHClientConnection, command: str, stdin: bytes, on_output: OutputSink | None
+) -> tuple[bytes, bytes, int | None]:
+    """Run one command; hand each piece of its output to `on_output` as it arrives."""
+    if on_output is None:
+        result = await conn.run(command, input=stdin, encoding=None)
+        return result.stdout or b"", result.stderr or b"", result.exit_status
+    async with conn.create_process(command, encoding=None) as process:
+        process.stdin.write(stdin)
+        process.stdin.write_eof()
+
+        async def drain(stream: asyncssh.SSHReader) -> bytes:
+            pieces = []
+            while piece := await stream.read(65536):
+                pieces.append(piece)
+                on_output(piece)
+            return b"".join(pieces)
+
+        stdout, stderr = await asyncio.gather(drain(process.stdout), drain(process.stderr))
+        await process.wait()
+        return stdout, stderr, process.exit_status
 
 
 def _known_hosts_path(host: Host) -> Path:
