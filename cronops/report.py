@@ -191,6 +191,7 @@ def jobs_json(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
             {
                 **{k: e[k] for k in JOB_FIELDS},
                 "disabled": bool(e["disabled"]),
+                "paused": json.loads(e["paused"]) if e["paused"] else None,
                 "description": describe(e["schedule"]),
             }
             for e in entries
@@ -212,7 +213,9 @@ def jobs_table(entries: Sequence[dict[str, Any]], width: int) -> Table:
     table.add_column("SOURCE", no_wrap=True, overflow="ellipsis")
     for e in entries:
         command = escape(e["command"])
-        if e["disabled"]:
+        if e["paused"]:
+            command = f"[strike]{command}[/] ({escape(paused_note(json.loads(e['paused'])))})"
+        elif e["disabled"]:
             command = f"[strike]{command}[/] (disabled)"
         row = [e["id"], escape(e["host"]), escape(e["user"]), escape(e["schedule"])]
         if wide:
@@ -220,6 +223,13 @@ def jobs_table(entries: Sequence[dict[str, Any]], width: int) -> Table:
         row += [command, escape(f"{_short_source(e['source'])}:{e['line']}")]
         table.add_row(*row)
     return table
+
+
+def paused_note(pause: dict[str, Any]) -> str:
+    """`paused by alice@ops until 2026-11-23 06:00: disk full`, from a pause marker's fields."""
+    until = f" until {pause['until'][:16].replace('T', ' ')} UTC" if pause.get("until") else ""
+    reason = f": {pause['reason']}" if pause.get("reason") else ""
+    return f"paused by {pause['by']}{until}{reason}"
 
 
 def _short_source(path: str) -> str:

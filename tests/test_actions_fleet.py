@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -115,6 +116,11 @@ def test_pause_then_resume_restores_the_crontab_byte_for_byte(echo, capsys):
     finally:
         store.close()
     assert row["disabled"] and json.loads(row["paused"])["reason"] == reason
+    capsys.readouterr()
+    assert echo("jobs", "--format", "json") == 0
+    (job,) = [j for j in json.loads(capsys.readouterr().out)["jobs"] if j["id"] == sync]
+    assert job["disabled"] and job["paused"]["reason"] == reason
+    assert job["paused"]["by"].endswith("@" + os.uname().nodename)
 
     assert echo("resume", sync, "--yes") == 0
     assert without_header(spool.read_text()) == ALICE
