@@ -507,13 +507,13 @@ class _EntryJudge(_OneEntry):
         for start, run in zip(self.starts, self.runs, strict=True):
             if (run.signal is None and not run.status) or self._quiet(start):
                 continue
-            what = (
+            how = (
                 f"killed by signal {run.signal}"
                 if run.signal is not None
-                else f"exit status {run.status}"
+                else f"failed with exit status {run.status}"
             )
             manual = " (manual run)" if run.trigger != CRON else ""
-            self.tallies["failed"].add(start, f"failed with {what} at {self._at(start)}{manual}")
+            self.tallies["failed"].add(start, f"{how} at {self._at(start)}{manual}")
 
     def _slowness(self) -> None:
         limit = self.policy.max_duration.total_seconds() if self.policy.max_duration else None

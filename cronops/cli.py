@@ -10,25 +10,28 @@ import asyncio
 import dataclasses
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cronops import __version__, actions, locations, report
 from cronops.analysis import Finding
-from cronops.audit import run_audit
+from cronops.audit import AuditResult, run_audit
 from cronops.inventory import Host, Inventory, InventoryError, find_inventory, load_inventory
 from cronops.policy import KINDS, SEVERITIES, parse_duration
 from cronops.scan import (
     DEFAULT_WINDOW,
+    Clock,
     HostReport,
     HostScan,
     probe_fleet,
     record_host_checks,
     scan_fleet,
+    utc_now,
 )
 from cronops.store import Store
-from cronops.transport import connector
+from cronops.transport import Connector, connector
 
 DEFAULT_RESCAN_S = 300.0
 EXIT_OK = 0
@@ -147,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
         "edit take), host, user, source file and line, schedule and command. Reads the history "
         "database; run `cronops scan` first.",
     )
+    judging = argparse.ArgumentParser(add_help=False)
+    judging.add_argument(
+        "--since",
+        type=since_arg,
+        default="24h",
+        metavar="WHEN",
+        help="start of the window: a duration back from now (24h, 8d, 1h30m) or an ISO date-time "
+        "(default 24h)",
+    )
+    judging.add_argument(
+        "--fail-on",
+        type=fail_on_arg,
+        default="warning",
+        metavar="SEVERITY|KINDS",
+        help="exit 1 when a finding is at or above this severity (critical, warning, info), or of "
+        "one of these comma-separated kinds (default: warning)",
+    )
     audit = command(
         "audit",
         cmd_audit,
@@ -157,24 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Where the logs cannot tell (Debian cron at its default -L 1 logs no end and no exit "
         "status), the evidence says so and no failure is invented.",
         formats=("table", "json", "markdown"),
-        parents=[window],
+        parents=[window, judging],
         epilog=AUDIT_EPILOG,
-    )
-    audit.add_argument(
-        "--since",
-        type=since_arg,
-        default="24h",
-        metavar="WHEN",
-        help="start of the window: a duration back from now (24h, 8d, 1h30m) or an ISO date-time "
-        "(default 24h)",
-    )
-    audit.add_argument(
-        "--fail-on",
-        type=fail_on_arg,
-        default="warning",
-        metavar="SEVERITY|KINDS",
-        help="exit 1 when a finding is at or above this severity (critical, warning, info), or of "
-        "one of these comma-separated kinds (default: warning)",
     )
     audit.add_argument(
         "--no-scan", action="store_true", help="judge the history as it is, without scanning first"
@@ -190,6 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     log.add_argument("--entry", "-e", metavar="ID", help="only the actions on this entry")
     log.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="default 50")
+    demo = commands.add_parser(
+        "demo",
+        prog="cronops demo",
+        parents=[judging],
+        help="open the TUI on a built-in demo fleet (no SSH, nothing written outside a temp dir)",
+        description="Build a made-up fleet of about 20 hosts with two weeks of cron history and "
+        "every kind of problem in a temporary directory, and open the TUI on it: scans, findings "
+        "and actions (rerun, pause, edit) run the real code through a demo transport. With "
+        "--audit, print the audit of the same fleet instead. The directory is removed on exit.",
+        epilog=AUDIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--audit", action="store_true", help="print the audit instead of the TUI")
+    demo.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table")
+    demo.set_defaults(run=cmd_demo)
     return parser
 
 
@@ -391,7 +410,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     inventory, hosts = open_inventory(args)
     store = open_store(args)
     try:
-        outcomes = asyncio.run(_scan(inventory, hosts, store, args))
+        fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
+        outcomes = asyncio.run(_scan(inventory, hosts, store, fleet, args.window))
     finally:
         store.close()
     if args.format == "json":
@@ -401,13 +421,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ATTENTION
 
 
-async def _scan(inventory: Inventory, hosts: list[Host], store: Store, args) -> list[HostScan]:
-    fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
+async def _scan(
+    inventory: Inventory,
+    hosts: list[Host],
+    store: Store,
+    fleet: Connector,
+    window: timedelta,
+    clock: Clock = utc_now,
+) -> list[HostScan]:
     by_name: dict[str, HostScan] = {}
     try:
         with report.FleetProgress(len(hosts), "Scanning", plain_lines=True) as progress:
             async for outcome in scan_fleet(
-                hosts, store, fleet, inventory.concurrency, args.window
+                hosts, store, fleet, inventory.concurrency, window, clock
             ):
                 by_name[outcome.host.name] = outcome
                 progress.done(outcome)
@@ -421,12 +447,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         if not args.no_scan:
-            asyncio.run(_scan(inventory, hosts, store, args))
-        now = datetime.now().astimezone()
-        since = args.since if isinstance(args.since, datetime) else now - args.since
-        result = run_audit(store, inventory, hosts, since, now)
+            fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
+            asyncio.run(_scan(inventory, hosts, store, fleet, args.window))
+        result = _audit(store, inventory, hosts, args.since, datetime.now().astimezone())
     finally:
         store.close()
+    return _print_audit(result, args)
+
+
+def _audit(
+    store: Store, inventory: Inventory, hosts: list[Host], since, now: datetime
+) -> AuditResult:
+    start = since if isinstance(since, datetime) else now - since
+    return run_audit(store, inventory, hosts, start, now)
+
+
+def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
     if args.format == "json":
         report.print_json(report.audit_json(result))
     elif args.format == "markdown":
@@ -436,6 +472,33 @@ def cmd_audit(args: argparse.Namespace) -> int:
         for part in report.audit_tables(result):
             out.print(part)
     return EXIT_ATTENTION if any(args.fail_on(f) for f in result.findings) else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cronops.demo import build_demo  # here: only the demo needs its catalog of made-up hosts
+
+    with tempfile.TemporaryDirectory(prefix="cronops-demo-") as tmp:
+        demo = build_demo(Path(tmp), utc_now())
+        hosts = demo.inventory.hosts
+        if not args.audit:
+            from cronops.tui import CronopsApp  # the core never imports textual
+
+            CronopsApp(
+                demo.db_path,
+                demo.inventory,
+                hosts,
+                connector_factory=demo.connector,
+                window=demo.window,
+                demo=True,
+            ).run()
+            return EXIT_OK
+        store = Store(demo.db_path)
+        try:
+            asyncio.run(_scan(demo.inventory, hosts, store, demo.connector(), demo.window))
+            result = _audit(store, demo.inventory, hosts, args.since, datetime.now().astimezone())
+        finally:
+            store.close()
+    return _print_audit(result, args)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

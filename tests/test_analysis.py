@@ -356,8 +356,10 @@ def test_failed_needs_an_exit_status_or_signal_in_the_record():
     runs[-3] = run(runs[-3].started_at, status=None)  # unknown outcome: not a failure
     failed = only(judged(runs=runs), "failed")
     assert failed.count == 2
-    assert "exit status 2" in failed.detail
-    assert "killed by signal 9" in failed.evidence
+    assert "failed with exit status 2 at 2026-03-10 03:00 UTC" in failed.detail
+    assert "show: killed by signal 9 at 2026-03-09 03:00 UTC; failed with exit status 2" in (
+        failed.evidence
+    )
 
 
 def test_debian_default_log_level_runs_give_no_failed_or_slow_and_say_so():

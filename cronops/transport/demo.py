@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ _HOST_PATH = re.compile(
 )
 # The probe is sent as `sh -s` with its script on stdin: that script holds host paths too. Any other
 # command's stdin is data (a crontab being installed) and passes untouched.
-_SCRIPT_ON_STDIN = re.compile(r"(?:^|\s)(?:/bin/)?sh -s\s*$")
+_SCRIPT_ON_STDIN = re.compile(r"(?:^|\s)(?:/bin/)?sh -s(?:\s|$)")
 
 # World layout, shared with cronops.demo which builds it.
 HOSTS_DIR = "hosts"
@@ -72,7 +73,8 @@ class DemoTransport:
             self.advance(host.name, now)
         unroot = Unrooter(root, on_output)
         if _SCRIPT_ON_STDIN.search(command):
-            stdin = into_host(stdin, root)
+            # latin-1 maps each byte to one character and back: the script's bytes survive.
+            stdin = into_host(stdin.decode("latin-1"), root).encode("latin-1")
         reply = await self._local.run(
             host,
             self._environment(host, root, now) + into_host(command, root),
@@ -90,7 +92,7 @@ class DemoTransport:
         await self._local.close()
 
     def _environment(self, host: Host, root: Path, now: datetime) -> str:
-        """Exports before the command: the shims first on PATH, the host's zone, name and clock."""
+        """What runs before the command: the shims first on PATH, the host's zone, name and clock."""
         values = {
             "PATH": f"{self.world / SHIMS_DIR}:$PATH",
             "TZ": _zone(root),
@@ -106,13 +108,12 @@ class DemoTransport:
             f"{name}={value if name == 'PATH' else shlex.quote(value)}"
             for name, value in values.items()
         )
-        return f"export {pairs}; "
+        # As an SSH session does, start in the home directory: a relative path stays in the tree.
+        return f'export {pairs}; cd "$HOME" || exit 255; '
 
 
-def into_host(text: str | bytes, root: Path) -> str | bytes:
+def into_host(text: str, root: Path) -> str:
     """`text` with each absolute host path (/etc/..., /var/..., ...) moved under `root`."""
-    if isinstance(text, bytes):
-        return _HOST_PATH.sub(lambda _: f"{root}/", text.decode("latin-1")).encode("latin-1")
     return _HOST_PATH.sub(lambda _: f"{root}/", text)
 
 
@@ -121,12 +122,15 @@ class Unrooter:
 
     def __init__(self, root: Path, sink: OutputSink | None):
         self.root = str(root).encode()
-        self.pattern = re.compile(re.escape(self.root) + rb"/?")
+        # The root alone (`pwd` in it) is "/"; not the start of a longer name (web-01 in web-010).
+        self.pattern = re.compile(re.escape(self.root) + rb"(?![\w.-])/?")
+        # A path made a file name, / turned to _ (as actions name their backups): the root goes.
+        self.flattened = re.compile(re.escape(self.root.replace(b"/", b"_")) + rb"(?=_)")
         self.sink = sink
         self.held = b""
 
     def text(self, data: bytes) -> bytes:
-        return self.pattern.sub(b"/", data)
+        return self.flattened.sub(b"", self.pattern.sub(b"/", data))
 
     def feed(self, piece: bytes) -> None:
         data = self.held + piece
@@ -153,3 +157,194 @@ def _zone(root: Path) -> str:
         return (root / "etc/timezone").read_text().strip() or "UTC"
     except OSError:
         return "UTC"
+
+
+# -- shims: stand-ins for the tools whose real answers would give away that this is not a host ----
+#
+# Written into <world>/bin, first on PATH. {date} and {uname} are the real tools' paths.
+SHIMS = {
+    "id": r"""
+# id: the demo hosts are reached as root; runuser and sudo change who that is.
+me=${CRONOPS_DEMO_USER:-root}
+uid_of() {
+  awk -F: -v u="$1" '$1 == u { print $3; found = 1; exit } END { exit !found }' \
+    "$CRONOPS_DEMO_ROOT/etc/passwd"
+}
+case "${1:-}" in
+  -u) who=${2:-$me}; uid_of "$who" || { echo "id: '$who': no such user" >&2; exit 1; } ;;
+  -un|-nu)
+    who=${2:-$me}
+    uid_of "$who" >/dev/null || { echo "id: '$who': no such user" >&2; exit 1; }
+    echo "$who" ;;
+  "") u=$(uid_of "$me"); echo "uid=$u($me) gid=$u($me) groups=$u($me)" ;;
+  *) echo "id: only -u and -un are available on the demo fleet" >&2; exit 1 ;;
+esac
+""",
+    "uname": r"""
+# uname: the demo host's name; the rest as a Debian 12 host would say it.
+case "${1:-}" in
+  -n) echo "$CRONOPS_DEMO_HOST" ;;
+  ""|-s) echo Linux ;;
+  -r) echo 6.1.0-18-amd64 ;;
+  -a) echo "Linux $CRONOPS_DEMO_HOST 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 x86_64 GNU/Linux" ;;
+  *) exec {uname} "$@" ;;
+esac
+""",
+    "hostname": r"""
+# hostname: the demo host's name.
+case "${1:-}" in
+  -f|--fqdn) echo "$CRONOPS_DEMO_HOST.demo" ;;
+  *) echo "$CRONOPS_DEMO_HOST" ;;
+esac
+""",
+    "date": r"""
+# date: the demo's clock (pinned for screenshots), unless the caller names its own date.
+for arg in "$@"; do
+  case "$arg" in -d*|--date*|-r*|--reference*|-s*|--set*|-f*|--file*) exec {date} "$@" ;; esac
+done
+if [ -n "${CRONOPS_DEMO_EPOCH:-}" ]; then exec {date} -d "@$CRONOPS_DEMO_EPOCH" "$@"; fi
+exec {date} "$@"
+""",
+    "ps": r"""
+# ps: the demo host's process table (run/ps: pid ppid user start-epoch args), printed the way
+# `ps -eo pid=,ppid=,user:32=,etimes=,args=` prints it, whatever is asked.
+now=${CRONOPS_DEMO_EPOCH:-$({date} +%s)}
+[ -r "$CRONOPS_DEMO_ROOT/run/ps" ] || exit 0
+awk -v now="$now" '{
+  args = $0
+  for (i = 1; i <= 4; i++) sub(/^[ \t]*[^ \t]+[ \t]+/, "", args)
+  elapsed = now - $4; if (elapsed < 0) elapsed = 0
+  printf "%7d %7d %-32s %10d %s\n", $1, $2, $3, elapsed, args
+}' "$CRONOPS_DEMO_ROOT/run/ps"
+""",
+    "crontab": r"""
+# crontab: Debian's, on the demo host's spool: installs with its three header lines, lists
+# without them, refuses a last line without a newline, and tells syslog as Debian's does.
+spool=$CRONOPS_DEMO_ROOT/var/spool/cron/crontabs
+me=${CRONOPS_DEMO_USER:-root}
+user=$me action=replace file=-
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -u) [ "$me" = root ] || { echo "must be privileged to use -u" >&2; exit 1; }
+        user=${2:-}; shift ;;
+    -l) action=list ;;
+    -r) action=delete ;;
+    -i) ;;
+    -e) echo "crontab: -e needs an editor: use crontab -l and crontab - on the demo fleet" >&2
+        exit 1 ;;
+    *) file=$1 ;;
+  esac
+  shift
+done
+grep -q "^$user:" "$CRONOPS_DEMO_ROOT/etc/passwd" || { echo "crontab: user \`$user' unknown" >&2; exit 1; }
+log() {
+  if grep -q TraditionalFileFormat "$CRONOPS_DEMO_ROOT/etc/rsyslog.conf" 2>/dev/null; then
+    stamp=$(LC_ALL=C date '+%b %e %H:%M:%S')
+  else
+    stamp=$(date '+%Y-%m-%dT%H:%M:%S.%6N%:z')
+  fi
+  printf '%s %s crontab[%s]: (%s) %s (%s)\n' "$stamp" "$CRONOPS_DEMO_HOST" "$$" "$me" "$1" "$user" \
+    >> "$CRONOPS_DEMO_ROOT/var/log/syslog"
+}
+tab=$spool/$user
+case $action in
+  list)
+    [ -f "$tab" ] || { echo "no crontab for $user" >&2; exit 1; }
+    log LIST
+    skip=$(head -n 3 "$tab" | awk '!/^#/ { exit } { n++ } END { print n + 0 }')
+    tail -n +$((skip + 1)) "$tab" ;;
+  delete)
+    [ -f "$tab" ] || { echo "no crontab for $user" >&2; exit 1; }
+    rm -f "$tab"; log DELETE ;;
+  replace)
+    new=$(mktemp "$spool/tmp.XXXXXX") || exit 1
+    if [ "$file" = - ]; then cat > "$new.body"
+    elif ! cat "$file" > "$new.body"; then rm -f "$new" "$new.body"; exit 1
+    fi
+    if [ -s "$new.body" ] && [ "$(tail -c 1 "$new.body" | wc -l)" -eq 0 ]; then
+      echo "new crontab file is missing newline before EOF, can't install." >&2
+      rm -f "$new" "$new.body"; exit 1
+    fi
+    {
+      echo "# DO NOT EDIT THIS FILE - edit the master and reinstall."
+      echo "# ($file installed on $(LC_ALL=C date '+%a %b %e %H:%M:%S %Y'))"
+      echo '# (Cron version -- $Id: crontab.c,v 2.13 1994/01/17 03:20:37 vixie Exp $)'
+      cat "$new.body"
+    } > "$new"
+    rm -f "$new.body"; chmod 600 "$new"
+    # The host's clock is the demo's: the spool file's mtime follows it, as on a real host.
+    [ -z "${CRONOPS_DEMO_EPOCH:-}" ] || touch -d "@$CRONOPS_DEMO_EPOCH" "$new"
+    mv "$new" "$tab"; log REPLACE ;;
+esac
+""",
+    "runuser": r"""
+# runuser -u USER -- COMMAND...: the demo does not run as root, so only who the shims say you
+# are (and HOME, USER, LOGNAME, SHELL, as runuser sets them) changes.
+if [ "${1:-}" != -u ] || [ -z "${2:-}" ]; then
+  echo "runuser: only 'runuser -u USER -- COMMAND...' is available on the demo fleet" >&2; exit 1
+fi
+user=$2; shift 2
+[ "${1:-}" != -- ] || shift
+entry=$(getent passwd "$user") || {
+  echo "runuser: user $user does not exist or the user entry does not contain all the required fields" >&2
+  exit 1
+}
+home=$(echo "$entry" | cut -d: -f6); shell=$(echo "$entry" | cut -d: -f7)
+export CRONOPS_DEMO_USER="$user" USER="$user" LOGNAME="$user" HOME="$home" SHELL="$shell"
+exec "$@"
+""",
+    "sudo": r"""
+# sudo -n [-u USER] [--] COMMAND...: as runuser (root needs no password).
+user=root
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n|-H|-E) shift ;;
+    -u) user=${2:-}; shift 2 ;;
+    --) shift; break ;;
+    -*) echo "sudo: option $1 is not available on the demo fleet" >&2; exit 1 ;;
+    *) break ;;
+  esac
+done
+exec runuser -u "$user" -- "$@"
+""",
+    "getent": r"""
+# getent passwd|group [KEY] from the host's own files; home directories given as their real
+# paths in the host's tree, so `cd "$HOME"` lands there.
+case "${1:-}" in
+  passwd|group) ;;
+  *) echo "Unknown database: ${1:-}" >&2; exit 1 ;;
+esac
+awk -F: -v OFS=: -v db="$1" -v key="${2:-}" -v root="$CRONOPS_DEMO_ROOT" '
+  key == "" || $1 == key || $3 == key { if (db == "passwd") $6 = root $6; print; found = 1 }
+  END { exit found ? 0 : 2 }' "$CRONOPS_DEMO_ROOT/etc/$1"
+""",
+    "chown": r"""
+# chown: the demo does not run as root and every file is already the runner's: nothing to do.
+exit 0
+""",
+    "journalctl": r"""
+# journalctl: the demo hosts log to files (rsyslog), like a Debian host without a journal.
+echo "No journal files were found." >&2
+exit 1
+""",
+}
+
+
+def install_shims(world: Path) -> Path:
+    """Write the shims into <world>/bin (the first directory on a demo command's PATH)."""
+    shims = world / SHIMS_DIR
+    shims.mkdir(parents=True, exist_ok=True)
+    real = {name: _real_tool(name) for name in ("date", "uname")}
+    for name, body in SHIMS.items():
+        text = body.replace("{date}", real["date"]).replace("{uname}", real["uname"])
+        path = shims / name
+        path.write_text("#!/bin/sh" + text)
+        path.chmod(0o755)
+    return shims
+
+
+def _real_tool(name: str) -> str:
+    found = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if found is None:
+        raise RuntimeError(f"the demo fleet needs {name} in /usr/bin or /bin")
+    return found
