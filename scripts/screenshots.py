@@ -1,0 +1,135 @@
+"""Writes screenshots/*.svg: each screen of the TUI on the built-in demo fleet, the clock pinned.
+
+Run with `.venv/bin/python scripts/screenshots.py`; the README shows the files it writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+from textual.worker import WorkerState
+
+from cronops.demo import build_demo
+from cronops.scan import scan_fleet
+from cronops.store import Store
+from cronops.tui import CronopsApp
+
+NOW = datetime(2026, 11, 20, 9, 41, tzinfo=UTC)
+SIZE = (140, 40)
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+async def settle(pilot: Pilot) -> None:
+    """Until no worker runs, then a few repaints."""
+    for _ in range(2000):
+        if not any(
+            w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers
+        ):
+            break
+        await asyncio.sleep(0.01)
+    for _ in range(5):
+        await pilot.pause()
+
+
+async def problems(pilot: Pilot) -> None:
+    await pilot.press("1")
+
+
+async def jobs(pilot: Pilot) -> None:
+    await pilot.press("2")
+
+
+async def hosts(pilot: Pilot) -> None:
+    await pilot.press("3")
+
+
+async def detail(pilot: Pilot) -> None:
+    await pilot.press("2", "slash", *"invoice", "enter", "enter")
+
+
+async def edit(pilot: Pilot) -> None:
+    await pilot.press("2", "slash", *"pg-vacuum", "enter", "e")
+    await pilot.pause()
+    pilot.app.screen.query_one("#schedule", Input).value = "15 4 * * 1-5"
+
+
+async def filtered(pilot: Pilot) -> None:
+    await pilot.press("2", "slash", *"db-", "enter")
+
+
+async def help_screen(pilot: Pilot) -> None:
+    await pilot.press("question_mark")
+
+
+async def light(pilot: Pilot) -> None:
+    pilot.app.theme = "textual-light"
+    await pilot.press("1")
+
+
+SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
+    "problems": problems,
+    "jobs": jobs,
+    "hosts": hosts,
+    "job-detail": detail,
+    "edit": edit,
+    "filter": filtered,
+    "help": help_screen,
+    "problems-light": light,
+}
+
+
+async def history(demo) -> None:
+    store = Store(demo.db_path)
+    try:
+        async for _ in scan_fleet(
+            demo.inventory.hosts,
+            store,
+            demo.connector(lambda: NOW),
+            demo.inventory.concurrency,
+            demo.window,
+            lambda: NOW,
+        ):
+            pass
+    finally:
+        store.close()
+
+
+async def shoot(demo, name: str, steps: Callable[[Pilot], Awaitable[None]]) -> None:
+    app = CronopsApp(
+        demo.db_path,
+        demo.inventory,
+        demo.inventory.hosts,
+        scan_on_start=False,
+        rescan_every=None,
+        now=lambda: NOW,
+        connector_factory=lambda: demo.connector(lambda: NOW),
+        window=demo.window,
+        demo=True,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await steps(pilot)
+        await settle(pilot)
+        app.save_screenshot(f"{name}.svg", str(OUT))
+
+
+async def main() -> None:
+    os.environ["TZ"] = "UTC"
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cronops-shots-") as tmp:
+        demo = build_demo(Path(tmp), NOW)
+        await history(demo)
+        for name, steps in SHOTS.items():
+            await shoot(demo, name, steps)
+            print(f"screenshots/{name}.svg")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
