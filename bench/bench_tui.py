@@ -18,12 +18,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from textual.widgets import DataTable  # noqa: E402
 from textual.worker import WorkerState  # noqa: E402
 
 from cronops.inventory import Host, Inventory  # noqa: E402
 from cronops.store import Store, iso  # noqa: E402
 from cronops.tui import CronopsApp  # noqa: E402
+from cronops.tui.widgets.rowtable import RowTable  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SCHEDULES = ("*/5 * * * *", "*/15 * * * *", "0 * * * *", "30 2 * * *", "0 4 * * 0", "17 */6 * * *")
@@ -121,8 +121,8 @@ async def measure(path: Path, inventory: Inventory) -> dict[str, float]:
     app.animation_level = "none"
     started = time.perf_counter()
     async with app.run_test(size=(200, 50)) as pilot:
-        jobs = app.query_one("#jobs-view DataTable", DataTable)
-        problems = app.query_one("#problems-view DataTable", DataTable)
+        jobs = app.query_one("#jobs-view RowTable", RowTable)
+        problems = app.query_one("#problems-view RowTable", RowTable)
         while not jobs.row_count:
             await asyncio.sleep(0.005)
         await pilot.pause()

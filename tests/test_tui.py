@@ -19,6 +19,8 @@ from cronops.transport.base import HostStatus, Reply
 from cronops.tui import CronopsApp
 from cronops.tui.screens.detail import DetailScreen
 from cronops.tui.screens.help import HelpScreen
+from cronops.tui.widgets.progress import ScanProgress
+from cronops.tui.widgets.rowtable import RowTable
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HOSTS = [
@@ -135,6 +137,23 @@ def build_history(path: Path, now: datetime = NOW) -> tuple[Path, Inventory]:
     return path, Inventory(Path("hosts.toml"), list(HOSTS), policy=POLICY)
 
 
+def build_big_history(path: Path, entries: int) -> tuple[Path, Inventory]:
+    """alpha alone, with more entries than any screen holds: yearly jobs, so judging is quick."""
+    store = Store(path)
+    seen = iso(NOW - timedelta(days=3))
+    many = [
+        _entry("alpha", n, "root", "0 4 1 1 *", f"/usr/bin/job --n {n}") for n in range(entries)
+    ]
+    with store.transaction() as db:
+        row = {"name": "alpha", "address": "10.0.0.1", "status": "ok", "zone": "UTC"}
+        row |= {"ok_at": iso(NOW), "scanned_at": iso(NOW), "cron_running": 1}
+        row |= {"coverage_start": seen, "logs": "/var/log/syslog"}
+        store.write_host_state(db, row)
+        store.write_entries(db, "alpha", many, seen)
+    store.close()
+    return path, Inventory(Path("hosts.toml"), [HOSTS[0]], policy=POLICY)
+
+
 @pytest.fixture
 def history(tmp_path: Path) -> tuple[Path, Inventory]:
     return build_history(tmp_path / "history.db")
@@ -164,8 +183,16 @@ async def settle(pilot, seconds: float = 10.0) -> None:
     await pilot.pause()
 
 
+async def wait_until(pilot, condition, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("still waiting")
+
+
 def rows(app, view: str) -> list[list[str]]:
-    table = app.query_one(f"#{view}-view DataTable", DataTable)
+    table = app.query_one(f"#{view}-view RowTable", RowTable)
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -186,6 +213,19 @@ class DownFleet:
 
     async def close(self) -> None:
         self.closed = True
+
+
+class HeldFleet(DownFleet):
+    """alpha refuses at once; the other hosts wait for `answer` to be set, then time out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+
+    async def run(self, host: Host, command: str, stdin: bytes = b"") -> Reply:
+        if host.name != "alpha":
+            await self.answer.wait()
+        return await super().run(host, command, stdin)
 
 
 # -- Problems -------------------------------------------------------------------------------------
@@ -288,7 +328,60 @@ async def test_filter_matches_kind_on_problems(history):
         app.query_one("#filter", Input).value = "never_ran"
         await pilot.press("enter")
         assert [r[3] for r in rows(app, "problems")] == ["never_ran"]
-        assert app.query_one("#problems-view DataTable").has_focus
+        assert app.query_one("#problems-view RowTable").has_focus
+
+
+async def test_typing_on_narrows_and_deleting_widens_again(history):
+    # A keystroke filters the last matches only: deleting one must look at every row again.
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "slash", "a", "l")
+        assert {r[-1] for r in rows(app, "jobs")} == {"a001", "a002", "a003", "b001"}  # --all
+        await pilot.press("p")
+        assert {r[-1] for r in rows(app, "jobs")} == {"a001", "a002", "a003"}
+        await pilot.press("backspace", "backspace")
+        assert len(rows(app, "jobs")) == 5
+
+
+async def test_every_row_of_a_big_fleet_is_reachable_and_opens(tmp_path):
+    # The table draws a screenful at a time, but holds all 10,000 rows: the cursor reaches the
+    # last one, the table scrolls to it, and Enter opens that row's job.
+    app = app_for(build_big_history(tmp_path / "history.db", 10_000))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, seconds=60)
+        await pilot.press("2")
+        table = app.query_one("#jobs-view RowTable", RowTable)
+        assert table.row_count == 10_000
+        sight = table.scrollable_content_region.height - 1  # rows under the header
+        await pilot.press("pagedown")
+        assert table.cursor_row == sight and table.scroll_y == sight
+        await pilot.press("ctrl+end")
+        last = table.row_count - 1
+        assert table.cursor_row == last
+        assert table.scroll_y == table.max_scroll_y == last - sight + 1
+        shown = "".join(s.text for s in table.render_line(sight))  # the bottom line
+        assert "/usr/bin/job --n" in shown
+        entry = str(table.get_row_at(last)[-1])
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.detail.entry.id == entry
+
+
+async def test_clicks_sort_by_a_header_and_open_a_row_clicked_twice(history):
+    app = app_for(history)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        table = app.query_one("#jobs-view RowTable", RowTable)
+        await pilot.click(table, offset=(2, 0))  # the state column's label
+        assert [r[0] for r in rows(app, "jobs")][:2] == ["missed", "failing"]
+        third = rows(app, "jobs")[2][-1]
+        await pilot.click(table, offset=(2, 3))
+        assert table.cursor_row == 2 and not isinstance(app.screen, DetailScreen)
+        await pilot.click(table, offset=(2, 3))
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.detail.entry.id == third
 
 
 # -- Detail ---------------------------------------------------------------------------------------
@@ -395,10 +488,16 @@ async def test_palette_offers_every_action(history):
         assert app.query_one("TabbedContent").active == "hosts"
 
 
-async def test_reserved_keys_are_unbound(history):
+async def test_the_action_keys_are_bound_to_the_actions(history):
     app = app_for(history)
-    keys = {b.key for b in app.BINDINGS}
-    assert not {"r", "p", "e"} & keys
+    actions = {b.key: b.action for b in app.BINDINGS}
+    assert {k: actions.get(k) for k in "rpeul"} == {
+        "r": "rerun",
+        "p": "pause",
+        "e": "edit",
+        "u": "undo",
+        "l": "trail",
+    }
 
 
 # -- Scanning -------------------------------------------------------------------------------------
@@ -437,6 +536,27 @@ async def test_scan_progress_line_names_the_host(history):
     assert any("alpha: unreachable (connection refused)" in s for s in seen)
 
 
+async def test_scan_progress_bar_shows_while_scanning_with_the_hosts_that_failed(history):
+    fleet = HeldFleet()
+    app = app_for(history, connector_factory=lambda: fleet)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        progress = app.query_one("#scan-progress", ScanProgress)
+        assert not progress.display
+        await pilot.press("s")
+        await wait_until(pilot, lambda: progress.bar.progress == 1)
+        await pilot.pause()
+        assert progress.display and progress.region.y == 22 and progress.region.width > 10
+        assert progress.bar.total == 3
+        assert str(progress.query_one(".failed", Static).render()) == "✗ alpha"
+        fleet.answer.set()
+        await settle(pilot)
+        await settle(pilot)
+        assert fleet.closed
+        assert not progress.display
+        assert any("scanned 3 hosts, 3 failed" in n.message for n in app._notifications)
+
+
 async def test_a_broken_scan_is_reported_not_raised(history):
     def broken():
         raise RuntimeError("no ssh agent")
@@ -448,6 +568,7 @@ async def test_a_broken_scan_is_reported_not_raised(history):
         await settle(pilot)
         assert app.is_running
         assert len(rows(app, "jobs")) == 5
+        assert not app.query_one("#scan-progress").display
 
 
 async def test_scan_on_start_runs_once_mounted(history):
@@ -463,7 +584,7 @@ async def test_fits_80x24(history):
     app = app_for(history)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        table = app.query_one("#problems-view DataTable", DataTable)
+        table = app.query_one("#problems-view RowTable", RowTable)
         assert table.region.height >= 10
         assert app.query_one("#status").region.y == 22  # above the footer
 

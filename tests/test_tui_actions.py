@@ -1,0 +1,130 @@
+"""The action keys in the TUI, on the built-in demo fleet (real scripts through the demo
+transport): pause with a reason, edit with the diff, rerun with live output, the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from textual.widgets import DataTable, Input, Log, Static
+from textual.worker import WorkerState
+
+from cronops.demo import build_demo
+from cronops.scan import scan_fleet
+from cronops.store import Store
+from cronops.tui import CronopsApp
+from cronops.tui.screens.actions import ConfirmScreen, EditScreen, RerunScreen, TrailScreen
+
+NOW = datetime(2026, 11, 20, 9, 41, tzinfo=UTC)
+
+
+@pytest.fixture
+async def demo(tmp_path):
+    fleet = build_demo(tmp_path, NOW)
+    store = Store(fleet.db_path)
+    try:
+        hosts = fleet.inventory.hosts
+        async for _ in scan_fleet(
+            hosts, store, fleet.connector(lambda: NOW), 8, fleet.window, lambda: NOW
+        ):
+            pass
+    finally:
+        store.close()
+    return fleet
+
+
+def app_on(demo) -> CronopsApp:
+    return CronopsApp(
+        demo.db_path,
+        demo.inventory,
+        demo.inventory.hosts,
+        scan_on_start=False,
+        rescan_every=None,
+        now=lambda: NOW,
+        connector_factory=lambda: demo.connector(lambda: NOW),
+        window=demo.window,
+        demo=True,
+    )
+
+
+async def idle(pilot) -> None:
+    for _ in range(1000):
+        if not any(
+            w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers
+        ):
+            break
+        await asyncio.sleep(0.01)
+    await pilot.pause()
+
+
+async def choose(pilot, text: str) -> None:
+    await idle(pilot)
+    await pilot.press("2", "slash", *text, "enter")
+    await pilot.pause()
+
+
+def spool(demo, host: str, user: str) -> str:
+    return (demo.world / "hosts" / host / "var/spool/cron/crontabs" / user).read_text()
+
+
+async def test_pause_with_a_reason_then_resume(demo):
+    before = spool(demo, "monitor-01", "root")
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await choose(pilot, "kpi-report --uptime")
+        await pilot.press("p")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press(*"db migration", "enter")
+        await idle(pilot)
+        paused = spool(demo, "monitor-01", "root")
+        assert "#cronops:paused" in paused and "reason=db%20migration" in paused
+        line = next(line for line in paused.splitlines() if "kpi-report" in line)
+        assert line.endswith("30 9 * * 1 /usr/local/bin/kpi-report --uptime")
+        await pilot.press("p")  # the same entry, now paused: resume
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")
+        await idle(pilot)
+    assert spool(demo, "monitor-01", "root").split("\n")[3:] == before.split("\n")[3:]
+
+
+async def test_edit_checks_as_you_type_and_writes_the_diff_shown(demo):
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await choose(pilot, "replica-check")
+        await pilot.press("e")
+        assert isinstance(app.screen, EditScreen)
+        schedule = app.screen.query_one("#schedule", Input)
+        schedule.value = "61 * * * *"
+        await pilot.pause()
+        assert "invalid schedule" in str(app.screen.query_one("#problem", Static).render())
+        schedule.value = "*/20 * * * *"
+        await pilot.pause()
+        assert "Every 20 minutes" in str(app.screen.query_one("#words", Static).render())
+        await pilot.press("ctrl+s")
+        await idle(pilot)
+        await pilot.press("l")
+        assert isinstance(app.screen, TrailScreen)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1 and "edit" in [str(c) for c in table.get_row_at(0)]
+    assert "*/20 * * * * /usr/local/bin/replica-check" in spool(demo, "db-01", "root")
+
+
+async def test_rerun_streams_the_output_and_records_a_manual_run(demo):
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await choose(pilot, "heartbeat --push")
+        await pilot.press("r", "enter")
+        assert isinstance(app.screen, RerunScreen)
+        await idle(pilot)
+        for _ in range(300):
+            if "exited" in str(app.screen.query_one("#outcome", Static).render()):
+                break
+            await asyncio.sleep(0.02)
+        assert "pong" in "\n".join(app.screen.query_one(Log).lines)
+    store = Store(demo.db_path)
+    try:
+        manual = store.rows("select * from runs where trigger = 'manual'")
+    finally:
+        store.close()
+    assert len(manual) == 1 and manual[0]["status"] == 0
