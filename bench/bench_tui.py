@@ -2,7 +2,9 @@
 
 Run from the repo root: `python bench/bench_tui.py [--hosts 500] [--entries 10000] [--runs 1000000]
 [--keep DIR]`. Builds the history in a temp dir (rows straight into the Store's tables), then drives
-the app headless. Targets: first paint < 1 s, filter < 100 ms a keystroke."""
+the app headless. Targets: first paint < 1 s; a filter keystroke < 100 ms, the filter alone and the
+whole keystroke as the test driver sees it (the Input, the filter, Textual's repaint, and the driver's
+own wait for the app to go idle, which a keystroke that changes nothing shows: keystroke_baseline)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,12 @@ from cronops.tui.widgets.rowtable import RowTable  # noqa: E402
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SCHEDULES = ("*/5 * * * *", "*/15 * * * *", "0 * * * *", "30 2 * * *", "0 4 * * 0", "17 */6 * * *")
 COMMANDS = ("/usr/local/bin/backup", "rsync -a /srv/ mirror:/srv/", "/opt/report.sh", "logrotate")
-TARGETS = {"first_paint_s": 1.0, "filter_ms": 100.0}
+TARGETS = {
+    "first_paint_s": 1.0,
+    "filter_ms": 100.0,
+    "keystroke_painted_ms_median": 100.0,
+    "keystroke_painted_ms_max": 100.0,
+}
 
 
 def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
@@ -152,6 +159,7 @@ async def measure(path: Path, inventory: Inventory) -> dict[str, float]:
             await pilot.press(key)
             keys.append((time.perf_counter() - tick) * 1000)
         print("filter per keystroke (ms):", " ".join(f"{f:.0f}" for f in fills))
+        print("keystroke incl. repaint (ms):", " ".join(f"{k:.0f}" for k in keys))
         figures["filter_ms"] = max(fills)
         figures["filter_ms_median"] = sorted(fills)[len(fills) // 2]
         figures["keystroke_painted_ms_median"] = sorted(keys)[len(keys) // 2]

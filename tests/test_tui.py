@@ -21,6 +21,7 @@ from cronops.tui.screens.detail import DetailScreen
 from cronops.tui.screens.help import HelpScreen
 from cronops.tui.widgets.progress import ScanProgress
 from cronops.tui.widgets.rowtable import RowTable
+from cronops.tui.widgets.table import TableView
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HOSTS = [
@@ -362,10 +363,26 @@ async def test_every_row_of_a_big_fleet_is_reachable_and_opens(tmp_path):
         assert table.scroll_y == table.max_scroll_y == last - sight + 1
         shown = "".join(s.text for s in table.render_line(sight))  # the bottom line
         assert "/usr/bin/job --n" in shown
+        for index in range(round(table.scroll_y), last + 1):  # columns widened to what is in sight
+            cells = table.get_row_at(index)
+            assert all(c.cell_len <= w for c, w in zip(cells, table.widths, strict=True))
         entry = str(table.get_row_at(last)[-1])
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
         assert app.screen.detail.entry.id == entry
+
+
+async def test_the_cursor_stays_on_its_row_when_the_history_is_read_again(history):
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "down", "down", "down")
+        view = app.query_one("#jobs-view", TableView)
+        chosen = view.current_key()
+        assert chosen == rows(app, "jobs")[3][-1]
+        app.load()  # what a scan does as hosts answer
+        await settle(pilot)
+        assert view.current_key() == chosen and view.table.cursor_row == 3
 
 
 async def test_clicks_sort_by_a_header_and_open_a_row_clicked_twice(history):

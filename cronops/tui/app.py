@@ -9,9 +9,10 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from multiprocessing import resource_tracker
 from pathlib import Path
@@ -190,10 +191,11 @@ class CronopsApp(App[None]):
         store = ReadStore(self.store_path)
         try:
             reader = FleetReader(store, self.inventory, self.hosts, self.now)
-            fleet = reader.read()
-            if worker.is_cancelled:
-                return
-            self.call_from_thread(self.show_fleet, fleet)
+            with _collector_paused():  # until show_fleet has moved the reading out of its way
+                fleet = reader.read()
+                if worker.is_cancelled:
+                    return
+                self.call_from_thread(self.show_fleet, fleet)
             if self._pool is not None:
                 self._judge_elsewhere(self._pool, fleet, worker)
             else:
@@ -566,6 +568,19 @@ class CronopsApp(App[None]):
         if self.fleet is not None:
             for view in self.views():
                 view.refill()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Reading a big fleet makes a million objects that all live on: the collector's passes over
+    them meanwhile free nothing and cost ~130 ms of a 0.7 s first paint."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _keep_out_of_collections() -> None:

@@ -374,6 +374,7 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
         super().notify_style_update()
         self._drawn += 1
         self._lines.clear()
+        self._places.clear()
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
