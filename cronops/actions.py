@@ -349,19 +349,26 @@ def _entry_id_at(text: str, change: Change) -> str:
 
 
 def _trail(change: Change, who: str, clock: Clock) -> dict:
-    return {
-        "at": iso(clock()),
-        "actor": who,
-        "host": change.host.name,
-        "entry_id": change.entry_id,
+    row = _trail_row(who, clock, change.host, change.action, change.entry_id)
+    return row | {
         "new_entry_id": None,
-        "action": change.action,
         "path": change.crontab.source,
         "line": change.line,
         "before": change.line_before,
         "after": change.line_after,
         "crontab_before": change.base,
         "crontab_after": None,
+    }
+
+
+def _trail_row(who: str, clock: Clock, host: Host, action: str, entry_id: str) -> dict:
+    """What every row of the audit trail says: when, who, where, which entry, what."""
+    return {
+        "at": iso(clock()),
+        "actor": who,
+        "host": host.name,
+        "entry_id": entry_id,
+        "action": action,
     }
 
 
@@ -490,16 +497,8 @@ def _refuse_if_running(entry: Entry, host: Host, processes: list[probe.Process])
 
 def _rerun_trail(target: Target, who: str, clock: Clock) -> dict:
     entry = target.entry
-    return {
-        "at": iso(clock()),
-        "actor": who,
-        "host": target.host.name,
-        "entry_id": entry.id,
-        "action": "rerun",
-        "path": entry.source,
-        "line": entry.line,
-        "before": entry.text,
-    }
+    row = _trail_row(who, clock, target.host, "rerun", entry.id)
+    return row | {"path": entry.source, "line": entry.line, "before": entry.text}
 
 
 class _Output:

@@ -483,14 +483,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not args.audit:
             from cronops.tui import CronopsApp  # the core never imports textual
 
-            CronopsApp(
-                demo.db_path,
-                demo.inventory,
-                hosts,
-                connector_factory=demo.connector,
-                window=demo.window,
-                demo=True,
-            ).run()
+            CronopsApp.on_demo(demo).run()
             return EXIT_OK
         store = Store(demo.db_path)
         try:

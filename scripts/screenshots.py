@@ -17,8 +17,6 @@ from textual.widgets import Input
 from textual.worker import WorkerState
 
 from cronops.demo import build_demo
-from cronops.scan import scan_fleet
-from cronops.store import Store
 from cronops.tui import CronopsApp
 
 NOW = datetime(2026, 11, 20, 9, 41, tzinfo=UTC)
@@ -85,34 +83,8 @@ SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
 }
 
 
-async def history(demo) -> None:
-    store = Store(demo.db_path)
-    try:
-        async for _ in scan_fleet(
-            demo.inventory.hosts,
-            store,
-            demo.connector(lambda: NOW),
-            demo.inventory.concurrency,
-            demo.window,
-            lambda: NOW,
-        ):
-            pass
-    finally:
-        store.close()
-
-
 async def shoot(demo, name: str, steps: Callable[[Pilot], Awaitable[None]]) -> None:
-    app = CronopsApp(
-        demo.db_path,
-        demo.inventory,
-        demo.inventory.hosts,
-        scan_on_start=False,
-        rescan_every=None,
-        now=lambda: NOW,
-        connector_factory=lambda: demo.connector(lambda: NOW),
-        window=demo.window,
-        demo=True,
-    )
+    app = CronopsApp.on_demo(demo, lambda: NOW, scan_on_start=False, rescan_every=None)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await steps(pilot)
@@ -125,7 +97,7 @@ async def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cronops-shots-") as tmp:
         demo = build_demo(Path(tmp), NOW)
-        await history(demo)
+        await demo.scan(lambda: NOW)
         for name, steps in SHOTS.items():
             await shoot(demo, name, steps)
             print(f"screenshots/{name}.svg")

@@ -11,7 +11,6 @@ from textual.widgets import DataTable, Input, Log, Static
 from textual.worker import WorkerState
 
 from cronops.demo import build_demo
-from cronops.scan import scan_fleet
 from cronops.store import Store
 from cronops.tui import CronopsApp
 from cronops.tui.screens.actions import ConfirmScreen, EditScreen, RerunScreen, TrailScreen
@@ -22,30 +21,12 @@ NOW = datetime(2026, 11, 20, 9, 41, tzinfo=UTC)
 @pytest.fixture
 async def demo(tmp_path):
     fleet = build_demo(tmp_path, NOW)
-    store = Store(fleet.db_path)
-    try:
-        hosts = fleet.inventory.hosts
-        async for _ in scan_fleet(
-            hosts, store, fleet.connector(lambda: NOW), 8, fleet.window, lambda: NOW
-        ):
-            pass
-    finally:
-        store.close()
+    await fleet.scan(lambda: NOW)
     return fleet
 
 
 def app_on(demo) -> CronopsApp:
-    return CronopsApp(
-        demo.db_path,
-        demo.inventory,
-        demo.inventory.hosts,
-        scan_on_start=False,
-        rescan_every=None,
-        now=lambda: NOW,
-        connector_factory=lambda: demo.connector(lambda: NOW),
-        window=demo.window,
-        demo=True,
-    )
+    return CronopsApp.on_demo(demo, lambda: NOW, scan_on_start=False, rescan_every=None)
 
 
 async def idle(pilot) -> None:

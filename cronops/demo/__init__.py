@@ -16,7 +16,8 @@ from cronops.demo.catalog import HISTORY, HOSTS, POLICY, SCRIPTS, DemoHost, Edit
 from cronops.demo.cron import DemoCron
 from cronops.demo.world import build_world
 from cronops.inventory import Host, Inventory
-from cronops.scan import utc_now
+from cronops.scan import Clock, scan_fleet, utc_now
+from cronops.store import Store
 from cronops.transport import Connector
 from cronops.transport.demo import DemoTransport
 
@@ -55,6 +56,18 @@ class DemoFleet:
             self.world, clock or utc_now, advance=DemoCron(self.world).advance
         )
         return Connector({"demo": transport})
+
+    async def scan(self, clock: Clock) -> None:
+        """One scan of the whole demo fleet into its history, at the time `clock` says."""
+        store = Store(self.db_path)
+        try:
+            hosts = self.inventory.hosts
+            async for _ in scan_fleet(
+                hosts, store, self.connector(clock), CONCURRENCY, self.window, clock
+            ):
+                pass
+        finally:
+            store.close()
 
 
 def build_demo(root: Path, now: datetime) -> DemoFleet:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, tzinfo
 from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -65,6 +65,9 @@ from cronops.tui.widgets.format import when
 from cronops.tui.widgets.progress import ScanProgress
 from cronops.tui.widgets.rowtable import RowTable
 from cronops.tui.widgets.table import TableView
+
+if TYPE_CHECKING:  # the demo's catalog is imported only by those who open it
+    from cronops.demo import DemoFleet
 
 DEFAULT_RESCAN_S = 300.0
 RELOAD_S = 1.0
@@ -134,6 +137,23 @@ class CronopsApp(App[None]):
         if demo:
             self.title = "cronops DEMO"
             self.sub_title += " · a made-up fleet in a temporary directory"
+
+    @classmethod
+    def on_demo(
+        cls, demo: DemoFleet, clock: Callable[[], datetime] | None = None, **options
+    ) -> CronopsApp:
+        """The app on the built-in demo fleet: its hosts, scan window and transport, labelled
+        DEMO, at the time `clock` says (the wall clock by default)."""
+        return cls(
+            demo.db_path,
+            demo.inventory,
+            demo.inventory.hosts,
+            now=clock,
+            connector_factory=lambda: demo.connector(clock),
+            window=demo.window,
+            demo=True,
+            **options,
+        )
 
     # -- layout --------------------------------------------------------------------------------
 
