@@ -61,6 +61,9 @@ fi
 # Lines worth sending home: anything a cron daemon or the crontab command logged (lower case:
 # awk has no case-insensitive match, so lines are lowered before matching).
 CRON_LINES = r" (/usr/sbin/)?(cron|crond|crontab)(\[[0-9]+\])?: "
+# ...except PAM's session lines: two per job on Debian and cronie, they say nothing a run needs
+# (the parsers skip them), and they would be half of what travels and is parsed.
+PAM_LINES = r" (/usr/sbin/)?(cron|crond)(\[[0-9]+\])?: pam_"
 JOURNAL_UNITS = "-u cron -u crond -u cronie -u cron.service -u crond.service"
 JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,SYSLOG_PID,_PID,_COMM,__REALTIME_TIMESTAMP"
 AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/messages")
@@ -71,20 +74,21 @@ AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/
 # not shorter); otherwise it was rotated or truncated: the rest of the old file is read where
 # rotation put it (PATH.1 or PATH.0, found by inode or by its first bytes), then PATH from 0.
 # With no earlier read (INODE "-"), rotated files younger than SINCE are read first, oldest first.
-# One awk per file filters the cron lines and counts the bytes of whole lines only: a line still
+# One awk per file filters the cron lines (`keep`) and counts the bytes of whole lines only: a line still
 # being written is left for the next scan ("read N" says where the next scan starts).
 _LOGS = r"""
-export R={cron_lines}
+export R={cron_lines} P={pam_lines}
+K='function keep(s) {{ s = tolower(s); return s ~ ENVIRON["R"] && s !~ ENVIRON["P"] }}'
 headsum() {{ s=$(head -c "$2" "$1" | cksum); echo "${{s%% *}}"; }}
 chunk() {{
   hl=$(($4 < 1024 ? $4 : 1024))
   section log "$5" "$2" "$3" "$hl" "${{6:-$(headsum "$1" "$hl")}}" "$1"
-  tail -c +$(($3 + 1)) "$1" | head -c $(($4 - $3)) | awk -v len=$(($4 - $3)) -v m="$M" '
-    NR > 1 {{ n += length(prev) + 1; if (tolower(prev) ~ ENVIRON["R"]) print prev }}
+  tail -c +$(($3 + 1)) "$1" | head -c $(($4 - $3)) | awk -v len=$(($4 - $3)) -v m="$M" "$K"'
+    NR > 1 {{ n += length(prev) + 1; if (keep(prev)) print prev }}
     {{ prev = $0 }}
     END {{
       if (NR && n + length(prev) + 1 <= len) {{
-        n += length(prev) + 1; if (tolower(prev) ~ ENVIRON["R"]) print prev
+        n += length(prev) + 1; if (keep(prev)) print prev
       }}
       print m " read " n + 0
     }}'
@@ -92,7 +96,7 @@ chunk() {{
 archive() {{
   section log archive - 0 0 - "$1"
   case "$1" in *.gz) gzip -dc "$1" 2>/dev/null ;; *) cat "$1" ;; esac |
-    awk '{{ if (tolower($0) ~ ENVIRON["R"]) print }}'
+    awk "$K"'{{ if (keep($0)) print }}'
   section end
 }}
 readlog() {{
@@ -251,6 +255,7 @@ def build_script(
         parts.append(
             _LOGS.format(
                 cron_lines=shlex.quote(CRON_LINES),
+                pam_lines=shlex.quote(PAM_LINES),
                 units=JOURNAL_UNITS,
                 fields=JOURNAL_FIELDS,
                 auto=" ".join(AUTO_LOGS),

@@ -58,6 +58,21 @@ async def test_only_cron_lines_travel_and_a_rescan_reads_only_new_bytes(syslog):
     assert third.logs[-1].start == cursor.offset
 
 
+async def test_pam_session_lines_stay_on_the_host(syslog):
+    pam = [
+        "Nov 22 10:17:01 h CRON[7]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n",
+        "Nov 22 10:17:01 h crond[8]: pam_unix(crond:session): session closed for user alice\n",
+    ]
+    gzip_path = f"{syslog}.1.gz"
+    with gzip.open(gzip_path, "wt") as f:
+        f.write(pam[0] + CMD.format(n=1))
+    syslog.write_text(pam[0] + CMD.format(n=2) + pam[1])
+    result = await read(syslog)
+    assert lines_of(result, "archive") == [CMD.format(n=1).strip()]
+    assert lines_of(result) == [CMD.format(n=2).strip()]
+    assert cursors_of(result)[str(syslog)].offset == syslog.stat().st_size
+
+
 async def test_a_line_still_being_written_waits_for_the_next_scan(syslog):
     syslog.write_text(CMD.format(n=1) + CMD.format(n=2)[:20])
     first = await read(syslog)
