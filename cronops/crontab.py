@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from cronops.schedule import split_schedule, validate
@@ -48,7 +49,7 @@ _TEMPLATE_EXAMPLES = frozenset(
 )
 _CRON_D_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _BLANKS = re.compile(r"[ \t]+")  # the only field separators cron knows
-_TOKEN = re.compile(r"([^ \t]+)([ \t]*)")
+_TOKEN = re.compile(r"(?P<field>[^ \t]+)(?P<blanks>[ \t]*)")
 # What follows the five time fields looks like a sixth one: a seconds (or year) field.
 _TIME_FIELD = re.compile(
     r"[0-9*][0-9*,/-]*|\?|(?:sun|mon|tue|wed|thu|fri|sat)(?:[-,](?:sun|mon|tue|wed|thu|fri|sat))*",
@@ -184,6 +185,7 @@ def parse_crontab(
     crontab.header_lines = _count_header_lines([content for content, _ in lines])
     run_as = owner or posixpath.basename(source)
     env: dict[str, str] = {}
+    env_now: tuple[tuple[str, str], ...] = ()  # shared by the entries until the next setting
     occurrences: Counter[tuple[str, str]] = Counter()
     for number, (content, terminator) in enumerate(lines, start=1):
         item = _classify(content, kind, run_as)
@@ -191,6 +193,7 @@ def parse_crontab(
             item = _Problem("no newline at the end of the file: cron rejects a last job line")
         if isinstance(item, _Env):
             env[item.name] = item.value
+            env_now = tuple(env.items())
             crontab.settings.append(EnvSetting(number, item.name, item.value, content))
         elif isinstance(item, _Problem):
             crontab.problems.append(CrontabProblem(source, number, content, item.message))
@@ -206,7 +209,7 @@ def parse_crontab(
                     user=user,
                     schedule=item.schedule,
                     command=item.command,
-                    env=tuple(env.items()),
+                    env=env_now,
                     line=number,
                     text=content,
                     disabled=item.disabled,
@@ -221,7 +224,8 @@ def entry_id(host: str, source: str, user: str, command: str, occurrence: int = 
     """8 lowercase base32 characters (40 bits) of a hash; the nth duplicate gets occurrence n."""
     key = "\0".join((host, source, user, command, str(occurrence)))
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-    return base64.b32encode(digest).decode("ascii")[:8].lower()
+    # The 8 characters kept are the first 40 bits: encoding just those 5 bytes is much cheaper.
+    return base64.b32encode(digest[:5]).decode("ascii").lower()
 
 
 def split_percent(command: str) -> tuple[str, str | None]:
@@ -340,11 +344,11 @@ def edit_line(
     head = text[: len(text) - len(job.command)]
     lead = head[: len(head) - len(head.lstrip(" \t"))] + ("-" if job.log_off else "")
     fields = _fields(head[len(lead) :], len(fields_now) + (1 if kind == SYSTEM else 0))
-    blanks = [blank for _, blank in fields]
+    blanks = [match["blanks"] for match in fields]
     new_fields = wanted.schedule.split(" ")
     if len(new_fields) != len(fields_now):
         blanks[: len(fields_now)] = [" "] * (len(new_fields) - 1) + [blanks[len(fields_now) - 1]]
-    words = new_fields + [word for word, _ in fields[len(fields_now) :]]
+    words = new_fields + [match["field"] for match in fields[len(fields_now) :]]
     middle = "".join(word + blank for word, blank in zip(words, blanks, strict=True))
     edited = lead + middle + wanted.command
 
@@ -441,6 +445,9 @@ def _count_header_lines(contents: list[str]) -> int:
     return count
 
 
+# Cached: a fleet shares most of its lines (stock /etc/crontab, package cron.d files), and a rescan
+# reads the same lines again. The results are frozen, so sharing them is safe.
+@lru_cache(maxsize=8192)
 def _classify(content: str, kind: str, run_as: str) -> _Job | _Env | _Problem | None:
     """What cron makes of one line: a job, an env setting, a rejected line, or nothing."""
     body = content.lstrip(" \t")  # cron skips only spaces and tabs before a line's first field
@@ -504,19 +511,19 @@ def _parse_job_fields(body: str, kind: str) -> _Job | _Problem:
 def _take(text: str, count: int) -> tuple[list[str], str]:
     """Up to `count` blank-separated fields from the front of `text`, and what follows them."""
     fields = _fields(text, count)
-    used = sum(len(word) + len(blanks) for word, blanks in fields)
-    return [word for word, _ in fields], text[used:]
+    rest = text[fields[-1].end() :] if fields else text
+    return [match["field"] for match in fields], rest
 
 
-def _fields(text: str, count: int) -> list[tuple[str, str]]:
-    """Up to `count` fields from the front of `text`, each with the blanks that follow it."""
-    fields = []
+def _fields(text: str, count: int) -> list[re.Match[str]]:
+    """Up to `count` fields from the front of `text`, each matched with the blanks after it."""
+    fields: list[re.Match[str]] = []
     position = 0
     while len(fields) < count:
         match = _TOKEN.match(text, position)
         if match is None:
             break
-        fields.append((match.group(1), match.group(2)))
+        fields.append(match)
         position = match.end()
     return fields
 
@@ -527,6 +534,8 @@ def _parse_env(body: str) -> _Env | None:
     An unquoted value runs to the end of the line ("#" included) less trailing blanks; a quoted
     one keeps its blanks and must end the line. `NAME=` sets an empty value, as cronie does.
     """
+    if "=" not in body:  # no setting without "=": spares most job lines the walk below
+        return None
     name: list[str] = []
     value: list[str] = []
     state, quote_char, i = "name-start", "", 0
@@ -536,6 +545,8 @@ def _parse_env(body: str) -> _Env | None:
             if char in "'\"":
                 quote_char, i = char, i + 1
             state = "name" if state == "name-start" else "value"
+        elif state == "value" and not quote_char:  # an unquoted value is the rest of the line
+            return _Env("".join(name), body[i:].rstrip(_C_SPACE))
         elif state in ("name", "value"):
             if quote_char and char == quote_char:
                 state, i = ("equals" if state == "name" else "done"), i + 1
@@ -556,8 +567,6 @@ def _parse_env(body: str) -> _Env | None:
             i += 1
         else:
             state = "value-start" if state == "after-equals" else "error"
-    if state == "value" and not quote_char:
-        return _Env("".join(name), "".join(value).rstrip(_C_SPACE))
     if state in ("done", "after-equals"):
         return _Env("".join(name), "".join(value))
     return None

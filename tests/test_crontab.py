@@ -326,6 +326,8 @@ def test_empty_and_comment_only_files() -> None:
         ("A=b # c", "A", "b # c"),
         ("A=b\r", "A", "b"),
         ("  A=b", "A", "b"),
+        ("A=b=c ", "A", "b=c"),
+        ('A = "b=c" ', "A", "b=c"),
     ],
 )
 def test_env_lines_follow_crons_load_env(line: str, name: str, value: str) -> None:
@@ -545,6 +547,16 @@ def test_cronie_no_logging_prefix() -> None:
     )
     assert "only root" in unnamed.problems[0].message
     assert "bad minute" in parse_system("--0 5 * * * root /bin/x\n").problems[0].message
+
+
+def test_a_line_seen_before_is_read_again_for_its_kind_and_owner() -> None:
+    # Lines are read through a cache: the same text must still depend on the kind and the owner.
+    line = "-0 5 * * * root /bin/x\n"
+    for _ in range(2):
+        assert parse_user(line, owner="root").entries[0].command == "root /bin/x"
+        assert "only root" in parse_user(line, owner="bob").problems[0].message
+        assert parse_system(line).entries[0].user == "root"
+        assert parse_user(line, owner="root") == parse_user(line, owner="root")
 
 
 @pytest.mark.parametrize(
