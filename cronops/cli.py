@@ -6,32 +6,26 @@ Exit codes: 0 all well, 1 a host or a finding needs attention, 2 a usage or inve
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cronops import __version__, actions, locations, report
-from cronops.analysis import Finding
-from cronops.audit import AuditResult, run_audit
-from cronops.inventory import Host, Inventory, InventoryError, find_inventory, load_inventory
-from cronops.policy import KINDS, SEVERITIES, parse_duration
-from cronops.scan import (
-    DEFAULT_WINDOW,
-    Clock,
-    HostReport,
-    HostScan,
-    probe_fleet,
-    record_host_checks,
-    scan_fleet,
-    utc_now,
-)
-from cronops.store import Store
-from cronops.transport import Connector, connector
+from cronops import __version__, locations
+
+# The core is imported in the functions that use it, not here: `--version` and `--help` then load
+# none of it, and each command only its own share (a scan neither the judging, nor the actions,
+# nor textual). asyncio, asyncssh, sqlite-utils and rich each cost tens of milliseconds per start.
+if TYPE_CHECKING:
+    from cronops import actions
+    from cronops.analysis import Finding
+    from cronops.audit import AuditResult
+    from cronops.inventory import Host, Inventory
+    from cronops.scan import HostReport, HostScan
+    from cronops.store import Store
+    from cronops.transport import Connector
 
 DEFAULT_RESCAN_S = 300.0
 EXIT_OK = 0
@@ -104,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     window.add_argument(
         "--window",
         type=duration_arg,
-        default=DEFAULT_WINDOW,
+        default="8d",  # scan.DEFAULT_WINDOW, spelt out: the parser must not import the scan
         metavar="DURATION",
-        help="how far back a host's first scan reads its logs, e.g. 36h or 8d (default 8d)",
+        help="how far back a host's first scan reads its logs, e.g. 36h or 8d (default %(default)s)",
     )
 
     def command(name, run, summary, description, formats=("table", "json"), **options):
@@ -293,6 +287,8 @@ Use it from cron or a monitoring check:  cronops audit --format json --fail-on c
 
 
 def duration_arg(text: str) -> timedelta:
+    from cronops.policy import parse_duration
+
     try:
         window = parse_duration(text)
     except ValueError as exc:
@@ -322,6 +318,8 @@ def until_arg(text: str) -> datetime:
 
 
 def fail_on_arg(text: str) -> Callable[[Finding], bool]:
+    from cronops.policy import KINDS, SEVERITIES
+
     words = [w.strip() for w in text.split(",") if w.strip()]
     if len(words) == 1 and words[0] in SEVERITIES:
         worst = SEVERITIES.index(words[0])
@@ -336,6 +334,8 @@ def fail_on_arg(text: str) -> Callable[[Finding], bool]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from cronops.inventory import InventoryError
+
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
@@ -351,14 +351,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def open_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Host]]:
+    from cronops.inventory import find_inventory, load_inventory
+
     inventory = load_inventory(find_inventory(args.inventory))
     return inventory, inventory.select(args.host, args.tag)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    inventory, hosts = open_inventory(args)
-    from cronops.tui import CronopsApp  # here, not at the top: the core never imports textual
+    from cronops.transport import connector
+    from cronops.tui import CronopsApp
 
+    inventory, hosts = open_inventory(args)
     app = CronopsApp(
         args.db or locations.default_db_path(),
         inventory,
@@ -371,6 +374,11 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_hosts(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cronops import report
+    from cronops.scan import record_host_checks
+
     inventory, hosts = open_inventory(args)
     reports = asyncio.run(_check_hosts(inventory, hosts, args.accept_new_host_keys))
     store = open_store(args)
@@ -388,6 +396,10 @@ def cmd_hosts(args: argparse.Namespace) -> int:
 async def _check_hosts(
     inventory: Inventory, hosts: list[Host], accept_new: bool
 ) -> list[HostReport]:
+    from cronops import report
+    from cronops.scan import probe_fleet
+    from cronops.transport import connector
+
     fleet = connector(accept_new_host_keys=accept_new)
     by_name: dict[str, HostReport] = {}
     try:
@@ -403,10 +415,17 @@ async def _check_hosts(
 
 
 def open_store(args: argparse.Namespace) -> Store:
+    from cronops.store import Store
+
     return Store(args.db or locations.default_db_path())
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cronops import report
+    from cronops.transport import connector
+
     inventory, hosts = open_inventory(args)
     store = open_store(args)
     try:
@@ -427,14 +446,14 @@ async def _scan(
     store: Store,
     fleet: Connector,
     window: timedelta,
-    clock: Clock = utc_now,
 ) -> list[HostScan]:
+    from cronops import report
+    from cronops.scan import scan_fleet
+
     by_name: dict[str, HostScan] = {}
     try:
         with report.FleetProgress(len(hosts), "Scanning", plain_lines=True) as progress:
-            async for outcome in scan_fleet(
-                hosts, store, fleet, inventory.concurrency, window, clock
-            ):
+            async for outcome in scan_fleet(hosts, store, fleet, inventory.concurrency, window):
                 by_name[outcome.host.name] = outcome
                 progress.done(outcome)
     finally:
@@ -443,6 +462,10 @@ async def _scan(
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cronops.transport import connector
+
     inventory, hosts = open_inventory(args)
     store = open_store(args)
     try:
@@ -458,11 +481,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def _audit(
     store: Store, inventory: Inventory, hosts: list[Host], since, now: datetime
 ) -> AuditResult:
+    from cronops.audit import run_audit
+
     start = since if isinstance(since, datetime) else now - since
     return run_audit(store, inventory, hosts, start, now)
 
 
 def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
+    from cronops import report
+
     if args.format == "json":
         report.print_json(report.audit_json(result))
     elif args.format == "markdown":
@@ -475,13 +502,18 @@ def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cronops.demo import build_demo  # here: only the demo needs its catalog of made-up hosts
+    import asyncio
+    import tempfile
+
+    from cronops.demo import build_demo
+    from cronops.scan import utc_now
+    from cronops.store import Store
 
     with tempfile.TemporaryDirectory(prefix="cronops-demo-") as tmp:
         demo = build_demo(Path(tmp), utc_now())
         hosts = demo.inventory.hosts
         if not args.audit:
-            from cronops.tui import CronopsApp  # the core never imports textual
+            from cronops.tui import CronopsApp
 
             CronopsApp.on_demo(demo).run()
             return EXIT_OK
@@ -495,6 +527,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    from cronops import report
+
     _, hosts = open_inventory(args)
     store = open_store(args)
     try:
@@ -513,6 +547,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
+    from cronops import report
+
     _, hosts = open_inventory(args)
     store = open_store(args)
     try:
@@ -530,6 +566,12 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_action(args: argparse.Namespace) -> int:
+    import asyncio
+    import dataclasses
+
+    from cronops import actions, report
+    from cronops.transport import connector
+
     _, hosts = open_inventory(args)
     store = open_store(args)
     fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
@@ -563,6 +605,8 @@ class NotConfirmed(Exception):
 
 
 async def _act(args, hosts: list[Host], store: Store, fleet) -> actions.Done:
+    from cronops import actions
+
     who = actions.actor()
     try:
         if args.command == "undo":
@@ -583,6 +627,8 @@ async def _act(args, hosts: list[Host], store: Store, fleet) -> actions.Done:
 
 
 def _plan(args, target: actions.Target, who: str) -> actions.Change:
+    from cronops import actions
+
     if args.command == "pause":
         now = datetime.now().astimezone()
         return actions.plan_pause(target, who, now, args.reason, args.until)

@@ -8,19 +8,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cronops.analysis import Finding
-from cronops.audit import AuditResult
 from cronops.policy import SEVERITIES
 from cronops.scan import HostReport, HostScan, host_state
 from cronops.schedule import describe
 from cronops.transport import HostStatus
+
+if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judging
+    from cronops.analysis import Finding
+    from cronops.audit import AuditResult
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 STATUS_STYLE = {

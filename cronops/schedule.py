@@ -19,7 +19,6 @@ from heapq import heappop, heappush
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
 
 REBOOT = "@reboot"
@@ -133,6 +132,9 @@ def describe(schedule: str) -> str:
 
     Cached: cron-descriptor takes ~50 µs, and a fleet repeats a few dozen schedules thousands
     of times."""
+    # Imported here: cron-descriptor loads gettext and its locales, which a scan never needs.
+    from cron_descriptor import ExpressionDescriptor, Options
+
     fields = split_schedule(schedule)
     if validate(schedule) is not None:
         return schedule

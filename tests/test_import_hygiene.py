@@ -38,3 +38,65 @@ def test_core_module_does_not_import_textual(module):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert leaked == "", f"{module} imports textual: {leaked}"
+
+
+# Each of these costs tens of milliseconds of CPU at every start of the command.
+HEAVY = {"asyncio", "asyncssh", "rich", "sqlite_utils", "textual"}
+JUDGING_AND_ACTING = {"cronops.actions", "cronops.analysis", "cronops.audit", "cronops.tui"}
+
+
+def modules_after(code: str) -> set[str]:
+    """The modules loaded once `code` has run in a fresh interpreter."""
+    code += "\nimport sys; print('\\n'.join(sys.modules))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(run.stdout.split())
+
+
+def packages(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+def cli_run(argv: list[str]) -> str:
+    """Code that runs `cronops ARGV` quietly, whatever it prints or however it exits."""
+    return (
+        "import contextlib, io, cronops.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    with contextlib.suppress(SystemExit):\n"
+        f"        cronops.cli.main({argv!r})"
+    )
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["scan", "--help"]])
+def test_version_and_help_load_none_of_the_core(argv):
+    loaded = modules_after(cli_run(argv))
+    assert packages(loaded) & HEAVY == set()
+    assert {m for m in loaded if m.startswith("cronops")} == {
+        "cronops",
+        "cronops.cli",
+        "cronops.locations",
+    }
+
+
+def test_host_statuses_and_reports_do_not_load_asyncssh():
+    loaded = modules_after("import cronops.transport.base, cronops.report")
+    assert packages(loaded) & {"asyncssh", "textual"} == set()
+
+
+def test_a_scan_loads_neither_the_judging_nor_the_actions(tmp_path):
+    # A host whose port refuses at once: the scan runs through, and loads all it ever loads.
+    inventory = tmp_path / "hosts.toml"
+    inventory.write_text('[[hosts]]\nname = "closed"\naddress = "127.0.0.1"\nport = 1\n')
+    db = tmp_path / "history.db"
+    loaded = modules_after(cli_run(["scan", "-i", str(inventory), "--db", str(db), "-f", "json"]))
+    assert {"asyncssh", "sqlite_utils", "cronops.scan", "cronops.store"} <= loaded
+    assert db.exists()
+    assert loaded & JUDGING_AND_ACTING == set()
+    assert "textual" not in packages(loaded)
+
+
+def test_the_window_default_is_the_scans():
+    # The parser spells the default out, so that building it does not import the scan.
+    from cronops.cli import build_parser
+    from cronops.scan import DEFAULT_WINDOW
+
+    assert build_parser().parse_args(["scan"]).window == DEFAULT_WINDOW

@@ -12,7 +12,6 @@ from typing import TypeVar
 from cronops.inventory import Host
 from cronops.transport.base import HostStatus, OutputSink, Reply, Transport, shell_command
 from cronops.transport.local import LocalTransport
-from cronops.transport.ssh import SSHTransport
 
 __all__ = [
     "Connector",
@@ -83,4 +82,8 @@ class Connector:
 
 
 def connector(accept_new_host_keys: bool = False) -> Connector:
+    # asyncssh is imported here, on the way to the hosts, not with the package: it is cronops'
+    # costliest import, and what only needs HostStatus or Reply (reports, the demo) need not pay it.
+    from cronops.transport.ssh import SSHTransport
+
     return Connector({"ssh": SSHTransport(accept_new_host_keys), "local": LocalTransport()})
