@@ -1,0 +1,76 @@
+"""Several hosts' answers stored in one transaction, each host whole or not at all.
+
+The answers are real: the probe script runs through the local transport on planted logs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cronops import probe
+from cronops.inventory import Host
+from cronops.scan import probe_host, record_group
+from cronops.store import Store
+from cronops.transport import connector
+
+NOW = datetime.now(UTC)
+SINCE = NOW - timedelta(days=8)
+
+
+def syslog_line(at: datetime, host: str, pid: int, message: str) -> str:
+    return f"{at:%b} {at.day:2d} {at:%H:%M:%S} {host} CRON[{pid}]: {message}\n"
+
+
+@pytest.fixture
+async def answers(tmp_path):
+    """Three hosts' probe answers, each with one run of its own in its log."""
+    reports = []
+    for number, name in enumerate(("a", "b", "c")):
+        log = tmp_path / f"{name}.log"
+        at = (NOW - timedelta(hours=1)).astimezone().replace(second=1, microsecond=0)
+        log.write_text(syslog_line(at, name, 100 + number, f"(root) CMD (job-{name})"))
+        host = Host(name=name, address="localhost", transport="local", logs=(str(log),))
+        request = probe.LogRequest(since=SINCE, files=host.logs)
+        report = await probe_host(host, connector(), crontabs=False, logs=request)
+        assert report.ok, report.error
+        reports.append(report)
+    return reports
+
+
+class FailingForB(Store):
+    def write_runs(self, db, runs):
+        written = super().write_runs(db, runs)
+        if any(run["host"] == "b" for run in runs):
+            raise OSError("disk full")
+        return written
+
+
+def stored(store: Store, table: str, key: str) -> list[str]:
+    return sorted(row[key] for row in store.rows(f"select {key} from {table}"))
+
+
+def test_a_group_is_stored_whole(answers, tmp_path):
+    store = Store(tmp_path / "history.db")
+    outcomes = record_group(store, answers, SINCE, NOW)
+    assert [(o.host.name, o.ok, o.new_runs) for o in outcomes] == [
+        ("a", True, 1),
+        ("b", True, 1),
+        ("c", True, 1),
+    ]
+    assert stored(store, "runs", "command") == ["job-a", "job-b", "job-c"]
+    assert stored(store, "scans", "host") == ["a", "b", "c"]
+
+
+def test_a_host_that_cannot_be_stored_is_undone_alone(answers, tmp_path):
+    store = FailingForB(tmp_path / "history.db")
+    outcomes = record_group(store, answers, SINCE, NOW)
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert outcomes[1].error == "could not store the scan: OSError('disk full')"
+    assert stored(store, "runs", "command") == ["job-a", "job-c"]
+    # nothing of b: not its runs, its host row, its cursor or its scan
+    assert stored(store, "hosts", "name") == ["a", "c"]
+    assert stored(store, "log_cursors", "host") == ["a", "c"]
+    assert stored(store, "scans", "host") == ["a", "c"]
+    # and b's next scan reads its log again from the start
+    assert store.log_cursors("b") == ({}, None)
