@@ -32,7 +32,7 @@ logged), else "unknown" (the log cannot know). Runs never pair across hosts."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -52,7 +52,7 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass
+@dataclass(slots=True)  # a scan builds one per run seen: slots make that quicker
 class Run:
     user: str | None
     command: str | None
@@ -66,7 +66,7 @@ class Run:
     host: str = ""
     core_dumped: bool = False
     process_pid: int | None = None  # the job's parent (middle) cron process, once known
-    output: list[str] = field(default_factory=list)  # cronie CMDOUT lines, the last ones kept
+    output: tuple[str, ...] = ()  # cronie CMDOUT lines, the last ones kept; no list per run
     ends_logged: bool = False  # this log writes an end line for every run
     failures_logged: bool = False  # this log writes a line for every failed or killed run
     end_missing: bool = False  # an end was due and never came (the job pid was reused)
@@ -105,13 +105,14 @@ def pair_events(
     Open runs passed in are updated in place and returned again when a line touched them."""
     events = list(events)
     open_runs = list(open_runs)
+    seen = {(event.dialect, event.kind) for event in events}  # the lines each dialect shows
     pairing = _Pairing(
         open_runs,
-        ends=_capable(_CAN_LOG_ENDS, ends_logged, events, ("end",), open_runs, "ends_logged"),
+        ends=_capable(_CAN_LOG_ENDS, ends_logged, seen, ("end",), open_runs, "ends_logged"),
         failures=_capable(
-            _CAN_LOG_FAILURES, failures_logged, events, _FAILURES, open_runs, "failures_logged"
+            _CAN_LOG_FAILURES, failures_logged, seen, _FAILURES, open_runs, "failures_logged"
         ),
-        outputs=frozenset(event.dialect for event in events if event.kind == "output"),
+        outputs=frozenset(dialect for dialect, kind in seen if kind == "output"),
     )
     for event in events:
         pairing.add(event)
@@ -121,7 +122,7 @@ def pair_events(
 def _capable(
     able: frozenset[str],
     told: bool | None,
-    events: list[LogEvent],
+    seen: set[tuple[str, str]],
     kinds: tuple[str, ...],
     open_runs: list[Run],
     flag: str,
@@ -129,9 +130,9 @@ def _capable(
     """The dialects whose log shows these lines: as told by the caller, or as seen."""
     if told is not None:
         return able if told else frozenset()
-    seen = {event.dialect for event in events if event.kind in kinds}
-    seen |= {run.dialect for run in open_runs if getattr(run, flag)}
-    return able & seen
+    showing = {dialect for dialect, kind in seen if kind in kinds}
+    showing |= {run.dialect for run in open_runs if getattr(run, flag)}
+    return able & showing
 
 
 class _Pairing:
@@ -146,8 +147,8 @@ class _Pairing:
         self._failures = failures
         self._later_lines = ends | failures | outputs  # dialects whose runs get more lines
         self._open: dict[int, Run] = {id(run): run for run in open_runs}
-        self._by_pid: dict[tuple[str, str, int], Run] = {
-            _key(run): run for run in open_runs if run.pid is not None
+        self._by_pid: dict[tuple[str, str, int], Run] = {  # by host, dialect and job pid
+            (run.host, run.dialect, run.pid): run for run in open_runs if run.pid is not None
         }
         self._ended: dict[tuple[str, str, int], Run] = {}  # this read's ended runs, by job pid
         self._touched: dict[int, Run] = {}  # insertion order: the order the runs were touched
@@ -171,28 +172,21 @@ class _Pairing:
         return list(self._touched.values()), still_open
 
     def _start(self, event: LogEvent) -> None:
-        run = Run(
-            user=event.user,
-            command=event.command,
-            started_at=event.at,
-            pid=event.pid,
-            source=event.source,
-            dialect=event.dialect,
-            host=event.host,
-            process_pid=_logged_parent(event),
-            ends_logged=event.dialect in self._ends,
-            failures_logged=event.dialect in self._failures,
-        )
-        self._touch(run)
-        if event.pid is None or event.dialect not in self._later_lines:
-            return  # nothing more will be logged about this run, or nothing can be paired
-        earlier = self._by_pid.get(_key(run))
+        run = self._new_run(event, event.at, event.pid)
+        if event.pid is None:
+            return  # nothing can be paired with it
+        if event.pid != event.process_pid:  # logged by the job's parent (Debian -L 8)
+            run.process_pid = event.process_pid
+        if event.dialect not in self._later_lines:
+            return  # nothing more will be logged about this run
+        key = (event.host, event.dialect, event.pid)
+        earlier = self._by_pid.get(key)
         if earlier is not None:  # the pid was reused, so that job has ended unseen
             earlier.end_missing = True
             self._close(earlier)
             self._touch(earlier)
         self._open[id(run)] = run
-        self._by_pid[_key(run)] = run
+        self._by_pid[key] = run
 
     def _end(self, event: LogEvent) -> None:
         jobpid = _logged_jobpid(event)
@@ -233,8 +227,7 @@ class _Pairing:
         if run is None:
             return
         run.process_pid = event.process_pid
-        run.output.append(event.detail)
-        del run.output[:-OUTPUT_LINES_KEPT]
+        run.output = (*run.output, event.detail)[-OUTPUT_LINES_KEPT:]
         self._touch(run)
 
     def _candidates(self, event: LogEvent, *, same_command: bool) -> list[Run]:
@@ -249,35 +242,35 @@ class _Pairing:
 
     def _headless(self, event: LogEvent, jobpid: int | None) -> Run:
         """A run whose start is not in the log read (before the window, or rotated away)."""
-        return Run(
-            user=event.user,
-            command=event.command,
-            started_at=None,
-            pid=jobpid,
-            source=event.source,
-            dialect=event.dialect,
-            host=event.host,
-            ends_logged=event.dialect in self._ends,
-            failures_logged=event.dialect in self._failures,
-        )
+        return self._new_run(event, None, jobpid)
+
+    def _new_run(self, event: LogEvent, started_at: datetime | None, pid: int | None) -> Run:
+        # Fields set one by one: calling a class with keyword arguments packs them into a dict
+        # first, which doubled the cost of a run.
+        run = Run(event.user, event.command, started_at)
+        run.pid = pid
+        run.source = event.source
+        run.dialect = event.dialect
+        run.host = event.host
+        run.ends_logged = event.dialect in self._ends
+        run.failures_logged = event.dialect in self._failures
+        self._touched[id(run)] = run  # every new run is returned
+        return run
 
     def _close(self, run: Run) -> None:
         self._open.pop(id(run), None)
         if run.pid is not None:
-            key = _key(run)
+            key = (run.host, run.dialect, run.pid)
             if self._by_pid.get(key) is run:
                 del self._by_pid[key]
             self._ended[key] = run
 
     def _touch(self, run: Run) -> None:
-        # a run opened in an earlier read learns what this read shows about its log
-        run.ends_logged = run.ends_logged or run.dialect in self._ends
-        run.failures_logged = run.failures_logged or run.dialect in self._failures
-        self._touched.setdefault(id(run), run)
-
-
-def _key(run: Run) -> tuple[str, str, int]:
-    return (run.host, run.dialect, run.pid or 0)
+        if id(run) not in self._touched:  # new runs are touched from the start
+            # a run opened in an earlier read learns what this read shows about its log
+            run.ends_logged = run.ends_logged or run.dialect in self._ends
+            run.failures_logged = run.failures_logged or run.dialect in self._failures
+            self._touched[id(run)] = run
 
 
 def _logged_jobpid(event: LogEvent) -> int | None:
@@ -285,11 +278,6 @@ def _logged_jobpid(event: LogEvent) -> int | None:
     if event.pid is not None and event.pid != event.process_pid:
         return event.pid
     return None
-
-
-def _logged_parent(event: LogEvent) -> int | None:
-    """A start logged by the job's parent (Debian -L 8) names the parent; else it is unknown."""
-    return event.process_pid if _logged_jobpid(event) is not None else None
 
 
 def _nearest_child(

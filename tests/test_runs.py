@@ -322,7 +322,7 @@ def test_cronie_output_lines_join_their_run():
         )
     )
     assert (run.output, run.process_pid, run.ended_at) == (
-        ["rows\t123", "done"],
+        ("rows\t123", "done"),
         800,
         at("04:02:02"),
     )
