@@ -140,3 +140,49 @@ def test_fall_back_through_parse_lines_keeps_runs_in_order():
 
 def test_journald_realtime_is_microseconds_since_the_epoch():
     assert epoch_micros(1763822581622592) == utc(2025, 11, 22, 14, 43, 1, 622592)
+
+
+def test_the_reads_of_one_zone_share_their_hours_and_a_dst_hour_is_never_shared_as_one_offset():
+    day = datetime(2026, 10, 26, tzinfo=BERLIN)
+    first, second = clock(day), clock(day)
+    assert first.syslog("Oct 24 09:15:01") == utc(2026, 10, 24, 7, 15, 1)
+    assert second._hours is first._hours and second._hours["Oct 24 09"] == utc(2026, 10, 24, 7)
+    # 02:00-03:00 on Oct 25 happens twice in Berlin: no single start, each read places it itself
+    assert first.syslog("Oct 25 02:30:01") == utc(2026, 10, 25, 0, 30, 1)
+    assert first._hours["Oct 25 02"] is None
+    assert second.syslog("Oct 25 02:10:01") == utc(2026, 10, 25, 0, 10, 1)
+    assert clock(day, NEW_YORK)._hours is not first._hours
+
+
+@pytest.mark.parametrize(
+    ("line", "groups"),
+    [
+        (
+            "Nov  2 04:17:01 web1 CRON[1234]: (root) CMD ([1236] /bin/job)",
+            ("Nov  2 04:17:01", "web1", "CRON", "1234", "root", "CMD", "1236", "/bin/job", None),
+        ),
+        (
+            "Nov  2 04:17:01.5 web1 cron.info crond[7]: (bob) CMD (x (y))",
+            ("Nov  2 04:17:01.5", "web1", "crond", "7", "bob", "CMD", None, "x (y)", None),
+        ),
+        (
+            "2026-11-02T04:17:01+0100 h CROND: (root) ORPHAN (no passwd entry): Success",
+            (
+                "2026-11-02T04:17:01+0100",
+                "h",
+                "CROND",
+                None,
+                "root",
+                "ORPHAN",
+                None,
+                "no passwd entry",
+                ": Success",
+            ),
+        ),
+    ],
+)
+def test_the_line_grammar_keeps_its_groups_with_and_without_the_optional_parts(line, groups):
+    from cronops.logs import STYLES
+
+    match = next(m for style in STYLES if (m := style.shaped.match(line)))
+    assert match.groups() == groups

@@ -1,10 +1,13 @@
 """Cron log timestamps -> UTC datetimes; year-less and offset-less ones placed by the host clock.
 
-Syslog repeats one second many times, so results are cached by their text (`Clock.cache`)."""
+Syslog repeats one second many times, so results are cached by their text (`Clock.cache`); the
+hours' UTC starts are shared by the reads of one zone, as every host of a fleet logs the same hours."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from cronops.logs.events import ClockContext
 
@@ -18,6 +21,7 @@ _MONTHS = {
 # syslog lines out of order by a few seconds must not flip it.
 _FALL_BACK_JUMP = timedelta(minutes=5)
 _CACHE_LIMIT = 4096
+_HOURS_LIMIT = 4096  # hours whose UTC start is kept for one zone and day
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # "MM:SS" -> its offset into the hour (SS 60 is a leap second, as syslog writes it)
 _INTO_HOUR = {
@@ -36,8 +40,7 @@ class Clock:
         self._zone = ctx.zone
         # a line dated after tomorrow (host time) was written last year
         self._latest_day = ctx.now.astimezone(ctx.zone).date() + timedelta(days=1)
-        self._years: dict[tuple[int, int], int | None] = {}
-        self._hours: dict[str, datetime | None] = {}  # "Nov  2 04" -> its UTC start
+        self._hours = _hour_starts(ctx.zone, self._latest_day)  # shared with other reads
         self._first_pass_max: dict[date, datetime] = {}
         self._second_pass: set[date] = set()
 
@@ -89,52 +92,23 @@ class Clock:
         self.cache[stamp] = at
 
     def _syslog_slow(self, stamp: str) -> datetime | None:
-        """A stamp in an hour not seen yet, or in one whose offset changes (DST)."""
-        minute = self._syslog_minute(stamp)
-        second = _INTO_HOUR.get(f"00:{stamp[-2:]}")
-        if minute is None or second is None:
+        """A stamp in an hour no read has met yet, or in one whose offset changes (DST)."""
+        hour_key, into = stamp[:-6], _INTO_HOUR.get(stamp[-5:])
+        naive = _local_hour(hour_key, self._latest_day)
+        if naive is None or into is None:
             return None
-        hour_key = stamp[:-6]
         if hour_key not in self._hours:
-            self._hours[hour_key] = self._hour_start(minute.replace(minute=0))
-        at, cacheable = self._local(minute + second)
+            if len(self._hours) >= _HOURS_LIMIT:
+                self._hours.clear()
+            self._hours[hour_key] = _utc_hour_start(self._zone, naive)
+        hour = self._hours.get(hour_key)  # not [hour_key]: a read in another thread may empty it
+        if hour is None:
+            at, cacheable = self._local(naive + into)
+        else:
+            at, cacheable = hour + into, True
         if cacheable:
             self._remember(stamp, at)
         return at
-
-    def _hour_start(self, naive: datetime) -> datetime | None:
-        """The hour's start in UTC if one offset holds for all of it (no DST change), else None."""
-        start = naive.replace(tzinfo=self._zone)
-        end = (naive + _LAST_SECOND).replace(tzinfo=self._zone)
-        offsets = {
-            moment.replace(fold=fold).utcoffset() for moment in (start, end) for fold in (0, 1)
-        }
-        if len(offsets) != 1:
-            return None
-        return (naive - offsets.pop()).replace(tzinfo=UTC)  # type: ignore[operator]
-
-    def _syslog_minute(self, stamp: str) -> datetime | None:
-        """`Nov  2 04:17:01` -> its naive local minute, in the year it was most likely written."""
-        month = _MONTHS.get(stamp[:3])
-        fields = stamp[4:].split()
-        if month is None or len(fields) != 2 or not fields[0].isdecimal():
-            return None
-        clock = fields[1].split(":")
-        if len(clock) != 3 or not all(part.isdecimal() and len(part) == 2 for part in clock):
-            return None
-        year = self._year(month, int(fields[0]))
-        if year is None:
-            return None
-        try:
-            return datetime(year, month, int(fields[0]), int(clock[0]), int(clock[1]))
-        except ValueError:
-            return None
-
-    def _year(self, month: int, day: int) -> int | None:
-        key = (month, day)
-        if key not in self._years:
-            self._years[key] = _latest_year(month, day, self._latest_day)
-        return self._years[key]
 
     def _local(self, naive: datetime) -> tuple[datetime, bool]:
         """Host-local wall time -> UTC, and whether the answer is safe to cache."""
@@ -157,6 +131,42 @@ class Clock:
         if latest is None or naive > latest:
             self._first_pass_max[day] = naive
         return local
+
+
+@lru_cache(maxsize=32)  # a few days of a fleet's zones, for a long-running TUI
+def _hour_starts(zone: ZoneInfo, latest_day: date) -> dict[str, datetime | None]:
+    """`Nov  2 04` -> that hour's UTC start, None if its offset changes (DST), for all the reads in
+    a zone on a day: the hosts of a fleet log the same hours, and working them out again for each
+    host was a quarter of a scan's parse."""
+    return {}
+
+
+def _local_hour(hour_key: str, latest_day: date) -> datetime | None:
+    """`Nov  2 04` -> its naive local start, in the latest year that puts it by latest_day."""
+    month = _MONTHS.get(hour_key[:3])
+    fields = hour_key[4:].split()
+    if month is None or len(fields) != 2:
+        return None
+    day, hour = fields
+    if not (day.isdecimal() and hour.isdecimal() and len(hour) == 2):
+        return None
+    year = _latest_year(month, int(day), latest_day)
+    if year is None:
+        return None
+    try:
+        return datetime(year, month, int(day), int(hour))
+    except ValueError:
+        return None
+
+
+def _utc_hour_start(zone: ZoneInfo, naive: datetime) -> datetime | None:
+    """The hour's start in UTC if one offset holds for all of it (no DST change), else None."""
+    start = naive.replace(tzinfo=zone)
+    end = (naive + _LAST_SECOND).replace(tzinfo=zone)
+    offsets = {moment.replace(fold=fold).utcoffset() for moment in (start, end) for fold in (0, 1)}
+    if len(offsets) != 1:
+        return None
+    return (naive - offsets.pop()).replace(tzinfo=UTC)  # type: ignore[operator]
 
 
 def epoch_micros(micros: int) -> datetime:

@@ -13,8 +13,9 @@ from cronops.logs.events import IGNORED, Ignored, LogEvent, new_event
 from cronops.logs.syslog import unescape
 
 # Groups: user, keyword, jobpid (Debian -L 8 puts "[jobpid] " before the command), detail, error
-# (cronie appends ": strerror" after the parenthesis when a system call failed).
-GRAMMAR = r"\(([^)]*+)\) ([^(]+?) \((?:\[(\d++)\] )?(.*)\)(: .*)?"
+# (cronie appends ": strerror" after the parenthesis when a system call failed). Optional parts
+# are `(?:part|)` for speed, as in syslog.py.
+GRAMMAR = r"\(([^)]*+)\) ([^(]+) \((?:\[(\d++)\] |)(.*)\)(?:(: .*)|)"
 _MESSAGE = re.compile(GRAMMAR, re.DOTALL)  # journal messages may hold real newlines
 Parts = tuple[str, str, str | None, str, str | None]
 
