@@ -82,13 +82,19 @@ _UPSERT_RUN = f"""
 """
 
 
+def database(conn: sqlite3.Connection) -> Database:
+    """sqlite-utils over a connection. Without its plugins: cronops uses none, and looking for
+    them scans every installed package's entry points on every start."""
+    return Database(conn, execute_plugins=False)
+
+
 class Store:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         # A scan stores hosts on one worker thread while its event loop talks to the others.
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-        self.db = Database(conn)
+        self.db = database(conn)
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         self.db.enable_wal()
         self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")

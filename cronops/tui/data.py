@@ -11,8 +11,6 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlite_utils import Database
-
 from cronops.analysis import (
     EntryStatus,
     Finding,
@@ -33,7 +31,7 @@ from cronops.audit import (
 from cronops.inventory import Host, Inventory
 from cronops.policy import SEVERITIES, Policy
 from cronops.schedule import describe, next_runs, previous_run, validate
-from cronops.store import BUSY_TIMEOUT_S, Store, from_iso
+from cronops.store import BUSY_TIMEOUT_S, Store, database, from_iso
 
 # The Problems view judges the last day, as `cronops audit` does by default.
 PROBLEM_WINDOW = timedelta(hours=24)
@@ -95,7 +93,7 @@ class ReadStore(Store):
             timeout=BUSY_TIMEOUT_S,
             check_same_thread=False,
         )
-        self.db = Database(conn)
+        self.db = database(conn)
 
 
 class FleetReader:
