@@ -447,9 +447,10 @@ async def _scan(
     fleet: Connector,
     window: timedelta,
 ) -> list[HostScan]:
-    from cronops import report
+    from cronops import collector, report
     from cronops.scan import scan_fleet
 
+    collector.freeze()  # the modules loaded by now live until exit: no collection need walk them
     by_name: dict[str, HostScan] = {}
     try:
         with report.FleetProgress(len(hosts), "Scanning", plain_lines=True) as progress:

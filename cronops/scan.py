@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from cronops import probe
+from cronops import collector, probe
 from cronops.crontab import (
     Crontab,
     Entry,
@@ -212,7 +212,8 @@ def record_group(
 
     One commit per group rather than per host: the index pages that every host's runs touch are
     written once, which was a third of a first scan's storing."""
-    digests = [_digest_safely(store, report, since, clock) for report in reports]
+    with collector.paused():  # events, runs and rows: many objects, no cycles
+        digests = [_digest_safely(store, report, since, clock) for report in reports]
     try:
         with store.transaction() as db:
             return [_write_safely(store, db, digest, started) for digest in digests]
