@@ -1,6 +1,7 @@
 """Scanning the fleet: one connection and one probe exec per host, its answer parsed and stored.
 
-Data flows probe -> crontab and log parsers -> runs -> store, one host at a time, as hosts answer.
+Data flows probe -> crontab and log parsers -> runs -> store, as hosts answer: each host is
+parsed and paired alone, and the hosts that answered together are stored in one transaction.
 """
 
 from __future__ import annotations
