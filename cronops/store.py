@@ -54,22 +54,22 @@ def run_key(
     return hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
 
 
-RUN_COLUMNS = (
-    "id",
-    "host",
-    "entry_id",
-    "user",
-    "command",
-    "started_at",
-    "ended_at",
-    "status",
-    "signal",
-    "pid",
-    "source",
-    "dialect",
-    "trigger",
-    "output_tail",
-)
+RUN_COLUMNS = {  # the runs table, in order: its schema and the parameters of every write
+    "id": str,
+    "host": str,
+    "entry_id": str,
+    "user": str,
+    "command": str,
+    "started_at": str,
+    "ended_at": str,
+    "status": int,
+    "signal": int,
+    "pid": int,
+    "source": str,
+    "dialect": str,
+    "trigger": str,
+    "output_tail": str,
+}
 _run_values = operator.itemgetter(*RUN_COLUMNS)  # positional parameters bind faster than names
 _UPSERT_RUN = f"""
     insert into runs ({", ".join(RUN_COLUMNS)}) values ({", ".join("?" for _ in RUN_COLUMNS)})
@@ -438,22 +438,7 @@ def _create_schema(db: Database) -> None:
         {"host": str, "source": str, "line": int, "text": str, "message": str}, if_not_exists=True
     )
     db["runs"].create(
-        {
-            "id": str,
-            "host": str,
-            "entry_id": str,
-            "user": str,
-            "command": str,
-            "started_at": str,
-            "ended_at": str,
-            "status": int,
-            "signal": int,
-            "pid": int,
-            "source": str,
-            "dialect": str,
-            "trigger": str,
-            "output_tail": str,
-        },
+        RUN_COLUMNS,
         pk="id",
         if_not_exists=True,
     )
