@@ -74,3 +74,10 @@ def test_a_host_that_cannot_be_stored_is_undone_alone(answers, tmp_path):
     assert stored(store, "scans", "host") == ["a", "c"]
     # and b's next scan reads its log again from the start
     assert store.log_cursors("b") == ({}, None)
+
+
+def test_the_savepoints_journal_stays_in_memory(tmp_path):
+    """Each host's savepoint copies the pages it changes that its group changed before; a temp
+    file for that copy cost a write() per page (40,000 on a first scan of 100 hosts)."""
+    store = Store(tmp_path / "history.db")
+    assert store.db.execute("pragma temp_store").fetchone()[0] == 2  # MEMORY
