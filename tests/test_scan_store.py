@@ -11,7 +11,7 @@ import pytest
 from cronops import probe
 from cronops.inventory import Host
 from cronops.scan import probe_host, record_group
-from cronops.store import Store
+from cronops.store import Store, run_key
 from cronops.transport import connector
 
 NOW = datetime.now(UTC)
@@ -81,3 +81,36 @@ def test_the_savepoints_journal_stays_in_memory(tmp_path):
     file for that copy cost a write() per page (40,000 on a first scan of 100 hosts)."""
     store = Store(tmp_path / "history.db")
     assert store.db.execute("pragma temp_store").fetchone()[0] == 2  # MEMORY
+
+
+def test_write_runs_counts_only_the_runs_it_added(tmp_path):
+    """A run already stored and completed by a later line is not new; nor is one given twice."""
+    store = Store(tmp_path / "history.db")
+    started = {"host": "a", "user": "root", "pid": 7, "source": "/var/log/syslog"}
+
+    def run(command: str, ended_at: str | None = None) -> dict:
+        at = "2026-11-22T10:00:01.000000Z"
+        return started | {
+            "id": run_key("a", at, 7, "root", command),
+            "entry_id": None,
+            "command": command,
+            "started_at": at,
+            "ended_at": ended_at,
+            "status": None if ended_at is None else 0,
+            "signal": None,
+            "dialect": "debian",
+            "trigger": "cron",
+            "output_tail": None,
+        }
+
+    with store.transaction() as db:
+        assert store.write_runs(db, [run("backup"), run("sync")]) == 2
+    with store.transaction() as db:
+        finished = run("backup", ended_at="2026-11-22T10:05:00.000000Z")
+        assert store.write_runs(db, [finished, run("report"), run("report")]) == 1
+    rows = store.rows("select command, ended_at from runs order by command")
+    assert [(r["command"], r["ended_at"]) for r in rows] == [
+        ("backup", "2026-11-22T10:05:00.000000Z"),
+        ("report", None),
+        ("sync", None),
+    ]
