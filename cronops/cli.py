@@ -389,7 +389,9 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     if args.format == "json":
         report.print_json(report.hosts_json(reports))
     else:
-        report.console().print(report.hosts_table(reports))
+        from cronops import tables  # rich, for a person at a terminal
+
+        tables.console().print(tables.hosts_table(reports))
     return EXIT_OK if all(r.ok for r in reports) else EXIT_ATTENTION
 
 
@@ -436,7 +438,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.format == "json":
         report.print_json(report.scan_json(outcomes))
     else:
-        report.console().print(report.scan_summary(outcomes))
+        from cronops import tables  # rich, for a person at a terminal
+
+        tables.console().print(tables.scan_summary(outcomes))
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ATTENTION
 
 
@@ -496,8 +500,10 @@ def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         print(report.audit_markdown(result), end="")
     else:
-        out = report.console()
-        for part in report.audit_tables(result):
+        from cronops import tables  # rich, for a person at a terminal
+
+        out = tables.console()
+        for part in tables.audit_tables(result):
             out.print(part)
     return EXIT_ATTENTION if any(args.fail_on(f) for f in result.findings) else EXIT_OK
 
@@ -542,8 +548,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     elif not entries:
         print("No entries in the history yet: run `cronops scan` first.", file=sys.stderr)
     else:
-        out = report.console()
-        out.print(report.jobs_table(entries, out.width))
+        from cronops import tables  # rich, for a person at a terminal
+
+        out = tables.console()
+        out.print(tables.jobs_table(entries, out.width))
     return EXIT_OK
 
 
@@ -562,7 +570,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     if args.format == "json":
         report.print_json(report.actions_json(trail))
     else:
-        report.console().print(report.actions_table(trail))
+        from cronops import tables  # rich, for a person at a terminal
+
+        tables.console().print(tables.actions_table(trail))
     return EXIT_OK
 
 
