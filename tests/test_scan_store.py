@@ -11,7 +11,7 @@ import pytest
 from cronops import probe
 from cronops.inventory import Host
 from cronops.scan import probe_host, record_group
-from cronops.store import Store, run_key
+from cronops.store import RUNS_PER_STATEMENT, Store, run_key
 from cronops.transport import connector
 
 NOW = datetime.now(UTC)
@@ -105,10 +105,17 @@ def test_write_runs_counts_only_the_runs_it_added(tmp_path):
 
     with store.transaction() as db:
         assert store.write_runs(db, [run("backup"), run("sync")]) == 2
+    many = [run(f"job-{n}") for n in range(2 * RUNS_PER_STATEMENT + 1)]  # several statements
+    with store.transaction() as db:
+        assert store.write_runs(db, many + many[:3]) == len(many)
+    with store.transaction() as db:
+        assert store.write_runs(db, many) == 0
     with store.transaction() as db:
         finished = run("backup", ended_at="2026-11-22T10:05:00.000000Z")
         assert store.write_runs(db, [finished, run("report"), run("report")]) == 1
-    rows = store.rows("select command, ended_at from runs order by command")
+    rows = store.rows(
+        "select command, ended_at from runs where command not like 'job-%' order by 1"
+    )
     assert [(r["command"], r["ended_at"]) for r in rows] == [
         ("backup", "2026-11-22T10:05:00.000000Z"),
         ("report", None),
