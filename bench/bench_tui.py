@@ -75,13 +75,13 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
         )
     per_entry = runs // entries
     with store.transaction() as db:
-        db.conn.executemany(
+        db.executemany(
             "insert into hosts (name, address, status, error, zone, clock_skew_s, cron_running, "
             "scanned_at, ok_at, coverage_start, ends_logged, failures_logged) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             host_rows,
         )
-        db.conn.executemany(
+        db.executemany(
             "insert into entries (id, host, source, user, schedule, command, env, line, text, "
             "disabled, paused, log_off, first_seen, last_seen, present) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -111,7 +111,7 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
                             "cron",
                         )
                     )
-            db.conn.executemany(
+            db.executemany(
                 "insert into runs (id, host, entry_id, user, command, started_at, ended_at, status, "
                 "pid, source, dialect, trigger) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,

@@ -31,7 +31,7 @@ from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    import sqlite3
 
 DEFAULT_WINDOW = timedelta(days=8)
 GROUP_HOSTS = 16  # hosts stored in one transaction, at most
@@ -249,7 +249,7 @@ def _digest_safely(
 
 
 def _write_safely(
-    store: Store, db: Database, digest: _Digest | HostScan, started: datetime
+    store: Store, db: sqlite3.Connection, digest: _Digest | HostScan, started: datetime
 ) -> HostScan:
     if isinstance(digest, HostScan):
         return digest
@@ -318,11 +318,11 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
     )
 
 
-def _write(store: Store, db: Database, digest: _Digest, started: datetime) -> None:
+def _write(store: Store, db: sqlite3.Connection, digest: _Digest, started: datetime) -> None:
     name, now, outcome = digest.state["name"], digest.state["scanned_at"], digest.outcome
     if not digest.answered:
         store.write_host_state(db, digest.state)
-        db["scans"].insert(_scan_row(outcome, started, now))
+        store.write_scan(db, _scan_row(outcome, started, now))
         return
     coverage = db.execute("select coverage_start from hosts where name = ?", [name]).fetchone()
     earliest = min(
@@ -336,7 +336,7 @@ def _write(store: Store, db: Database, digest: _Digest, started: datetime) -> No
     outcome.new_runs = store.write_runs(db, digest.runs)
     store.write_cursors(db, name, digest.cursors, digest.journal_cursor)
     store.write_processes(db, name, digest.processes)
-    db["scans"].insert(_scan_row(outcome, started, now))
+    store.write_scan(db, _scan_row(outcome, started, now))
 
 
 def _parse_crontabs(host: str, files: Iterable[probe.CrontabFile]) -> list[Crontab]:

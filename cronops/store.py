@@ -1,7 +1,8 @@
 """The local history: hosts, crontabs and entries (with their versions), runs, log cursors, scans.
 
-SQLite via sqlite-utils in WAL mode. One host's scan is written in one IMMEDIATE transaction, so a
-crash or a rerun never duplicates or loses a run, and two cronops processes wait for each other.
+SQLite in WAL mode; sqlite-utils declares the tables. One host's scan is written in one IMMEDIATE
+transaction, so a crash or a rerun never duplicates or loses a run, and two cronops processes wait
+for each other.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from cronops.probe import LogCursor
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 SCHEMA_VERSION = 2  # 2: the actions table (every tables' create is idempotent)
 # Long enough for another cronops process to finish writing a host; never "database is locked".
@@ -96,8 +98,12 @@ def _upsert_runs(count: int) -> str:
 
 
 def database(conn: sqlite3.Connection) -> Database:
-    """sqlite-utils over a connection. Without its plugins: cronops uses none, and looking for
-    them scans every installed package's entry points on every start."""
+    """sqlite-utils over a connection, to declare the tables: loaded only when a history is
+    created or migrated (its import, with click, pluggy and dateutil, is ~40 ms of every start).
+    Without its plugins: cronops uses none, and looking for them scans every installed
+    package's entry points."""
+    from sqlite_utils import Database
+
     return Database(conn, execute_plugins=False)
 
 
@@ -106,10 +112,9 @@ class Store:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         # A scan stores hosts on one worker thread while its event loop talks to the others.
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-        self.db = database(conn)
+        self.db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self.db.enable_wal()
+        self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         # Each host's savepoint saves the pages it changes that the group has already changed;
         # in memory, not in a temp file (a write() per page: 40,000 of them on a first scan).
@@ -122,7 +127,7 @@ class Store:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """IMMEDIATE: take the write lock up front, so two writers queue instead of deadlocking."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -133,7 +138,7 @@ class Store:
         self.db.execute("COMMIT")
 
     @contextmanager
-    def savepoint(self, db: Database) -> Iterator[Database]:
+    def savepoint(self, db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         """Inside a transaction: if the block fails, only its own writes are undone."""
         db.execute("SAVEPOINT part")
         try:
@@ -149,7 +154,7 @@ class Store:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version >= SCHEMA_VERSION:
                 return
-            _create_schema(db)
+            _create_schema(database(db))
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- reading -----------------------------------------------------------------------------
@@ -222,10 +227,10 @@ class Store:
             _insert(db, "actions", [action])
             return db.execute("select last_insert_rowid()").fetchone()[0]
 
-    def write_host_state(self, db: Database, state: dict[str, Any]) -> None:
+    def write_host_state(self, db: sqlite3.Connection, state: dict[str, Any]) -> None:
         _upsert(db, "hosts", [state], ("name",))
 
-    def write_crontab(self, db: Database, row: dict[str, Any], seen_at: str) -> bool:
+    def write_crontab(self, db: sqlite3.Connection, row: dict[str, Any], seen_at: str) -> bool:
         """Store the crontab as read; keep every distinct version. True when it changed."""
         sha = hashlib.sha256(row["text"].encode("utf-8", "surrogateescape")).hexdigest()
         previous = db.execute(
@@ -239,7 +244,7 @@ class Store:
         return True
 
     def write_entries(
-        self, db: Database, host: str, entries: list[dict[str, Any]], seen_at: str
+        self, db: sqlite3.Connection, host: str, entries: list[dict[str, Any]], seen_at: str
     ) -> None:
         """Entries as read now; a changed entry gets a new version row, a vanished one is kept,
         absent. Unchanged entries (most of them, most scans) only have last_seen moved on."""
@@ -270,11 +275,13 @@ class Store:
                 list(current),
             )
 
-    def write_problems(self, db: Database, host: str, problems: list[dict[str, Any]]) -> None:
+    def write_problems(
+        self, db: sqlite3.Connection, host: str, problems: list[dict[str, Any]]
+    ) -> None:
         db.execute("delete from crontab_problems where host = ?", [host])
         _insert(db, "crontab_problems", problems)
 
-    def write_runs(self, db: Database, runs: list[dict[str, Any]]) -> int:
+    def write_runs(self, db: sqlite3.Connection, runs: list[dict[str, Any]]) -> int:
         """Insert new runs, complete known ones; a fact once known is never overwritten by ignorance.
 
         Returns how many runs are new: inside the write transaction, a new row's rowid is past
@@ -283,11 +290,11 @@ class Store:
         for start in range(0, len(runs), RUNS_PER_STATEMENT):
             some = runs[start : start + RUNS_PER_STATEMENT]
             values = list(chain.from_iterable(map(_run_values, some)))
-            db.conn.execute(_upsert_runs(len(some)), values)
+            db.execute(_upsert_runs(len(some)), values)
         return db.execute("select count(*) from runs where rowid > ?", [last]).fetchone()[0]
 
     def write_cursors(
-        self, db: Database, host: str, cursors: Iterable[LogCursor], journal: str | None
+        self, db: sqlite3.Connection, host: str, cursors: Iterable[LogCursor], journal: str | None
     ) -> None:
         rows = [
             {
@@ -315,31 +322,38 @@ class Store:
             )
         _upsert(db, "log_cursors", rows, ("host", "path"))
 
-    def write_processes(self, db: Database, host: str, processes: list[dict[str, Any]]) -> None:
+    def write_processes(
+        self, db: sqlite3.Connection, host: str, processes: list[dict[str, Any]]
+    ) -> None:
         db.execute("delete from processes where host = ?", [host])
         _insert(db, "processes", processes)
+
+    def write_scan(self, db: sqlite3.Connection, scan: dict[str, Any]) -> None:
+        _insert(db, "scans", [scan])
 
 
 # Writes go straight to SQLite: sqlite-utils' insert and upsert look the table up in
 # sqlite_master and PRAGMA table_info on every call, about fifty queries per host per scan.
 
 
-def _insert(db: Database, table: str, rows: list[dict[str, Any]]) -> None:
+def _insert(db: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
     if rows:
         columns = list(rows[0])
-        db.conn.executemany(
+        db.executemany(
             f"insert into {table} ({', '.join(columns)}) "
             f"values ({', '.join(':' + c for c in columns)})",
             rows,
         )
 
 
-def _upsert(db: Database, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
+def _upsert(
+    db: sqlite3.Connection, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]
+) -> None:
     """Insert, or update the given columns of the row with the same key (others are kept)."""
     if rows:
         columns = list(rows[0])
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-        db.conn.executemany(
+        db.executemany(
             f"insert into {table} ({', '.join(columns)}) "
             f"values ({', '.join(':' + c for c in columns)}) "
             f"on conflict ({', '.join(key)}) do update set {updates}",
@@ -347,7 +361,7 @@ def _upsert(db: Database, table: str, rows: list[dict[str, Any]], key: tuple[str
         )
 
 
-def _dicts(db: Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+def _dicts(db: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
     cursor = db.execute(sql, list(params))
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]

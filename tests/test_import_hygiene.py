@@ -87,12 +87,15 @@ def test_a_scan_loads_neither_the_judging_nor_the_actions(tmp_path):
     inventory = tmp_path / "hosts.toml"
     inventory.write_text('[[hosts]]\nname = "closed"\naddress = "127.0.0.1"\nport = 1\n')
     db = tmp_path / "history.db"
-    loaded = modules_after(cli_run(["scan", "-i", str(inventory), "--db", str(db), "-f", "json"]))
+    scan = cli_run(["scan", "-i", str(inventory), "--db", str(db), "-f", "json"])
+    loaded = modules_after(scan)
     assert {"asyncssh", "sqlite_utils", "cronops.scan", "cronops.store"} <= loaded
     assert db.exists()
     assert loaded & JUDGING_AND_ACTING == set()
     # JSON for a script, no terminal to draw on: neither rich nor textual
     assert packages(loaded) & {"rich", "textual"} == set()
+    # sqlite-utils declared the tables; the next scan finds them there
+    assert "sqlite_utils" not in packages(modules_after(scan))
 
 
 def test_the_window_default_is_the_scans():

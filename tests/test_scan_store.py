@@ -121,3 +121,4 @@ def test_write_runs_counts_only_the_runs_it_added(tmp_path):
         ("report", None),
         ("sync", None),
     ]
+

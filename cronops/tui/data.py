@@ -31,7 +31,7 @@ from cronops.audit import (
 from cronops.inventory import Host, Inventory
 from cronops.policy import SEVERITIES, Policy
 from cronops.schedule import describe, next_runs, previous_run, validate
-from cronops.store import BUSY_TIMEOUT_S, Store, database, from_iso
+from cronops.store import BUSY_TIMEOUT_S, Store, from_iso
 
 # The Problems view judges the last day, as `cronops audit` does by default.
 PROBLEM_WINDOW = timedelta(hours=24)
@@ -87,13 +87,12 @@ class ReadStore(Store):
 
     def __init__(self, path: Path):
         self.path = path
-        conn = sqlite3.connect(
+        self.db = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro",
             uri=True,
             timeout=BUSY_TIMEOUT_S,
             check_same_thread=False,
         )
-        self.db = database(conn)
 
 
 class FleetReader:
