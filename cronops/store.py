@@ -11,6 +11,7 @@ import hashlib
 import json
 import operator
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -107,6 +108,21 @@ def database(conn: sqlite3.Connection) -> Database:
     return Database(conn, execute_plugins=False)
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, which stays with the file. Switching a new history to it takes a lock that the
+    busy timeout does not wait for: when two processes open a new history at once, the one that
+    finds it locked tries again until the other has switched it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Store:
     def __init__(self, path: Path):
         self.path = path
@@ -114,7 +130,7 @@ class Store:
         # A scan stores hosts on one worker thread while its event loop talks to the others.
         self.db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self.db.execute("PRAGMA journal_mode = WAL")
+        _use_wal(self.db)
         self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         # Each host's savepoint saves the pages it changes that the group has already changed;
         # in memory, not in a temp file (a write() per page: 40,000 of them on a first scan).

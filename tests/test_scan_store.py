@@ -4,6 +4,8 @@ The answers are real: the probe script runs through the local transport on plant
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,3 +124,25 @@ def test_write_runs_counts_only_the_runs_it_added(tmp_path):
         ("sync", None),
     ]
 
+
+def test_a_new_history_opened_by_several_at_once(tmp_path):
+    """Switching a new file to WAL takes a lock that the busy timeout does not wait for: those who
+    open it while another switches it must wait, not fail with "database is locked"."""
+    failures = []
+
+    def open_history(path, start):
+        start.wait()
+        try:
+            Store(path).close()
+        except sqlite3.Error as exc:
+            failures.append(exc)
+
+    for attempt in range(20):
+        start = threading.Barrier(3)
+        path = tmp_path / f"history-{attempt}.db"
+        openers = [threading.Thread(target=open_history, args=(path, start)) for _ in range(3)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+    assert failures == []
