@@ -30,6 +30,10 @@ What is judged, and from when:
   (5 at least) and by `slow_margin` or more. hung: a process of the entry running longer than
   `max_duration`, else than the gap between its scheduled runs. overlap: a run that started while
   an earlier one ran (by its end time, or still in the process list).
+- pause_expired: an entry still paused by cronops after its pause's `until` (stamped by our
+  clock, so judged by it): nothing resumes it on its own. One finding at `until`, kept when that
+  is before `since` (the line is still paused), dropped while `now` is in a maintenance window.
+  Its evidence is the crontab's pause marker, not the log; the entry is still never missed.
 - Manual runs (trigger "manual") are not scheduled runs (missed, late, never_ran) but are runs
   (failed, slow, overlap, hung).
 - One finding per (entry, kind): `count` occurrences between `first_at` and `last_at`, times in the
@@ -55,6 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from cronops.crontab import PauseInfo
 from cronops.policy import SEVERITIES, Policy, PolicyBook, in_spans
 from cronops.schedule import (
     NICKNAMES,
@@ -116,7 +121,7 @@ class JobEntry:
     schedule: str
     command: str
     disabled: bool
-    paused: bool
+    paused: PauseInfo | None  # the marker of `cronops pause`; None when not paused
     cron_tz: str | None
     first_seen: datetime  # when cronops first saw it, our clock
     crontab_mtime: datetime | None  # its file's mtime, the host's clock
@@ -428,6 +433,17 @@ class _OneEntry:
         self.policy = policy
         self.zone = _entry_zone(entry, view.facts)
 
+    def _expired_pause(self) -> tuple[PauseInfo, float] | None:
+        """The entry's pause and how long ago its `until` passed; None while it has not.
+
+        cronops stamped `until` by our clock, so it is compared with ours, not the host's."""
+        pause = self.entry.paused
+        if pause is None or pause.until is None:
+            return None
+        ours = self.view.now - self.view.facts.clock_skew.total_seconds()
+        ago = ours - pause.until.timestamp()
+        return (pause, ago) if ago > 0 else None
+
 
 class _EntryJudge(_OneEntry):
     """The job-level findings of one entry."""
@@ -459,6 +475,7 @@ class _EntryJudge(_OneEntry):
         self._slowness()
         self._hangs()
         self._overlaps()
+        self._expiry()
         return [
             self._finding(kind, tally)
             for kind, tally in self.tallies.items()
@@ -580,6 +597,26 @@ class _EntryJudge(_OneEntry):
             if run.ended_at is not None and run.ended_at.timestamp() > busy_until:
                 busy_until, busy_since = run.ended_at.timestamp(), start
 
+    def _expiry(self) -> None:
+        expired = self._expired_pause()
+        if expired is None or self._quiet(self.view.now):
+            return
+        pause, ago = expired
+        ended = pause.until.timestamp()
+        at = f" at {self._at(pause.at.timestamp())}" if pause.at else ""
+        reason = f" (reason: {pause.reason})" if pause.reason else ""
+        seen = self.view.scanned if self.view.scanned is not None else self.view.now
+        marker = (
+            f"paused by {pause.by}{at} until {self._at(ended)}{reason}, "
+            f"still in place at the last scan at {self._at(seen)}"
+        )
+        advice = (
+            f"was paused by {pause.by} until {self._at(ended)}; the pause ended {_span(ago)} ago "
+            "but cron still does not run it: cronops does not resume on its own, so resume it "
+            f"(`cronops resume {self.entry.id}`, or p in the TUI) or pause it again"
+        )
+        self.tallies["pause_expired"].add_many(1, ended, ended, [marker], advice)
+
     def _at(self, stamp: float) -> str:
         return _when(self.view.moment(stamp, self.zone))
 
@@ -621,7 +658,8 @@ class _EntryJudge(_OneEntry):
             parts.append(
                 f"{self.entry.source} has lines cron rejects (Debian cron ignores the whole file)."
             )
-        parts.append(_log_limits(self.view.facts))
+        if kind != "pause_expired":  # read from the crontab, not the log
+            parts.append(_log_limits(self.view.facts))
         return " ".join(part for part in parts if part)
 
     def _absence_basis(self) -> str:
@@ -652,6 +690,7 @@ _WHAT_WAS_SEEN = {
     "slow": "Start and end lines show",
     "hung": "The process list of the last scan shows",
     "overlap": "Start and end lines (and the process list) show",
+    "pause_expired": "The crontab line carries cronops's pause marker",
 }
 
 
@@ -743,7 +782,7 @@ class _Status(_OneEntry):
     def _state(self) -> tuple[str, str]:
         entry, facts = self.entry, self.view.facts
         if entry.paused:
-            return "paused", "paused by cronops: cron does not run it."
+            return "paused", self._paused_text()
         if entry.disabled:
             return "disabled", "commented out in its crontab: cron does not run it."
         if facts.status != OK:
@@ -774,6 +813,14 @@ class _Status(_OneEntry):
                 "whether it succeeded is unknown.",
             )
         return "unknown", self._why_unknown()
+
+    def _paused_text(self) -> str:
+        expired = self._expired_pause()
+        if expired is None:
+            return "paused by cronops: cron does not run it."
+        pause, ago = expired
+        until, ended = self._at(pause.until.timestamp()), _span(ago)
+        return f"paused by cronops until {until}; that was {ended} ago: cron still does not run it."
 
     def _hung(self) -> str | None:
         seen = self.view.scanned if self.view.scanned is not None else self.view.now

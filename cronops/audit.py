@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cronops.analysis import Finding, HostFacts, JobEntry, RunningJob, RunRecord, judge
+from cronops.crontab import PauseInfo
 from cronops.inventory import Host, Inventory
 from cronops.probe import resolve_zone
 from cronops.store import Store, from_iso, iso
@@ -104,7 +105,7 @@ def load_entries(store: Store, hosts: Sequence[str]) -> list[JobEntry]:
             schedule=r["schedule"],
             command=r["command"],
             disabled=bool(r["disabled"]),
-            paused=r["paused"] is not None,
+            paused=_pause(r["paused"]),
             cron_tz=json.loads(r["env"] or "{}").get("CRON_TZ"),
             first_seen=from_iso(r["first_seen"]),
             crontab_mtime=from_iso(r["crontab_mtime"]),
@@ -144,6 +145,19 @@ def load_running(store: Store, hosts: Sequence[str]) -> list[RunningJob]:
         list(hosts),
     )
     return [RunningJob(r["host"], r["entry_id"], r["pid"], from_iso(r["started_at"])) for r in rows]
+
+
+def _pause(stored: str | None) -> PauseInfo | None:
+    """An entries row's `paused` column (JSON, times in ISO) as the marker it was read from."""
+    if stored is None:
+        return None
+    pause = json.loads(stored)
+    return PauseInfo(
+        by=pause["by"],
+        at=from_iso(pause["at"]),
+        reason=pause["reason"],
+        until=from_iso(pause["until"]),
+    )
 
 
 def _flag(value: int | None) -> bool | None:

@@ -166,10 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_audit,
         "scan, then report what was missed, late, failed, slow, hung or overlapping",
         "Scan the fleet (unless --no-scan), then judge every entry over the window: "
-        "missed, late, failed, slow, hung, overlap and never_ran per job; unreachable, host_key, "
-        "auth, cron_not_running, clock_skew, logs_unreadable and crontab_errors per host. "
-        "Where the logs cannot tell (Debian cron at its default -L 1 logs no end and no exit "
-        "status), the evidence says so and no failure is invented.",
+        "missed, late, failed, slow, hung, overlap, never_ran and pause_expired per job; "
+        "unreachable, host_key, auth, cron_not_running, clock_skew, logs_unreadable and "
+        "crontab_errors per host. Where the logs cannot tell (Debian cron at its default -L 1 "
+        "logs no end and no exit status), the evidence says so and no failure is invented.",
         formats=("table", "json", "markdown"),
         parents=[window, judging],
         epilog=AUDIT_EPILOG,

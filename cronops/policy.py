@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITIES = (CRITICAL, WARNING, INFO)  # worst first
 
-JOB_KINDS = ("missed", "late", "failed", "slow", "hung", "overlap", "never_ran")
+JOB_KINDS = ("missed", "late", "failed", "slow", "hung", "overlap", "never_ran", "pause_expired")
 HOST_KINDS = (
     "unreachable",
     "host_key",
@@ -54,7 +54,8 @@ HOST_KINDS = (
 KINDS = JOB_KINDS + HOST_KINDS
 
 # Work that did not happen, and hosts we cannot see, cost data: critical. Work that happened
-# badly, or a host fact that makes the judging shakier, is a warning.
+# badly, a pause left in place past its `until`, or a host fact that makes the judging shakier,
+# is a warning.
 DEFAULT_SEVERITY: dict[str, str] = {
     "missed": CRITICAL,
     "never_ran": CRITICAL,
@@ -63,6 +64,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "late": WARNING,
     "slow": WARNING,
     "overlap": WARNING,
+    "pause_expired": WARNING,
     "unreachable": CRITICAL,
     "host_key": CRITICAL,
     "auth": CRITICAL,

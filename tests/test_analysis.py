@@ -24,6 +24,7 @@ from cronops.analysis import (
     entry_status,
     judge,
 )
+from cronops.crontab import PauseInfo
 from cronops.policy import PolicyBook
 from cronops.schedule import expected_runs
 
@@ -58,12 +59,20 @@ def entry(schedule: str = "0 3 * * *", **changes) -> JobEntry:
         "schedule": schedule,
         "command": "/usr/local/bin/backup --full",
         "disabled": False,
-        "paused": False,
+        "paused": None,
         "cron_tz": None,
         "first_seen": NOW - timedelta(days=60),
         "crontab_mtime": NOW - timedelta(days=60),
     }
     return JobEntry(**(values | changes))
+
+
+def paused(until: datetime | None = None, **changes) -> JobEntry:
+    """The entry as `cronops pause` leaves it: commented out behind alice's marker."""
+    pause = PauseInfo(
+        by="alice@ops", at=datetime(2026, 3, 7, 8, 0, tzinfo=UTC), reason="disk full", until=until
+    )
+    return entry(disabled=True, paused=pause, **changes)
 
 
 def run(
@@ -321,8 +330,57 @@ def test_nothing_is_missed_without_log_coverage_or_readable_logs():
 
 
 def test_disabled_and_paused_entries_are_not_missed_nor_never_ran():
-    entries = [entry(id="off", disabled=True), entry(id="held", disabled=True, paused=True)]
+    entries = [entry(id="off", disabled=True), paused(id="held")]
     assert judged(entries, runs=[]) == []
+
+
+# -- pauses that outlived their --until ----------------------------------------------------------
+
+ENDED = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # 3 days before NOW
+
+
+def test_an_expired_pause_is_one_pause_expired_finding_even_days_later():
+    findings = judged([paused(ENDED)], runs=[], since=NOW - timedelta(hours=24))
+    expired = only(findings, "pause_expired")
+    assert kinds(findings) == ["pause_expired"]
+    assert (expired.entry_id, expired.severity, expired.count) == ("backup", "warning", 1)
+    assert expired.first_at == expired.last_at == ENDED
+    assert expired.detail == (
+        "'/usr/local/bin/backup --full' (root@web1) was paused by alice@ops until "
+        "2026-03-07 12:00 UTC; the pause ended 3d ago but cron still does not run it: cronops "
+        "does not resume on its own, so resume it (`cronops resume backup`, or p in the TUI) or "
+        "pause it again."
+    )
+    assert expired.evidence == (
+        "The crontab line carries cronops's pause marker: paused by alice@ops at 2026-03-07 "
+        "08:00 UTC until 2026-03-07 12:00 UTC (reason: disk full), still in place at the last "
+        "scan at 2026-03-10 12:00 UTC."
+    )
+
+
+def test_an_expired_pause_is_still_neither_missed_nor_never_ran():
+    assert kinds(judged([paused(ENDED)], runs=[])) == ["pause_expired"]
+    skipped = {NOW.date() - timedelta(days=1)}
+    assert kinds(judged([paused(ENDED)], runs=daily(skip=skipped))) == ["pause_expired"]
+
+
+def test_a_pause_without_until_or_not_over_yet_gives_no_finding():
+    assert judged([paused()], runs=[]) == []
+    assert judged([paused(NOW + timedelta(hours=1))], runs=[]) == []
+    # cronops stamped `until` by our clock: a host clock running ahead does not end it early
+    ahead = host(clock_skew=timedelta(minutes=5))
+    findings = judged([paused(NOW + timedelta(minutes=1))], runs=[], hosts=[ahead])
+    assert kinds(findings) == ["clock_skew"]
+
+
+def test_pause_expired_follows_the_policy():
+    jobs = [paused(ENDED)]
+    ignored = PolicyBook(jobs=[{"id": "backup", "ignore": ["pause_expired"]}])
+    assert judged(jobs, runs=[], book=ignored) == []
+    louder = PolicyBook(defaults={"severity": {"pause_expired": "critical"}})
+    assert only(judged(jobs, runs=[], book=louder), "pause_expired").severity == "critical"
+    window = PolicyBook(defaults={"maintenance": [{"cron": "0 11 * * *", "duration": "2h"}]})
+    assert judged(jobs, runs=[], book=window) == []
 
 
 def test_reboot_entries_are_never_missed():
@@ -606,8 +664,9 @@ def test_entry_status_states():
     assert "2026-03-10 03:00 UTC" in missed.explanation
 
     assert status_of(daily(), entry(disabled=True)).state == "disabled"
-    paused = status_of(daily(), entry(disabled=True, paused=True))
-    assert (paused.state, paused.next_run) == ("paused", None)
+    held = status_of(daily(), paused(NOW + timedelta(hours=1)))
+    assert (held.state, held.next_run) == ("paused", None)
+    assert held.explanation == "paused by cronops: cron does not run it."
 
     away = status_of(daily(), facts=host(status="unreachable", error="x"))
     assert away.state == "unknown" and "unreachable" in away.explanation
@@ -615,6 +674,14 @@ def test_entry_status_states():
     fresh = status_of([], entry(crontab_mtime=NOW - timedelta(hours=1)))
     assert fresh.state == "unknown" and fresh.last_outcome == ""
     assert "are unknown" in fresh.explanation
+
+
+def test_entry_status_of_an_expired_pause_says_when_it_ended():
+    expired = status_of(daily(), paused(NOW - timedelta(hours=3)))
+    assert (expired.state, expired.next_run) == ("paused", None)
+    assert expired.explanation == (
+        "paused by cronops until 2026-03-10 09:00 UTC; that was 3h ago: cron still does not run it."
+    )
 
 
 def test_entry_status_late():

@@ -178,7 +178,7 @@ def test_policy_reaches_the_jobs_it_names():
             schedule="@daily",
             command=command,
             disabled=False,
-            paused=False,
+            paused=None,
             cron_tz=None,
             first_seen=datetime.now(UTC),
             crontab_mtime=None,

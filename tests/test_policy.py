@@ -83,7 +83,7 @@ def job(command: str = "/usr/bin/pg_dump main", host: str = "db1", **changes) ->
         "schedule": "0 3 * * *",
         "command": command,
         "disabled": False,
-        "paused": False,
+        "paused": None,
         "cron_tz": None,
         "first_seen": SEEN,
         "crontab_mtime": None,

@@ -5,6 +5,7 @@ No SSH and no wall clock: scanning is off (or fed by a fake connector) and `now`
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -675,3 +676,31 @@ def test_a_job_whose_latest_run_is_still_in_grace_is_ok_not_missed(tmp_path):
     fleet = reader.read()
     reader.judge_entries(fleet)
     assert [job.status.state for job in fleet.jobs] == ["ok"]
+
+
+def test_a_pause_past_its_until_is_a_problem_and_says_so_in_the_jobs_view(tmp_path):
+    # The store keeps the pause marker as JSON: the audit and the Jobs view both read it back.
+    from cronops.tui.data import FleetReader, ReadStore
+
+    store = Store(tmp_path / "h.db")
+    ended = NOW - timedelta(hours=3)
+    pause = {"by": "alice@ops", "at": iso(ended - timedelta(hours=4)), "reason": "disk full"}
+    report = _entry("alpha", 3, "root", "30 2 * * *", "/opt/report.sh")
+    report |= {"disabled": 1, "paused": json.dumps(pause | {"until": iso(ended)})}
+    with store.transaction() as db:
+        row = {"name": "alpha", "address": "10.0.0.1", "status": "ok", "zone": "UTC"}
+        row |= {"ok_at": iso(NOW), "scanned_at": iso(NOW), "cron_running": 1}
+        row |= {"coverage_start": iso(NOW - timedelta(days=3)), "logs": "/var/log/syslog"}
+        store.write_host_state(db, row)
+        store.write_entries(db, "alpha", [report], iso(NOW - timedelta(days=3)))
+    store.close()
+    inventory = Inventory(path=tmp_path / "hosts.toml", hosts=[HOSTS[0]], policy=POLICY)
+    reader = FleetReader(ReadStore(tmp_path / "h.db"), inventory, [HOSTS[0]], lambda: NOW)
+    fleet = reader.read()
+    reader.judge_entries(fleet)
+    (job,) = fleet.jobs
+    assert job.status.state == "paused"
+    assert "until 2026-11-22 09:00 UTC; that was 3h ago" in job.status.explanation
+    (audit,) = reader.judge_in_batches(NOW)
+    assert [(f.kind, f.entry_id) for f in audit.findings] == [("pause_expired", "a003")]
+    assert "(reason: disk full)" in audit.findings[0].evidence
