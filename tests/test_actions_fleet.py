@@ -29,7 +29,7 @@ ALICE = (
     'MAILTO=""\n'
     "\n"
     "*/15 *\t* * *   /home/alice/bin/sync --fast   \n"
-    "0 3 * * * printf '\\%s|\\%s|\\%s|\\%s\\n' \"$(id -un)\" \"$PWD\" \"$GREETING\" \"$SHELL\"; "
+    '0 3 * * * printf \'\\%s|\\%s|\\%s|\\%s\\n\' "$(id -un)" "$PWD" "$GREETING" "$SHELL"; '
     "cat%line one%line two\n"
     "30 4 * * 1 echo \"it's\" $(echo sub) `echo tick`; echo 'a  b' # a shell comment\n"
     "5 5 * * * echo out; echo err >&2; exit 7\n"
