@@ -652,27 +652,35 @@ async def test_brackets_in_a_filter_or_an_error_are_text_not_markup(history):
         assert "[Errno 111]" in {r[0]: r for r in rows(app, "hosts")}["alpha"][-1]
 
 
-def test_a_job_whose_latest_run_is_still_in_grace_is_ok_not_missed(tmp_path):
-    # Every minute; the scan came 30 s after the 12:00 run, so 12:00 is not yet due but 11:59 is:
-    # its state needs the run before the latest one, not just the latest.
+def _alpha_reader(tmp_path, entries, *, now, covered_from, runs=()):
+    """A Jobs-view reader of alpha alone: scanned at `now`, its log read from `covered_from`."""
     from cronops.tui.data import FleetReader, ReadStore
 
     store = Store(tmp_path / "h.db")
-    beat = _entry("alpha", 9, "root", "* * * * *", "/usr/bin/heartbeat")
-    scanned = NOW + timedelta(seconds=30)
     with store.transaction() as db:
         row = {"name": "alpha", "address": "10.0.0.1", "status": "ok", "zone": "UTC"}
-        row |= {"ok_at": iso(scanned), "scanned_at": iso(scanned), "cron_running": 1}
-        row |= {"coverage_start": iso(NOW - timedelta(hours=1)), "logs": "/var/log/syslog"}
+        row |= {"ok_at": iso(now), "scanned_at": iso(now), "cron_running": 1}
+        row |= {"coverage_start": iso(covered_from), "logs": "/var/log/syslog"}
         store.write_host_state(db, row)
-        store.write_entries(db, "alpha", [beat], iso(NOW - timedelta(hours=1)))
-        runs = [
-            _run(beat, NOW - timedelta(minutes=m) + timedelta(seconds=1), 1, 0) for m in range(30)
-        ]
-        store.write_runs(db, [r | {"pid": 100 + i} for i, r in enumerate(runs)])
+        store.write_entries(db, "alpha", entries, iso(covered_from))
+        store.write_runs(db, list(runs))
     store.close()
     inventory = Inventory(path=tmp_path / "hosts.toml", hosts=[HOSTS[0]], policy=POLICY)
-    reader = FleetReader(ReadStore(tmp_path / "h.db"), inventory, [HOSTS[0]], lambda: scanned)
+    return FleetReader(ReadStore(tmp_path / "h.db"), inventory, [HOSTS[0]], lambda: now)
+
+
+def test_a_job_whose_latest_run_is_still_in_grace_is_ok_not_missed(tmp_path):
+    # Every minute; the scan came 30 s after the 12:00 run, so 12:00 is not yet due but 11:59 is:
+    # its state needs the run before the latest one, not just the latest.
+    beat = _entry("alpha", 9, "root", "* * * * *", "/usr/bin/heartbeat")
+    runs = [_run(beat, NOW - timedelta(minutes=m) + timedelta(seconds=1), 1, 0) for m in range(30)]
+    reader = _alpha_reader(
+        tmp_path,
+        [beat],
+        now=NOW + timedelta(seconds=30),
+        covered_from=NOW - timedelta(hours=1),
+        runs=[r | {"pid": 100 + i} for i, r in enumerate(runs)],
+    )
     fleet = reader.read()
     reader.judge_entries(fleet)
     assert [job.status.state for job in fleet.jobs] == ["ok"]
@@ -680,22 +688,11 @@ def test_a_job_whose_latest_run_is_still_in_grace_is_ok_not_missed(tmp_path):
 
 def test_a_pause_past_its_until_is_a_problem_and_says_so_in_the_jobs_view(tmp_path):
     # The store keeps the pause marker as JSON: the audit and the Jobs view both read it back.
-    from cronops.tui.data import FleetReader, ReadStore
-
-    store = Store(tmp_path / "h.db")
     ended = NOW - timedelta(hours=3)
     pause = {"by": "alice@ops", "at": iso(ended - timedelta(hours=4)), "reason": "disk full"}
     report = _entry("alpha", 3, "root", "30 2 * * *", "/opt/report.sh")
     report |= {"disabled": 1, "paused": json.dumps(pause | {"until": iso(ended)})}
-    with store.transaction() as db:
-        row = {"name": "alpha", "address": "10.0.0.1", "status": "ok", "zone": "UTC"}
-        row |= {"ok_at": iso(NOW), "scanned_at": iso(NOW), "cron_running": 1}
-        row |= {"coverage_start": iso(NOW - timedelta(days=3)), "logs": "/var/log/syslog"}
-        store.write_host_state(db, row)
-        store.write_entries(db, "alpha", [report], iso(NOW - timedelta(days=3)))
-    store.close()
-    inventory = Inventory(path=tmp_path / "hosts.toml", hosts=[HOSTS[0]], policy=POLICY)
-    reader = FleetReader(ReadStore(tmp_path / "h.db"), inventory, [HOSTS[0]], lambda: NOW)
+    reader = _alpha_reader(tmp_path, [report], now=NOW, covered_from=NOW - timedelta(days=3))
     fleet = reader.read()
     reader.judge_entries(fleet)
     (job,) = fleet.jobs
