@@ -31,7 +31,7 @@ class ProblemsView(TableView[Finding]):
             Column("severity", lambda f: loud(f.severity, theme), _severity_order),
             Column("host", lambda f: f.host, lambda f: f.host),
             Column("entry", lambda f: clip(self.labels.get(f.entry_id or "", "-"), 36), self._e),
-            Column("kind", lambda f: loud(f.kind, theme), lambda f: f.kind),
+            Column("kind", lambda f: loud(f.kind, theme, like=f.severity), lambda f: f.kind),
             Column("count", lambda f: str(f.count), lambda f: f.count),
             Column("last", lambda f: when(f.last_at), lambda f: f.last_at.timestamp()),
             Column("evidence", lambda f: clip(f.evidence or f.detail, 80), lambda f: f.evidence),

@@ -32,9 +32,10 @@ _LOUDNESS = {
 }
 
 
-def loud(word: str, theme: Theme) -> Text:
-    """The word in its theme colour; a host status other than ok is an error."""
-    role = _LOUDNESS.get(word, "error" if word else "")
+def loud(word: str, theme: Theme, like: str | None = None) -> Text:
+    """The word in its theme colour, or in that of `like` (a finding's kind is as loud as its
+    severity); a host status other than ok is an error."""
+    role = _LOUDNESS.get(like or word, "error" if word else "")
     colour = getattr(theme, role, None) if role else None
     return Text(word, style=f"bold {colour}" if colour else "")
 
