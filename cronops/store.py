@@ -305,13 +305,18 @@ class Store:
     def write_runs(self, db: sqlite3.Connection, runs: list[dict[str, Any]]) -> int:
         """Insert new runs, complete known ones; a fact once known is never overwritten by ignorance.
 
-        Returns how many runs are new: inside the write transaction, a new row's rowid is past
-        every rowid there was (SQLite takes the largest plus one), so no id need be looked up."""
+        Returns how many runs are new."""
+        return self.write_run_rows(db, [_run_values(run) for run in runs])
+
+    def write_run_rows(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+        """write_runs for rows already in RUN_COLUMNS order, as a scan makes them.
+
+        Inside the write transaction, a new row's rowid is past every rowid there was (SQLite
+        takes the largest plus one), so no id need be looked up to count the new ones."""
         last = db.execute("select max(rowid) from runs").fetchone()[0] or 0
-        for start in range(0, len(runs), RUNS_PER_STATEMENT):
-            some = runs[start : start + RUNS_PER_STATEMENT]
-            values = list(chain.from_iterable(map(_run_values, some)))
-            db.execute(_upsert_runs(len(some)), values)
+        for start in range(0, len(rows), RUNS_PER_STATEMENT):
+            some = rows[start : start + RUNS_PER_STATEMENT]
+            db.execute(_upsert_runs(len(some)), list(chain.from_iterable(some)))
         return db.execute("select count(*) from runs where rowid > ?", [last]).fetchone()[0]
 
     def write_cursors(

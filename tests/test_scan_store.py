@@ -12,8 +12,9 @@ import pytest
 
 from cronops import probe
 from cronops.inventory import Host
-from cronops.scan import probe_host, record_group
-from cronops.store import PAGE_BYTES, RUNS_PER_STATEMENT, Store, run_key
+from cronops.runs import Run
+from cronops.scan import _run_row, probe_host, record_group
+from cronops.store import PAGE_BYTES, RUN_COLUMNS, RUNS_PER_STATEMENT, Store, run_key
 from cronops.transport import connector
 
 NOW = datetime.now(UTC)
@@ -41,9 +42,9 @@ async def answers(tmp_path):
 
 
 class FailingForB(Store):
-    def write_runs(self, db, runs):
-        written = super().write_runs(db, runs)
-        if any(run["host"] == "b" for run in runs):
+    def write_run_rows(self, db, rows):
+        written = super().write_run_rows(db, rows)
+        if any(dict(zip(RUN_COLUMNS, row, strict=True))["host"] == "b" for row in rows):
             raise OSError("disk full")
         return written
 
@@ -156,3 +157,33 @@ def test_a_new_history_has_large_pages_and_an_old_one_keeps_its_own(tmp_path):
     store = Store(old)
     assert store.db.execute("pragma page_size").fetchone() == (4096,)
     assert store.rows("select count(*) as n from runs") == [{"n": 0}]  # and it works
+
+
+def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
+    run = Run(
+        user="root",
+        command="backup",
+        started_at=datetime(2026, 11, 22, 10, 0, 1, tzinfo=UTC),
+        ended_at=datetime(2026, 11, 22, 10, 5, tzinfo=UTC),
+        status=0,
+        pid=42,
+        source="/var/log/syslog",
+        dialect="debian",
+    )
+    started = "2026-11-22T10:00:01.000000Z"
+    assert dict(zip(RUN_COLUMNS, _run_row("a", run, "e1"), strict=True)) == {
+        "id": run_key("a", started, 42, "root", "backup"),
+        "host": "a",
+        "entry_id": "e1",
+        "user": "root",
+        "command": "backup",
+        "started_at": started,
+        "ended_at": "2026-11-22T10:05:00.000000Z",
+        "status": 0,
+        "signal": None,
+        "pid": 42,
+        "source": "/var/log/syslog",
+        "dialect": "debian",
+        "trigger": "cron",
+        "output_tail": None,
+    }
