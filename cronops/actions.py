@@ -97,6 +97,10 @@ class ActionError(Exception):
         self.refused = refused
 
 
+class StillRunning(ActionError):
+    """A rerun refused because the entry runs on its host right now: a forced rerun starts another."""
+
+
 @dataclass
 class Target:
     """An entry as cronops last read it, with the crontab it is in and the host it is on."""
@@ -489,7 +493,7 @@ def _refuse_if_running(entry: Entry, host: Host, processes: list[probe.Process])
     match = entry_matcher([entry])
     for job in jobs:
         if match(job.user, job.command) == entry.id:
-            raise ActionError(
+            raise StillRunning(
                 f"{entry.id} is running right now on {host.name} (pid {job.pid}, for "
                 f"{job.elapsed_s} s): not starting another; force it to run anyway"
             )

@@ -91,21 +91,85 @@ async def test_edit_checks_as_you_type_and_writes_the_diff_shown(demo):
     assert "*/20 * * * * /usr/local/bin/replica-check" in spool(demo, "db-01", "root")
 
 
+def outcome(app) -> str:
+    return str(app.screen.query_one("#outcome", Static).render())
+
+
+async def ended(pilot) -> str:
+    """The rerun screen's outcome, once the rerun is over."""
+    await idle(pilot)
+    for _ in range(300):
+        if outcome(pilot.app) != "running…":
+            break
+        await asyncio.sleep(0.02)
+    return outcome(pilot.app)
+
+
+def manual_runs(demo) -> list[dict]:
+    store = Store(demo.db_path)
+    try:
+        return store.rows("select * from runs where trigger = 'manual'")
+    finally:
+        store.close()
+
+
+async def rerun_the_hung_export(pilot) -> str:
+    """Rerun db-02's warehouse export, which the demo has running for hours: refused."""
+    await choose(pilot, "export-warehouse --full")
+    await pilot.press("r", "enter")
+    assert isinstance(pilot.app.screen, RerunScreen)
+    return await ended(pilot)
+
+
 async def test_rerun_streams_the_output_and_records_a_manual_run(demo):
     app = app_on(demo)
     async with app.run_test(size=(140, 40)) as pilot:
         await choose(pilot, "heartbeat --push")
         await pilot.press("r", "enter")
         assert isinstance(app.screen, RerunScreen)
-        await idle(pilot)
-        for _ in range(300):
-            if "exited" in str(app.screen.query_one("#outcome", Static).render()):
-                break
-            await asyncio.sleep(0.02)
+        assert "exited 0" in await ended(pilot)
         assert "pong" in "\n".join(app.screen.query_one(Log).lines)
-    store = Store(demo.db_path)
-    try:
-        manual = store.rows("select * from runs where trigger = 'manual'")
-    finally:
-        store.close()
+        assert "f" not in app.screen.active_bindings  # nothing to force
+    manual = manual_runs(demo)
     assert len(manual) == 1 and manual[0]["status"] == 0
+
+
+async def test_rerun_while_the_entry_runs_is_refused_and_offers_to_run_anyway(demo):
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        said = await rerun_the_hung_export(pilot)
+        assert said.startswith("not run: ")
+        assert "is running right now on db-02 (pid " in said
+        assert said.endswith("\nf run anyway (asks once more)")
+        assert "f" in app.screen.active_bindings
+    assert manual_runs(demo) == []
+
+
+async def test_f_then_enter_runs_another_while_one_runs(demo):
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        refusal = await rerun_the_hung_export(pilot)
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.title_text.startswith("Run another ")
+        assert app.screen.title_text.endswith(" while one runs?")
+        assert refusal.startswith(f"not run: {app.screen.body}")
+        await pilot.press("enter")
+        assert isinstance(app.screen, RerunScreen)
+        assert "rerun on db-02: the job exited 0" in await ended(pilot)
+        assert "exporting 14 tables" in "\n".join(app.screen.query_one(Log).lines)
+        assert "f" not in app.screen.active_bindings
+    manual = manual_runs(demo)
+    assert len(manual) == 1 and manual[0]["host"] == "db-02" and manual[0]["status"] == 0
+
+
+async def test_f_then_escape_runs_nothing(demo):
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        refusal = await rerun_the_hung_export(pilot)
+        await pilot.press("f", "escape")
+        await idle(pilot)
+        assert isinstance(app.screen, RerunScreen)
+        assert outcome(app) == refusal
+        assert "f" in app.screen.active_bindings
+    assert manual_runs(demo) == []

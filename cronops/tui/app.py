@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -472,14 +473,16 @@ class CronopsApp(App[None]):
 
         def go(answer: str | None) -> None:
             if answer is not None:
-                self.push_screen(RerunScreen(target, lambda sink: self.rerun_now(target, sink)))
+                self.push_screen(RerunScreen(target, partial(self.rerun_now, target)))
 
         self.push_screen(ConfirmScreen(f"Rerun {entry.id}?", question), go)
 
-    async def rerun_now(self, target: Target, sink: OutputSink) -> Done:
+    async def rerun_now(self, target: Target, sink: OutputSink, force: bool = False) -> Done:
         store, fleet = Store(self.store_path), self.connector_factory()
         try:
-            return await rerun(target, fleet, store, actor(), on_output=sink, clock=self.now)
+            return await rerun(
+                target, fleet, store, actor(), force=force, on_output=sink, clock=self.now
+            )
         finally:
             await fleet.close()
             store.close()

@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Log, Static
 
-from cronops.actions import ActionError, Change, Done, Target, plan_edit
+from cronops.actions import ActionError, Change, Done, StillRunning, Target, plan_edit
 from cronops.schedule import describe, next_runs, validate
 from cronops.transport import OutputSink
 from cronops.tui.widgets.format import loud, when
@@ -142,18 +142,24 @@ class EditScreen(ModalScreen[Change | None]):
         self.dismiss(None)
 
 
-Rerun = Callable[[OutputSink], Awaitable[Done]]
+Rerun = Callable[[OutputSink, bool], Awaitable[Done]]  # (where the output goes, force)
 
 
 class RerunScreen(Screen[None]):
-    """A rerun's output as it arrives, then how it ended. Escape goes back (and stops it)."""
+    """A rerun's output as it arrives, then how it ended. Escape goes back (and stops it).
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+    Refused because the entry runs right now, `f` asks once more and runs another anyway."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f", "force", "Run anyway"),
+    ]
 
     def __init__(self, target: Target, start: Rerun):
         super().__init__()
         self.target, self.start = target, start
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.still_running: StillRunning | None = None
 
     def compose(self) -> ComposeResult:
         entry = self.target.entry
@@ -165,22 +171,46 @@ class RerunScreen(Screen[None]):
             )
             yield Static(Text(entry.command), classes="line")
             yield Log(id="output", highlight=False)
-            yield Static("running…", id="outcome")
+            yield Static(id="outcome")
         yield Footer()
 
     def on_mount(self) -> None:
         self.run_it()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        # `f` is offered only while a rerun stands refused because the entry runs now.
+        return action != "force" or self.still_running is not None
+
     @work(exclusive=True, exit_on_error=False)
-    async def run_it(self) -> None:
+    async def run_it(self, force: bool = False) -> None:
         outcome = self.query_one("#outcome", Static)
+        outcome.update("running…")
         try:
-            done = await self.start(self.output)
+            done = await self.start(self.output, force)
+        except StillRunning as exc:
+            self.still_running = exc
+            self.refresh_bindings()
+            outcome.update(
+                Text.assemble(
+                    (f"not run: {exc}", "bold"), "\n", ("f", "bold"), " run anyway (asks once more)"
+                )
+            )
+            return
         except ActionError as exc:
             outcome.update(Text(f"not run: {exc}", style="bold"))
             return
         status = "ok" if done.exit_status == 0 else "failed"
         outcome.update(Text.assemble(loud(status, self.app.current_theme), f"  {done.message}"))
+
+    def action_force(self) -> None:
+        def go(answer: str | None) -> None:
+            if answer is not None:
+                self.still_running = None
+                self.refresh_bindings()
+                self.run_it(force=True)
+
+        title = f"Run another {self.target.entry.id} while one runs?"
+        self.app.push_screen(ConfirmScreen(title, str(self.still_running)), go)
 
     def output(self, piece: bytes) -> None:
         self.query_one("#output", Log).write(self.decoder.decode(piece))
