@@ -255,6 +255,11 @@ class _HostView:
         return cls(facts, host_now, since.timestamp() + skew, scanned, coverage)
 
     @property
+    def seen(self) -> float:
+        """As far as the facts go: the last successful scan, else now (host clock)."""
+        return self.scanned if self.scanned is not None else self.now
+
+    @property
     def absence_known(self) -> bool:
         """Whether a missing start line means the job did not start."""
         return self.facts.logs_readable and self.coverage is not None and self.scanned is not None
@@ -329,7 +334,7 @@ def _connection_finding(view: _HostView) -> _HostFinding | None:
 def _scan_findings(view: _HostView, policy: Policy) -> list[_HostFinding]:
     """What the last successful scan showed about the host itself."""
     facts = view.facts
-    at = view.scanned if view.scanned is not None else view.now
+    at = view.seen
     found: list[_HostFinding] = []
     if facts.cron_running is False:
         found.append(_cron_stopped(facts.name, at))
@@ -557,7 +562,7 @@ class _EntryJudge(_OneEntry):
         return None
 
     def _hangs(self) -> None:
-        seen = self.view.scanned if self.view.scanned is not None else self.view.now
+        seen = self.view.seen
         for process in self.processes:
             start = process.started_at.timestamp()
             limit = self._limit(start)
@@ -605,7 +610,7 @@ class _EntryJudge(_OneEntry):
         ended = pause.until.timestamp()
         at = f" at {self._at(pause.at.timestamp())}" if pause.at else ""
         reason = f" (reason: {pause.reason})" if pause.reason else ""
-        seen = self.view.scanned if self.view.scanned is not None else self.view.now
+        seen = self.view.seen
         marker = (
             f"paused by {pause.by}{at} until {self._at(ended)}{reason}, "
             f"still in place at the last scan at {self._at(seen)}"
@@ -823,7 +828,7 @@ class _Status(_OneEntry):
         return f"paused by cronops until {until}; that was {ended} ago: cron still does not run it."
 
     def _hung(self) -> str | None:
-        seen = self.view.scanned if self.view.scanned is not None else self.view.now
+        seen = self.view.seen
         limit = self.policy.max_duration.total_seconds() if self.policy.max_duration else None
         if limit is None:
             interval = _interval(self.entry.schedule, self.zone)
@@ -842,7 +847,7 @@ class _Status(_OneEntry):
         if judged_from is None or not _absence_judged(entry, view) or _is_reboot(entry.schedule):
             return None
         grace = self.policy.grace.total_seconds()
-        end = view.scanned if view.scanned is not None else view.now
+        end = view.seen
         latest = _previous(entry.schedule, self.zone, end + START_SLACK_S)
         if latest is None:
             return None
