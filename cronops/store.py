@@ -12,7 +12,7 @@ import json
 import operator
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,7 +25,6 @@ from cronops.probe import LogCursor
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-SCHEMA_VERSION = 2  # 2: the actions table (every tables' create is idempotent)
 # Long enough for another cronops process to finish writing a host; never "database is locked".
 BUSY_TIMEOUT_S = 60.0
 # SQLite's page cache: a first scan of a fleet rewrites index pages all over the runs table, and
@@ -171,11 +170,14 @@ class Store:
         db.execute("RELEASE part")
 
     def _migrate(self) -> None:
+        """Bring the history to SCHEMA_VERSION, one step at a time, in one transaction: an
+        upgrade that fails leaves the history as it was."""
         with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version >= SCHEMA_VERSION:
                 return
-            _create_schema(database(db))
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[step](database(db))
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- reading -----------------------------------------------------------------------------
@@ -393,7 +395,14 @@ def _dicts(db: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
-def _create_schema(db: Database) -> None:
+# -- the schema, step by step -----------------------------------------------------------------
+# Each step takes a history from the version before it to its own; a new history runs them all,
+# so a new and an upgraded history cannot differ. A released step is never edited: a change is a
+# new step (sqlite-utils' add_column and transform), and tests/schemas/ keeps each version's
+# schema as released, which the tests upgrade from.
+
+
+def _create_tables(db: Database) -> None:
     db["hosts"].create(
         {
             "name": str,
@@ -414,7 +423,6 @@ def _create_schema(db: Database) -> None:
             "failures_logged": int,
         },
         pk="name",
-        if_not_exists=True,
     )
     db["scans"].create(
         {
@@ -430,7 +438,6 @@ def _create_schema(db: Database) -> None:
             "garbage_lines": int,
         },
         pk="id",
-        if_not_exists=True,
     )
     db["crontabs"].create(
         {
@@ -444,12 +451,9 @@ def _create_schema(db: Database) -> None:
             "read_at": str,
         },
         pk=("host", "path"),
-        if_not_exists=True,
     )
     db["crontab_versions"].create(
-        {"id": int, "host": str, "path": str, "sha256": str, "text": str, "seen_at": str},
-        pk="id",
-        if_not_exists=True,
+        {"id": int, "host": str, "path": str, "sha256": str, "text": str, "seen_at": str}, pk="id"
     )
     db["entries"].create(
         {
@@ -470,7 +474,6 @@ def _create_schema(db: Database) -> None:
             "present": int,
         },
         pk="id",
-        if_not_exists=True,
     )
     db["entry_versions"].create(
         {
@@ -485,16 +488,11 @@ def _create_schema(db: Database) -> None:
             "paused": str,
         },
         pk="id",
-        if_not_exists=True,
     )
     db["crontab_problems"].create(
-        {"host": str, "source": str, "line": int, "text": str, "message": str}, if_not_exists=True
+        {"host": str, "source": str, "line": int, "text": str, "message": str}
     )
-    db["runs"].create(
-        RUN_COLUMNS,
-        pk="id",
-        if_not_exists=True,
-    )
+    db["runs"].create(RUN_COLUMNS, pk="id")
     db["log_cursors"].create(
         {
             "host": str,
@@ -506,7 +504,6 @@ def _create_schema(db: Database) -> None:
             "journal_cursor": str,
         },
         pk=("host", "path"),
-        if_not_exists=True,
     )
     db["processes"].create(
         {
@@ -517,9 +514,17 @@ def _create_schema(db: Database) -> None:
             "command": str,
             "entry_id": str,
             "seen_at": str,
-        },
-        if_not_exists=True,
+        }
     )
+    db["entries"].create_index(["host"])
+    db["runs"].create_index(["host", "started_at"])
+    db["runs"].create_index(["entry_id", "started_at"])
+    db["crontab_versions"].create_index(["host", "path"])
+    db["entry_versions"].create_index(["entry_id"])
+    db["scans"].create_index(["host", "started_at"])
+
+
+def _add_audit_trail(db: Database) -> None:
     db["actions"].create(
         {
             "id": int,
@@ -539,12 +544,12 @@ def _create_schema(db: Database) -> None:
             "detail": str,
         },
         pk="id",
-        if_not_exists=True,
     )
-    db["entries"].create_index(["host"], if_not_exists=True)
-    db["runs"].create_index(["host", "started_at"], if_not_exists=True)
-    db["runs"].create_index(["entry_id", "started_at"], if_not_exists=True)
-    db["crontab_versions"].create_index(["host", "path"], if_not_exists=True)
-    db["entry_versions"].create_index(["entry_id"], if_not_exists=True)
-    db["scans"].create_index(["host", "started_at"], if_not_exists=True)
-    db["actions"].create_index(["entry_id"], if_not_exists=True)
+    db["actions"].create_index(["entry_id"])
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {
+    1: _create_tables,
+    2: _add_audit_trail,
+}
+SCHEMA_VERSION = max(MIGRATIONS)

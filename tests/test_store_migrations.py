@@ -1,0 +1,96 @@
+"""Upgrading cronops never loses history: every released schema is upgraded to the current one.
+
+tests/schemas/vN.sql is schema version N as it was released; each is filled with a row per table,
+opened by the current Store, and must then have the schema of a new history with its rows intact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cronops.store import SCHEMA_VERSION, Store
+
+SCHEMAS = Path(__file__).parent / "schemas"
+RELEASED = sorted(SCHEMAS.glob("v*.sql"), key=lambda p: int(p.stem[1:]))
+
+
+def schema(db: sqlite3.Connection) -> dict[str, object]:
+    """What a history's shape is: each table's columns (name, type, key) and each index's columns."""
+    tables = [r[0] for r in db.execute("select name from sqlite_master where type = 'table'")]
+    shape: dict[str, object] = {}
+    for table in tables:
+        shape[table] = [(c[1], c[2], c[5]) for c in db.execute(f"pragma table_info('{table}')")]
+        for index in db.execute(f"pragma index_list('{table}')"):
+            columns = [c[2] for c in db.execute(f"pragma index_info('{index[1]}')")]
+            shape[f"{table} index {index[1]}"] = (columns, index[2])
+    return shape
+
+
+def fill(db: sqlite3.Connection) -> dict[str, int]:
+    """One row in every table (each column given a value of its declared type); rows per table."""
+    counts = {}
+    for (table,) in db.execute("select name from sqlite_master where type = 'table'").fetchall():
+        columns = db.execute(f"pragma table_info('{table}')").fetchall()
+        values = [1 if c[2] in ("INTEGER", "FLOAT") else f"{table}.{c[1]}" for c in columns]
+        names = ", ".join(f'"{c[1]}"' for c in columns)
+        db.execute(
+            f'insert into "{table}" ({names}) values ({", ".join("?" for _ in columns)})', values
+        )
+        counts[table] = 1
+    db.commit()
+    return counts
+
+
+def test_every_version_up_to_the_current_one_is_kept_as_released():
+    assert [int(p.stem[1:]) for p in RELEASED] == list(range(1, SCHEMA_VERSION + 1)), (
+        "a new schema step needs its schema frozen in tests/schemas/vN.sql"
+    )
+
+
+def test_the_current_schema_is_the_one_released(tmp_path):
+    fresh = Store(tmp_path / "new.db")
+    released = sqlite3.connect(":memory:")
+    released.executescript(RELEASED[-1].read_text())
+    assert schema(fresh.db) == schema(released)
+
+
+@pytest.mark.parametrize("released", RELEASED[:-1], ids=lambda p: p.stem)
+def test_an_earlier_history_is_upgraded_with_every_row_kept(released, tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(released.read_text())
+    counts = fill(old)
+    rows = {t: old.execute(f'select * from "{t}"').fetchall() for t in counts}
+    old.close()
+
+    store = Store(path)
+
+    assert store.db.execute("pragma user_version").fetchone()[0] == SCHEMA_VERSION
+    assert schema(store.db) == schema(Store(tmp_path / "new.db").db)
+    for table, before in rows.items():
+        after = store.db.execute(f'select * from "{table}"').fetchall()
+        assert [row[: len(before[0])] for row in after] == before, table
+
+
+def test_a_failed_upgrade_leaves_the_history_as_it_was(tmp_path, monkeypatch):
+    from cronops import store as store_module
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(RELEASED[0].read_text())
+    old.close()
+
+    def broken(db):
+        db.execute("create table half_done (x)")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(store_module.MIGRATIONS, SCHEMA_VERSION, broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        Store(path)
+    check = sqlite3.connect(path)
+    assert check.execute("pragma user_version").fetchone()[0] == 1
+    tables = {r[0] for r in check.execute("select name from sqlite_master where type = 'table'")}
+    assert "half_done" not in tables
