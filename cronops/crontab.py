@@ -58,6 +58,13 @@ _TIME_FIELD = re.compile(
 # Characters no account name has: a "user" holding one is really the command's first word.
 _NOT_IN_USER_NAMES = re.compile(r"[/;&|<>()'\"`=]")
 _C_SPACE = " \t\n\v\f\r"  # C's isspace(), which cron's env parser uses
+# Binary data in a crontab (a file overwritten by something else, a stray upload). Debian cron
+# reads a line only up to a NUL byte and takes what follows as a new line, which it rejects
+# ("bad minute"), so a NUL anywhere but in a comment costs the file; a comment may hold anything.
+_NUL_MESSAGE = "binary data (a NUL byte): cron reads a bad minute and rejects the line"
+# Control bytes in a line cron rejects anyway: say it is binary data, not a typo in a field.
+_CONTROL_BYTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BINARY_MESSAGE = "binary data (control bytes), not a crontab line: cron rejects it"
 
 
 @dataclass(frozen=True)
@@ -457,10 +464,15 @@ def _classify(content: str, kind: str, run_as: str) -> _Job | _Env | _Problem | 
         return _Problem("a blank line ending in a carriage return (CRLF): cron reads a bad minute")
     if body.startswith("#"):
         return _commented_job(content, kind, run_as)
+    if "\0" in body:
+        return _Problem(_NUL_MESSAGE)
     env = _parse_env(body)
     if env is not None:
         return env
-    return _parse_job(body, kind, run_as)
+    job = _parse_job(body, kind, run_as)
+    if isinstance(job, _Problem) and _CONTROL_BYTES.search(body):
+        return _Problem(_BINARY_MESSAGE)
+    return job
 
 
 def _commented_job(content: str, kind: str, run_as: str) -> _Job | None:

@@ -7,6 +7,7 @@ parsed and paired alone, and the hosts that answered together are stored in one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 DEFAULT_WINDOW = timedelta(days=8)
 GROUP_HOSTS = 16  # hosts stored in one transaction, at most
+ERROR_CHARS = 200  # of an exception's text in a host's error: enough to say what went wrong
 # The time a scan is stamped with: the wall clock, or a pinned one for demos and screenshots.
 Clock = Callable[[], datetime]
 
@@ -239,30 +241,50 @@ class _Digest:
     processes: list[dict] = field(default_factory=list)
 
 
-def _digest_safely(
-    store: Store, report: HostReport, since: datetime, clock: Clock
-) -> _Digest | HostScan:
+def _digest_safely(store: Store, report: HostReport, since: datetime, clock: Clock) -> _Digest:
     try:
         return _digest(store, report, since, clock)
     except Exception as exc:  # one host's surprise must never stop the fleet
-        return _not_stored(report.host, exc)
+        return _failed(report.host, exc, iso(clock()))
 
 
 def _write_safely(
-    store: Store, db: sqlite3.Connection, digest: _Digest | HostScan, started: datetime
+    store: Store, db: sqlite3.Connection, digest: _Digest, started: datetime
 ) -> HostScan:
-    if isinstance(digest, HostScan):
-        return digest
+    """Store the host whole, or else only that its scan failed (its history stays as it was)."""
     try:
         with store.savepoint(db):
             _write(store, db, digest, started)
     except Exception as exc:
-        return _not_stored(digest.outcome.host, exc)
+        digest = _failed(digest.outcome.host, exc, digest.state["scanned_at"])
+        # Not even the failure could be stored: the outcome still tells the operator.
+        with contextlib.suppress(Exception), store.savepoint(db):
+            _write(store, db, digest, started)
     return digest.outcome
 
 
+def _failed(host: Host, exc: Exception, now: str | None) -> _Digest:
+    """A host whose answer could not be stored: the scan failed, and the host says so until a
+    later scan is stored (its last good scan, ok_at, stays where it was)."""
+    outcome = _not_stored(host, exc)
+    state = {
+        "name": host.name,
+        "address": host.address,
+        "status": str(outcome.status),
+        "error": outcome.error,
+        "scanned_at": now,
+    }
+    return _Digest(outcome, state, answered=False)
+
+
 def _not_stored(host: Host, exc: Exception) -> HostScan:
-    return HostScan(host, HostStatus.ERROR, f"could not store the scan: {exc!r}")
+    """Short whatever the exception holds (a UnicodeEncodeError's repr carries a whole crontab)."""
+    reason = (str(exc).splitlines() or [""])[0]
+    if len(reason) > ERROR_CHARS:
+        reason = reason[: ERROR_CHARS - 1] + "…"
+    return HostScan(
+        host, HostStatus.ERROR, f"could not store the scan: {type(exc).__name__}: {reason}"
+    )
 
 
 def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> _Digest:

@@ -61,7 +61,7 @@ def run_key(
 ) -> str:
     """A run's identity: the same log line read twice (or from two files) is the same run."""
     raw = f"{host}\0{started_at}\0{pid}\0{user}\0{command}"  # None reads "None", as ever
-    return hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
+    return hashlib.blake2b(raw.encode("utf-8", "surrogateescape"), digest_size=10).hexdigest()
 
 
 RUN_COLUMNS = {  # the runs table, in order: its schema and the parameters of every write
@@ -256,11 +256,11 @@ class Store:
     def write_crontab(self, db: sqlite3.Connection, row: dict[str, Any], seen_at: str) -> bool:
         """Store the crontab as read; keep every distinct version. True when it changed."""
         sha = hashlib.sha256(row["text"].encode("utf-8", "surrogateescape")).hexdigest()
-        previous = db.execute(
-            "select sha256 from crontabs where host = ? and path = ?", [row["host"], row["path"]]
-        ).fetchone()
+        previous = _dicts(
+            db, "select sha256 from crontabs where host = ? and path = ?", [row["host"], row["path"]]
+        )
         _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
-        if previous and previous[0] == sha:
+        if previous and previous[0]["sha256"] == sha:
             return False
         version = {"host": row["host"], "path": row["path"], "sha256": sha, "text": row["text"]}
         _insert(db, "crontab_versions", [version | {"seen_at": seen_at}])
@@ -318,7 +318,11 @@ class Store:
         last = db.execute("select max(rowid) from runs").fetchone()[0] or 0
         for start in range(0, len(rows), RUNS_PER_STATEMENT):
             some = rows[start : start + RUNS_PER_STATEMENT]
-            db.execute(_upsert_runs(len(some)), list(chain.from_iterable(some)))
+            values = list(chain.from_iterable(some))
+            try:
+                db.execute(_upsert_runs(len(some)), values)
+            except UnicodeEncodeError:  # host bytes that are not UTF-8: bound before any row is written
+                db.execute(_upsert_runs(len(some)), _stored(values))
         return db.execute("select count(*) from runs where rowid > ?", [last]).fetchone()[0]
 
     def write_cursors(
@@ -362,6 +366,29 @@ class Store:
 
 # Writes go straight to SQLite: sqlite-utils' insert and upsert look the table up in
 # sqlite_master and PRAGMA table_info on every call, about fifty queries per host per scan.
+#
+# Text from a host is bytes in no promised encoding, read with surrogateescape (a crontab in
+# Latin-1, a line of binary garbage). SQLite takes only UTF-8 text, so a str that is not valid
+# UTF-8 is stored as a BLOB of its original bytes, and every BLOB read back is that str again:
+# the same value is always stored the same way, so `where command = ?` still finds it.
+
+
+def _stored(values: Iterable[Any]) -> list[Any]:
+    """The values as SQLite can take them: a str that UTF-8 cannot encode becomes its bytes."""
+    return [_stored_value(value) for value in values]
+
+
+def _stored_value(value: Any) -> Any:
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
+
+
+def _read_value(value: Any) -> Any:
+    return value.decode("utf-8", "surrogateescape") if type(value) is bytes else value
 
 
 def _insert(db: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
@@ -369,8 +396,8 @@ def _insert(db: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> N
         columns = list(rows[0])
         db.executemany(
             f"insert into {table} ({', '.join(columns)}) "
-            f"values ({', '.join(':' + c for c in columns)})",
-            rows,
+            f"values ({', '.join('?' for _ in columns)})",
+            [_stored([row[c] for c in columns]) for row in rows],
         )
 
 
@@ -383,16 +410,20 @@ def _upsert(
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
         db.executemany(
             f"insert into {table} ({', '.join(columns)}) "
-            f"values ({', '.join(':' + c for c in columns)}) "
+            f"values ({', '.join('?' for _ in columns)}) "
             f"on conflict ({', '.join(key)}) do update set {updates}",
-            rows,
+            [_stored([row[c] for c in columns]) for row in rows],
         )
 
 
 def _dicts(db: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, list(params))
+    cursor = db.execute(sql, _stored(params))
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
+    rows = cursor.fetchall()
+    # One pass over every value in C finds whether any BLOB came back (almost never).
+    if bytes in map(type, chain.from_iterable(rows)):
+        rows = [tuple(map(_read_value, row)) for row in rows]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 # -- the schema, step by step -----------------------------------------------------------------

@@ -69,12 +69,19 @@ def test_a_host_that_cannot_be_stored_is_undone_alone(answers, tmp_path):
     store = FailingForB(tmp_path / "history.db")
     outcomes = record_group(store, answers, SINCE, NOW)
     assert [o.ok for o in outcomes] == [True, False, True]
-    assert outcomes[1].error == "could not store the scan: OSError('disk full')"
+    assert outcomes[1].error == "could not store the scan: OSError: disk full"
     assert stored(store, "runs", "command") == ["job-a", "job-c"]
-    # nothing of b: not its runs, its host row, its cursor or its scan
-    assert stored(store, "hosts", "name") == ["a", "c"]
+    # nothing of b's answer: not its runs or its cursor; only that its scan failed
     assert stored(store, "log_cursors", "host") == ["a", "c"]
-    assert stored(store, "scans", "host") == ["a", "c"]
+    b = store.host_row("b")
+    assert (b["status"], b["error"], b["ok_at"]) == ("error", outcomes[1].error, None)
+    scans = store.rows("select host, status, error, new_runs from scans order by host")
+    assert [(s["host"], s["status"], s["new_runs"]) for s in scans] == [
+        ("a", "ok", 1),
+        ("b", "error", 0),
+        ("c", "ok", 1),
+    ]
+    assert scans[1]["error"] == outcomes[1].error
     # and b's next scan reads its log again from the start
     assert store.log_cursors("b") == ({}, None)
 
