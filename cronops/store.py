@@ -256,9 +256,8 @@ class Store:
     def write_crontab(self, db: sqlite3.Connection, row: dict[str, Any], seen_at: str) -> bool:
         """Store the crontab as read; keep every distinct version. True when it changed."""
         sha = hashlib.sha256(row["text"].encode("utf-8", "surrogateescape")).hexdigest()
-        previous = _dicts(
-            db, "select sha256 from crontabs where host = ? and path = ?", [row["host"], row["path"]]
-        )
+        key = [row["host"], row["path"]]
+        previous = _dicts(db, "select sha256 from crontabs where host = ? and path = ?", key)
         _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
         if previous and previous[0]["sha256"] == sha:
             return False
@@ -319,9 +318,11 @@ class Store:
         for start in range(0, len(rows), RUNS_PER_STATEMENT):
             some = rows[start : start + RUNS_PER_STATEMENT]
             values = list(chain.from_iterable(some))
+            # Nearly always text SQLite takes as it is; a value it refuses stops the statement
+            # before any row is written, and the rows go again with their host bytes as BLOBs.
             try:
                 db.execute(_upsert_runs(len(some)), values)
-            except UnicodeEncodeError:  # host bytes that are not UTF-8: bound before any row is written
+            except UnicodeEncodeError:
                 db.execute(_upsert_runs(len(some)), _stored(values))
         return db.execute("select count(*) from runs where rowid > ?", [last]).fetchone()[0]
 

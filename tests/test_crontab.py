@@ -294,6 +294,31 @@ def test_crlf_line_endings_are_kept_and_reported_as_cron_sees_them() -> None:
     assert problem.line == 3 and "carriage return" in problem.message
 
 
+def test_binary_data_is_a_problem_where_debian_cron_rejects_it() -> None:
+    """As Debian cron 3.0pl1 does on the test fleet: a NUL byte outside a comment ends the line
+    and what follows reads as a bad minute, so the file is ignored; other bytes pass through."""
+    raw = (
+        b"# caf\xe9 \x00\xff a comment may hold anything\n"
+        b"* * * * * root echo caf\xe9\n"
+        b"* * * * * root echo a\x00b\n"
+        b"\x00\x01\x02\xff\xfe\n"
+        b"FOO=a\x00b\n"
+        b"\x1a\x89\x07 x\n"
+        b"* * * * * root echo \x01 still runs\n"
+    )
+    crontab = parse_system(raw.decode("utf-8", "surrogateescape"))
+    problems = {problem.line: problem.message for problem in crontab.problems}
+    assert sorted(problems) == [3, 4, 5, 6]
+    assert all(message.startswith("binary data") for message in problems.values())
+    assert "NUL" in problems[3] and "bad minute" in problems[3]
+    assert "control bytes" in problems[6] and "cron rejects" in problems[6]
+    assert [(e.line, e.command.encode("utf-8", "surrogateescape")) for e in crontab.entries] == [
+        (2, b"echo caf\xe9"),
+        (7, b"echo \x01 still runs"),
+    ]
+    assert crontab.text.encode("utf-8", "surrogateescape") == raw
+
+
 @pytest.mark.parametrize("name", ["no-final-newline", "grace"])
 def test_last_job_line_without_newline_is_rejected(name: str) -> None:
     crontab = corpus(name)
@@ -488,6 +513,8 @@ CRONTAB_TEXT = st.one_of(
     st.lists(LINES, max_size=12).map("\n".join),
     st.lists(LINES, max_size=12).map(lambda lines: "\n".join(lines) + "\n"),
     st.text(),
+    # any bytes at all, read as the probe reads a file
+    st.binary(max_size=200).map(lambda raw: raw.decode("utf-8", "surrogateescape")),
 )
 
 

@@ -1,0 +1,122 @@
+"""Text from a host is bytes: whatever its encoding, the history keeps it exactly and finds it again.
+
+The probe reads every file with surrogateescape, so a Latin-1 byte or binary garbage is a str that
+UTF-8 cannot encode; SQLite takes only UTF-8 text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cronops.crontab import parse_crontab
+from cronops.inventory import Host
+from cronops.scan import ERROR_CHARS, _entry_row, _not_stored, _problem_row
+from cronops.store import RUN_COLUMNS, RUNS_PER_STATEMENT, Store, iso, run_key
+
+RAW = b"# caf\xe9 au lait\nMSG=d\xe9j\xe0 vu\n0 3 * * * /usr/bin/caf\xe9 --fr\xe8re\n\x00\x89PNG\n"
+TEXT = RAW.decode("utf-8", "surrogateescape")
+COMMAND = "/usr/bin/caf\udce9 --fr\udce8re"
+SEEN = iso(datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def as_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "history.db")
+    yield store
+    store.close()
+
+
+def run(command: str, pid: int) -> tuple:
+    started = iso(datetime(2026, 3, 1, 3, 0, 1, tzinfo=UTC))
+    row = {
+        "id": run_key("h", started, pid, "root", command),
+        "host": "h",
+        "entry_id": None,
+        "user": "root",
+        "command": command,
+        "started_at": started,
+        "ended_at": None,
+        "status": None,
+        "signal": None,
+        "pid": pid,
+        "source": "/var/log/syslog",
+        "dialect": "debian",
+        "trigger": "cron",
+        "output_tail": None,
+    }
+    return tuple(row[c] for c in RUN_COLUMNS)
+
+
+def test_a_crontab_that_is_not_utf8_is_stored_and_read_back_exactly(store):
+    crontab = parse_crontab(TEXT, host="h", source="/var/spool/cron/crontabs/root", kind="user")
+    row = {"host": "h", "path": crontab.source, "kind": "user", "owner": "root", "mtime": None}
+    with store.transaction() as db:
+        assert store.write_crontab(db, row | {"text": TEXT}, SEEN)
+        store.write_entries(db, "h", [_entry_row(e) for e in crontab.entries], SEEN)
+        store.write_problems(db, "h", [_problem_row("h", p) for p in crontab.problems])
+    with store.transaction() as db:  # the same bytes again: no new version, no changed entry
+        assert not store.write_crontab(db, row | {"text": TEXT}, SEEN)
+        store.write_entries(db, "h", [_entry_row(e) for e in crontab.entries], SEEN)
+
+    assert as_bytes(store.crontab("h", crontab.source)["text"]) == RAW
+    (version,) = store.rows("select text from crontab_versions")
+    assert as_bytes(version["text"]) == RAW
+    (entry,) = store.entries("h")
+    assert (entry["command"], entry["text"]) == (COMMAND, "0 3 * * * " + COMMAND)
+    assert '"MSG": "d\\udce9j\\udce0 vu"' in entry["env"]  # JSON: escaped, and exact
+    assert len(store.rows("select * from entry_versions")) == 1
+    (problem,) = store.rows("select text, message from crontab_problems")
+    assert as_bytes(problem["text"]) == b"\x00\x89PNG"
+    # A query that compares host text finds it; valid UTF-8 stays text for SQLite.
+    assert store.rows("select id from entries where command = ?", [COMMAND]) == [
+        {"id": entry["id"]}
+    ]
+    assert store.rows("select typeof(text) as t from crontabs") == [{"t": "blob"}]
+    assert store.rows("select typeof(message) as t from crontab_problems") == [{"t": "text"}]
+
+
+def test_runs_with_bytes_that_are_not_utf8_are_stored_in_any_batch(store):
+    rows = [run(f"job {n}", n) for n in range(RUNS_PER_STATEMENT + 5)]
+    rows[3] = run(COMMAND, 3)  # one bad value in the first statement's batch
+    with store.transaction() as db:
+        assert store.write_run_rows(db, rows) == len(rows)
+        assert store.write_run_rows(db, rows) == 0  # the same runs again are not new
+    stored = store.rows("select id, command from runs where command = ?", [COMMAND])
+    assert stored == [{"id": rows[3][0], "command": COMMAND}]
+    assert len(store.rows("select id from runs")) == len(rows)
+
+
+def test_the_audit_trail_keeps_a_crontab_that_is_not_utf8(store):
+    action = {
+        "at": SEEN,
+        "actor": "alice@here",
+        "host": "h",
+        "entry_id": "abcdefgh",
+        "action": "pause",
+        "path": "/var/spool/cron/crontabs/root",
+        "line": 3,
+        "before": "0 3 * * * " + COMMAND,
+        "after": "#cronops:paused by=alice #0 3 * * * " + COMMAND,
+        "crontab_before": TEXT,
+        "crontab_after": TEXT.replace("0 3", "#0 3"),
+        "result": "ok",
+        "detail": None,
+    }
+    store.record_action(action)
+    (stored,) = store.actions(entry_id="abcdefgh")
+    assert {key: stored[key] for key in action} == action
+
+
+def test_a_failure_to_store_is_told_in_one_short_line():
+    exc = UnicodeEncodeError("utf-8", TEXT * 100, 5, 6, "surrogates not allowed")
+    outcome = _not_stored(Host(name="h", address="h"), exc)
+    assert outcome.error.startswith("could not store the scan: UnicodeEncodeError: ")
+    assert len(outcome.error) <= len("could not store the scan: UnicodeEncodeError: ") + ERROR_CHARS
+    assert "\n" not in outcome.error and "au lait" not in outcome.error
+    long = _not_stored(Host(name="h", address="h"), OSError("x" * 5000 + "\nmore"))
+    assert long.error.endswith("x…") and "more" not in long.error
