@@ -211,7 +211,8 @@ def record_group(
     clock: Clock = utc_now,
 ) -> list[HostScan]:
     """Parse each host's answer, then store them all in one transaction, each host in its own
-    savepoint: a host is stored whole or not at all, and one that fails is undone alone.
+    savepoint: a host is stored whole or not at all, and one that fails is undone alone (its
+    host row and scan then record only that the scan failed).
 
     One commit per group rather than per host: the index pages that every host's runs touch are
     written once, which was a third of a first scan's storing."""

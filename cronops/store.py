@@ -398,7 +398,7 @@ def _insert(db: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> N
         db.executemany(
             f"insert into {table} ({', '.join(columns)}) "
             f"values ({', '.join('?' for _ in columns)})",
-            [_stored([row[c] for c in columns]) for row in rows],
+            [_stored(row[c] for c in columns) for row in rows],
         )
 
 
@@ -413,7 +413,7 @@ def _upsert(
             f"insert into {table} ({', '.join(columns)}) "
             f"values ({', '.join('?' for _ in columns)}) "
             f"on conflict ({', '.join(key)}) do update set {updates}",
-            [_stored([row[c] for c in columns]) for row in rows],
+            [_stored(row[c] for c in columns) for row in rows],
         )
 
 
