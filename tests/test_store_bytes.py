@@ -59,6 +59,8 @@ def test_a_crontab_that_is_not_utf8_is_stored_and_read_back_exactly(store):
         assert store.write_crontab(db, row | {"text": TEXT}, SEEN)
         store.write_entries(db, "h", [_entry_row(e) for e in crontab.entries], SEEN)
         store.write_problems(db, "h", [_problem_row("h", p) for p in crontab.problems])
+        process = {"host": "h", "pid": 7, "user": "root", "started_at": SEEN, "seen_at": SEEN}
+        store.write_processes(db, "h", [process | {"command": COMMAND, "entry_id": None}])
     with store.transaction() as db:  # the same bytes again: no new version, no changed entry
         assert not store.write_crontab(db, row | {"text": TEXT}, SEEN)
         store.write_entries(db, "h", [_entry_row(e) for e in crontab.entries], SEEN)
@@ -70,6 +72,7 @@ def test_a_crontab_that_is_not_utf8_is_stored_and_read_back_exactly(store):
     assert (entry["command"], entry["text"]) == (COMMAND, "0 3 * * * " + COMMAND)
     assert '"MSG": "d\\udce9j\\udce0 vu"' in entry["env"]  # JSON: escaped, and exact
     assert len(store.rows("select * from entry_versions")) == 1
+    assert store.rows("select command from processes") == [{"command": COMMAND}]
     (problem,) = store.rows("select text, message from crontab_problems")
     assert as_bytes(problem["text"]) == b"\x00\x89PNG"
     # A query that compares host text finds it; valid UTF-8 stays text for SQLite.
