@@ -20,6 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cronops.locations import private_file
 from cronops.probe import LogCursor
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 class Store:
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Before SQLite opens it: SQLite gives the -wal and -shm it makes the file's own mode.
+        private_file(path, ("-wal", "-shm"))
         # A scan stores hosts on one worker thread while its event loop talks to the others.
         self.db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
