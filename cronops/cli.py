@@ -335,12 +335,13 @@ def fail_on_arg(text: str) -> Callable[[Finding], bool]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from cronops.inventory import InventoryError
+    from cronops.visible import visible
 
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
     except InventoryError as exc:
-        print(f"cronops: inventory error:\n{exc}", file=sys.stderr)
+        print(f"cronops: inventory error:\n{visible(str(exc), lines=True)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -582,6 +583,7 @@ def cmd_action(args: argparse.Namespace) -> int:
 
     from cronops import actions, report
     from cronops.transport import connector
+    from cronops.visible import visible
 
     _, hosts = open_inventory(args)
     store = open_store(args)
@@ -589,9 +591,10 @@ def cmd_action(args: argparse.Namespace) -> int:
     try:
         done = asyncio.run(_act(args, hosts, store, fleet))
     except actions.ActionError as exc:
-        print(f"cronops {args.command}: {exc}", file=sys.stderr)
+        # The host's words (its error, the crontab's diff) are quoted: made visible.
+        print(visible(f"cronops {args.command}: {exc}"), file=sys.stderr)
         if exc.detail:
-            print(exc.detail, file=sys.stderr)
+            print(visible(exc.detail, lines=True), file=sys.stderr)
         return EXIT_ATTENTION
     except NotConfirmed as exc:
         print(f"cronops {args.command}: {exc}", file=sys.stderr)
@@ -602,7 +605,7 @@ def cmd_action(args: argparse.Namespace) -> int:
         report.print_json(dataclasses.asdict(done))
     else:
         print(
-            done.message
+            visible(done.message)
             + (f" (entry id now {done.entry_id})" if done.entry_id != args.entry else ""),
             file=sys.stderr,
         )
@@ -626,7 +629,7 @@ async def _act(args, hosts: list[Host], store: Store, fleet) -> actions.Done:
             target = actions.find_target(store, hosts, args.entry)
             if args.command == "rerun":
                 _confirm(args, _rerun_question(target))
-                sink = None if args.format == "json" else _write_through
+                sink = None if args.format == "json" else _output_sink()
                 return await actions.rerun(
                     target, fleet, store, who, force=args.force, on_output=sink
                 )
@@ -654,13 +657,26 @@ def _rerun_question(target: actions.Target) -> str:
 
 
 def _confirm(args, question: str) -> None:
+    from cronops.visible import visible
+
     if args.yes:
         return
     if not sys.stdin.isatty():
         raise NotConfirmed("not a terminal: nothing done; pass --yes to act without asking")
-    print(question, file=sys.stderr)
+    print(visible(question, lines=True), file=sys.stderr)
     if input("[y/N] ").strip().lower() not in ("y", "yes"):
         raise NotConfirmed("not confirmed: nothing done")
+
+
+def _output_sink() -> Callable[[bytes], None]:
+    """Where a rerun's output goes as it comes: to a pipe or a file byte for byte; to a terminal
+    made visible, so the job's escape sequences cannot act on it."""
+    from cronops.visible import VisibleStream
+
+    if not sys.stdout.isatty():
+        return _write_through
+    show = VisibleStream()
+    return lambda piece: _write_through(show(piece).encode())
 
 
 def _write_through(piece: bytes) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from cronops.policy import SEVERITIES
 from cronops.scan import HostReport, HostScan, host_state
 from cronops.schedule import describe
+from cronops.visible import visible
 
 if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judging
     from rich.progress import Progress
@@ -31,7 +32,9 @@ def _host_json(report: HostReport) -> dict[str, Any]:
 
 
 def print_json(data: Any, file: TextIO | None = None) -> None:
-    print(json.dumps(data, indent=2, default=str), file=file or sys.stdout)
+    # ensure_ascii: every character beyond ASCII travels as \uXXXX, so no control character
+    # (C0, DEL, C1), bidi override or raw byte from a host reaches the reader's terminal raw.
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=True), file=file or sys.stdout)
 
 
 class FleetProgress:
@@ -59,10 +62,10 @@ class FleetProgress:
     def done(self, report: HostReport | HostScan) -> None:
         if self.bar:
             self.bar.advance(self.task)
-            self.bar.update(self.task, description=f"{report.host.name}: {report.status}")
+            self.bar.update(self.task, description=visible(f"{report.host.name}: {report.status}"))
         elif self.plain_lines:
             error = f" ({report.error})" if report.error else ""
-            print(f"{report.host.name}: {report.status}{error}", file=self.out, flush=True)
+            print(visible(f"{report.host.name}: {report.status}{error}"), file=self.out, flush=True)
 
 
 def scan_json(outcomes: Sequence[HostScan]) -> dict[str, Any]:
@@ -199,7 +202,7 @@ def job_label(finding: Finding, audit: AuditResult) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return visible(text.replace("\n", " ")).replace("|", "\\|")
 
 
 ACTION_FIELDS = (

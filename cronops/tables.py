@@ -21,6 +21,7 @@ from cronops.report import audit_headline, job_label, paused_note, scan_totals
 from cronops.scan import HostReport, HostScan
 from cronops.schedule import describe
 from cronops.transport import HostStatus
+from cronops.visible import visible
 
 if TYPE_CHECKING:
     from cronops.audit import AuditResult
@@ -38,6 +39,11 @@ STATUS_STYLE = {
 }
 
 
+def shown(text: str) -> str:
+    """Text from a host inside rich markup: its controls as escapes, its brackets not markup."""
+    return escape(visible(text))
+
+
 def console(file: TextIO | None = None) -> Console:
     # highlight=False: rich would otherwise colour numbers and paths in our own sentences.
     return Console(file=file or sys.stdout, highlight=False)
@@ -45,7 +51,7 @@ def console(file: TextIO | None = None) -> Console:
 
 def progress_bar(file: TextIO) -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # host names are not markup
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -64,11 +70,11 @@ def hosts_table(reports: Sequence[HostReport]) -> Table:
         table.add_column(column, no_wrap=column != "DETAIL")
     for report in reports:
         table.add_row(
-            escape(report.host.name),
-            escape(report.host.target),
+            shown(report.host.name),
+            shown(report.host.target),
             f"[{STATUS_STYLE[report.status]}]{report.status}[/]",
             f"{report.latency_ms:.0f} ms" if report.latency_ms is not None else "-",
-            escape(_detail(report)),
+            shown(_detail(report)),
         )
     return table
 
@@ -96,7 +102,7 @@ def scan_summary(outcomes: Sequence[HostScan]) -> Table:
         table.add_column(column, no_wrap=column != "NOTES")
     for o in outcomes:
         table.add_row(
-            escape(o.host.name),
+            shown(o.host.name),
             f"[{STATUS_STYLE[o.status]}]{o.status}[/]",
             str(o.entries),
             str(o.new_runs),
@@ -107,14 +113,14 @@ def scan_summary(outcomes: Sequence[HostScan]) -> Table:
 
 def _scan_notes(outcome: HostScan) -> str:
     if outcome.error:
-        return escape(outcome.error)
+        return shown(outcome.error)
     notes = []
     if outcome.problems:
         notes.append(f"[yellow]{outcome.problems} crontab lines cron would reject[/]")
     if outcome.garbage_lines:
         notes.append(f"{outcome.garbage_lines} unreadable log lines skipped")
     if outcome.missing_logs:
-        notes.append(f"[yellow]no log: {escape(', '.join(outcome.missing_logs))}[/]")
+        notes.append(f"[yellow]no log: {shown(', '.join(outcome.missing_logs))}[/]")
     return "; ".join(notes)
 
 
@@ -131,15 +137,15 @@ def jobs_table(entries: Sequence[dict[str, Any]], width: int) -> Table:
     table.add_column("COMMAND", no_wrap=True, overflow="ellipsis", ratio=1)
     table.add_column("SOURCE", no_wrap=True, overflow="ellipsis")
     for e in entries:
-        command = escape(e["command"])
+        command = shown(e["command"])
         if e["paused"]:
-            command = f"[strike]{command}[/] ({escape(paused_note(json.loads(e['paused'])))})"
+            command = f"[strike]{command}[/] ({shown(paused_note(json.loads(e['paused'])))})"
         elif e["disabled"]:
             command = f"[strike]{command}[/] (disabled)"
-        row = [e["id"], escape(e["host"]), escape(e["user"]), escape(e["schedule"])]
+        row = [e["id"], shown(e["host"]), shown(e["user"]), shown(e["schedule"])]
         if wide:
-            row.append(f"[italic]{escape(describe(e['schedule']))}[/]")
-        row += [command, escape(f"{_short_source(e['source'])}:{e['line']}")]
+            row.append(f"[italic]{shown(describe(e['schedule']))}[/]")
+        row += [command, shown(f"{_short_source(e['source'])}:{e['line']}")]
         table.add_row(*row)
     return table
 
@@ -153,7 +159,7 @@ def _short_source(path: str) -> str:
 def audit_tables(audit: AuditResult) -> list[Any]:
     """A headline, then per severity the findings by host: what happened on one line, the
     detail and the evidence beneath it, so it reads in 80 columns as well as in 200."""
-    parts: list[Any] = [f"[bold]{escape(audit_headline(audit))}[/]"]
+    parts: list[Any] = [f"[bold]{shown(audit_headline(audit))}[/]"]
     for severity in SEVERITIES:
         findings = sorted(
             (f for f in audit.findings if f.severity == severity), key=lambda f: f.host
@@ -168,14 +174,14 @@ def audit_tables(audit: AuditResult) -> list[Any]:
         table.add_column(ratio=1, overflow="fold")
         for finding in findings:
             count = f" x{finding.count}" if finding.count > 1 else ""
-            what = escape(job_label(finding, audit))
+            what = shown(job_label(finding, audit))
             when = f"{finding.last_at:%m-%d %H:%M %Z}"
-            lines = [f"{what}  [bold]{when}[/]", escape(finding.detail)]
-            lines.append(f"[italic]{escape(finding.evidence)}[/]")
+            lines = [f"{what}  [bold]{when}[/]", shown(finding.detail)]
+            lines.append(f"[italic]{shown(finding.evidence)}[/]")
             if finding.runbook:
-                lines.append(f"runbook: {escape(finding.runbook)}")
+                lines.append(f"runbook: {shown(finding.runbook)}")
             table.add_row(
-                escape(finding.host), f"[{style}]{finding.kind}{count}[/]", "\n".join(lines)
+                shown(finding.host), f"[{style}]{finding.kind}{count}[/]", "\n".join(lines)
             )
         parts.append(table)
     return parts
@@ -195,14 +201,14 @@ def actions_table(actions: Sequence[dict[str, Any]]) -> Table:
     for a in actions:
         entry = a["entry_id"] + (f" → {a['new_entry_id']}" if a["new_entry_id"] else "")
         change = (
-            f"- {escape(a['before'] or '')}\n+ {escape(a['after'])}"
+            f"- {shown(a['before'] or '')}\n+ {shown(a['after'])}"
             if a["after"] is not None and a["after"] != a["before"]
-            else escape((a["detail"] or "").splitlines()[0] if a["detail"] else "")
+            else shown((a["detail"] or "").splitlines()[0] if a["detail"] else "")
         )
         table.add_row(
             a["at"][:19].replace("T", " "),
-            escape(a["actor"]),
-            escape(a["host"]),
+            shown(a["actor"]),
+            shown(a["host"]),
             entry,
             a["action"],
             f"[{style.get(a['result'], '')}]{a['result']}[/]",

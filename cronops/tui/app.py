@@ -23,6 +23,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import (
     Footer,
@@ -65,6 +66,7 @@ from cronops.tui.widgets.format import when
 from cronops.tui.widgets.progress import ScanProgress
 from cronops.tui.widgets.rowtable import RowTable
 from cronops.tui.widgets.table import TableView
+from cronops.visible import visible
 
 if TYPE_CHECKING:  # the demo's catalog is imported only by those who open it
     from cronops.demo import DemoFleet
@@ -290,7 +292,8 @@ class CronopsApp(App[None]):
             down = sum(1 for h in fleet.hosts if h.facts.status != "ok")
             text = f"{len(fleet.hosts)} hosts ({down} not ok) · {len(fleet.jobs)} entries"
             text += f" · last scan {last}"
-        self.query_one("#status", Static).update(Text(text))  # host errors hold [brackets]
+        # Text, not markup: host errors hold [brackets] (and, made visible, escape sequences).
+        self.query_one("#status", Static).update(Text(visible(text)))
 
     # -- scanning ------------------------------------------------------------------------------
 
@@ -347,7 +350,7 @@ class CronopsApp(App[None]):
             self.scan_line = ""
         elif event.worker.group == "load":
             self.query_one("#status", Static).update(
-                Text(f"could not read the history: {_why(event.worker.error)}")
+                Text(visible(f"could not read the history: {_why(event.worker.error)}"))
             )
 
     # -- keys and actions ----------------------------------------------------------------------
@@ -514,6 +517,17 @@ class CronopsApp(App[None]):
     def action_edit(self) -> None:
         if (target := self.target()) is None:
             return
+        entry = target.entry
+        written = f"{entry.schedule} {entry.command}"
+        if visible(written, lines=True) != written:
+            # An input box would send them to the terminal raw (and show no trace of them).
+            self.notify(
+                f"{entry.id} holds control characters, which cannot be edited here: "
+                f"use `cronops edit {entry.id}`",
+                severity="warning",
+                timeout=15,
+            )
+            return
         zone = self.host_zone(target)
         self.push_screen(
             EditScreen(target, zone, self.now()),
@@ -561,6 +575,21 @@ class CronopsApp(App[None]):
 
     def action_trail(self) -> None:
         self.push_screen(TrailScreen(self.store.actions()))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification (the screens' too) as plain text, whatever `markup` says: they quote
+        hosts (errors, names, commands), whose brackets are not markup and whose control
+        characters show as escapes."""
+        message = visible(message, lines=True)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette offers every action by name, besides Textual's own (theme, quit...)."""

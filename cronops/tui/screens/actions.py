@@ -3,7 +3,6 @@ the audit trail. They plan with cronops.actions; the app writes, so every path i
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
 from typing import ClassVar
@@ -22,11 +21,13 @@ from cronops.actions import ActionError, Change, Done, StillRunning, Target, pla
 from cronops.schedule import describe, next_runs, validate
 from cronops.transport import OutputSink
 from cronops.tui.widgets.format import loud, when
+from cronops.visible import VisibleStream, visible
 
 
 def diff_view(diff: str) -> Syntax:
     # The terminal's own background: readable in light and dark themes alike.
-    return Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+    text = visible(diff, lines=True)
+    return Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
 
 
 class ConfirmScreen(ModalScreen[str | None]):
@@ -46,7 +47,7 @@ class ConfirmScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm", classes="dialog"):
             yield Static(f"[b]{escape(self.title_text)}[/b]", classes="title")
-            yield Static(Text(self.body))
+            yield Static(Text(visible(self.body, lines=True)))
             if self.diff:
                 with VerticalScroll(classes="diff"):
                     yield Static(diff_view(self.diff))
@@ -84,8 +85,8 @@ class EditScreen(ModalScreen[Change | None]):
         entry = self.target.entry
         with Vertical(id="edit", classes="dialog"):
             yield Static(
-                f"[b]Edit[/b] {escape(entry.user)}@{escape(entry.host)}  "
-                f"{escape(entry.source)}:{entry.line}  [dim]{entry.id}[/dim]",
+                f"[b]Edit[/b] {escape(visible(entry.user))}@{escape(visible(entry.host))}  "
+                f"{escape(visible(entry.source))}:{entry.line}  [dim]{entry.id}[/dim]",
                 classes="title",
             )
             yield Static("Schedule")
@@ -125,7 +126,7 @@ class EditScreen(ModalScreen[Change | None]):
             )
         except ActionError as exc:
             self.change = None
-            self.query_one("#problem", Static).update(Text(str(exc), style="bold"))
+            self.query_one("#problem", Static).update(Text(visible(str(exc)), style="bold"))
             self.query_one("#diff", Static).update("")
             return
         self.query_one("#problem", Static).update("")
@@ -158,18 +159,18 @@ class RerunScreen(Screen[None]):
     def __init__(self, target: Target, start: Rerun):
         super().__init__()
         self.target, self.start = target, start
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.shown = VisibleStream()
         self.still_running: StillRunning | None = None
 
     def compose(self) -> ComposeResult:
         entry = self.target.entry
         with Vertical(id="rerun"):
             yield Static(
-                f"[b]Rerun[/b] on {escape(entry.host)} as {escape(entry.user)}  "
+                f"[b]Rerun[/b] on {escape(visible(entry.host))} as {escape(visible(entry.user))}  "
                 f"[dim]{entry.id}[/dim]",
                 classes="title",
             )
-            yield Static(Text(entry.command), classes="line")
+            yield Static(Text(visible(entry.command)), classes="line")
             yield Log(id="output", highlight=False)
             yield Static(id="outcome")
         yield Footer()
@@ -192,15 +193,20 @@ class RerunScreen(Screen[None]):
             self.refresh_bindings()
             outcome.update(
                 Text.assemble(
-                    (f"not run: {exc}", "bold"), "\n", ("f", "bold"), " run anyway (asks once more)"
+                    (visible(f"not run: {exc}"), "bold"),
+                    "\n",
+                    ("f", "bold"),
+                    " run anyway (asks once more)",
                 )
             )
             return
         except ActionError as exc:
-            outcome.update(Text(f"not run: {exc}", style="bold"))
+            outcome.update(Text(visible(f"not run: {exc}"), style="bold"))
             return
         status = "ok" if done.exit_status == 0 else "failed"
-        outcome.update(Text.assemble(loud(status, self.app.current_theme), f"  {done.message}"))
+        outcome.update(
+            Text.assemble(loud(status, self.app.current_theme), f"  {visible(done.message)}")
+        )
 
     def action_force(self) -> None:
         def go(answer: str | None) -> None:
@@ -213,7 +219,7 @@ class RerunScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(title, str(self.still_running)), go)
 
     def output(self, piece: bytes) -> None:
-        self.query_one("#output", Log).write(self.decoder.decode(piece))
+        self.query_one("#output", Log).write(self.shown(piece))
 
 
 class TrailScreen(Screen[None]):
@@ -243,13 +249,14 @@ class TrailScreen(Screen[None]):
             entry = a["entry_id"] + (f" → {a['new_entry_id']}" if a["new_entry_id"] else "")
             changed = a["after"] is not None and a["after"] != a["before"]
             detail = (a["detail"] or "").split("\n", 1)[0]
+            # Text, not str: DataTable reads a str as markup.
             table.add_row(
                 a["at"][:19].replace("T", " "),
-                a["actor"],
-                a["host"],
+                Text(visible(a["actor"])),
+                Text(visible(a["host"])),
                 entry,
                 a["action"],
                 loud(a["result"], theme),
-                Text(f"{a['before']} → {a['after']}" if changed else detail),
+                Text(visible(f"{a['before']} → {a['after']}" if changed else detail)),
             )
         table.focus()

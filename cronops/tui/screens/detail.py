@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 from cronops.store import from_iso
 from cronops.tui.data import JobDetail
 from cronops.tui.widgets.format import clip, loud, span, when
+from cronops.visible import visible
 
 
 class DetailScreen(Screen):
@@ -29,13 +31,22 @@ class DetailScreen(Screen):
         entry = d.entry
         zone = getattr(d.zone, "key", str(d.zone))
         with VerticalScroll(id="detail"):
+            # Text, not markup: all but the id comes from the host.
             yield Static(
-                f"[b]{escape(entry.user)}@{escape(entry.host)}[/b]  {escape(d.source)}  "
-                f"[dim]{entry.id}[/dim]",
+                Text.assemble(
+                    (visible(f"{entry.user}@{entry.host}"), "bold"),
+                    f"  {visible(d.source)}  ",
+                    (entry.id, "dim"),
+                ),
                 classes="title",
             )
-            yield Static(escape(d.text or f"{entry.schedule} {entry.command}"), classes="line")
-            yield Static(f"[b]Schedule[/b]  {escape(entry.schedule)}: {escape(d.described)}")
+            line = d.text or f"{entry.schedule} {entry.command}"
+            yield Static(Text(visible(line, lines=True)), classes="line")  # tabs as written
+            yield Static(
+                Text.assemble(
+                    ("Schedule", "bold"), f"  {visible(entry.schedule)}: {visible(d.described)}"
+                )
+            )
             upcoming = ", ".join(when(t, d.zone) for t in d.upcoming) or "none"
             yield Static(f"[b]Next runs[/b] ({zone})  {upcoming}")
             yield Static(self._policy())

@@ -9,6 +9,8 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.theme import Theme
 
+from cronops.visible import visible
+
 # How loud each word is: findings by severity, entries by state, hosts by status.
 _LOUDNESS = {
     "critical": "error",
@@ -59,8 +61,9 @@ def span(seconds: float | None) -> str:
 
 
 def clip(text: str, width: int) -> str:
-    """One line, at most `width` characters: tables stay one row per item."""
-    flat = " ".join(text.split())
+    """One line, at most `width` characters: tables stay one row per item (its control
+    characters as escapes, counted in the width)."""
+    flat = visible(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 

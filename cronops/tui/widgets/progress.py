@@ -8,6 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
+from cronops.visible import visible
+
 NAMED = 3  # failed hosts named; the rest are counted, so the line fits 80 columns
 
 
@@ -47,4 +49,4 @@ class ScanProgress(Horizontal):
         self.set_class(bool(failed), "-failed")
         more = f" +{len(failed) - NAMED}" if len(failed) > NAMED else ""
         # Text, never markup: a host's name is the operator's to choose.
-        label.update(Text(f"✗ {', '.join(failed[:NAMED])}{more}"))
+        label.update(Text(visible(f"✗ {', '.join(failed[:NAMED])}{more}")))

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from cronops.tui.widgets.rowtable import RowTable
+from cronops.visible import visible
 
 Row = TypeVar("Row")
 
@@ -155,8 +156,9 @@ class TableView(Vertical, Generic[Row]):
 
 def _text(cell: str | Text) -> Text:
     """Plain text, never markup: a command like `echo [done]` must show as written (and
-    skipping the markup parser is a third of the cost of filling the table)."""
-    return cell if isinstance(cell, Text) else Text(cell, no_wrap=True, end="")
+    skipping the markup parser is a third of the cost of filling the table); its control
+    characters as escapes."""
+    return cell if isinstance(cell, Text) else Text(visible(cell), no_wrap=True, end="")
 
 
 def _sortable(value: Any) -> tuple:
