@@ -6,14 +6,13 @@ The host `golf` has its own fleet: its crontab is changed here."""
 from __future__ import annotations
 
 import json
-import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cronops.cli import main
-from cronops.visible import HIDDEN
 from tests.fleet import Fleet, HostSpec, require_fleet_tools
+from tests.test_visible import raw_controls
 
 pytestmark = pytest.mark.fleet
 
@@ -21,10 +20,6 @@ SPOOL = "/var/spool/cron/crontabs"
 TITLE = "echo \x1b]0;owned\x07 title"  # would set the operator's window title
 CLEAR = "printf '\x1b[2J' \u009b31m \u202eevil\u202c"  # clear the screen; C1 CSI; a bidi override
 CRONTAB = f"# golf: jobs an attacker wrote\n*/5 * * * * {TITLE}\n0 3 * * * {CLEAR}\n"
-
-
-def raw_controls(text: str) -> list[str]:
-    return [c for c in text if c != "\n" and unicodedata.category(c) in HIDDEN]
 
 
 def syslog(now: datetime) -> str:
