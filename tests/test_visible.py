@@ -35,8 +35,8 @@ from tests.test_tui import rows, settle
 NOW = datetime.now(UTC).replace(microsecond=0)
 TITLE = "echo \x1b]0;owned\x07 title"  # sets the terminal window's title
 CLEAR = "printf '\x1b[2J' cleared \u009b31m \u202eevil\u202c \x7f"  # C1 CSI, a bidi override, DEL
-CRONTAB = f"# café, with a comment\n* * * * * {TITLE}\n*/5 * * * * {CLEAR}\n"
 RAW_BYTE = "echo caf\udce9"  # 0xE9: Latin-1, not UTF-8, as surrogateescape keeps it
+CRONTAB = f"# café, with a comment\n* * * * * {TITLE}\n*/5 * * * * {CLEAR}\n0 3 * * * {RAW_BYTE}\n"
 
 
 def raw_controls(text: str) -> list[str]:
@@ -93,7 +93,7 @@ def test_a_stream_keeps_a_character_cut_between_two_pieces_whole():
 
 @pytest.fixture
 def hostile(tmp_path, monkeypatch):
-    """A history of host alpha, whose root crontab holds TITLE and CLEAR, never seen to run;
+    """A history of host alpha, whose root crontab holds TITLE, CLEAR and RAW_BYTE, never run;
     returns a `cronops` runner. Wide columns, so no cell is cut short."""
     monkeypatch.setenv("COLUMNS", "300")
     db = tmp_path / "history.db"
@@ -121,7 +121,7 @@ def hostile(tmp_path, monkeypatch):
                 "entry_id": title,
                 "action": "edit",
                 "before": f"* * * * * {TITLE}",
-                "after": f"* * * * * {CLEAR}",
+                "after": f"* * * * * {CLEAR}; {RAW_BYTE}",
                 "result": "ok",
             }
         )
@@ -139,6 +139,7 @@ def assert_shown(out: str) -> None:
     assert raw_controls(out) == []
     assert r"\x1b]0;owned\x07" in out and r"\x1b[2J" in out
     assert r"\u009b31m" in out and r"\u202eevil\u202c" in out
+    assert r"echo caf\xe9" in out
 
 
 def test_jobs_table_and_json(hostile, capsys):
@@ -148,7 +149,7 @@ def test_jobs_table_and_json(hostile, capsys):
     out = capsys.readouterr().out
     assert raw_controls(out) == [] and out.isascii()
     commands = {job["command"] for job in json.loads(out)["jobs"]}
-    assert commands == {TITLE, CLEAR}  # exactly as written, once decoded
+    assert commands == {TITLE, CLEAR, RAW_BYTE}  # exactly as written, once decoded
 
 
 def test_audit_table_markdown_and_json(hostile, capsys):
@@ -161,7 +162,7 @@ def test_audit_table_markdown_and_json(hostile, capsys):
     out = capsys.readouterr().out
     assert raw_controls(out) == []
     jobs = {f["job"]["command"] for f in json.loads(out)["findings"] if f["job"]}
-    assert jobs == {TITLE, CLEAR}
+    assert jobs == {TITLE, CLEAR, RAW_BYTE}
 
 
 def test_log_table_and_json(hostile, capsys):
@@ -169,7 +170,8 @@ def test_log_table_and_json(hostile, capsys):
     assert_shown(capsys.readouterr().out)
     assert hostile("log", "--format", "json") == 0
     (action,) = json.loads(capsys.readouterr().out)["actions"]
-    assert (action["before"], action["after"]) == (f"* * * * * {TITLE}", f"* * * * * {CLEAR}")
+    assert action["before"] == f"* * * * * {TITLE}"
+    assert action["after"] == f"* * * * * {CLEAR}; {RAW_BYTE}"
 
 
 def test_an_actions_question_and_diff_show_the_line_visibly(hostile, capsys, monkeypatch):
@@ -283,6 +285,7 @@ async def test_the_tui_shows_them_visibly_in_jobs_detail_trail_rerun_and_notices
         assert set(commands) == {
             r"echo \x1b]0;owned\x07 title",
             r"printf '\x1b[2J' cleared \u009b…",
+            r"echo caf\xe9",
         }
         assert raw_controls(screen_text(app)) == []
         assert r"\x1b]0;owned\x07" in screen_text(app)

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.fleet
 SPOOL = "/var/spool/cron/crontabs"
 TITLE = "echo \x1b]0;owned\x07 title"  # would set the operator's window title
 CLEAR = "printf '\x1b[2J' \u009b31m \u202eevil\u202c"  # clear the screen; C1 CSI; a bidi override
-CRONTAB = f"# golf: jobs an attacker wrote\n*/5 * * * * {TITLE}\n0 3 * * * {CLEAR}\n"
+LATIN1 = b"echo caf\xe9"  # a byte that is not UTF-8
+CRONTAB = f"# golf: jobs an attacker wrote\n*/5 * * * * {TITLE}\n0 3 * * * {CLEAR}\n".encode()
+CRONTAB += b"0 4 * * * " + LATIN1 + b"\n"
 
 
 def syslog(now: datetime) -> str:
@@ -39,7 +41,7 @@ def golf_fleet(tmp_path_factory):
         pytest.skip(reason)
     fleet = Fleet(tmp_path_factory.mktemp("visible-fleet"))
     now = datetime.now(UTC).replace(microsecond=0)
-    spec = HostSpec(name="golf", crontabs={"root": CRONTAB}, log_files={"syslog": syslog(now)})
+    spec = HostSpec(name="golf", crontabs={"root": ""}, log_files={"syslog": syslog(now)})
     fleet.start([spec])
     yield fleet
     fleet.stop()
@@ -51,7 +53,7 @@ def golf(golf_fleet, tmp_path, monkeypatch):
     cell is cut short."""
     monkeypatch.setenv("COLUMNS", "300")
     host = golf_fleet.hosts["golf"]
-    host.path(f"{SPOOL}/root").write_text(CRONTAB)
+    host.path(f"{SPOOL}/root").write_bytes(CRONTAB)
     inventory = tmp_path / "hosts.toml"
     inventory.write_text(golf_fleet.inventory_toml())
     db = tmp_path / "history.db"
@@ -71,12 +73,14 @@ def test_jobs_audit_and_json_show_a_hosts_escape_sequences_visibly(golf, capsys)
     assert raw_controls(out) == []
     assert r"echo \x1b]0;owned\x07 title" in out
     assert r"printf '\x1b[2J' \u009b31m \u202eevil\u202c" in out
+    assert r"echo caf\xe9" in out
 
     assert golf("jobs", "--format", "json") == 0
     out = capsys.readouterr().out
     assert out.isascii()
     jobs = json.loads(out)["jobs"]
-    assert {j["command"] for j in jobs if j["source"] == f"{SPOOL}/root"} == {TITLE, CLEAR}
+    commands = {j["command"] for j in jobs if j["source"] == f"{SPOOL}/root"}
+    assert commands == {TITLE, CLEAR, LATIN1.decode("utf-8", "surrogateescape")}
 
     for form in ("table", "markdown"):
         golf("audit", "--no-scan", "--format", form)
@@ -92,11 +96,12 @@ def test_a_refusals_diff_of_the_hosts_crontab_and_the_trail_show_them_visibly(go
         j["id"] for j in json.loads(capsys.readouterr().out)["jobs"] if "owned" in j["command"]
     ]
     # Someone changes the crontab on the host after the scan: the pause is refused, with the diff.
-    golf.host.path(f"{SPOOL}/root").write_text(CRONTAB + "* * * * * echo \x1b[?1049h\n")
+    golf.host.path(f"{SPOOL}/root").write_bytes(CRONTAB + b"* * * * * echo \x1b[?1049h\xff\n")
     assert golf("pause", title, "--yes") == 1
     err = capsys.readouterr().err
     assert "changed since cronops read it" in err
-    assert raw_controls(err) == [] and r"+* * * * * echo \x1b[?1049h" in err
+    assert raw_controls(err) == [] and r"+* * * * * echo \x1b[?1049h\xff" in err
+    assert r" 0 4 * * * echo caf\xe9" in err
 
     assert golf("log") == 0
     out = capsys.readouterr().out
