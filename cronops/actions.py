@@ -6,15 +6,18 @@ crontab is no longer that text, keeps a backup, and what it then holds is read b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import difflib
-import getpass
 import hashlib
 import re
 import shlex
+import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from cronops import probe
 from cronops.crontab import (
@@ -35,10 +38,13 @@ from cronops.runs import OUTPUT_LINES_KEPT
 from cronops.scan import Clock, entry_matcher, scan_fleet, utc_now
 from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, OutputSink, Reply, shell_command
+from cronops.transport.local import local_user
 
 CRONTAB_ACTIONS = ("pause", "resume", "edit", "undo")
-# A rerun is an incident responder's job that may take hours: only they stop it (Ctrl-C).
-RERUN_TIMEOUT_S = 24 * 3600.0
+# Stopping a rerun: seconds between TERM to its process group and KILL.
+STOP_GRACE_S = 5
+# A rerun's output is streamed, not kept: only its last lines, at most this many bytes of them.
+OUTPUT_BYTES_KEPT = 64 * 1024
 # The environment cron starts a job with (Debian's PATH); the crontab's own settings come after.
 CRON_PATH = "/usr/bin:/bin"
 _USER_NAME = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*\$?")
@@ -91,10 +97,14 @@ class ActionError(Exception):
 
     `refused`: a check said no (the crontab changed, the job runs now); else something failed."""
 
-    def __init__(self, message: str, detail: str = "", *, refused: bool = True):
+    def __init__(
+        self, message: str, detail: str = "", *, refused: bool = True, login: str | None = None
+    ):
         super().__init__(message)
         self.detail = detail
         self.refused = refused
+        self.login = login  # who cronops was logged in as on the host, when it got that far
+        self.recorded = False  # in the audit trail already
 
 
 class StillRunning(ActionError):
@@ -151,11 +161,14 @@ class Done:
     backup: str | None = None
     exit_status: int | None = None
     output: list[str] = field(default_factory=list)
+    ending: str | None = None  # a rerun's: how it ended (Ending)
+    pid: int | None = None  # a rerun's process group on the host
+    output_path: str | None = None  # where a rerun left running writes its output, on the host
 
 
 def actor() -> str:
-    """Who acts, as the audit trail names them: the local user at this machine."""
-    return f"{getpass.getuser()}@{socket.gethostname()}"
+    """Who acts, as the audit trail names them: the real user of this process at this machine."""
+    return f"{local_user()}@{socket.gethostname()}"
 
 
 def unified_diff(before: str, after: str, name: str) -> str:
@@ -287,7 +300,7 @@ async def apply(
         shell_command(change.host, _sh_c(_WRITE, "cronops-write", args)),
         payload.encode("utf-8", "surrogateescape"),
     )
-    trail = _trail(change, who, clock)
+    trail = _trail(change, who, clock) | {"login": reply.login or change.host.user}
     try:
         sections = _sections(reply, marker)
         backup = _first_line(sections.get("backup", ""))
@@ -310,7 +323,7 @@ async def apply(
                 refused=False,
             )
     except ActionError as exc:
-        store.record_action(trail | _result(exc))
+        _record_failure(store, trail, exc)
         raise
     new_id = _entry_id_at(written, change)
     action_id = store.record_action(
@@ -376,12 +389,144 @@ def _trail_row(who: str, clock: Clock, host: Host, action: str, entry_id: str) -
     }
 
 
-def _result(exc: ActionError) -> dict:
+def _record_failure(store: Store, trail: dict, exc: ActionError) -> None:
     detail = f"{exc}\n{exc.detail}".strip()
-    return {"result": "refused" if exc.refused else "failed", "detail": detail}
+    store.record_action(
+        trail | {"result": "refused" if exc.refused else "failed", "detail": detail}
+    )
+    exc.recorded = True
 
 
 # -- rerun ---------------------------------------------------------------------------------
+#
+# A rerun runs on its host in a session, and so a process group, of its own, its input and output
+# in files there that cronops streams: closing the SSH channel cannot kill it, and cronops can stop
+# exactly its group, or leave it running, whatever becomes of cronops itself.
+
+# Starts the job:  sh -c START cronops-rerun MARKER JOB...   (the job's % input on stdin)
+# Prints "PID BEGAN DIR": its session leader's pid (= its process group), the leader's start time
+# in /proc ("-" if it has ended: a later process given the same pid is not it) and its directory, where the leader
+# writes `status` when the job ends. In the foreground `setsid -f` forks, so the job does not
+# inherit the SIGINT and SIGQUIT a background job of sh ignores; busybox's setsid lacks -f.
+_RERUN_START = r"""
+set -u
+M="@@$1@@"; shift
+fail() { printf '%s failed\n%s\n' "$M" "$1"; exit 4; }
+base=${HOME:-/tmp}/.cronops/reruns
+dir=$(umask 077 && mkdir -p "$base" && mktemp -d "$base/run.XXXXXX") ||
+  fail "could not make a directory in $base"
+{ cat >"$dir/input" && : >"$dir/output"; } || fail "could not write in $dir"
+lead='echo $$ >"$0/pid.new" && mv "$0/pid.new" "$0/pid"; "$@"
+echo $? >"$0/status.new"; mv "$0/status.new" "$0/status"'
+if setsid -f true 2>/dev/null; then
+  setsid -f /bin/sh -c "$lead" "$dir" "$@" <"$dir/input" >"$dir/output" 2>&1
+else
+  setsid /bin/sh -c "$lead" "$dir" "$@" <"$dir/input" >"$dir/output" 2>&1 &
+fi
+n=0
+while [ ! -s "$dir/pid" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+[ -s "$dir/pid" ] || fail "the job did not start (is setsid installed?)"
+pid=$(cat "$dir/pid") began=$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null)
+printf '%s started\n%s %s %s\n' "$M" "$pid" "${began:--}" "$dir"
+"""
+
+# Streams the job's output:  sh -c WATCH cronops-watch DIR PID BEGAN
+# The output on stdout as it grows, until the job has ended and all of it is out; then how it
+# ended on stderr ("exit N", or "no status" when its leader was killed), and its directory goes.
+# While the job is quiet, a newline on stderr at each look: once cronops has gone (the job left
+# running, or cronops killed), that write to the closed channel ends this loop.
+_RERUN_WATCH = r"""
+set -u
+dir=$1 pid=$2 began=$3 off=0 idle=0
+alive() {
+  set -- $(cut -d' ' -f3,22 "/proc/$pid/stat" 2>/dev/null)
+  [ $# = 2 ] && [ "$1" != Z ] && [ "$2" = "$began" ]
+}
+while :; do
+  ended=
+  if [ -e "$dir/status" ] || ! alive; then ended=1; fi
+  size=$(wc -c <"$dir/output") || exit 4
+  if [ "$size" -gt "$off" ]; then
+    tail -c "+$((off + 1))" "$dir/output" | head -c "$((size - off))"
+    off=$size idle=0
+  elif [ -n "$ended" ]; then
+    break
+  else
+    echo >&2 || exit 4
+    if [ $idle -lt 25 ]; then idle=$((idle + 1)); sleep 0.2; else sleep 1; fi
+  fi
+done
+if [ -e "$dir/status" ]; then echo "exit $(cat "$dir/status")" >&2; else echo "no status" >&2; fi
+rm -rf -- "$dir"
+"""
+
+# Stops the job:  sh -c STOP cronops-stop DIR PGID GRACE AS
+# TERM to its process group, KILL after GRACE seconds if any of it is left, then says what it did
+# and what is left (zombies do not count: they are gone, only not yet reaped). AS ("sudo -n -u
+# USER --", or nothing) signals the processes of a user the login is not, once more as that user.
+_RERUN_STOP = r"""
+set -u
+dir=$1 pg=$2 grace=$3 as=$4
+case $pg in ''|*[!0-9]*|0|1) echo "not a process group: $pg"; exit 4 ;; esac
+members() {
+  for stat in /proc/[0-9]*/stat; do
+    read -r line <"$stat" || continue
+    set -- ${line##*) }
+    if [ "$3" = "$pg" ] && [ "$1" != Z ]; then stat=${stat%/stat}; echo "${stat#/proc/}"; fi
+  done
+} 2>/dev/null
+send() {
+  kill -s "$1" -- "-$pg" 2>/dev/null
+  [ -z "$as" ] || $as kill -s "$1" -- "-$pg" 2>/dev/null
+}
+gone_within() {
+  n=0
+  while [ -n "$(members)" ] && [ $n -lt "$1" ]; do sleep 0.1; n=$((n + 1)); done
+}
+signal=none
+if [ -n "$(members)" ]; then
+  signal=TERM; send TERM; gone_within $((grace * 10))
+  if [ -n "$(members)" ]; then signal=KILL; send KILL; gone_within 50; fi
+fi
+left=$(members | tr '\n' ' ')
+echo "signal $signal"
+echo "left $left"
+if [ -e "$dir/status" ]; then echo "status $(cat "$dir/status")"; fi
+[ -n "$left" ] || rm -rf -- "$dir"
+"""
+
+
+class Ending(StrEnum):
+    """How a rerun ended, as the audit trail and the operator are told."""
+
+    EXITED = "exited"  # it ran to its end
+    STOPPED = "stopped"  # the operator had its process group stopped
+    LEFT_RUNNING = "left running"  # the operator left it running on the host, detached
+    TIMED_OUT = "timed out"  # stopped at the time limit
+    LOST = "lost"  # the connection dropped while watching; stopped if it could be
+
+
+# Asked when the operator interrupts a rerun: STOPPED, LEFT_RUNNING, or None to carry on watching.
+Decide = Callable[[], Awaitable[Ending | None]]
+
+
+@dataclass
+class _Job:
+    """A rerun started on its host: its session leader, which leads its process group, and the
+    directory holding its input, output and (once it ends) exit status."""
+
+    pid: int
+    began: (
+        str  # the leader's start time in /proc, so a later process with its pid is not taken for it
+    )
+    directory: str
+    login: str | None  # who cronops logged in as
+    switch: list[str]  # how that login becomes the entry's user ([] when it is that user)
+    started_at: datetime
+
+    @property
+    def output_path(self) -> str:
+        return f"{self.directory}/output"
 
 
 async def rerun(
@@ -393,17 +538,50 @@ async def rerun(
     force: bool = False,
     on_output: OutputSink | None = None,
     clock: Clock = utc_now,
+    limit: float | None = None,
+    interrupted: asyncio.Event | None = None,
+    decide: Decide | None = None,
 ) -> Done:
-    """Run the entry's command now, as its user, with its crontab environment, as cron would."""
+    """Run the entry's command now, as its user, with its crontab environment, as cron would.
+
+    Its output streams to `on_output`. When `interrupted` is set, `decide` (without one: stop it)
+    says whether to stop the job, leave it running, or carry on; past `limit` seconds (default: the
+    host's rerun_timeout) it is stopped. Each way it ends is recorded, as is a run cut short by
+    this coroutine's own cancellation (the job is stopped first)."""
+    host = target.host
+    limit = host.rerun_timeout if limit is None else limit
+    trail = _rerun_trail(target, who, clock)
+    try:
+        job = await _start_job(target, connector, force, clock)
+    except ActionError as exc:
+        _record_failure(store, trail | {"login": exc.login or host.user}, exc)
+        raise
+    run = _Rerun(target, connector, store, trail | {"login": job.login}, job, on_output, clock)
+    watching = asyncio.ensure_future(run.watch(limit))
+    try:
+        ending = await _follow(watching, limit, interrupted, decide)
+    except asyncio.CancelledError:
+        # Whoever awaited this is going away (the TUI closing): the job must not be orphaned.
+        await _cancel(watching)
+        await run.stop(Ending.STOPPED, "stopped as cronops closed")
+        raise
+    if ending is Ending.EXITED:
+        reply = watching.result()
+        said, status = _watched_status(reply)
+        return run.exited(status) if said else await run.stop(Ending.LOST, _lost_why(reply))
+    await _cancel(watching)
+    if ending is Ending.LEFT_RUNNING:
+        return run.left_running()
+    if ending is Ending.TIMED_OUT:
+        return await run.stop(ending, f"time limit of {_span(limit)} reached")
+    return await run.stop(ending, f"stopped by {who}")
+
+
+async def _start_job(target: Target, connector: Connector, force: bool, clock: Clock) -> _Job:
     entry, host = target.entry, target.host
     if not _USER_NAME.fullmatch(entry.user):
         raise ActionError(f"{entry.user!r} is not a user name cronops can switch to")
-    trail = _rerun_trail(target, who, clock)
-    try:
-        switch, home = await _rerun_check(target, connector, force)
-    except ActionError as exc:
-        store.record_action(trail | _result(exc))
-        raise
+    switch, home, login = await _rerun_check(target, connector, force)
     command, stdin = split_percent(entry.command)
     argv = [
         *switch,
@@ -420,46 +598,208 @@ async def rerun(
         "cronops-rerun",
         command,
     ]
-    output = _Output(on_output)
-    started = clock()
+    marker = probe.new_marker()
     reply = await connector.run(
         host,
-        shell_command(host, " ".join(shlex.quote(a) for a in argv)),
+        shell_command(host, _sh_c(_RERUN_START, "cronops-rerun", [marker, *argv])),
         (stdin or "").encode("utf-8", "surrogateescape"),
-        on_output=output.add,
-        timeout=RERUN_TIMEOUT_S,
     )
-    ended = clock()
+    started_at = clock()
     if not reply.ok:
-        exc = ActionError(f"{host.name}: {reply.status}: {reply.error}", refused=False)
-        store.record_action(trail | _result(exc))
-        raise exc
-    status = reply.exit_status if reply.exit_status is not None and reply.exit_status >= 0 else None
-    run = {
-        "id": run_key(host.name, iso(started), None, entry.user, f"rerun by {who}"),
-        "host": host.name,
-        "entry_id": entry.id,
-        "user": entry.user,
-        "command": command,
-        "started_at": iso(started),
-        "ended_at": iso(ended),
-        "status": status,
-        "signal": None,
-        "pid": None,
-        "source": "cronops",
-        "dialect": "cronops",
-        "trigger": "manual",
-        "output_tail": "\n".join(output.tail()),
+        raise ActionError(f"{host.name}: {reply.status}: {reply.error}", refused=False, login=login)
+    said = {
+        header: body.decode("utf-8", "surrogateescape").strip()
+        for header, body in probe.split_sections(reply.stdout, marker)
     }
-    said = "exited 0" if status == 0 else f"exited {status}" if status is not None else "was killed"
-    action_id = store.record_action(trail | {"result": "ok", "detail": f"the run {said}"}, [run])
-    return Done(
-        action_id, f"rerun on {host.name}: the job {said}", entry.id, None, status, output.tail()
-    )
+    started = said.get("started", "").split(maxsplit=2)
+    if len(started) != 3 or not started[0].isdigit() or int(started[0]) <= 1:
+        why = said.get("failed") or reply.stderr.decode(errors="replace").strip()[-300:]
+        raise ActionError(
+            f"{host.name}: the job was not started: {why}", refused=False, login=login
+        )
+    pid, began, directory = started
+    return _Job(int(pid), began, directory, login, switch, started_at)
 
 
-async def _rerun_check(target: Target, connector: Connector, force: bool) -> tuple[list[str], str]:
-    """How to become the entry's user on its host, and their home; refuses when it runs now."""
+async def _follow(
+    watching: asyncio.Future[Reply],
+    limit: float,
+    interrupted: asyncio.Event | None,
+    decide: Decide | None,
+) -> Ending:
+    """Wait for the job to end, the time limit, or the operator: how the rerun is to end."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while True:
+        nudge = asyncio.ensure_future(interrupted.wait()) if interrupted is not None else None
+        try:
+            done, _ = await asyncio.wait(
+                {watching, *([nudge] if nudge else [])},
+                timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            if nudge is not None:
+                nudge.cancel()
+        if watching in done:
+            return Ending.EXITED
+        if not done:
+            return Ending.TIMED_OUT
+        assert interrupted is not None
+        interrupted.clear()
+        # The output streams on while the operator decides; the job may end meanwhile.
+        choice = await decide() if decide is not None else Ending.STOPPED
+        if watching.done():
+            return Ending.EXITED
+        if choice is not None:
+            return choice
+
+
+def _watched_status(reply: Reply) -> tuple[bool, int | None]:
+    """Whether the watch said how the job ended, and its exit status (None: it was killed)."""
+    lines = reply.stderr.decode(errors="replace").strip().splitlines() if reply.ok else []
+    last = lines[-1] if lines else ""
+    if last == "no status":
+        return True, None
+    word, _, value = last.partition(" ")
+    if word == "exit" and value.isdigit():
+        return True, int(value)
+    return False, None
+
+
+def _lost_why(reply: Reply) -> str:
+    if not reply.ok:
+        return f"lost the connection while watching ({reply.status}: {reply.error})"
+    said = reply.stderr.decode(errors="replace").strip()[-300:]
+    return f"the watch on the host ended without saying how the job did ({said or 'no word'})"
+
+
+async def _cancel(task: asyncio.Future) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+class _Rerun:
+    """A job started on its host: streamed, stopped or left running, and recorded as it ended."""
+
+    def __init__(
+        self,
+        target: Target,
+        connector: Connector,
+        store: Store,
+        trail: dict,
+        job: _Job,
+        on_output: OutputSink | None,
+        clock: Clock,
+    ):
+        self.target, self.connector, self.store, self.trail = target, connector, store, trail
+        self.job, self.output, self.clock = job, _Output(on_output), clock
+        self.group = f"pid {job.pid}, process group {job.pid}"
+
+    async def watch(self, limit: float) -> Reply:
+        """Stream the job's output until it ends (cancelling this leaves the job as it is)."""
+        host, job = self.target.host, self.job
+        args = [job.directory, str(job.pid), job.began]
+        return await self.connector.run(
+            host,
+            shell_command(host, _sh_c(_RERUN_WATCH, "cronops-watch", args)),
+            on_output=self.output.add,
+            # The time limit is the rerun's to enforce, by stopping the job: never the channel's.
+            timeout=limit + STOP_GRACE_S + host.command_timeout,
+        )
+
+    def exited(self, status: int | None) -> Done:
+        said = f"exited {status}" if status is not None else "was killed (not by cronops)"
+        return self._record(Ending.EXITED, "ok", f"the job {said}", status=status, ended=True)
+
+    def left_running(self) -> Done:
+        path = self.job.output_path
+        who = self.trail["actor"]
+        detail = f"left running detached by {who}: {self.group}; its output goes to {path}"
+        return self._record(Ending.LEFT_RUNNING, "ok", detail, ended=False)
+
+    async def stop(self, ending: Ending, reason: str) -> Done:
+        """TERM to the job's process group, KILL after a grace, and what is left, verified."""
+        host, job = self.target.host, self.job
+        as_user = " ".join(job.switch) if job.switch[:1] == ["sudo"] else ""
+        args = [job.directory, str(job.pid), str(STOP_GRACE_S), as_user]
+        reply = await self.connector.run(
+            host,
+            shell_command(host, _sh_c(_RERUN_STOP, "cronops-stop", args)),
+            timeout=STOP_GRACE_S + host.command_timeout,
+        )
+        said = dict(
+            line.partition(" ")[::2] for line in reply.stdout.decode(errors="replace").splitlines()
+        )
+        if not reply.ok or "signal" not in said:
+            why = f"{reply.status}: {reply.error}" if not reply.ok else reply.stdout.decode()
+            detail = f"{reason}; could not stop it ({why.strip()}): it may still run ({self.group})"
+            return self._record(ending, "failed", detail, ended=False)
+        left = said.get("left", "").split()
+        status = int(said["status"]) if said.get("status", "").isdigit() else None
+        if said["signal"] == "none":
+            ended = f"exit {status}" if status is not None else "no exit status"
+            detail = f"{reason}: it had ended already ({ended})"
+            return self._record(ending, "ok", detail, status=status, ended=True)
+        how = "TERM" if said["signal"] == "TERM" else f"TERM, then KILL after {STOP_GRACE_S} s"
+        sent = signal.SIGTERM if said["signal"] == "TERM" else signal.SIGKILL
+        if left:
+            detail = f"{reason}: {how} to {self.group}; still running: pids {' '.join(left)}"
+            return self._record(ending, "failed", detail, signal=sent, ended=False)
+        detail = f"{reason}: {how} to {self.group}; none of it is left"
+        result = "ok" if ending is Ending.STOPPED else "failed"
+        return self._record(ending, result, detail, signal=sent, ended=True)
+
+    def _record(
+        self,
+        ending: Ending,
+        result: str,
+        detail: str,
+        *,
+        ended: bool,
+        status: int | None = None,
+        signal: int | None = None,
+    ) -> Done:
+        """The audit trail's row and the manual run, in one transaction; what to tell."""
+        entry, host, job = self.target.entry, self.target.host.name, self.job
+        started = iso(job.started_at)
+        run = {
+            "id": run_key(host, started, job.pid, entry.user, f"rerun by {self.trail['actor']}"),
+            "host": host,
+            "entry_id": entry.id,
+            "user": entry.user,
+            "command": split_percent(entry.command)[0],
+            "started_at": started,
+            "ended_at": iso(self.clock()) if ended else None,
+            "status": status,
+            "signal": signal,
+            "pid": job.pid,
+            "source": "cronops",
+            "dialect": "cronops",
+            "trigger": "manual",
+            "output_tail": "\n".join(self.output.tail()),
+        }
+        action_id = self.store.record_action(
+            self.trail | {"result": result, "detail": detail}, [run]
+        )
+        return Done(
+            action_id,
+            f"rerun on {host}: {detail}",
+            entry.id,
+            exit_status=status,
+            output=self.output.tail(),
+            ending=ending,
+            pid=job.pid,
+            output_path=job.output_path if ending is Ending.LEFT_RUNNING else None,
+        )
+
+
+async def _rerun_check(
+    target: Target, connector: Connector, force: bool
+) -> tuple[list[str], str, str | None]:
+    """How to become the entry's user on its host, their home, and who cronops logged in as;
+    refuses when the entry runs now."""
     entry, host = target.entry, target.host
     marker = probe.new_marker()
     script = probe.build_script(marker, crontabs=False, processes=True)
@@ -475,27 +815,31 @@ async def _rerun_check(target: Target, connector: Connector, force: bool) -> tup
         connected = how.removeprefix("refused").strip()
         raise ActionError(
             f"connected to {host.name} as {connected}, who may not run commands as {entry.user} "
-            f"without a password (`sudo -n -u {entry.user}` is refused or sudo is missing)"
+            f"without a password (`sudo -n -u {entry.user}` is refused or sudo is missing)",
+            login=reply.login,
         )
     if not home:
-        raise ActionError(f"no user {entry.user} on {host.name}")
+        raise ActionError(f"no user {entry.user} on {host.name}", login=reply.login)
     if not force:
-        _refuse_if_running(entry, host, result.processes or [])
+        _refuse_if_running(entry, host, result.processes or [], reply.login)
     switch = {
         "runuser": ["runuser", "-u", entry.user, "--"],
         "sudo": ["sudo", "-n", "-u", entry.user, "--"],
     }
-    return switch.get(how, []), home
+    return switch.get(how, []), home, reply.login
 
 
-def _refuse_if_running(entry: Entry, host: Host, processes: list[probe.Process]) -> None:
+def _refuse_if_running(
+    entry: Entry, host: Host, processes: list[probe.Process], login: str | None
+) -> None:
     _, jobs = probe.cron_processes(processes)
     match = entry_matcher([entry])
     for job in jobs:
         if match(job.user, job.command) == entry.id:
             raise StillRunning(
                 f"{entry.id} is running right now on {host.name} (pid {job.pid}, for "
-                f"{job.elapsed_s} s): not starting another; force it to run anyway"
+                f"{job.elapsed_s} s): not starting another; force it to run anyway",
+                login=login,
             )
 
 
@@ -505,20 +849,39 @@ def _rerun_trail(target: Target, who: str, clock: Clock) -> dict:
     return row | {"path": entry.source, "line": entry.line, "before": entry.text}
 
 
+def _span(seconds: float) -> str:
+    """A time limit as an operator writes it: 90 s, 30 min, 2 h, 1.5 h."""
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
+
+
 class _Output:
-    """A run's output as it streams: handed on live, and its last lines kept for the history."""
+    """A run's output as it streams: handed on live, and only its tail kept for the history
+    (bounded in bytes and lines, whatever the job prints)."""
 
     def __init__(self, sink: OutputSink | None):
         self.sink = sink
-        self.data = bytearray()
+        self.kept = bytearray()
+        self.cut = False  # the start of what is kept is not the start of the output
 
     def add(self, piece: bytes) -> None:
-        self.data += piece
         if self.sink is not None:
             self.sink(piece)
+        self.kept += piece
+        # Trimmed once it is twice the tail: each byte is moved about once, not once per piece.
+        if len(self.kept) > 2 * OUTPUT_BYTES_KEPT:
+            del self.kept[: len(self.kept) - OUTPUT_BYTES_KEPT]
+            self.cut = True
 
     def tail(self) -> list[str]:
-        return self.data.decode(errors="replace").splitlines()[-OUTPUT_LINES_KEPT:]
+        data = self.kept[-OUTPUT_BYTES_KEPT:]
+        lines = data.decode(errors="replace").splitlines()
+        if (self.cut or len(self.kept) > OUTPUT_BYTES_KEPT) and len(lines) > 1:
+            lines = lines[1:]  # the first line kept lost its beginning
+        return lines[-OUTPUT_LINES_KEPT:]
 
 
 # -- shared helpers ------------------------------------------------------------------------

@@ -6,9 +6,10 @@ Exit codes: 0 all well, 1 a host or a finding needs attention, 2 a usage or inve
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -214,16 +215,21 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
         "--yes",
         "-y",
         action="store_true",
-        help="do not ask for confirmation (needed off a terminal)",
+        help="do not ask for confirmation (needed off a terminal); an interrupted rerun is "
+        "stopped without asking",
     )
     actions = {
         "rerun": (
             "run an entry's command now, as its user, with its crontab environment",
             "Run the entry's command on its host now, as the entry's user (runuser as root, "
             "else sudo -n -u USER), with the environment cron gives it (HOME, LOGNAME, SHELL, "
-            "PATH and the crontab's NAME=value lines), its % input, in the user's home. The output "
-            "streams here; the run is recorded as a manual run. Refused while the entry is "
-            "running, unless --force. Exit 0 when the job exits 0, 1 otherwise.",
+            "PATH and the crontab's NAME=value lines), its % input, in the user's home. It runs "
+            "in a process group of its own, its output in a file on the host that streams here; "
+            "the run is recorded as a manual run. Refused while the entry is running, unless "
+            "--force. Ctrl-C (or SIGTERM) asks whether to stop the job (TERM to its process "
+            "group, KILL 5 s later), leave it running on the host, or keep watching; off a "
+            "terminal, with --yes, or on a hang-up it is stopped without asking. Past --timeout "
+            "it is stopped. Each way it ends is recorded.",
         ),
         "pause": (
             "comment out an entry's line, with who, when and why",
@@ -248,8 +254,10 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
         ),
     }
     epilog = (
-        "exit codes:\n  0  done\n  1  refused or failed (nothing changed), or the rerun job "
-        "failed\n  2  usage or inventory error, or no confirmation\n"
+        "exit codes:\n  0  done (a rerun: the job exited 0)\n  1  refused or failed (nothing "
+        "changed); a rerun: the job failed or was stopped at its time limit\n  2  usage or "
+        "inventory error, or no confirmation\n  130, 143  a rerun interrupted by Ctrl-C or "
+        "SIGTERM (the job stopped or left running, as recorded)\n"
     )
     subs = {
         name: command(
@@ -265,6 +273,13 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
     }
     subs["rerun"].add_argument(
         "--force", action="store_true", help="run even while the entry is running right now"
+    )
+    subs["rerun"].add_argument(
+        "--timeout",
+        type=duration_arg,
+        metavar="DURATION",
+        help="stop the job (its process group) after this long, e.g. 30m or 2h (default: the "
+        "host's rerun_timeout in the inventory, else 1d)",
     )
     subs["pause"].add_argument("--reason", "-r", default="", help="why, shown with the entry")
     subs["pause"].add_argument(
@@ -588,8 +603,9 @@ def cmd_action(args: argparse.Namespace) -> int:
     _, hosts = open_inventory(args)
     store = open_store(args)
     fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
+    watch = RerunWatch(ask=not args.yes and sys.stdin.isatty(), show=args.format != "json")
     try:
-        done = asyncio.run(_act(args, hosts, store, fleet))
+        done = asyncio.run(_act(args, hosts, store, fleet, watch))
     except actions.ActionError as exc:
         # The host's words (its error, the crontab's diff) are quoted: made visible.
         print(visible(f"cronops {args.command}: {exc}"), file=sys.stderr)
@@ -609,16 +625,21 @@ def cmd_action(args: argparse.Namespace) -> int:
             + (f" (entry id now {done.entry_id})" if done.entry_id != args.entry else ""),
             file=sys.stderr,
         )
-    if args.command == "rerun":
-        return EXIT_OK if done.exit_status == 0 else EXIT_ATTENTION
-    return EXIT_OK
+    if args.command != "rerun":
+        return EXIT_OK
+    if watch.signum is not None and done.ending in (
+        actions.Ending.STOPPED,
+        actions.Ending.LEFT_RUNNING,
+    ):
+        return 128 + watch.signum  # as a shell reports a command ended by that signal
+    return EXIT_OK if done.exit_status == 0 else EXIT_ATTENTION
 
 
 class NotConfirmed(Exception):
     pass
 
 
-async def _act(args, hosts: list[Host], store: Store, fleet) -> actions.Done:
+async def _act(args, hosts: list[Host], store: Store, fleet, watch: RerunWatch) -> actions.Done:
     from cronops import actions
 
     who = actions.actor()
@@ -629,10 +650,18 @@ async def _act(args, hosts: list[Host], store: Store, fleet) -> actions.Done:
             target = actions.find_target(store, hosts, args.entry)
             if args.command == "rerun":
                 _confirm(args, _rerun_question(target))
-                sink = None if args.format == "json" else _output_sink()
-                return await actions.rerun(
-                    target, fleet, store, who, force=args.force, on_output=sink
-                )
+                with watch.catching():
+                    return await actions.rerun(
+                        target,
+                        fleet,
+                        store,
+                        who,
+                        force=args.force,
+                        on_output=watch.output if watch.show else None,
+                        limit=args.timeout.total_seconds() if args.timeout else None,
+                        interrupted=watch.interrupted,
+                        decide=watch.decide,
+                    )
             change = _plan(args, target, who)
         _confirm(args, f"{change.diff()}\n{change.action} {change.entry_id} on {change.host.name}?")
         return await actions.apply(change, fleet, store, who)
@@ -668,20 +697,103 @@ def _confirm(args, question: str) -> None:
         raise NotConfirmed("not confirmed: nothing done")
 
 
-def _output_sink() -> Callable[[bytes], None]:
-    """Where a rerun's output goes as it comes: to a pipe or a file byte for byte; to a terminal
-    made visible, so the job's escape sequences cannot act on it."""
-    from cronops.visible import VisibleStream
+class RerunWatch:
+    """A rerun at the terminal: its output, and the signals that interrupt it.
 
-    if not sys.stdout.isatty():
-        return _write_through
-    show = VisibleStream()
-    return lambda piece: _write_through(show(piece).encode())
+    Ctrl-C or SIGTERM asks, on a terminal and without --yes, whether to stop the job, leave it
+    running on the host or keep watching (its output is not shown meanwhile, only counted; a
+    second signal stops it). Otherwise, and on a hang-up (nobody is left to ask), it is stopped."""
 
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+    QUESTION = (
+        "\ncronops: the job is still running on the host.\n"
+        "  s  stop it: TERM to its process group, KILL if it is still there 5 s later (default)\n"
+        "  l  leave it running, detached; its output stays in a file on the host\n"
+        "  w  keep watching\n"
+        "[S/l/w] "
+    )
+    ANSWERS = ("s", "stop", "l", "leave", "w", "watch", "")
 
-def _write_through(piece: bytes) -> None:
-    sys.stdout.buffer.write(piece)
-    sys.stdout.flush()
+    def __init__(self, ask: bool, show: bool):
+        import asyncio
+
+        from cronops.visible import VisibleStream
+
+        self.ask, self.show = ask, show
+        # To a pipe or a file byte for byte; to a terminal made visible, so that the job's
+        # escape sequences cannot act on it.
+        self.visible = VisibleStream() if sys.stdout.isatty() else None
+        self.interrupted = asyncio.Event()
+        self.signum: int | None = None
+        self.answer: asyncio.Future | None = None
+        self.held = 0  # bytes of output not shown while the question was asked
+
+    @contextlib.contextmanager
+    def catching(self) -> Iterator[None]:
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        signums = [getattr(signal, name) for name in self.SIGNALS]
+        for signum in signums:
+            loop.add_signal_handler(signum, self._caught, signum)
+        try:
+            yield
+        finally:
+            for signum in signums:
+                loop.remove_signal_handler(signum)
+
+    def _caught(self, signum: int) -> None:
+        from cronops.actions import Ending
+
+        self.signum = signum
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result(Ending.STOPPED)
+        else:
+            self.interrupted.set()
+
+    async def decide(self) -> actions.Ending | None:
+        import asyncio
+        import signal
+
+        from cronops.actions import Ending
+
+        if not self.ask or self.signum == signal.SIGHUP:
+            return Ending.STOPPED
+        loop = asyncio.get_running_loop()
+        self.answer = loop.create_future()
+        fd = sys.stdin.fileno()
+        print(self.QUESTION, end="", file=sys.stderr, flush=True)
+        loop.add_reader(fd, self._read_answer, fd)
+        try:
+            return await self.answer
+        finally:
+            loop.remove_reader(fd)
+            self.answer = None
+            if self.held:
+                print(f"[{self.held} bytes of output not shown while asking]", file=sys.stderr)
+                self.held = 0
+
+    def _read_answer(self, fd: int) -> None:
+        from cronops.actions import Ending
+
+        assert self.answer is not None
+        data = os.read(fd, 1024)
+        word = data.decode(errors="replace").strip().lower()
+        if data and word not in self.ANSWERS:
+            print("[S/l/w] ", end="", file=sys.stderr, flush=True)
+            return
+        # Enter, or the end of the input, takes the default.
+        choice = {"l": Ending.LEFT_RUNNING, "w": None}.get(word[:1], Ending.STOPPED)
+        if not self.answer.done():
+            self.answer.set_result(choice)
+
+    def output(self, piece: bytes) -> None:
+        if self.answer is not None:
+            self.held += len(piece)
+            return
+        sys.stdout.buffer.write(self.visible(piece).encode() if self.visible else piece)
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from cronops.policy import JOB_MATCH_KEYS, POLICY_KEYS, PolicyBook, hint, keyed_
 DEFAULT_CONCURRENCY = 32
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_COMMAND_TIMEOUT = 60.0
+# A rerun is an incident responder's job that may take hours; past this its process group is stopped.
+DEFAULT_RERUN_TIMEOUT = 24 * 3600.0
 TRANSPORTS = ("ssh", "local")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$")
 
@@ -39,6 +41,7 @@ class Host:
     sudo: bool = False
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+    rerun_timeout: float = DEFAULT_RERUN_TIMEOUT
     transport: str = "ssh"
 
     @property
@@ -128,6 +131,7 @@ HOST_KEYS: dict[str, tuple[Any, str]] = {
     "sudo": (_bool, "true or false"),
     "connect_timeout": (_seconds, "a number of seconds > 0"),
     "command_timeout": (_seconds, "a number of seconds > 0"),
+    "rerun_timeout": (_seconds, "a number of seconds > 0"),
     "transport": (_transport, f"one of {', '.join(TRANSPORTS)}"),
     **POLICY_KEYS,
 }
@@ -292,6 +296,7 @@ def _build_host(values: dict[str, Any], base: Path) -> Host:
         sudo=values.get("sudo", False),
         connect_timeout=float(values.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
         command_timeout=float(values.get("command_timeout", DEFAULT_COMMAND_TIMEOUT)),
+        rerun_timeout=float(values.get("rerun_timeout", DEFAULT_RERUN_TIMEOUT)),
         transport=transport,
     )
 

@@ -206,8 +206,8 @@ def _md_cell(text: str) -> str:
 
 
 ACTION_FIELDS = (
-    "id", "at", "actor", "host", "entry_id", "new_entry_id", "action", "path", "line", "before",
-    "after", "result", "detail",
+    "id", "at", "actor", "login", "host", "entry_id", "new_entry_id", "action", "path", "line",
+    "before", "after", "result", "detail",
 )  # fmt: skip
 
 

@@ -582,8 +582,14 @@ def _add_audit_trail(db: Database) -> None:
     db["actions"].create_index(["entry_id"])
 
 
+def _add_action_login(db: Database) -> None:
+    # The login cronops used on the host (the actor is the local user who ran cronops).
+    db["actions"].add_column("login", str)
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
+    3: _add_action_login,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import pwd
+import socket
 import stat
 from pathlib import Path
 
@@ -168,6 +170,26 @@ def test_a_change_on_the_host_since_the_scan_is_refused(echo, capsys):
     assert echo("log", "--format", "json") == 0
     (action,) = json.loads(capsys.readouterr().out)["actions"]
     assert (action["action"], action["result"]) == ("pause", "refused")
+
+
+def test_the_trail_names_the_real_local_user_and_the_login_used(echo, capsys, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "mallory")  # anyone can set these: they name no one
+    monkeypatch.setenv("USER", "mallory")
+    me = f"{pwd.getpwuid(os.getuid()).pw_name}@{socket.gethostname()}"
+    sync = entry_id(echo.db, "/home/alice/bin/sync")
+    assert echo("pause", sync, "--yes") == 0
+    capsys.readouterr()
+    assert echo("jobs", "--format", "json") == 0
+    (job,) = [j for j in json.loads(capsys.readouterr().out)["jobs"] if j["id"] == sync]
+    assert job["paused"]["by"] == me
+    assert echo("resume", sync, "--yes") == 0
+    capsys.readouterr()
+    assert echo("log", "--format", "json") == 0
+    trail = json.loads(capsys.readouterr().out)["actions"]
+    assert [(a["action"], a["actor"], a["login"]) for a in trail] == [
+        ("resume", me, "root"),
+        ("pause", me, "root"),
+    ]
 
 
 def test_rerun_runs_as_the_user_with_the_crontab_environment(echo, capsys):

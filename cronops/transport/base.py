@@ -37,13 +37,15 @@ class Reply:
     exit_status: int | None = None
     sent_at: float = 0.0  # local clock (epoch seconds) when the command was sent
     received_at: float = 0.0  # ... and when its output was complete
+    login: str | None = None  # the user the transport logged in as (the audit trail keeps it)
 
     @property
     def ok(self) -> bool:
         return self.status is HostStatus.OK
 
 
-# Called with each piece of output (stdout and stderr alike) as it arrives, for live display.
+# Called with each piece of stdout as it arrives. A command run with one streams its stdout there
+# and nothing of it is kept in the Reply (a rerun's output may be gigabytes); stderr is kept.
 OutputSink = Callable[[bytes], None]
 
 

@@ -86,6 +86,7 @@ class DemoTransport:
         reply.stdout, reply.stderr = unroot.text(reply.stdout), unroot.text(reply.stderr)
         # The host's clock is the demo's clock: a pinned clock must not read as clock skew.
         reply.sent_at = reply.received_at = now.timestamp()
+        reply.login = "root"  # as the shims say: the demo hosts are reached as root
         return reply
 
     async def close(self) -> None:

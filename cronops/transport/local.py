@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import signal
 import time
 
@@ -54,10 +55,20 @@ class LocalTransport:
             exit_status=proc.returncode,
             sent_at=sent_at,
             received_at=time.time(),
+            login=local_user(),
         )
 
     async def close(self) -> None:
         return None
+
+
+def local_user() -> str:
+    """The real user of this process (not $USER or $LOGNAME, which anyone can set)."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry, as in some containers
+        return str(uid)
 
 
 async def _communicate(
@@ -72,15 +83,19 @@ async def _communicate(
             pass  # the command did not read all of its input: its business
         proc.stdin.close()
 
-    async def drain(stream: asyncio.StreamReader | None) -> bytes:
+    async def drain(stream: asyncio.StreamReader | None, sink: OutputSink | None) -> bytes:
+        """All of the stream, or, with a sink, each piece handed to it and none kept."""
         assert stream is not None
         pieces = []
         while piece := await stream.read(CHUNK):
-            pieces.append(piece)
-            if on_output is not None:
-                on_output(piece)
+            if sink is None:
+                pieces.append(piece)
+            else:
+                sink(piece)
         return b"".join(pieces)
 
-    _, stdout, stderr = await asyncio.gather(feed(), drain(proc.stdout), drain(proc.stderr))
+    _, stdout, stderr = await asyncio.gather(
+        feed(), drain(proc.stdout, on_output), drain(proc.stderr, None)
+    )
     await proc.wait()
     return stdout, stderr

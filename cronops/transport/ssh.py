@@ -19,6 +19,7 @@ from cronops.inventory import Host
 from cronops.transport.base import HostStatus, OutputSink, Reply, stopwatch
 
 DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
+CHUNK = 65536
 # AES-GCM first: asyncssh builds a new ChaCha20 context for every packet, which made the cipher
 # a third of a scan's CPU; AES-GCM keeps one context per direction (and every OpenSSH has it).
 CIPHERS = (
@@ -99,6 +100,7 @@ class SSHTransport:
                 exit_status=exit_status,
                 sent_at=sent_at,
                 received_at=time.time(),
+                login=conn.get_extra_info("username"),
             )
         except (asyncssh.Error, OSError) as exc:
             return Reply(
@@ -197,24 +199,30 @@ class SSHTransport:
 async def _execute(
     conn: asyncssh.SSHClientConnection, command: str, stdin: bytes, on_output: OutputSink | None
 ) -> tuple[bytes, bytes, int | None]:
-    """Run one command; hand each piece of its output to `on_output` as it arrives."""
+    """Run one command; hand each piece of its stdout to `on_output` as it arrives, keeping none."""
     if on_output is None:
-        result = await conn.run(command, input=stdin, encoding=None)
+        # asyncssh ends the input only after a non-empty `input`: a command reading an empty
+        # stdin would wait for ever.
+        feed = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
+        result = await conn.run(command, encoding=None, **feed)
         return result.stdout or b"", result.stderr or b"", result.exit_status
-    async with conn.create_process(command, encoding=None) as process:
+    process = await conn.create_process(command, encoding=None)
+    try:
         process.stdin.write(stdin)
         process.stdin.write_eof()
 
-        async def drain(stream: asyncssh.SSHReader) -> bytes:
-            pieces = []
-            while piece := await stream.read(65536):
-                pieces.append(piece)
+        async def stream() -> bytes:
+            while piece := await process.stdout.read(CHUNK):
                 on_output(piece)
-            return b"".join(pieces)
+            return b""
 
-        stdout, stderr = await asyncio.gather(drain(process.stdout), drain(process.stderr))
+        stdout, stderr = await asyncio.gather(stream(), process.stderr.read())
         await process.wait()
         return stdout, stderr, process.exit_status
+    finally:
+        # Not `async with`, which waits for the channel to close: a command still running when
+        # this is cancelled may not close it soon, and the caller closes the connection anyway.
+        process.close()
 
 
 def _known_hosts_path(host: Host) -> Path:
