@@ -4,6 +4,9 @@ transport): pause with a reason, edit with the diff, rerun with live output, the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +16,13 @@ from textual.worker import WorkerState
 from cronops.demo import build_demo
 from cronops.store import Store
 from cronops.tui import CronopsApp
-from cronops.tui.screens.actions import ConfirmScreen, EditScreen, RerunScreen, TrailScreen
+from cronops.tui.screens.actions import (
+    ConfirmScreen,
+    EditScreen,
+    EndRerunScreen,
+    RerunScreen,
+    TrailScreen,
+)
 
 NOW = datetime(2026, 11, 20, 9, 41, tzinfo=UTC)
 
@@ -173,3 +182,109 @@ async def test_f_then_escape_runs_nothing(demo):
         assert outcome(app) == refusal
         assert "f" in app.screen.active_bindings
     assert manual_runs(demo) == []
+
+
+# A job that runs for minutes, added to monitor-01 (@yearly: the demo's cron never starts it).
+LONG_JOB = "@yearly echo tick; sleep 602\n"
+
+
+@pytest.fixture
+async def long_job(demo):
+    """The demo with LONG_JOB on monitor-01, scanned; no rerun of it is left running after."""
+    path = demo.world / "hosts/monitor-01/var/spool/cron/crontabs/root"
+    path.write_text(path.read_text() + LONG_JOB)
+    await demo.scan(lambda: NOW)
+    yield demo
+    for run in manual_runs(demo):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run["pid"], signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """A live process here (the demo's jobs run on this machine); a zombie is not alive."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def until(pilot, condition, what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+        await pilot.pause()
+    pytest.fail(f"{what}: not within 10 s")
+
+
+async def rerun_the_long_job(pilot) -> RerunScreen:
+    await choose(pilot, "sleep 602")
+    await pilot.press("r", "enter")
+    screen = pilot.app.screen
+    assert isinstance(screen, RerunScreen)
+    await until(pilot, lambda: "tick" in screen.query_one(Log).lines, "no output")
+    return screen
+
+
+def last_action(demo) -> dict:
+    store = Store(demo.db_path)
+    try:
+        return store.actions(limit=1)[0]
+    finally:
+        store.close()
+
+
+async def test_escape_while_a_rerun_runs_asks_and_enter_stops_its_job(long_job):
+    app = app_on(long_job)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await rerun_the_long_job(pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, EndRerunScreen), "no question")
+        await pilot.press("enter")
+        said = await ended(pilot)
+        assert said.startswith("stopped  rerun on monitor-01: stopped by ")
+        assert said.endswith("none of it is left")
+    (run,) = manual_runs(long_job)
+    assert run["signal"] == signal.SIGTERM and run["ended_at"] and not alive(run["pid"])
+    action = last_action(long_job)
+    assert (action["action"], action["result"], action["login"]) == ("rerun", "ok", "root")
+
+
+async def test_keep_watching_takes_the_escape_back(long_job):
+    app = app_on(long_job)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await rerun_the_long_job(pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, EndRerunScreen), "no question")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "not back to the output")
+        assert screen.running and outcome(app) == "running…"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, EndRerunScreen), "no question")
+        await pilot.press("s")
+        assert (await ended(pilot)).startswith("stopped  ")
+
+
+@pytest.mark.parametrize("how", ["q", "sigterm"])
+async def test_quitting_while_a_rerun_runs_asks_and_may_leave_it_running(long_job, how):
+    app = app_on(long_job)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await rerun_the_long_job(pilot)
+        if how == "q":
+            await pilot.press("q")
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+        await until(pilot, lambda: isinstance(app.screen, EndRerunScreen), "no question")
+        await pilot.press("l")
+        for _ in range(500):
+            if not app.is_running:
+                break
+            await asyncio.sleep(0.02)
+        assert not app.is_running
+    (run,) = manual_runs(long_job)
+    assert run["ended_at"] is None and alive(run["pid"])
+    action = last_action(long_job)
+    assert action["result"] == "ok" and action["detail"].startswith("left running detached by ")
+    output = action["detail"].rsplit(" ", 1)[-1]
+    assert (long_job.world / "hosts/monitor-01" / output.lstrip("/")).read_text() == "tick\n"

@@ -6,7 +6,9 @@ the connector are passed in, so tests pin the clock and never touch SSH."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
@@ -39,7 +41,9 @@ from cronops import collector
 from cronops.actions import (
     ActionError,
     Change,
+    Decide,
     Done,
+    Ending,
     Target,
     actor,
     apply,
@@ -135,6 +139,7 @@ class CronopsApp(App[None]):
         self.audit: AuditResult | None = None
         self._pool = _judging_pool(self.store)
         self.scan_line = ""
+        self.quitting = False  # asked to quit while a rerun ran: quit once it has ended
         self.sub_title = f"{len(self.hosts)} hosts"
         if demo:
             self.title = "cronops DEMO"
@@ -181,6 +186,9 @@ class CronopsApp(App[None]):
             self.scan()
         if self.rescan_every:
             self.set_interval(self.rescan_every, self.rescan)
+        # SIGTERM quits as q does (Textual leaves it to Python, which would end the process
+        # on the spot, the terminal in raw mode and a rerun's job unrecorded).
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.action_quit)
 
     def rescan(self) -> None:
         # A scan of a big fleet may outlast the period: let it finish rather than restart it.
@@ -192,6 +200,7 @@ class CronopsApp(App[None]):
         return any(w.group == "scan" and not w.is_finished for w in self.workers)
 
     def on_unmount(self) -> None:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         self.store.close()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -480,16 +489,54 @@ class CronopsApp(App[None]):
 
         self.push_screen(ConfirmScreen(f"Rerun {entry.id}?", question), go)
 
-    async def rerun_now(self, target: Target, sink: OutputSink, force: bool = False) -> Done:
+    async def rerun_now(
+        self,
+        target: Target,
+        sink: OutputSink,
+        force: bool,
+        interrupted: asyncio.Event,
+        decide: Decide,
+    ) -> Done:
+        async def decide_or_stay() -> Ending | None:
+            answer = await decide()
+            if answer is None:
+                self.quitting = False  # "keep watching" also takes back a quit
+            return answer
+
         store, fleet = Store(self.store_path), self.connector_factory()
         try:
             return await rerun(
-                target, fleet, store, actor(), force=force, on_output=sink, clock=self.now
+                target,
+                fleet,
+                store,
+                actor(),
+                force=force,
+                on_output=sink,
+                clock=self.now,
+                interrupted=interrupted,
+                decide=decide_or_stay,
             )
         finally:
             await fleet.close()
             store.close()
             self.load()
+
+    def reruns_running(self) -> list[RerunScreen]:
+        return [s for s in self.screen_stack if isinstance(s, RerunScreen) and s.running]
+
+    def action_quit(self) -> None:  # type: ignore[override]  # Textual's is a coroutine
+        """Quit; while a rerun runs, first ask whether to stop its job or leave it running."""
+        running = self.reruns_running()
+        if not running:
+            self.exit()
+            return
+        self.quitting = True
+        for screen in running:
+            screen.interrupted.set()
+
+    def on_rerun_screen_ended(self) -> None:
+        if self.quitting and not self.reruns_running():
+            self.exit()
 
     def action_pause(self) -> None:
         if (target := self.target()) is None:

@@ -3,6 +3,7 @@ the audit trail. They plan with cronops.actions; the app writes, so every path i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
 from typing import ClassVar
@@ -14,10 +15,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Log, Static
 
-from cronops.actions import ActionError, Change, Done, StillRunning, Target, plan_edit
+from cronops.actions import (
+    ActionError,
+    Change,
+    Decide,
+    Done,
+    Ending,
+    StillRunning,
+    Target,
+    plan_edit,
+)
 from cronops.schedule import describe, next_runs, validate
 from cronops.transport import OutputSink
 from cronops.tui.widgets.format import loud, when
@@ -143,16 +154,64 @@ class EditScreen(ModalScreen[Change | None]):
         self.dismiss(None)
 
 
-Rerun = Callable[[OutputSink, bool], Awaitable[Done]]  # (where the output goes, force)
+# Starts a rerun: (where the output goes, force, the interrupt to watch, who decides then).
+Rerun = Callable[[OutputSink, bool, asyncio.Event, Decide], Awaitable[Done]]
+# A rerun screen keeps this many lines of output in sight; the history keeps the tail.
+OUTPUT_LINES_SHOWN = 10_000
+
+
+class EndRerunScreen(ModalScreen[Ending | None]):
+    """The job still runs: stop it (Enter or s), leave it running on its host (l), or keep
+    watching (Escape or w)."""
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("enter,s", "stop", "Stop it"),
+        Binding("l", "leave", "Leave it running"),
+        Binding("escape,w", "watch", "Keep watching"),
+    ]
+
+    def __init__(self, target: Target):
+        super().__init__()
+        self.target = target
+
+    def compose(self) -> ComposeResult:
+        entry = self.target.entry
+        with Vertical(id="end-rerun", classes="dialog"):
+            yield Static(f"[b]{entry.id} is still running on {escape(visible(entry.host))}[/b]")
+            yield Static(
+                "[b]Enter[/b] stop it: TERM to its process group, KILL 5 s later if any is left\n"
+                "[b]l[/b] leave it running, detached; its output stays in a file on the host\n"
+                "[b]Escape[/b] keep watching",
+                classes="keys",
+            )
+
+    def action_stop(self) -> None:
+        self.dismiss(Ending.STOPPED)
+
+    def action_leave(self) -> None:
+        self.dismiss(Ending.LEFT_RUNNING)
+
+    def action_watch(self) -> None:
+        self.dismiss(None)
+
+
+# How loud each ending of a rerun is, as the tables' words.
+_ENDING_LOOKS = {
+    Ending.STOPPED: ("stopped", "killed"),
+    Ending.LEFT_RUNNING: ("running", "running"),
+    Ending.TIMED_OUT: ("timed out", "failed"),
+    Ending.LOST: ("lost", "failed"),
+}
 
 
 class RerunScreen(Screen[None]):
-    """A rerun's output as it arrives, then how it ended. Escape goes back (and stops it).
+    """A rerun's output as it arrives, then how it ended. Escape goes back; while the job runs
+    it asks first whether to stop it or leave it running (as quitting the app does).
 
     Refused because the entry runs right now, `f` asks once more and runs another anyway."""
 
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         Binding("f", "force", "Run anyway"),
     ]
 
@@ -161,6 +220,8 @@ class RerunScreen(Screen[None]):
         self.target, self.start = target, start
         self.shown = VisibleStream()
         self.still_running: StillRunning | None = None
+        self.interrupted = asyncio.Event()
+        self.running = False
 
     def compose(self) -> ComposeResult:
         entry = self.target.entry
@@ -171,7 +232,7 @@ class RerunScreen(Screen[None]):
                 classes="title",
             )
             yield Static(Text(visible(entry.command)), classes="line")
-            yield Log(id="output", highlight=False)
+            yield Log(id="output", highlight=False, max_lines=OUTPUT_LINES_SHOWN)
             yield Static(id="outcome")
         yield Footer()
 
@@ -182,12 +243,19 @@ class RerunScreen(Screen[None]):
         # `f` is offered only while a rerun stands refused because the entry runs now.
         return action != "force" or self.still_running is not None
 
+    def action_back(self) -> None:
+        if self.running:
+            self.interrupted.set()  # the rerun asks (decide) what becomes of the job
+        else:
+            self.app.pop_screen()
+
     @work(exclusive=True, exit_on_error=False)
     async def run_it(self, force: bool = False) -> None:
         outcome = self.query_one("#outcome", Static)
         outcome.update("running…")
+        self.running = True
         try:
-            done = await self.start(self.output, force)
+            done = await self.start(self.output, force, self.interrupted, self.decide)
         except StillRunning as exc:
             self.still_running = exc
             self.refresh_bindings()
@@ -203,10 +271,23 @@ class RerunScreen(Screen[None]):
         except ActionError as exc:
             outcome.update(Text(visible(f"not run: {exc}"), style="bold"))
             return
-        status = "ok" if done.exit_status == 0 else "failed"
-        outcome.update(
-            Text.assemble(loud(status, self.app.current_theme), f"  {visible(done.message)}")
-        )
+        finally:
+            self.running = False
+            self.post_message(self.Ended())
+        theme = self.app.current_theme
+        if done.ending in _ENDING_LOOKS:
+            word, like = _ENDING_LOOKS[Ending(done.ending)]
+            status = loud(word, theme, like)
+        else:
+            status = loud("ok" if done.exit_status == 0 else "failed", theme)
+        outcome.update(Text.assemble(status, f"  {visible(done.message)}"))
+
+    async def decide(self) -> Ending | None:
+        """Asked (in the rerun's worker) when Escape, or quitting the app, interrupts the job."""
+        return await self.app.push_screen_wait(EndRerunScreen(self.target))
+
+    class Ended(Message):
+        """The rerun is over, however it ended: an app waiting to quit may now."""
 
     def action_force(self) -> None:
         def go(answer: str | None) -> None:
