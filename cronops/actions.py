@@ -187,13 +187,12 @@ def unified_diff(before: str, after: str, name: str) -> str:
 
 def find_target(store: Store, hosts: Sequence[Host], entry_id: str) -> Target:
     """The entry with this id (as `cronops jobs` lists it), re-read from the stored crontab."""
-    rows = store.rows("select * from entries where id = ? and present = 1", [entry_id])
-    if not rows:
+    row = store.entry(entry_id)
+    if row is None or not row["present"]:
         raise ActionError(
             f"no entry {entry_id!r} in the history: `cronops jobs` lists the ids "
             "(`cronops scan` first if it is new)"
         )
-    row = rows[0]
     host = _host(hosts, row["host"])
     stored = store.crontab(row["host"], row["source"])
     if stored is None:
@@ -365,8 +364,21 @@ def _entry_id_at(text: str, change: Change) -> str:
     return found.id if found else change.entry_id
 
 
+def record_refusal(
+    store: Store, who: str, action: str, entry_id: str, exc: ActionError, clock: Clock = utc_now
+) -> None:
+    """An action refused before cronops reached the host (an unknown id, an entry gone, not
+    paused, an invalid schedule...) goes into the audit trail too, with what is known of it."""
+    if exc.recorded:
+        return
+    known = store.entry(entry_id) or {}
+    row = _trail_row(who, clock, known.get("host"), action, entry_id)
+    where = {"path": known.get("source"), "line": known.get("line"), "before": known.get("text")}
+    _record_failure(store, row | where | {"login": None}, exc)
+
+
 def _trail(change: Change, who: str, clock: Clock) -> dict:
-    row = _trail_row(who, clock, change.host, change.action, change.entry_id)
+    row = _trail_row(who, clock, change.host.name, change.action, change.entry_id)
     return row | {
         "new_entry_id": None,
         "path": change.crontab.source,
@@ -378,12 +390,12 @@ def _trail(change: Change, who: str, clock: Clock) -> dict:
     }
 
 
-def _trail_row(who: str, clock: Clock, host: Host, action: str, entry_id: str) -> dict:
+def _trail_row(who: str, clock: Clock, host: str | None, action: str, entry_id: str) -> dict:
     """What every row of the audit trail says: when, who, where, which entry, what."""
     return {
         "at": iso(clock()),
         "actor": who,
-        "host": host.name,
+        "host": host,
         "entry_id": entry_id,
         "action": action,
     }
@@ -845,7 +857,7 @@ def _refuse_if_running(
 
 def _rerun_trail(target: Target, who: str, clock: Clock) -> dict:
     entry = target.entry
-    row = _trail_row(who, clock, target.host, "rerun", entry.id)
+    row = _trail_row(who, clock, target.host.name, "rerun", entry.id)
     return row | {"path": entry.source, "line": entry.line, "before": entry.text}
 
 

@@ -578,8 +578,13 @@ def cmd_log(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         names = {h.name for h in hosts}
+        # A refusal before any host was known (an unknown id) is on no host: shown unless
+        # the trail is asked for some hosts only.
+        everywhere = not (args.host or args.tag)
         trail = [
-            a for a in store.actions(entry_id=args.entry, limit=args.limit) if a["host"] in names
+            a
+            for a in store.actions(entry_id=args.entry, limit=args.limit)
+            if a["host"] in names or (a["host"] is None and everywhere)
         ]
     finally:
         store.close()
@@ -644,29 +649,40 @@ async def _act(args, hosts: list[Host], store: Store, fleet, watch: RerunWatch) 
 
     who = actions.actor()
     try:
-        if args.command == "undo":
-            change = actions.plan_undo(store, hosts, args.entry)
-        else:
-            target = actions.find_target(store, hosts, args.entry)
-            if args.command == "rerun":
-                _confirm(args, _rerun_question(target))
-                with watch.catching():
-                    return await actions.rerun(
-                        target,
-                        fleet,
-                        store,
-                        who,
-                        force=args.force,
-                        on_output=watch.output if watch.show else None,
-                        limit=args.timeout.total_seconds() if args.timeout else None,
-                        interrupted=watch.interrupted,
-                        decide=watch.decide,
-                    )
-            change = _plan(args, target, who)
-        _confirm(args, f"{change.diff()}\n{change.action} {change.entry_id} on {change.host.name}?")
-        return await actions.apply(change, fleet, store, who)
+        return await _act_on(args, hosts, store, fleet, watch, who)
+    except actions.ActionError as exc:
+        actions.record_refusal(store, who, args.command, args.entry, exc)
+        raise
     finally:
         await fleet.close()
+
+
+async def _act_on(
+    args, hosts: list[Host], store: Store, fleet, watch: RerunWatch, who: str
+) -> actions.Done:
+    from cronops import actions
+
+    if args.command == "undo":
+        change = actions.plan_undo(store, hosts, args.entry)
+    else:
+        target = actions.find_target(store, hosts, args.entry)
+        if args.command == "rerun":
+            _confirm(args, _rerun_question(target))
+            with watch.catching():
+                return await actions.rerun(
+                    target,
+                    fleet,
+                    store,
+                    who,
+                    force=args.force,
+                    on_output=watch.output if watch.show else None,
+                    limit=args.timeout.total_seconds() if args.timeout else None,
+                    interrupted=watch.interrupted,
+                    decide=watch.decide,
+                )
+        change = _plan(args, target, who)
+    _confirm(args, f"{change.diff()}\n{change.action} {change.entry_id} on {change.host.name}?")
+    return await actions.apply(change, fleet, store, who)
 
 
 def _plan(args, target: actions.Target, who: str) -> actions.Change:

@@ -223,6 +223,11 @@ class Store:
             f"select * from entries where {' and '.join(where)} order by host, source, line", params
         )
 
+    def entry(self, entry_id: str) -> dict[str, Any] | None:
+        """The entry with this id, present or not (an entry's last version is kept)."""
+        found = self.rows("select * from entries where id = ?", [entry_id])
+        return found[0] if found else None
+
     def crontab(self, host: str, path: str) -> dict[str, Any] | None:
         found = self.rows("select * from crontabs where host = ? and path = ?", [host, path])
         return found[0] if found else None

@@ -208,7 +208,7 @@ def actions_table(actions: Sequence[dict[str, Any]]) -> Table:
         table.add_row(
             a["at"][:19].replace("T", " "),
             shown(a["actor"]),
-            shown(a["host"]),
+            shown(a["host"] or "-"),  # a refused unknown id is on no host
             entry,
             a["action"],
             f"[{style.get(a['result'], '')}]{a['result']}[/]",

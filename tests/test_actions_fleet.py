@@ -192,6 +192,42 @@ def test_the_trail_names_the_real_local_user_and_the_login_used(echo, capsys, mo
     ]
 
 
+def test_refusals_decided_before_the_host_is_reached_are_in_the_trail(echo, capsys):
+    sync = entry_id(echo.db, "/home/alice/bin/sync")
+    poll = entry_id(echo.db, "/opt/app/poll")
+    attempts = [
+        (("pause", "nosuchid"), None, "no entry 'nosuchid' in the history"),
+        (("resume", sync), "echo", f"{sync} is not paused by cronops"),
+        (("edit", poll, "--schedule", "61 * * * *"), "echo", "invalid schedule"),
+        (("undo", sync), "echo", f"cronops has not changed entry {sync}: nothing to undo"),
+        (("rerun", "nosuchid"), None, "no entry 'nosuchid' in the history"),
+    ]
+    for (action, entry, *more), _, said in attempts:
+        assert echo(action, entry, "--yes", *more) == 1
+        assert said in capsys.readouterr().err
+    assert echo("pause", sync, "--yes") == 0
+    assert echo("pause", sync, "--yes") == 1  # already paused
+    assert echo.host.path(f"{SPOOL}/alice").read_text().count("#cronops:paused") == 1
+    capsys.readouterr()
+
+    assert echo("log", "--format", "json") == 0
+    trail = json.loads(capsys.readouterr().out)["actions"][::-1]
+    seen = [(a["action"], a["entry_id"], a["host"], a["result"]) for a in trail]
+    assert seen == [
+        *((action, entry, host, "refused") for (action, entry, *_), host, _ in attempts),
+        ("pause", sync, "echo", "ok"),
+        ("pause", sync, "echo", "refused"),
+    ]
+    for *_, said in attempts:
+        assert any(said in a["detail"] for a in trail)
+    assert "already paused" in trail[-1]["detail"]
+    (edit,) = [a for a in trail if a["action"] == "edit"]
+    assert (edit["path"], edit["before"]) == ("/etc/cron.d/app", APP.split("\n")[3])
+    assert all(a["login"] is None for a in trail if a["result"] == "refused")
+    assert echo("log", "--format", "json", "--host", "echo") == 0
+    assert len(json.loads(capsys.readouterr().out)["actions"]) == len(trail) - 2
+
+
 def test_rerun_runs_as_the_user_with_the_crontab_environment(echo, capsys):
     job = entry_id(echo.db, "printf")
     assert echo("rerun", job, "--yes") == 0

@@ -100,6 +100,25 @@ async def test_edit_checks_as_you_type_and_writes_the_diff_shown(demo):
     assert "*/20 * * * * /usr/local/bin/replica-check" in spool(demo, "db-01", "root")
 
 
+async def test_refusals_in_the_tui_are_in_the_trail(demo):
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await choose(pilot, "replica-check")
+        await pilot.press("u")  # cronops never changed it
+        await pilot.press("e")
+        app.screen.query_one("#schedule", Input).value = "61 * * * *"
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # refused: the form stays
+        await pilot.pause()
+        assert isinstance(app.screen, EditScreen)
+        await pilot.press("escape", "l")
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    assert [(r[4], r[5]) for r in rows] == [("edit", "refused"), ("undo", "refused")]
+    assert "invalid schedule" in rows[0][6] and "nothing to undo" in rows[1][6]
+    assert rows[0][2] == "db-01"
+
+
 def outcome(app) -> str:
     return str(app.screen.query_one("#outcome", Static).render())
 

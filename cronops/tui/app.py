@@ -51,6 +51,7 @@ from cronops.actions import (
     plan_pause,
     plan_resume,
     plan_undo,
+    record_refusal,
     rerun,
 )
 from cronops.audit import AuditResult
@@ -421,6 +422,10 @@ class CronopsApp(App[None]):
         box.display = True
         box.value = query
 
+    @on(EditScreen.Refused)
+    def _edit_refused(self, event: EditScreen.Refused) -> None:
+        self.refused("edit", event.entry_id, event.error)
+
     @on(RowTable.RowSelected)
     def _row_chosen(self, event: RowTable.RowSelected) -> None:
         event.stop()
@@ -466,7 +471,7 @@ class CronopsApp(App[None]):
             return row.entry_id
         return None
 
-    def target(self) -> Target | None:
+    def target(self, action: str) -> Target | None:
         entry_id = self.entry_in_focus()
         if entry_id is None:
             self.notify("no entry here: choose one in Jobs or Problems", severity="warning")
@@ -474,11 +479,16 @@ class CronopsApp(App[None]):
         try:
             return find_target(self.store, self.hosts, entry_id)
         except ActionError as exc:
-            self.notify(str(exc), severity="error")
+            self.refused(action, entry_id, exc)
             return None
 
+    def refused(self, action: str, entry_id: str, exc: ActionError) -> None:
+        """An action refused before reaching the host: in the audit trail, as the CLI's are."""
+        record_refusal(self.store, actor(), action, entry_id, exc, self.now)
+        self.notify(str(exc), severity="error")
+
     def action_rerun(self) -> None:
-        if (target := self.target()) is None:
+        if (target := self.target("rerun")) is None:
             return
         entry = target.entry
         question = f"on {target.host.name} as {entry.user}, now:\n{entry.command}"
@@ -539,9 +549,10 @@ class CronopsApp(App[None]):
             self.exit()
 
     def action_pause(self) -> None:
-        if (target := self.target()) is None:
+        if (target := self.target("pause")) is None:
             return
         entry, who = target.entry, actor()
+        action = "resume" if entry.paused else "pause"
         try:
             if entry.paused:
                 change = plan_resume(target)
@@ -549,7 +560,7 @@ class CronopsApp(App[None]):
                 return
             preview = plan_pause(target, who, self.now())
         except ActionError as exc:
-            self.notify(str(exc), severity="error")
+            self.refused(action, entry.id, exc)
             return
 
         def go(reason: str | None) -> None:
@@ -562,7 +573,7 @@ class CronopsApp(App[None]):
         )
 
     def action_edit(self) -> None:
-        if (target := self.target()) is None:
+        if (target := self.target("edit")) is None:
             return
         entry = target.entry
         written = f"{entry.schedule} {entry.command}"
@@ -588,7 +599,7 @@ class CronopsApp(App[None]):
         try:
             change = plan_undo(self.store, self.hosts, entry_id)
         except ActionError as exc:
-            self.notify(str(exc), severity="warning")
+            self.refused("undo", entry_id, exc)
             return
         self.ask(change, f"Undo the last {change.action} of {entry_id}?", "the crontab as before")
 

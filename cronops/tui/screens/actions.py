@@ -91,6 +91,7 @@ class EditScreen(ModalScreen[Change | None]):
         super().__init__()
         self.target, self.zone, self.now = target, zone, now
         self.change: Change | None = None
+        self.problem = ActionError("nothing changed")  # why there is no change to write
 
     def compose(self) -> ComposeResult:
         entry = self.target.entry
@@ -136,17 +137,24 @@ class EditScreen(ModalScreen[Change | None]):
                 command if command != entry.command else None,
             )
         except ActionError as exc:
-            self.change = None
+            self.change, self.problem = None, exc
             self.query_one("#problem", Static).update(Text(visible(str(exc)), style="bold"))
             self.query_one("#diff", Static).update("")
             return
         self.query_one("#problem", Static).update("")
         self.query_one("#diff", Static).update(diff_view(self.change.diff()))
 
+    class Refused(Message):
+        """Written with a problem: refused, which the audit trail records."""
+
+        def __init__(self, entry_id: str, error: ActionError):
+            super().__init__()
+            self.entry_id, self.error = entry_id, error
+
     @on(Input.Submitted)
     def action_save(self) -> None:
         if self.change is None:
-            self.notify("nothing to write: see the problem shown", severity="warning")
+            self.post_message(self.Refused(self.target.entry.id, self.problem))
             return
         self.dismiss(self.change)
 
@@ -334,7 +342,7 @@ class TrailScreen(Screen[None]):
             table.add_row(
                 a["at"][:19].replace("T", " "),
                 Text(visible(a["actor"])),
-                Text(visible(a["host"])),
+                Text(visible(a["host"] or "-")),  # a refused unknown id is on no host
                 entry,
                 a["action"],
                 loud(a["result"], theme),
