@@ -135,6 +135,7 @@ class Change:
     line: int
     after: str  # the whole file after the change
     base: str = ""  # the file the change was made from (default: as cronops read it)
+    undoes: str = ""  # an undo's: which change it takes back, in words
 
     def __post_init__(self) -> None:
         self.base = self.base or self.crontab.text
@@ -250,32 +251,52 @@ def plan_edit(target: Target, schedule: str | None = None, command: str | None =
 
 
 def plan_undo(store: Store, hosts: Sequence[Host], entry_id: str) -> Change:
-    """Put back the crontab as it was before the entry's last change, if nobody changed it since."""
-    last = next(
-        (
-            a
-            for a in store.actions(entry_id=entry_id)
-            if a["action"] in CRONTAB_ACTIONS and a["result"] == "ok"
-        ),
-        None,
-    )
-    if last is None:
+    """Take back cronops' latest change to the entry that is still standing, if nobody changed
+    the crontab since cronops last wrote it.
+
+    Undo walks back through the entry's changes one at a time: each undo takes back the latest
+    change not yet taken back, and is never itself taken back (that would be a redo)."""
+    done = [
+        a
+        for a in reversed(store.actions(entry_id=entry_id, limit=-1))  # (-1: SQLite's no limit)
+        if a["action"] in CRONTAB_ACTIONS and a["result"] == "ok"
+    ]
+    if not done:
         raise ActionError(f"cronops has not changed entry {entry_id}: nothing to undo")
-    host = _host(hosts, last["host"])
-    stored = store.crontab(last["host"], last["path"])
+    standing = _standing(done)
+    if not standing:
+        raise ActionError(
+            f"nothing left to undo: each of cronops' changes to entry {entry_id} is undone"
+        )
+    undone, latest = standing[-1], done[-1]
+    host = _host(hosts, undone["host"])
+    stored = store.crontab(undone["host"], undone["path"])
     kind = stored["kind"] if stored else SYSTEM
     owner = stored["owner"] if stored else None
     crontab = parse_crontab(
-        last["crontab_after"], host=host.name, source=last["path"], kind=kind, owner=owner
+        latest["crontab_after"], host=host.name, source=undone["path"], kind=kind, owner=owner
     )
     return Change(
         "undo",
         host,
-        last["new_entry_id"] or last["entry_id"],
+        latest["new_entry_id"] or latest["entry_id"],
         crontab,
-        last["line"],
-        after=last["crontab_before"],
+        undone["line"],
+        after=undone["crontab_before"],
+        undoes=f"the {undone['action']} of {undone['at'][:19].replace('T', ' ')} UTC "
+        f"by {undone['actor']}",
     )
+
+
+def _standing(done: list[dict]) -> list[dict]:
+    """The changes not taken back, oldest first, from the entry's changes and undos in order."""
+    standing: list[dict] = []
+    for action in done:
+        if action["action"] != "undo":
+            standing.append(action)
+        elif standing:
+            standing.pop()
+    return standing
 
 
 def _change(action: str, target: Target, after: str) -> Change:
@@ -331,7 +352,9 @@ async def apply(
             "new_entry_id": new_id if new_id != change.entry_id else None,
             "crontab_after": written,
             "result": "ok",
-            "detail": f"backup {backup}",
+            "detail": f"took back {change.undoes}; backup {backup}"
+            if change.undoes
+            else f"backup {backup}",
         }
     )
     async for _ in scan_fleet([change.host], store, connector, 1, clock=clock):

@@ -248,9 +248,11 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
             "keeps a backup on the host, and reads it back to verify.",
         ),
         "undo": (
-            "put back the crontab as it was before cronops' last change to the entry",
-            "Restore the crontab version from before the last pause, resume, edit or undo of the "
-            "entry, through the same checks: refused if the crontab changed since.",
+            "take back cronops' latest change to the entry (again: the one before)",
+            "Restore the crontab version from before cronops' latest pause, resume or edit of "
+            "the entry that is not undone yet, through the same checks: refused if the crontab "
+            "changed since. Each undo walks one change further back (an undo is never redone); "
+            "when every change is undone, it says there is nothing left to undo.",
         ),
     }
     epilog = (
@@ -681,7 +683,10 @@ async def _act_on(
                     decide=watch.decide,
                 )
         change = _plan(args, target, who)
-    _confirm(args, f"{change.diff()}\n{change.action} {change.entry_id} on {change.host.name}?")
+    what = f" (taking back {change.undoes})" if change.undoes else ""
+    _confirm(
+        args, f"{change.diff()}\n{change.action} {change.entry_id} on {change.host.name}{what}?"
+    )
     return await actions.apply(change, fleet, store, who)
 
 

@@ -159,6 +159,53 @@ def test_edit_changes_one_line_keeps_a_backup_and_undo_restores_it(echo, capsys)
     assert app.read_text() == APP
 
 
+def test_undo_walks_back_one_change_at_a_time_then_says_nothing_is_left(echo, capsys):
+    spool = echo.host.path(f"{SPOOL}/alice")
+    sync = entry_id(echo.db, "/home/alice/bin/sync")
+    assert echo("edit", sync, "--yes", "--schedule", "*/20 * * * *") == 0
+    edited = without_header(spool.read_text())
+    sync = entry_id(echo.db, "/home/alice/bin/sync")
+    assert echo("pause", sync, "--yes") == 0
+    capsys.readouterr()
+
+    assert echo("undo", sync, "--yes") == 0  # takes back the pause
+    assert without_header(spool.read_text()) == edited
+    assert echo("undo", sync, "--yes") == 0  # then the edit: not the pause again
+    assert without_header(spool.read_text()) == ALICE
+    sync = entry_id(echo.db, "/home/alice/bin/sync")
+    capsys.readouterr()
+    assert echo("undo", sync, "--yes") == 1
+    assert "nothing left to undo" in capsys.readouterr().err
+    assert without_header(spool.read_text()) == ALICE
+
+    assert echo("log", "--format", "json") == 0
+    trail = json.loads(capsys.readouterr().out)["actions"][::-1]
+    assert [(a["action"], a["result"]) for a in trail] == [
+        ("edit", "ok"),
+        ("pause", "ok"),
+        ("undo", "ok"),
+        ("undo", "ok"),
+        ("undo", "refused"),
+    ]
+    assert trail[2]["detail"].startswith("took back the pause of ")
+    assert trail[3]["detail"].startswith("took back the edit of ")
+
+
+def test_undo_after_an_edit_of_the_command_follows_the_entry_to_its_new_id(echo, capsys):
+    app = echo.host.path("/etc/cron.d/app")
+    report = entry_id(echo.db, "/opt/app/report")
+    assert echo("edit", report, "--yes", "--command", "/opt/app/report --v2") == 0
+    renamed = entry_id(echo.db, "/opt/app/report --v2")
+    assert renamed != report
+    assert echo("pause", renamed, "--yes") == 0
+    assert echo("undo", renamed, "--yes") == 0
+    assert echo("undo", renamed, "--yes") == 0
+    assert app.read_text() == APP
+    capsys.readouterr()
+    assert echo("undo", report, "--yes") == 1
+    assert "nothing left to undo" in capsys.readouterr().err
+
+
 def test_a_change_on_the_host_since_the_scan_is_refused(echo, capsys):
     spool = echo.host.path(f"{SPOOL}/alice")
     meanwhile = ALICE + "0 12 * * * /home/alice/bin/lunch\n"

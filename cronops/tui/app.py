@@ -601,7 +601,7 @@ class CronopsApp(App[None]):
         except ActionError as exc:
             self.refused("undo", entry_id, exc)
             return
-        self.ask(change, f"Undo the last {change.action} of {entry_id}?", "the crontab as before")
+        self.ask(change, f"Undo {change.undoes}?", f"{entry_id}: the crontab as before it")
 
     def ask(self, change: Change, title: str, body: str) -> None:
         self.push_screen(
