@@ -36,6 +36,7 @@ from cronops.crontab import (
 from cronops.inventory import Host
 from cronops.runs import OUTPUT_LINES_KEPT
 from cronops.scan import Clock, entry_matcher, scan_fleet, utc_now
+from cronops.schedule import never_runs
 from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, OutputSink, Reply, shell_command
 from cronops.transport.local import local_user
@@ -247,6 +248,8 @@ def plan_edit(target: Target, schedule: str | None = None, command: str | None =
         new_line = edit_line(entry.text, target.crontab.kind, schedule=schedule, command=command)
     except ValueError as exc:
         raise ActionError(str(exc)) from exc
+    if schedule is not None and never_runs(schedule.strip()):
+        raise ActionError(f"this schedule never runs: no date matches {schedule.strip()!r}")
     return _change("edit", target, replace_line(target.crontab.text, entry.line, new_line))
 
 

@@ -39,6 +39,8 @@ _DIGITS = re.compile(r"[0-9]+")
 _QUARTZ_LAST_OR_WEEKDAY = re.compile(r"[0-9]*L|LW|[0-9]+W", re.IGNORECASE)
 _ONE_SECOND = timedelta(seconds=1)
 _ONE_MINUTE = timedelta(minutes=1)
+_UTC = ZoneInfo("UTC")
+_ANY_START = datetime(2000, 1, 1, tzinfo=UTC)  # fixed: whether a schedule ever runs is timeless
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,13 @@ def expected_runs(schedule: str, zone: ZoneInfo, start: datetime, end: datetime)
 def next_runs(schedule: str, zone: ZoneInfo, after: datetime, count: int) -> list[datetime]:
     """The next `count` runs strictly after `after` (fewer if the schedule stops matching)."""
     return list(islice(_forward(_compiled(schedule, zone), _aware(after, "after")), count))
+
+
+def never_runs(schedule: str) -> bool:
+    """True when cron accepts the schedule but no date matches it ("0 0 31 2 *", "0 0 30 2 *"):
+    cron keeps the line and never runs it. A schedule that matches at all matches within 28 years
+    (the calendar's cycle) of any start, well inside the walk's 50."""
+    return schedule != REBOOT and not next_runs(schedule, _UTC, _ANY_START, 1)
 
 
 def previous_run(schedule: str, zone: ZoneInfo, before: datetime) -> datetime | None:

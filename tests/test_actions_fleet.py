@@ -206,6 +206,18 @@ def test_undo_after_an_edit_of_the_command_follows_the_entry_to_its_new_id(echo,
     assert "nothing left to undo" in capsys.readouterr().err
 
 
+def test_an_edit_to_a_schedule_that_never_runs_is_refused(echo, capsys):
+    app = echo.host.path("/etc/cron.d/app")
+    report = entry_id(echo.db, "/opt/app/report")
+    assert echo("edit", report, "--yes", "--schedule", "0 0 31 2 *") == 1
+    assert "this schedule never runs" in capsys.readouterr().err
+    assert app.read_text() == APP
+    assert echo("log", "--format", "json") == 0
+    (action,) = json.loads(capsys.readouterr().out)["actions"]
+    assert (action["action"], action["result"]) == ("edit", "refused")
+    assert action["detail"].startswith("this schedule never runs")
+
+
 def test_a_change_on_the_host_since_the_scan_is_refused(echo, capsys):
     spool = echo.host.path(f"{SPOOL}/alice")
     meanwhile = ALICE + "0 12 * * * /home/alice/bin/lunch\n"

@@ -20,6 +20,7 @@ from cronops.schedule import (
     ScheduleError,
     describe,
     expected_runs,
+    never_runs,
     next_runs,
     previous_run,
     typical_interval,
@@ -548,3 +549,21 @@ def test_next_and_previous_agree_with_the_replay(
         assert previous is not None and previous.astimezone(UTC) == before[-1]
     if len(after) == 3:
         assert [run.astimezone(UTC) for run in next_runs(expression, zone, moment, 3)] == after
+
+
+@pytest.mark.parametrize(
+    ("schedule", "never"),
+    [
+        ("0 0 31 2 *", True),  # cron accepts a day no February has
+        ("0 0 30 2 *", True),
+        ("0 0 31 4,6,9,11 *", True),
+        ("0 0 29 2 *", False),  # leap years only: 2028
+        ("0 0 31 2 1", False),  # day of month or day of week: Mondays in February
+        ("0 0 31 */2 *", False),  # January, March... have a 31st
+        ("@yearly", False),
+        ("@reboot", False),  # runs at boot, not by the calendar
+        ("* * * * *", False),
+    ],
+)
+def test_a_schedule_that_matches_no_date_never_runs(schedule: str, never: bool) -> None:
+    assert never_runs(schedule) is never

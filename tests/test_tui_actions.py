@@ -88,6 +88,9 @@ async def test_edit_checks_as_you_type_and_writes_the_diff_shown(demo):
         schedule.value = "61 * * * *"
         await pilot.pause()
         assert "invalid schedule" in str(app.screen.query_one("#problem", Static).render())
+        schedule.value = "0 0 31 2 *"
+        await pilot.pause()
+        assert "this schedule never runs" in str(app.screen.query_one("#problem", Static).render())
         schedule.value = "*/20 * * * *"
         await pilot.pause()
         assert "Every 20 minutes" in str(app.screen.query_one("#words", Static).render())
