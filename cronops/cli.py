@@ -258,8 +258,8 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
     epilog = (
         "exit codes:\n  0  done (a rerun: the job exited 0)\n  1  refused or failed (nothing "
         "changed); a rerun: the job failed or was stopped at its time limit\n  2  usage or "
-        "inventory error, or no confirmation\n  130, 143  a rerun interrupted by Ctrl-C or "
-        "SIGTERM (the job stopped or left running, as recorded)\n"
+        "inventory error, or no confirmation\n  128+N  a rerun interrupted by signal N (130 "
+        "Ctrl-C, 143 SIGTERM, 129 hang-up): its job stopped or left running, as recorded\n"
     )
     subs = {
         name: command(
