@@ -81,16 +81,30 @@ section after
 show
 """
 
-# Before a rerun: is the entry running now, and how do we become its user?
+# Where a rerun's directory is made on the host (the login's own, as root's or anyone's).
+_RERUNS = '"${HOME:-/tmp}/.cronops/reruns"'
+
+# Before a rerun: how do we become its user, and is a rerun of it left running still there?
+# (Whether cron runs it now, the probe's process list says.)  USER and ENTRY are quoted.
 _RERUN_CHECK = r"""
 section runas
 if [ "$U" = 0 ]; then echo runuser
-elif [ "$(id -un)" = {user} ]; then echo self
-elif sudo -n -u {user} true 2>/dev/null; then echo sudo
+elif [ "$(id -un)" = @USER@ ]; then echo self
+elif sudo -n -u @USER@ true 2>/dev/null; then echo sudo
 else echo "refused $(id -un)"; fi
-getent passwd {user} | cut -d: -f6
+getent passwd @USER@ | cut -d: -f6
+section reruns
+live() {  # PID DIR: the rerun's leader runs (not a zombie, nor a later process with its pid)
+  began=$(cat "$2/began" 2>/dev/null)
+  set -- $(cut -d' ' -f3,22 "/proc/$1/stat" 2>/dev/null)
+  [ $# = 2 ] && [ "$1" != Z ] && [ "$2" = "$began" ]
+}
+for dir in @RERUNS@/run.*; do
+  [ "$(cat "$dir/entry" 2>/dev/null)" = @ENTRY@ ] && [ ! -e "$dir/status" ] || continue
+  pid=$(cat "$dir/pid" 2>/dev/null) && live "$pid" "$dir" && echo "$pid $dir"
+done
 section end
-"""
+""".replace("@RERUNS@", _RERUNS)
 
 
 class ActionError(Exception):
@@ -441,19 +455,20 @@ def _record_failure(store: Store, trail: dict, exc: ActionError) -> None:
 # in files there that cronops streams: closing the SSH channel cannot kill it, and cronops can stop
 # exactly its group, or leave it running, whatever becomes of cronops itself.
 
-# Starts the job:  sh -c START cronops-rerun MARKER JOB...   (the job's % input on stdin)
+# Starts the job:  sh -c START cronops-rerun MARKER ENTRY JOB...   (the job's % input on stdin)
 # Prints "PID BEGAN DIR": its session leader's pid (= its process group), the leader's start time
 # in /proc ("-" if it has ended: a later process given the same pid is not it) and its directory, where the leader
 # writes `status` when the job ends. In the foreground `setsid -f` forks, so the job does not
 # inherit the SIGINT and SIGQUIT a background job of sh ignores; busybox's setsid lacks -f.
 _RERUN_START = r"""
 set -u
-M="@@$1@@"; shift
+M="@@$1@@" entry=$2; shift 2
 fail() { printf '%s failed\n%s\n' "$M" "$1"; exit 4; }
-base=${HOME:-/tmp}/.cronops/reruns
+base=@RERUNS@
 dir=$(umask 077 && mkdir -p "$base" && mktemp -d "$base/run.XXXXXX") ||
   fail "could not make a directory in $base"
-{ cat >"$dir/input" && : >"$dir/output"; } || fail "could not write in $dir"
+{ cat >"$dir/input" && : >"$dir/output" && echo "$entry" >"$dir/entry"; } ||
+  fail "could not write in $dir"
 lead='echo $$ >"$0/pid.new" && mv "$0/pid.new" "$0/pid"; "$@"
 echo $? >"$0/status.new"; mv "$0/status.new" "$0/status"'
 if setsid -f true 2>/dev/null; then
@@ -465,8 +480,9 @@ n=0
 while [ ! -s "$dir/pid" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
 [ -s "$dir/pid" ] || fail "the job did not start (is setsid installed?)"
 pid=$(cat "$dir/pid") began=$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null)
+echo "${began:--}" >"$dir/began"
 printf '%s started\n%s %s %s\n' "$M" "$pid" "${began:--}" "$dir"
-"""
+""".replace("@RERUNS@", _RERUNS)
 
 # Streams the job's output:  sh -c WATCH cronops-watch DIR PID BEGAN
 # The output on stdout as it grows, until the job has ended and all of it is out; then how it
@@ -639,7 +655,7 @@ async def _start_job(target: Target, connector: Connector, force: bool, clock: C
     marker = probe.new_marker()
     reply = await connector.run(
         host,
-        shell_command(host, _sh_c(_RERUN_START, "cronops-rerun", [marker, *argv])),
+        shell_command(host, _sh_c(_RERUN_START, "cronops-rerun", [marker, entry.id, *argv])),
         (stdin or "").encode("utf-8", "surrogateescape"),
     )
     started_at = clock()
@@ -841,12 +857,15 @@ async def _rerun_check(
     entry, host = target.entry, target.host
     marker = probe.new_marker()
     script = probe.build_script(marker, crontabs=False, processes=True)
-    script += _RERUN_CHECK.format(user=shlex.quote(entry.user))
+    script += _RERUN_CHECK.replace("@USER@", shlex.quote(entry.user)).replace(
+        "@ENTRY@", shlex.quote(entry.id)
+    )
     reply = await connector.run(host, shell_command(host, probe.PROBE_COMMAND), script.encode())
     if not reply.ok:
         raise ActionError(f"{host.name}: {reply.status}: {reply.error}", refused=False)
     result = probe.parse_output(reply, marker, host.timezone)
-    runas = dict(probe.split_sections(reply.stdout, marker)).get("runas", b"").decode()
+    sections = dict(probe.split_sections(reply.stdout, marker))
+    runas = sections.get("runas", b"").decode()
     how, _, home = runas.partition("\n")
     home = home.strip()
     if how.startswith("refused"):
@@ -860,6 +879,7 @@ async def _rerun_check(
         raise ActionError(f"no user {entry.user} on {host.name}", login=reply.login)
     if not force:
         _refuse_if_running(entry, host, result.processes or [], reply.login)
+        _refuse_if_left_running(entry, host, sections.get("reruns", b""), reply.login)
     switch = {
         "runuser": ["runuser", "-u", entry.user, "--"],
         "sudo": ["sudo", "-n", "-u", entry.user, "--"],
@@ -879,6 +899,17 @@ def _refuse_if_running(
                 f"{job.elapsed_s} s): not starting another; force it to run anyway",
                 login=login,
             )
+
+
+def _refuse_if_left_running(entry: Entry, host: Host, found: bytes, login: str | None) -> None:
+    """A rerun left running is no child of cron, so not in the process list's cron jobs."""
+    if lines := found.decode("utf-8", "surrogateescape").splitlines():
+        pid, _, directory = lines[0].partition(" ")
+        raise StillRunning(
+            f"{entry.id} is running right now on {host.name}: a rerun left running (pid {pid}, "
+            f"its output in {directory}/output): not starting another; force it to run anyway",
+            login=login,
+        )
 
 
 def _rerun_trail(target: Target, who: str, clock: Clock) -> dict:

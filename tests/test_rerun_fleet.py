@@ -184,6 +184,11 @@ def test_ctrl_c_on_a_terminal_asks_and_the_job_can_be_left_running(golf, capsys)
     assert host.path(output).read_text().startswith("detach me\nbeat\n")
     # ...and nothing else cronops started there is left once its channel is gone.
     assert pids(host, "cronops-watch") == []
+    # Running, if not under cron: another rerun is refused as while cron runs it.
+    assert main(["rerun", job_id(db, "echo beat"), "--yes", *common]) == 1
+    assert f"a rerun left running (pid {run['pid']}, its output in {output})" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_rerun_past_its_time_limit_is_stopped_and_recorded(golf, capsys):
