@@ -456,10 +456,11 @@ def _record_failure(store: Store, trail: dict, exc: ActionError) -> None:
 # exactly its group, or leave it running, whatever becomes of cronops itself.
 
 # Starts the job:  sh -c START cronops-rerun MARKER ENTRY JOB...   (the job's % input on stdin)
-# Prints "PID BEGAN DIR": its session leader's pid (= its process group), the leader's start time
-# in /proc ("-" if it has ended: a later process given the same pid is not it) and its directory, where the leader
-# writes `status` when the job ends. In the foreground `setsid -f` forks, so the job does not
-# inherit the SIGINT and SIGQUIT a background job of sh ignores; busybox's setsid lacks -f.
+# Prints "PID BEGAN DIR": its session leader's pid (= its process group), the leader's start
+# time in /proc ("-" if it has ended; a later process given the same pid is not it) and its
+# directory, where the leader writes `status` when the job ends (and `entry`, `began`: the check
+# before a rerun looks for one left running). In the foreground `setsid -f` forks, so the job does
+# not inherit the SIGINT and SIGQUIT a background job of sh ignores; busybox's setsid lacks -f.
 _RERUN_START = r"""
 set -u
 M="@@$1@@" entry=$2; shift 2
@@ -570,9 +571,8 @@ class _Job:
     directory holding its input, output and (once it ends) exit status."""
 
     pid: int
-    began: (
-        str  # the leader's start time in /proc, so a later process with its pid is not taken for it
-    )
+    # The leader's start time in /proc: a later process given its pid is not taken for it.
+    began: str
     directory: str
     login: str | None  # who cronops logged in as
     switch: list[str]  # how that login becomes the entry's user ([] when it is that user)
@@ -627,7 +627,7 @@ async def rerun(
     if ending is Ending.LEFT_RUNNING:
         return run.left_running()
     if ending is Ending.TIMED_OUT:
-        return await run.stop(ending, f"time limit of {_span(limit)} reached")
+        return await run.stop(ending, f"time limit of {limit:g} s reached")
     return await run.stop(ending, f"stopped by {who}")
 
 
@@ -793,17 +793,17 @@ class _Rerun:
         left = said.get("left", "").split()
         status = int(said["status"]) if said.get("status", "").isdigit() else None
         if said["signal"] == "none":
-            ended = f"exit {status}" if status is not None else "no exit status"
-            detail = f"{reason}: it had ended already ({ended})"
+            how = f"exit {status}" if status is not None else "no exit status"
+            detail = f"{reason}: it had ended already ({how})"
             return self._record(ending, "ok", detail, status=status, ended=True)
         how = "TERM" if said["signal"] == "TERM" else f"TERM, then KILL after {STOP_GRACE_S} s"
-        sent = signal.SIGTERM if said["signal"] == "TERM" else signal.SIGKILL
+        sent = int(signal.SIGTERM if said["signal"] == "TERM" else signal.SIGKILL)
         if left:
             detail = f"{reason}: {how} to {self.group}; still running: pids {' '.join(left)}"
-            return self._record(ending, "failed", detail, signal=sent, ended=False)
+            return self._record(ending, "failed", detail, signum=sent, ended=False)
         detail = f"{reason}: {how} to {self.group}; none of it is left"
         result = "ok" if ending is Ending.STOPPED else "failed"
-        return self._record(ending, result, detail, signal=sent, ended=True)
+        return self._record(ending, result, detail, signum=sent, ended=True)
 
     def _record(
         self,
@@ -813,7 +813,7 @@ class _Rerun:
         *,
         ended: bool,
         status: int | None = None,
-        signal: int | None = None,
+        signum: int | None = None,
     ) -> Done:
         """The audit trail's row and the manual run, in one transaction; what to tell."""
         entry, host, job = self.target.entry, self.target.host.name, self.job
@@ -827,7 +827,7 @@ class _Rerun:
             "started_at": started,
             "ended_at": iso(self.clock()) if ended else None,
             "status": status,
-            "signal": signal,
+            "signal": signum,
             "pid": job.pid,
             "source": "cronops",
             "dialect": "cronops",
@@ -916,15 +916,6 @@ def _rerun_trail(target: Target, who: str, clock: Clock) -> dict:
     entry = target.entry
     row = _trail_row(who, clock, target.host.name, "rerun", entry.id)
     return row | {"path": entry.source, "line": entry.line, "before": entry.text}
-
-
-def _span(seconds: float) -> str:
-    """A time limit as an operator writes it: 90 s, 30 min, 2 h, 1.5 h."""
-    if seconds < 120:
-        return f"{seconds:g} s"
-    if seconds < 7200:
-        return f"{seconds / 60:g} min"
-    return f"{seconds / 3600:g} h"
 
 
 class _Output:
