@@ -738,12 +738,8 @@ class RerunWatch:
     def __init__(self, ask: bool, show: bool):
         import asyncio
 
-        from cronops.visible import VisibleStream
-
         self.ask, self.show = ask, show
-        # To a pipe or a file byte for byte; to a terminal made visible, so that the job's
-        # escape sequences cannot act on it.
-        self.visible = VisibleStream() if sys.stdout.isatty() else None
+        self.write = _output_sink()
         self.interrupted = asyncio.Event()
         self.signum: int | None = None
         self.answer: asyncio.Future | None = None
@@ -813,8 +809,23 @@ class RerunWatch:
         if self.answer is not None:
             self.held += len(piece)
             return
-        sys.stdout.buffer.write(self.visible(piece).encode() if self.visible else piece)
-        sys.stdout.flush()
+        self.write(piece)
+
+
+def _output_sink() -> Callable[[bytes], None]:
+    """Where a rerun's output goes as it comes: to a pipe or a file byte for byte; to a terminal
+    made visible, so the job's escape sequences cannot act on it."""
+    from cronops.visible import VisibleStream
+
+    if not sys.stdout.isatty():
+        return _write_through
+    show = VisibleStream()
+    return lambda piece: _write_through(show(piece).encode())
+
+
+def _write_through(piece: bytes) -> None:
+    sys.stdout.buffer.write(piece)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

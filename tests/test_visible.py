@@ -312,7 +312,7 @@ async def test_the_tui_shows_them_visibly_in_jobs_detail_trail_rerun_and_notices
 
         target = find_target(app.store, app.hosts, app.entry_in_focus())
 
-        async def rerun(sink, force: bool) -> Done:
+        async def rerun(sink, force: bool, interrupted, decide) -> Done:
             sink(b"\x1b]0;owned\x07 caf\xc3")
             sink(b"\xa9 \xe9\n\x1b[2J\n")
             return Done(1, "rerun on alpha: the job exited 0", target.entry.id, None, 0)
