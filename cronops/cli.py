@@ -410,7 +410,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
         from cronops import tables  # rich, for a person at a terminal
 
         tables.console().print(tables.hosts_table(reports))
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_ATTENTION
+    return EXIT_OK if all(r.ok and not r.last_scan_error for r in reports) else EXIT_ATTENTION
 
 
 async def _check_hosts(

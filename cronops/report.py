@@ -28,7 +28,10 @@ def hosts_json(reports: Sequence[HostReport]) -> dict[str, Any]:
 
 
 def _host_json(report: HostReport) -> dict[str, Any]:
-    return host_state(report) | {"port": report.host.port}
+    return host_state(report) | {
+        "port": report.host.port,
+        "last_scan_error": report.last_scan_error,
+    }
 
 
 def print_json(data: Any, file: TextIO | None = None) -> None:

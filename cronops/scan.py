@@ -54,6 +54,8 @@ class HostReport:
     error: str | None
     latency_ms: float | None
     result: probe.ProbeResult | None = None
+    # A reachability check's note: what the last scan found wrong, standing until a scan succeeds.
+    last_scan_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -197,10 +199,20 @@ def host_state(report: HostReport) -> dict:
 
 
 def record_host_checks(store: Store, reports: Iterable[HostReport]) -> None:
-    """Remember each host's reachability from `cronops hosts` (no scan, so no runs)."""
+    """Remember each host's reachability from `cronops hosts` (no scan, so no runs).
+
+    A host that answers proves only that: a failure its last scan found (its store refused the
+    scan, its probe's answer was cut) stays the host's status, and the report's
+    `last_scan_error`, until a scan succeeds. A host that does not answer is recorded as such."""
     with store.transaction() as db:
         for report in reports:
-            store.write_host_state(db, host_state(report))
+            state = host_state(report)
+            if report.ok:
+                last = store.last_scan(db, report.host.name)
+                if last is not None and last["status"] == HostStatus.ERROR:
+                    report.last_scan_error = last["error"]
+                    state |= {"status": last["status"], "error": last["error"]}
+            store.write_host_state(db, state)
 
 
 def record_group(

@@ -257,6 +257,16 @@ class Store:
             _insert(db, "actions", [action])
             return db.execute("select last_insert_rowid()").fetchone()[0]
 
+    def last_scan(self, db: sqlite3.Connection, host: str) -> dict[str, Any] | None:
+        """The host's latest scan (its status and error); None before its first."""
+        found = _dicts(
+            db,
+            "select status, error from scans where host = ? "
+            "order by started_at desc, id desc limit 1",
+            [host],
+        )
+        return found[0] if found else None
+
     def write_host_state(self, db: sqlite3.Connection, state: dict[str, Any]) -> None:
         _upsert(db, "hosts", [state], ("name",))
 

@@ -62,9 +62,12 @@ def progress_bar(file: TextIO) -> Progress:
 
 def hosts_table(reports: Sequence[HostReport]) -> Table:
     failed = sum(1 for r in reports if not r.ok)
+    scan_failed = sum(1 for r in reports if r.last_scan_error)
     title = f"{len(reports)} hosts, {len(reports) - failed} ok" + (
         f", {failed} failing" if failed else ""
     )
+    if scan_failed:
+        title += f", {scan_failed} whose last scan failed"
     table = Table(title=title, title_justify="left", expand=False)
     for column in ("HOST", "TARGET", "STATUS", "LATENCY", "DETAIL"):
         table.add_column(column, no_wrap=column != "DETAIL")
@@ -82,12 +85,14 @@ def hosts_table(reports: Sequence[HostReport]) -> Table:
 def _detail(report: HostReport) -> str:
     if report.error:
         return report.error
-    if not report.result:
-        return ""
-    facts = report.result.facts
-    detail = f"{facts.hostname} ({facts.zone_name})"
-    if skew := facts.skew.total_seconds():
-        detail += f", clock {skew:+.0f}s off"
+    detail = ""
+    if report.result:
+        facts = report.result.facts
+        detail = f"{facts.hostname} ({facts.zone_name})"
+        if skew := facts.skew.total_seconds():
+            detail += f", clock {skew:+.0f}s off"
+    if report.last_scan_error:  # it answers, and its last scan still failed: say both
+        detail += f"; last scan failed: {report.last_scan_error}"
     return detail
 
 

@@ -168,17 +168,23 @@ def test_pause_and_resume_write_a_latin1_crontab_back_byte_for_byte(latin, capsy
     assert trail[2]["crontab_before"].encode("utf-8", "surrogateescape") == LEGACY
 
 
-def test_a_host_whose_scan_cannot_be_stored_says_so_and_keeps_its_history(latin, capsys):
-    assert scanned(latin, capsys)["status"] == "ok"
-    (good,) = rows(latin.db, "select ok_at, coverage_start from hosts")
-    cursors = rows(latin.db, "select * from log_cursors")
-    # Storing fails for a reason of its own: the history refuses a table's write, at length.
+def refuse_runs(db_path: Path) -> sqlite3.Connection:
+    """Make storing fail for a reason of its own: the history refuses every new run, at length.
+    Returns the connection that holds the trigger (`drop trigger refuse` lifts it)."""
     reason = "the history refuses this write " + "and says so at length " * 100
-    db = sqlite3.connect(latin.db)
+    db = sqlite3.connect(db_path)
     db.execute(
         f"create trigger refuse before insert on runs begin select raise(abort, '{reason}'); end"
     )
     db.commit()
+    return db
+
+
+def test_a_host_whose_scan_cannot_be_stored_says_so_and_keeps_its_history(latin, capsys):
+    assert scanned(latin, capsys)["status"] == "ok"
+    (good,) = rows(latin.db, "select ok_at, coverage_start from hosts")
+    cursors = rows(latin.db, "select * from log_cursors")
+    db = refuse_runs(latin.db)
     append_runs(latin, 2, 3)
 
     host = scanned(latin, capsys)
@@ -202,4 +208,38 @@ def test_a_host_whose_scan_cannot_be_stored_says_so_and_keeps_its_history(latin,
     db.close()
     host = scanned(latin, capsys)  # the runs not stored are read again: nothing lost
     assert (host["status"], host["new_runs"]) == ("ok", 2)
+    assert rows(latin.db, "select status, error from hosts") == [{"status": "ok", "error": None}]
+
+
+def test_a_reachability_check_leaves_a_failed_scan_in_view_until_a_scan_succeeds(
+    latin, capsys, monkeypatch
+):
+    assert scanned(latin, capsys)["status"] == "ok"
+    db = refuse_runs(latin.db)
+    append_runs(latin, 2, 3)
+    error = scanned(latin, capsys)["error"]
+    assert error.startswith("could not store the scan: ")
+
+    # The host answers: `hosts` says so, and says the last scan failed; the history keeps both.
+    code, out = latin(capsys, "hosts", "--format", "json")
+    (host,) = json.loads(out)["hosts"]
+    assert code == 1
+    assert (host["status"], host["error"], host["last_scan_error"]) == ("ok", None, error)
+    (state,) = rows(latin.db, "select status, error, latency_ms from hosts")
+    assert (state["status"], state["error"]) == ("error", error)
+    assert state["latency_ms"] == host["latency_ms"] is not None
+    monkeypatch.setenv("COLUMNS", "400")  # the table on one line a host
+    code, out = latin(capsys, "hosts")
+    assert code == 1 and "1 hosts, 1 ok, 1 whose last scan failed" in out
+    assert "latin (UTC); last scan failed: could not store the scan: IntegrityError" in out
+    _, out = latin(capsys, "audit", "--no-scan", "--format", "json")
+    assert json.loads(out)["hosts"] == [{"name": "latin", "status": "error", "error": error}]
+
+    db.execute("drop trigger refuse")
+    db.commit()
+    db.close()
+    assert scanned(latin, capsys)["status"] == "ok"
+    code, out = latin(capsys, "hosts", "--format", "json")
+    (host,) = json.loads(out)["hosts"]
+    assert code == 0 and (host["status"], host["last_scan_error"]) == ("ok", None)
     assert rows(latin.db, "select status, error from hosts") == [{"status": "ok", "error": None}]

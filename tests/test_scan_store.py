@@ -13,9 +13,9 @@ import pytest
 from cronops import probe
 from cronops.inventory import Host
 from cronops.runs import Run
-from cronops.scan import _run_row, probe_host, record_group
+from cronops.scan import HostReport, _run_row, probe_host, record_group, record_host_checks
 from cronops.store import PAGE_BYTES, RUN_COLUMNS, RUNS_PER_STATEMENT, Store, run_key
-from cronops.transport import connector
+from cronops.transport import HostStatus, connector
 
 NOW = datetime.now(UTC)
 SINCE = NOW - timedelta(days=8)
@@ -84,6 +84,31 @@ def test_a_host_that_cannot_be_stored_is_undone_alone(answers, tmp_path):
     assert scans[1]["error"] == outcomes[1].error
     # and b's next scan reads its log again from the start
     assert store.log_cursors("b") == ({}, None)
+
+
+def test_a_reachability_check_clears_only_what_reaching_the_host_proves(answers, tmp_path):
+    store = FailingForB(tmp_path / "history.db")
+    a, b, _ = answers
+    record_group(store, [HostReport(a.host, HostStatus.TIMEOUT, "timed out", None), b], SINCE, NOW)
+    stored_error = store.host_row("b")["error"]
+
+    def check(report: HostReport) -> tuple:
+        record_host_checks(store, [report])
+        row = store.host_row(report.host.name)
+        return row["status"], row["error"], row["latency_ms"], report.last_scan_error
+
+    # b's scan could not be stored: answering does not undo that, not being reached is news
+    assert check(HostReport(b.host, HostStatus.OK, None, 12.0)) == (
+        "error",
+        stored_error,
+        12.0,
+        stored_error,
+    )
+    down = HostReport(b.host, HostStatus.UNREACHABLE, "connection refused", None)
+    assert check(down) == ("unreachable", "connection refused", None, None)
+    assert check(HostReport(b.host, HostStatus.OK, None, 9.0))[:2] == ("error", stored_error)
+    # a's last scan timed out: that was reachability, and a answers now
+    assert check(HostReport(a.host, HostStatus.OK, None, 5.0)) == ("ok", None, 5.0, None)
 
 
 def test_the_savepoints_journal_stays_in_memory(tmp_path):
