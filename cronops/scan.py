@@ -27,6 +27,7 @@ from cronops.crontab import (
 )
 from cronops.inventory import Host
 from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
+from cronops.logs.rendering import as_logged
 from cronops.runs import Run, pair_events
 from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
@@ -407,21 +408,34 @@ def _parse_logs(
 
 
 def entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], str | None]:
-    """Which entry a run or process belongs to: same user and command, the command as written or
-    as cron runs and logs it (`\\%` made `%`, cut at the first `%`); cron may truncate long ones."""
-    exact = {(e.user, split_percent(e.command)[0]): e.id for e in entries}
-    exact |= {(e.user, e.command): e.id for e in entries}
+    """Which entry a run or process belongs to: same user and command, the command as written, as
+    cron runs it (`\\%` made `%`, cut at the first `%`) or as each cron family logs it (control
+    characters and 8-bit bytes made printable: logs.rendering); cron may truncate long ones.
+
+    A scan asks about a few commands tens of thousands of times: what is not matched at once is
+    worked out once per matcher."""
+    forms = [(e.user, form, e.id) for e in entries for form in as_logged(e.command)]
+    forms += [(e.user, split_percent(e.command)[0], e.id) for e in entries]
+    forms += [(e.user, e.command, e.id) for e in entries]
+    exact = {(user, form): id_ for user, form, id_ in forms}  # as written wins, then as run
     squeezed = {(user, " ".join(command.split())): id_ for (user, command), id_ in exact.items()}
+    worked_out: dict[tuple[str | None, str], str | None] = {}
+
+    def truncated(user: str | None, command: str) -> str | None:
+        candidates = {id_ for u, form, id_ in forms if u == user and form.startswith(command)}
+        return candidates.pop() if len(candidates) == 1 else None
 
     def match(user: str | None, command: str | None) -> str | None:
         if command is None:
             return None
-        if found := exact.get((user, command)):
+        key = (user, command)
+        if found := exact.get(key):
             return found
-        if found := squeezed.get((user, " ".join(command.split()))):
-            return found
-        candidates = {e.id for e in entries if e.user == user and e.command.startswith(command)}
-        return candidates.pop() if len(candidates) == 1 else None
+        if key not in worked_out:
+            worked_out[key] = squeezed.get((user, " ".join(command.split()))) or truncated(
+                user, command
+            )
+        return worked_out[key]
 
     return match
 

@@ -205,7 +205,7 @@ def inventory(fleet: Fleet, tmp_path: Path):
     return write
 
 
-LIVE = ("live_logs", "live_fleet")
+LIVE = ("live_logs", "live_fleet", "logged_fleet")
 
 
 def pytest_collection_modifyitems(items):
