@@ -412,6 +412,8 @@ def _check_command(command: str) -> None:
         raise ValueError(
             "the command must be a single line (in a crontab, '%' starts the job's input lines)"
         )
+    if "\0" in command:
+        raise ValueError("the command holds a NUL byte: cron would reject the line")
     if not command.strip():
         raise ValueError("the command is empty")
     if command[0] in " \t":

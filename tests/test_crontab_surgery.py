@@ -190,7 +190,8 @@ METACHARS = st.sampled_from(
     ]
 )
 COMMAND_TAILS = st.lists(
-    st.one_of(st.characters(exclude_characters="\n\r", exclude_categories=("Cs",)), METACHARS),
+    # A NUL is refused (test_edit_line_refuses): cron cuts the line there and rejects the rest.
+    st.one_of(st.characters(exclude_characters="\n\r\0", exclude_categories=("Cs",)), METACHARS),
     max_size=30,
 ).map("".join)
 COMMANDS = st.builds(operator.add, COMMAND_HEADS, COMMAND_TAILS)
@@ -359,6 +360,7 @@ def test_every_active_entry_takes_a_new_schedule_and_command(name: str) -> None:
         ("0 3 * * * /bin/x", USER, {"command": "a\nb"}, "single line"),
         ("0 3 * * * /bin/x", USER, {"command": "/bin/x\r"}, "single line"),
         ("0 3 * * * /bin/x", USER, {"command": " /bin/y"}, "starts with a blank"),
+        ("0 3 * * * /bin/x", USER, {"command": "/bin/y\0z"}, "NUL byte"),
         ("0 3 * * * /bin/x", USER, {"command": "5 /bin/y"}, "6 time fields"),
         ("@daily /bin/x", USER, {"command": "mon /bin/y"}, "6 time fields"),
         ("@daily /bin/x", USER, {"command": "=y"}, "as the setting @daily=y, not a job"),
