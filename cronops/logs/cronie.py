@@ -28,7 +28,8 @@ def parse_parts(
     if kind is None:
         return vixie.other_line(parts, at, pid, host, source, NAME)
     text = vixie.whole_detail(jobpid, detail)  # cronie never logs a job pid in the text
-    command, output = (None, unescape(text)) if kind == "output" else (vixie.command(text), "")
+    # Commands are logged through mkprints (nothing left for rsyslog to escape); output raw.
+    command, output = (None, unescape(text)) if kind == "output" else (intern(text), "")
     keyword = intern(keyword)
     return job_event(at, kind, intern(user), command, pid, pid, host, source, NAME, keyword, output)
 

@@ -32,7 +32,9 @@ def parse_parts(
     if job is not None:
         # With -L 8 the middle cron process logs "[jobpid] command". Without it CMD comes from
         # the job's own process, so its syslog pid is the job pid (END's is the middle process's).
-        command = intern(detail) if "#" not in detail else vixie.command(detail)
+        # Logged through mkprints, no control character is left for rsyslog to escape: a "#011"
+        # here is the command's own text.
+        command = intern(detail)
         jobpid_number = pid if jobpid is None else int(jobpid)
         return job_event(
             at, job[0], intern(user), command, jobpid_number, pid, host, source, NAME, job[1]

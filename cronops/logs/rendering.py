@@ -39,11 +39,10 @@ def as_logged(command: str) -> frozenset[str]:
     written = command.encode("utf-8", "surrogateescape")
     as_run = split_percent(command)[0].encode("utf-8", "surrogateescape")
     return frozenset(
-        read_command(text)
-        for text in (
+        (
             mkprints(as_run),
-            _read_bytes(rsyslog_escaped(written)),
-            _read_bytes(rsyslog_escaped(written, eight_bit=True)),
+            read_command(_read_bytes(rsyslog_escaped(written))),
+            read_command(_read_bytes(rsyslog_escaped(written, eight_bit=True))),
         )
     )
 

@@ -21,7 +21,7 @@ _ISO_STAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+|)(?:Z|[+-]\d\d:?\d\d|
 # A line that starts like syslog but has no "tag:" (e.g. "last message repeated 3 times").
 _STAMP_ONLY = re.compile(rf"(?:{_TRADITIONAL_STAMP}|{_ISO_STAMP}) ", re.ASCII)
 _CRON_TAG = re.compile(r"\b(?:CRON|CROND|crond|cron|crontab)(?:\[\d+\]|:)")
-_ESCAPE = re.compile(r"#(0[0-3][0-7]|177)")  # rsyslog escapes only control characters
+_ESCAPE = re.compile(r"#(0[0-3][0-7]|177)")  # control characters (rsyslog 8.2302 leaves DEL raw)
 
 
 @dataclass(frozen=True)
