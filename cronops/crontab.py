@@ -65,6 +65,13 @@ _NUL_MESSAGE = "binary data (a NUL byte): cron reads a bad minute and rejects th
 # Control bytes in a line cron rejects anyway: say it is binary data, not a typo in a field.
 _CONTROL_BYTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BINARY_MESSAGE = "binary data (control bytes), not a crontab line: cron rejects it"
+# Seen on Debian cron 3.0pl1-162: a last job or NAME=value line without "\n" makes the daemon log
+# "ERROR (Missing newline before EOF, this crontab file will be ignored)", and `crontab -` refuse
+# the file; a last comment or blank line without one is accepted by both.
+NO_FINAL_NEWLINE = (
+    "no newline at the end of the file: cron ignores this whole file "
+    "(Missing newline before EOF), and `crontab -` refuses to install it"
+)
 
 
 @dataclass(frozen=True)
@@ -196,8 +203,8 @@ def parse_crontab(
     occurrences: Counter[tuple[str, str]] = Counter()
     for number, (content, terminator) in enumerate(lines, start=1):
         item = _classify(content, kind, run_as)
-        if isinstance(item, _Job) and not (terminator or item.disabled):
-            item = _Problem("no newline at the end of the file: cron rejects a last job line")
+        if not terminator and _needs_newline(item):
+            item = _Problem(NO_FINAL_NEWLINE)
         if isinstance(item, _Env):
             env[item.name] = item.value
             env_now = tuple(env.items())
@@ -443,6 +450,12 @@ def _pieces(text: str) -> list[str]:
 
 def _cut_terminator(piece: str) -> tuple[str, str]:
     return (piece[:-1], "\n") if piece.endswith("\n") else (piece, "")
+
+
+def _needs_newline(item: _Job | _Env | _Problem | None) -> bool:
+    """Whether cron needs a "\n" after this line when it is the file's last: an active job or
+    a setting does; a comment, a commented-out job or a blank line does not."""
+    return isinstance(item, _Env) or (isinstance(item, _Job) and not item.disabled)
 
 
 def _count_header_lines(contents: list[str]) -> int:

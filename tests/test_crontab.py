@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronops.crontab import (
+    NO_FINAL_NEWLINE,
     SYSTEM,
     USER,
     Crontab,
@@ -325,6 +326,25 @@ def test_last_job_line_without_newline_is_rejected(name: str) -> None:
     assert [problem.line for problem in crontab.problems] == [2]
     assert "no newline" in crontab.problems[0].message
     assert [entry.line for entry in crontab.entries] == [1]
+
+
+@pytest.mark.parametrize(
+    ("last", "rejected"),
+    [
+        ("MAILTO=ops", True),  # cron ignores the whole file for a setting as much as for a job
+        ("# the end", False),
+        ("#0 4 * * * /bin/disabled", False),
+        ("   ", False),
+    ],
+)
+def test_only_a_last_job_or_setting_needs_a_newline(last: str, rejected: bool) -> None:
+    crontab = parse_crontab(
+        f"0 3 * * * /bin/backup\n{last}", host="h", source="/x", kind="user", owner="alice"
+    )
+    assert [(p.line, p.message) for p in crontab.problems] == (
+        [(2, NO_FINAL_NEWLINE)] if rejected else []
+    )
+    assert [e.line for e in crontab.entries] == [1] + ([2] if last.startswith("#0") else [])
 
 
 def test_empty_and_comment_only_files() -> None:
