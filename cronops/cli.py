@@ -178,6 +178,39 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--no-scan", action="store_true", help="judge the history as it is, without scanning first"
     )
+    command(
+        "lint",
+        cmd_lint,
+        "point out crontab lines that make cron do something else than they seem to say",
+        "Read the crontabs of the last scan from the history and point out what makes cron do "
+        "something else than a line seems to say: a line cron rejects (Debian cron then ignores "
+        "the whole file), no newline at the end of the file, an /etc/cron.d file name cron never "
+        "reads, day of month and day of week both restricted (cron runs on either: the next "
+        "dates are shown), a fixed-time job in the hour a DST change skips or repeats within a "
+        "year (the date and what cron does), an unescaped %, and CRON_TZ for a cron that "
+        "ignores it. Exit 0 when there is nothing to say, 1 when there is, 2 on a usage or "
+        "inventory error.",
+        epilog=LINT_EPILOG,
+    )
+    changes = command(
+        "changes",
+        cmd_changes,
+        "list what changed in the crontabs: added, removed, changed, paused; who and when",
+        "Every change the history holds since --since, oldest first: crontab files added, "
+        "removed or rewritten, entries added, removed, with a new schedule or command, paused, "
+        "resumed, commented out or back, and NAME=value settings changed. Who and when come "
+        "from cronops' audit trail, else the host's log of the crontab program (REPLACE, "
+        "DELETE, BEGIN/END EDIT: user crontabs only), else the file's modification time, else "
+        "only the scan that found it. Reads the history database; run `cronops scan` first.",
+    )
+    changes.add_argument(
+        "--since",
+        type=since_arg,
+        default="24h",
+        metavar="WHEN",
+        help="a duration back from now (24h, 8d) or an ISO date-time (default 24h)",
+    )
+    changes.add_argument("--entry", "-e", metavar="ID", help="only the changes of this entry")
     add_action_commands(command)
     log = command(
         "log",
@@ -300,6 +333,14 @@ exit codes:
   2  usage or inventory error (nothing was checked)
 
 Use it from cron or a monitoring check:  cronops audit --format json --fail-on critical
+"""
+
+
+LINT_EPILOG = """\
+exit codes:
+  0  nothing to point out
+  1  something to point out
+  2  usage or inventory error (nothing was checked)
 """
 
 
@@ -570,6 +611,67 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
         out = tables.console()
         out.print(tables.jobs_table(entries, out.width))
+    return EXIT_OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from cronops import report
+    from cronops.audit import host_facts
+    from cronops.lint import lint_host
+
+    _, hosts = open_inventory(args)
+    store = open_store(args)
+    now = datetime.now().astimezone()
+    try:
+        crontabs = store.crontabs_now([h.name for h in hosts])
+        notes = []
+        for host in hosts:
+            facts = host_facts(store, host)
+            mine = [c for c in crontabs if c.host == host.name]
+            notes += lint_host(mine, facts.zone, facts.cron_flavor, now)
+    finally:
+        store.close()
+    if not crontabs:
+        print("No crontabs in the history yet: run `cronops scan` first.", file=sys.stderr)
+    if args.format == "json":
+        report.print_json(report.lint_json(notes, now))
+    elif crontabs:
+        from cronops import tables  # rich, for a person at a terminal
+
+        tables.console().print(tables.lint_table(notes, len(crontabs)))
+    return EXIT_ATTENTION if notes else EXIT_OK
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    from cronops import report
+    from cronops.changes import timeline
+
+    _, hosts = open_inventory(args)
+    names = [h.name for h in hosts]
+    now = datetime.now().astimezone()
+    since = args.since if isinstance(args.since, datetime) else now - args.since
+    store = open_store(args)
+    try:
+        versions = store.crontab_versions(names, since)
+        # Who made a version found since `since` may be said earlier, after the version before.
+        start = min([since, *(v.seen_at for v in versions if v.seen_at)])
+        changes = timeline(
+            versions,
+            store.crontab_edits(names, start),
+            store.crontab_actions(names, start),
+            store.first_scans(names),
+            since,
+        )
+    finally:
+        store.close()
+    if args.entry:
+        changes = [c for c in changes if c.concerns(args.entry)]
+    if args.format == "json":
+        report.print_json(report.changes_json(changes, since, now))
+    else:
+        from cronops import tables  # rich, for a person at a terminal
+
+        tables.console().print(tables.changes_table(changes, since))
     return EXIT_OK
 
 

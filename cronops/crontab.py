@@ -165,6 +165,24 @@ class Crontab:
 
 
 @dataclass(frozen=True)
+class StoredCrontab:
+    """One version of a crontab file as the history holds it."""
+
+    host: str
+    path: str
+    kind: str  # USER or SYSTEM
+    owner: str | None
+    text: str | None  # None: the file was gone at this scan
+    seen_at: datetime | None = None  # the scan that read this version, our clock
+    mtime: datetime | None = None  # the file's modification time, the host's clock
+
+    def parsed(self) -> Crontab:
+        return parse_crontab(
+            self.text or "", host=self.host, source=self.path, kind=self.kind, owner=self.owner
+        )
+
+
+@dataclass(frozen=True)
 class _Job:
     schedule: str
     user: str | None  # None in a user crontab: the owner runs it

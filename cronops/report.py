@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cronops.policy import SEVERITIES
@@ -21,6 +22,8 @@ if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judgin
 
     from cronops.analysis import Finding
     from cronops.audit import AuditResult
+    from cronops.changes import Change
+    from cronops.lint import LintNote
 
 
 def hosts_json(reports: Sequence[HostReport]) -> dict[str, Any]:
@@ -217,3 +220,50 @@ ACTION_FIELDS = (
 def actions_json(actions: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The audit trail for scripts; the whole crontab texts stay in the history database."""
     return {"actions": [{k: a.get(k) for k in ACTION_FIELDS} for a in actions]}
+
+
+def lint_json(notes: Sequence[LintNote], now: datetime) -> dict[str, Any]:
+    """Each note with the line it is about; `dates` are the runs it speaks of, in ISO 8601."""
+    return {
+        "generated_at": now.isoformat(),
+        "notes": [
+            {
+                "host": n.host,
+                "path": n.path,
+                "line": n.line,
+                "rule": n.rule,
+                "entry_id": n.entry_id,
+                "text": n.text,
+                "message": n.message,
+                "dates": [d.isoformat() for d in n.dates],
+            }
+            for n in notes
+        ],
+    }
+
+
+def changes_json(changes: Sequence[Change], since: datetime, now: datetime) -> dict[str, Any]:
+    """The timeline, oldest first; `at` is as sure as `known_by` says (see `cronops changes -h`)."""
+    return {
+        "since": since.isoformat(),
+        "until": now.isoformat(),
+        "changes": [
+            {
+                "at": c.at.isoformat(),
+                "known_by": c.known_by,
+                "host": c.host,
+                "path": c.path,
+                "line": c.line,
+                "kind": c.kind,
+                "entry_id": c.entry_id,
+                "previous_id": c.previous_id,
+                "before": c.before,
+                "after": c.after,
+                "who": c.who,
+                "via": c.via,
+                "seen_at": c.seen_at.isoformat() if c.seen_at else None,
+                "not_before": c.not_before.isoformat() if c.not_before else None,
+            }
+            for c in changes
+        ],
+    }

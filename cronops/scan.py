@@ -28,6 +28,7 @@ from cronops.crontab import (
 from cronops.inventory import Host
 from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.logs.rendering import as_logged
+from cronops.logs.vixie import CRONTAB_EDITS
 from cronops.runs import Run, pair_events
 from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
@@ -253,6 +254,8 @@ class _Digest:
     cursors: list[probe.LogCursor] = field(default_factory=list)
     journal_cursor: str | None = None
     processes: list[dict] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # crontabs there, but not readable
+    crontab_edits: list[dict] = field(default_factory=list)
 
 
 def _digest_safely(store: Store, report: HostReport, since: datetime, clock: Clock) -> _Digest:
@@ -351,6 +354,8 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         cursors=[c.cursor for c in result.logs if c.cursor and c.mode == "current"],
         journal_cursor=journal_cursor,
         processes=[_process_row(name, job, facts.clock, match, now) for job in jobs],
+        unreadable=result.unreadable,
+        crontab_edits=[_edit_row(name, e) for e in events if e.keyword in CRONTAB_EDITS],
     )
 
 
@@ -367,6 +372,9 @@ def _write(store: Store, db: sqlite3.Connection, digest: _Digest, started: datet
     store.write_host_state(db, digest.state | {"coverage_start": earliest})
     for row in digest.crontabs:
         store.write_crontab(db, row, now)
+    kept = [row["path"] for row in digest.crontabs] + digest.unreadable
+    store.write_crontabs_gone(db, name, kept, now)
+    store.write_crontab_edits(db, digest.crontab_edits)
     store.write_entries(db, name, digest.entries, now)
     store.write_problems(db, name, digest.problems)
     outcome.new_runs = store.write_run_rows(db, digest.runs)
@@ -523,6 +531,18 @@ def _pause_json(pause: PauseInfo | None) -> str | None:
     return json.dumps(
         {"by": pause.by, "at": iso(pause.at), "reason": pause.reason, "until": iso(pause.until)}
     )
+
+
+def _edit_row(host: str, event: LogEvent) -> dict:
+    """A line of the host's `crontab` program: `(actor) REPLACE (user)`."""
+    return {
+        "host": host,
+        "at": iso(event.at),
+        "pid": event.process_pid,
+        "actor": event.user,
+        "user": event.detail,
+        "action": event.keyword,
+    }
 
 
 def _problem_row(host: str, problem) -> dict:

@@ -12,7 +12,7 @@ import json
 import operator
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -20,6 +20,8 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cronops.changes import CronopsEdit, CrontabEdit
+from cronops.crontab import StoredCrontab
 from cronops.locations import private_file
 from cronops.probe import LogCursor
 
@@ -248,6 +250,79 @@ class Store:
             [*params, limit],
         )
 
+    def crontabs_now(self, hosts: Sequence[str]) -> list[StoredCrontab]:
+        """The hosts' crontab files as their last scans read them, by host and path."""
+        rows = self.rows(
+            f"select * from crontabs where host in ({_marks(hosts)}) order by host, path",
+            list(hosts),
+        )
+        return [_crontab(row, row["read_at"]) for row in rows]
+
+    def crontab_versions(self, hosts: Sequence[str], since: datetime) -> list[StoredCrontab]:
+        """Each version of the hosts' crontab files seen since `since`, after the version it
+        replaced (when there is one): by host and path, oldest first."""
+        rows = self.rows(
+            f"""
+            select v.* from crontab_versions v
+            join (
+                select host, path, min(id) as first from crontab_versions
+                where host in ({_marks(hosts)}) and seen_at >= ? group by host, path
+            ) recent on v.host = recent.host and v.path = recent.path
+            where v.id >= coalesce((
+                select max(id) from crontab_versions w
+                where w.host = recent.host and w.path = recent.path and w.id < recent.first
+            ), recent.first)
+            order by v.host, v.path, v.id
+            """,
+            [*hosts, iso(since)],
+        )
+        return [_crontab(row, row["seen_at"]) for row in rows]
+
+    def crontab_edits(self, hosts: Sequence[str], since: datetime) -> list[CrontabEdit]:
+        """What the hosts' `crontab` program logged since `since`, in order."""
+        rows = self.rows(
+            f"select * from crontab_edits where host in ({_marks(hosts)}) and at >= ? "
+            "order by at, id",
+            [*hosts, iso(since)],
+        )
+        return [
+            CrontabEdit(r["host"], _moment(r["at"]), r["pid"], r["actor"], r["user"], r["action"])
+            for r in rows
+        ]
+
+    def crontab_actions(self, hosts: Sequence[str], since: datetime) -> list[CronopsEdit]:
+        """cronops' own changes to the hosts' crontabs since `since` (the ones that were
+        written), in order."""
+        rows = self.rows(
+            f"""
+            select * from actions where host in ({_marks(hosts)}) and at >= ? and result = 'ok'
+            and crontab_after is not null order by at, id
+            """,
+            [*hosts, iso(since)],
+        )
+        return [
+            CronopsEdit(
+                host=r["host"],
+                path=r["path"],
+                at=_moment(r["at"]),
+                actor=r["actor"],
+                action=r["action"],
+                entry_id=r["entry_id"],
+                crontab_after=r["crontab_after"],
+            )
+            for r in rows
+        ]
+
+    def first_scans(self, hosts: Sequence[str]) -> dict[str, datetime]:
+        """When each host was first scanned with success: what cronops saw then was already
+        there, not added."""
+        rows = self.rows(
+            f"select host, min(finished_at) as at from scans where host in ({_marks(hosts)}) "
+            "and status = 'ok' group by host",
+            list(hosts),
+        )
+        return {row["host"]: _moment(row["at"]) for row in rows}
+
     # -- writing -----------------------------------------------------------------------------
 
     def record_action(self, action: dict[str, Any], runs: Iterable[dict[str, Any]] = ()) -> int:
@@ -278,9 +353,31 @@ class Store:
         _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
         if previous and previous[0]["sha256"] == sha:
             return False
-        version = {"host": row["host"], "path": row["path"], "sha256": sha, "text": row["text"]}
-        _insert(db, "crontab_versions", [version | {"seen_at": seen_at}])
+        _insert(db, "crontab_versions", [_version(row, sha, seen_at)])
         return True
+
+    def write_crontabs_gone(
+        self, db: sqlite3.Connection, host: str, kept: Iterable[str], seen_at: str
+    ) -> None:
+        """The host's crontab files not in `kept` (read now, or there but unreadable) are gone:
+        their version history ends with one without text, and they leave the crontabs table."""
+        kept = set(kept)
+        stored = _dicts(db, "select * from crontabs where host = ?", [host])
+        gone = [row for row in stored if row["path"] not in kept]
+        _insert(db, "crontab_versions", [_version(row, None, seen_at) for row in gone])
+        db.executemany(
+            "delete from crontabs where host = ? and path = ?", [[host, r["path"]] for r in gone]
+        )
+
+    def write_crontab_edits(self, db: sqlite3.Connection, edits: list[dict[str, Any]]) -> None:
+        """Lines of the host's `crontab` program; one read twice (two files, a rescan) is kept once."""
+        if edits:
+            columns = list(edits[0])
+            db.executemany(
+                f"insert or ignore into crontab_edits ({', '.join(columns)}) "
+                f"values ({', '.join('?' for _ in columns)})",
+                [_stored(edit[c] for c in columns) for edit in edits],
+            )
 
     def write_entries(
         self, db: sqlite3.Connection, host: str, entries: list[dict[str, Any]], seen_at: str
@@ -389,6 +486,42 @@ class Store:
 # Latin-1, a line of binary garbage). SQLite takes only UTF-8 text, so a str that is not valid
 # UTF-8 is stored as a BLOB of its original bytes, and every BLOB read back is that str again:
 # the same value is always stored the same way, so `where command = ?` still finds it.
+
+
+def _crontab(row: dict[str, Any], seen_at: str | None) -> StoredCrontab:
+    return StoredCrontab(
+        host=row["host"],
+        path=row["path"],
+        kind=row["kind"],
+        owner=row["owner"],
+        text=row["text"],
+        seen_at=from_iso(seen_at),
+        mtime=from_iso(row["mtime"]),
+    )
+
+
+def _moment(text: str) -> datetime:
+    """A stored time the schema requires."""
+    return datetime.fromisoformat(text)
+
+
+def _marks(items: Sequence[Any]) -> str:
+    """The placeholders of an `in (...)` list; `null` for none, which matches nothing."""
+    return ", ".join("?" for _ in items) or "null"
+
+
+def _version(row: dict[str, Any], sha: str | None, seen_at: str) -> dict[str, Any]:
+    """A crontab_versions row for a crontabs row; without a sha256 (and text), the file is gone."""
+    return {
+        "host": row["host"],
+        "path": row["path"],
+        "sha256": sha,
+        "text": row["text"] if sha else None,
+        "seen_at": seen_at,
+        "mtime": row["mtime"] if sha else None,
+        "kind": row["kind"],
+        "owner": row["owner"],
+    }
 
 
 def _stored(values: Iterable[Any]) -> list[Any]:
@@ -602,9 +735,37 @@ def _add_action_login(db: Database) -> None:
     db["actions"].add_column("login", str)
 
 
+def _add_crontab_history(db: Database) -> None:
+    # What a timeline of changes needs: when the host wrote each version, what kind of file it
+    # was (a removed file has no crontabs row left to say), and who ran `crontab` on the host.
+    versions = db["crontab_versions"]
+    versions.add_column("mtime", str)
+    versions.add_column("kind", str)
+    versions.add_column("owner", str)
+    for column in ("kind", "owner"):
+        db.execute(
+            f"update crontab_versions set {column} = (select c.{column} from crontabs c "
+            "where c.host = crontab_versions.host and c.path = crontab_versions.path)"
+        )
+    db["crontab_edits"].create(
+        {
+            "id": int,
+            "host": str,
+            "at": str,
+            "pid": int,
+            "actor": str,  # who ran `crontab`
+            "user": str,  # whose crontab it changed
+            "action": str,  # REPLACE, DELETE, BEGIN EDIT or END EDIT, as logged
+        },
+        pk="id",
+    )
+    db["crontab_edits"].create_index(["host", "at", "pid", "action", "user", "actor"], unique=True)
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
     3: _add_action_login,
+    4: _add_crontab_history,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

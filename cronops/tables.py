@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
@@ -16,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cronops.changes import BY_SCAN
 from cronops.policy import SEVERITIES
 from cronops.report import audit_headline, job_label, paused_note, scan_totals
 from cronops.scan import HostReport, HostScan
@@ -25,6 +27,8 @@ from cronops.visible import visible
 
 if TYPE_CHECKING:
     from cronops.audit import AuditResult
+    from cronops.changes import Change
+    from cronops.lint import LintNote
 
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -220,3 +224,58 @@ def actions_table(actions: Sequence[dict[str, Any]]) -> Table:
             change,
         )
     return table
+
+
+def lint_table(notes: Sequence[LintNote], files: int) -> Table | str:
+    """One row per note: where, which rule, and what cron does, under the line as written."""
+    if not notes:
+        return f"Nothing to point out in {files} crontab files."
+    table = Table(
+        title=f"{len(notes)} notes on {files} crontab files", title_justify="left", expand=True
+    )
+    table.add_column("HOST", no_wrap=True)
+    table.add_column("WHERE", no_wrap=True)
+    table.add_column("RULE", no_wrap=True)
+    table.add_column("NOTE", ratio=1, overflow="fold")
+    for note in notes:
+        where = _short_source(note.path) + (f":{note.line}" if note.line else "")
+        lines = [f"[italic]{shown(note.text)}[/]"] if note.text else []
+        lines.append(shown(note.message))
+        table.add_row(shown(note.host), shown(where), note.rule, "\n".join(lines))
+    return table
+
+
+def changes_table(changes: Sequence[Change], since: datetime) -> Table | str:
+    """Oldest first: when, where, what changed, by whom, and the line before and after."""
+    if not changes:
+        return f"No crontab changes since {since:%Y-%m-%d %H:%M %Z}."
+    table = Table(
+        title=f"{len(changes)} changes since {since:%Y-%m-%d %H:%M %Z}",
+        title_justify="left",
+        expand=True,
+    )
+    table.add_column("WHEN", no_wrap=True)
+    table.add_column("HOST", no_wrap=True)
+    table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
+    table.add_column("CHANGE", no_wrap=True)
+    table.add_column("WHO", overflow="fold", max_width=28)
+    table.add_column("LINE BEFORE / AFTER", ratio=1, overflow="fold")
+    for change in changes:
+        where = _short_source(change.path) + (f":{change.line}" if change.line else "")
+        lines = [f"- {shown(change.before)}"] if change.before is not None else []
+        lines += [f"+ {shown(change.after)}"] if change.after is not None else []
+        table.add_row(
+            _when(change),
+            shown(change.host),
+            shown(where),
+            change.kind,
+            shown(f"{change.who} ({change.via})" if change.who else "not said"),
+            "\n".join(lines),
+        )
+    return table
+
+
+def _when(change: Change) -> str:
+    """The time in this machine's zone; one only a scan bounds is "before" that scan."""
+    at = f"{change.at.astimezone():%Y-%m-%d %H:%M:%S}"
+    return f"before {at}" if change.known_by == BY_SCAN else at

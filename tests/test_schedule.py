@@ -17,12 +17,17 @@ from hypothesis import strategies as st
 
 from cronops.crontab import parse_crontab
 from cronops.schedule import (
+    GAP,
+    REPEAT,
     ScheduleError,
+    clock_shifts,
+    days_either,
     describe,
     expected_runs,
     never_runs,
     next_runs,
     previous_run,
+    runs_in_clock_shifts,
     typical_interval,
     validate,
 )
@@ -567,3 +572,71 @@ def test_next_and_previous_agree_with_the_replay(
 )
 def test_a_schedule_that_matches_no_date_never_runs(schedule: str, never: bool) -> None:
     assert never_runs(schedule) is never
+
+
+# --- what lint asks: the either-day rule and the clock's shifts ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schedule", "either"),
+    [
+        ("0 0 13 * 5", True),
+        ("0 0 1,15 * mon", True),
+        ("0 0 1-7 * 1", True),
+        ("0 0 */2 * 5", False),  # a field starting with "*" is unrestricted to cron
+        ("0 0 13 * *", False),
+        ("0 0 * * 5", False),
+        ("@weekly", False),
+        ("@reboot", False),
+    ],
+)
+def test_days_either_follows_crons_star_rule(schedule: str, either: bool) -> None:
+    assert days_either(schedule) is either
+
+
+def test_days_either_refuses_what_cron_rejects() -> None:
+    with pytest.raises(ScheduleError):
+        days_either("0 0 32 * 5")
+
+
+YEAR_2026 = (at(UTC_ZONE, 2026, 1, 1), at(UTC_ZONE, 2027, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("zone", "shifts"),
+    [
+        (BERLIN, [(GAP, "03-29 02:00", "03:00"), (REPEAT, "10-25 02:00", "03:00")]),
+        (NEW_YORK, [(GAP, "03-08 02:00", "03:00"), (REPEAT, "11-01 01:00", "02:00")]),
+        # Lord Howe moves its clock by half an hour
+        (
+            ZoneInfo("Australia/Lord_Howe"),
+            [(REPEAT, "04-05 01:30", "02:00"), (GAP, "10-04 02:00", "02:30")],
+        ),
+        (TOKYO, []),
+    ],
+    ids=["berlin", "new-york", "lord-howe", "tokyo"],
+)
+def test_clock_shifts_in_a_year(zone: ZoneInfo, shifts: list) -> None:
+    found = clock_shifts(zone, *YEAR_2026)
+    assert [(s.kind, f"{s.start:%m-%d %H:%M}", f"{s.end:%H:%M}") for s in found] == shifts
+
+
+def test_a_fixed_time_in_the_shifts_runs_as_debian_cron_runs_it() -> None:
+    gap, repeat = runs_in_clock_shifts("30 2 * * *", BERLIN, *YEAR_2026)
+    assert (gap.shift.kind, f"{gap.wall:%m-%d %H:%M}") == (GAP, "03-29 02:30")
+    assert [run.strftime("%H:%M%z") for run in gap.runs] == ["03:00+0200"]
+    assert (repeat.shift.kind, f"{repeat.wall:%m-%d %H:%M}") == (REPEAT, "10-25 02:30")
+    assert [run.strftime("%H:%M%z") for run in repeat.runs] == ["02:30+0200"]  # the first pass
+    # the same as the expected runs of those days
+    for shifted in (gap, repeat):
+        day = shifted.wall.replace(hour=0, minute=0, tzinfo=BERLIN)
+        assert list(shifted.runs) == expected_runs(
+            "30 2 * * *", BERLIN, day, day + timedelta(days=1)
+        )
+
+
+@pytest.mark.parametrize(
+    "schedule", ["*/10 2 * * *", "30 * * * *", "@hourly", "30 3 * * *", "@reboot"]
+)
+def test_no_shifted_runs_for_wildcard_jobs_or_times_outside_the_shifts(schedule: str) -> None:
+    assert runs_in_clock_shifts(schedule, BERLIN, *YEAR_2026) == []

@@ -66,6 +66,8 @@ ERROR_KEYWORDS = frozenset(
         "FAILED to open PAM security session",
     }
 )
+# What the `crontab` program logs (Debian and cronie): a user's crontab changed, or began to.
+CRONTAB_EDITS = frozenset({"REPLACE", "DELETE", "BEGIN EDIT", "END EDIT"})
 _DAEMON_USER = "CRON"  # log_it's user for the daemon itself
 
 

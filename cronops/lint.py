@@ -1,0 +1,241 @@
+"""Crontab lint: what in a host's crontabs makes cron do something else than it seems to say.
+
+Pure: the host's crontabs as stored, its zone, its cron family and the time in; notes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from pathlib import PurePosixPath
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronops.crontab import (
+    NO_FINAL_NEWLINE,
+    Crontab,
+    Entry,
+    StoredCrontab,
+    cron_d_file_ignored,
+    split_percent,
+)
+from cronops.schedule import (
+    GAP,
+    REPEAT,
+    ShiftedRun,
+    days_either,
+    next_runs,
+    runs_in_clock_shifts,
+    split_schedule,
+)
+
+REJECTED = "rejected"
+NO_NEWLINE = "no-final-newline"
+IGNORED_FILE = "ignored-file"
+DAYS_EITHER = "days-either"
+DST_GAP = "dst-gap"
+DST_REPEAT = "dst-repeat"
+PERCENT = "percent"
+CRON_TZ_IGNORED = "cron-tz-ignored"
+RULES = {
+    REJECTED: "a line cron rejects: Debian cron then ignores the whole file",
+    NO_NEWLINE: "no newline at the end of the file",
+    IGNORED_FILE: "an /etc/cron.d file whose name cron never reads",
+    DAYS_EITHER: "day of month and day of week both restricted: cron runs on either",
+    DST_GAP: "a fixed-time job in the hour the clock skips",
+    DST_REPEAT: "a fixed-time job in the hour the clock repeats",
+    PERCENT: "an unescaped % cuts the command and feeds the rest to it as input",
+    CRON_TZ_IGNORED: "CRON_TZ for a cron that ignores it",
+}
+
+# The cron families (as the log parsers name them) that run every job in the host's zone and
+# only pass CRON_TZ to the job's environment; cronie alone schedules by it.
+IGNORE_CRON_TZ = ("debian", "busybox")
+CRONIE = "cronie"
+# What cron does in a DST change is Debian's and cronie's rule (cron.c); busybox's differs.
+BUSYBOX = "busybox"
+CRON_D = PurePosixPath("/etc/cron.d")
+HORIZON = timedelta(days=366)  # how far ahead DST changes are looked for
+NEXT_DATES = 5
+
+
+@dataclass(frozen=True)
+class LintNote:
+    host: str
+    path: str
+    line: int | None  # None: about the whole file
+    rule: str  # a key of RULES
+    message: str  # what cron does, for an operator
+    text: str = ""  # the line as written
+    entry_id: str | None = None
+    dates: tuple[datetime, ...] = ()  # the runs the note speaks of, in the job's zone
+
+
+def lint_host(
+    crontabs: Iterable[StoredCrontab], zone: tzinfo, family: str | None, now: datetime
+) -> list[LintNote]:
+    """Every note on one host's crontabs, by file and line. `family` is debian, cronie, busybox,
+    or None when unknown (then nothing is said that depends on it)."""
+    notes: list[LintNote] = []
+    for stored in crontabs:
+        if stored.text is None:
+            continue
+        path = PurePosixPath(stored.path)
+        if path.parent == CRON_D and cron_d_file_ignored(path.name) and family != CRONIE:
+            notes.append(_ignored_file(stored))
+            continue
+        crontab = stored.parsed()
+        notes += _file_notes(crontab)
+        if family in IGNORE_CRON_TZ:
+            notes += _cron_tz_ignored(crontab, zone, family)
+        for entry in crontab.entries:
+            if not entry.disabled:
+                notes += _entry_notes(entry, _zone_of(entry, zone, family), family, now)
+    return sorted(notes, key=lambda note: (note.path, note.line or 0))
+
+
+def _ignored_file(stored: StoredCrontab) -> LintNote:
+    jobs = len([e for e in stored.parsed().entries if not e.disabled])
+    never = f": its {jobs} jobs never run" if jobs > 1 else ": its job never runs" if jobs else ""
+    return LintNote(
+        stored.host,
+        stored.path,
+        None,
+        IGNORED_FILE,
+        "cron never reads this file (in /etc/cron.d Debian cron, like run-parts, takes only "
+        f"names made of letters, digits, '_' and '-'){never}",
+    )
+
+
+def _file_notes(crontab: Crontab) -> list[LintNote]:
+    """The lines cron rejects, and a file that does not end in a newline."""
+    last = crontab.text.count("\n") + 1
+    unterminated = not crontab.text.endswith("\n") and bool(crontab.text)
+    notes = []
+    for problem in crontab.problems:
+        if problem.message == NO_FINAL_NEWLINE:
+            rule, message = NO_NEWLINE, problem.message
+        else:
+            rule, message = REJECTED, f"{problem.message}; Debian cron ignores the whole file"
+        notes.append(
+            LintNote(crontab.host, crontab.source, problem.line, rule, message, problem.text)
+        )
+    if unterminated and not any(problem.line == last for problem in crontab.problems):
+        notes.append(
+            LintNote(
+                crontab.host,
+                crontab.source,
+                last,
+                NO_NEWLINE,
+                "no newline at the end of the file: cron takes a last comment or blank line "
+                "as it is, but a line later appended to the file (echo >>) would join it",
+                crontab.text.rsplit("\n", 1)[-1],
+            )
+        )
+    return notes
+
+
+def _cron_tz_ignored(crontab: Crontab, zone: tzinfo, family: str) -> list[LintNote]:
+    return [
+        LintNote(
+            crontab.host,
+            crontab.source,
+            setting.line,
+            CRON_TZ_IGNORED,
+            f"{family} cron ignores CRON_TZ: the jobs below it run in the host's zone "
+            f"({_zone_name(zone)}), and CRON_TZ only lands in their environment",
+            setting.text,
+        )
+        for setting in crontab.settings
+        if setting.name == "CRON_TZ"
+    ]
+
+
+def _entry_notes(entry: Entry, zone: tzinfo, family: str | None, now: datetime) -> list[LintNote]:
+    notes = []
+    if split_percent(entry.command)[1] is not None:
+        notes.append(_percent(entry))
+    if entry.is_reboot:
+        return notes
+    if days_either(entry.schedule):
+        notes.append(_days_either(entry, zone, now))
+    if family != BUSYBOX:
+        notes += _clock_shifts(entry, zone, now)
+    return notes
+
+
+def _percent(entry: Entry) -> LintNote:
+    command, given = split_percent(entry.command)
+    return _note(
+        entry,
+        PERCENT,
+        f"an unescaped % ends the command: cron runs {command!r} and writes {given!r} to its "
+        "input (each further % a newline); write \\% for a % the command should see",
+    )
+
+
+def _days_either(entry: Entry, zone: tzinfo, now: datetime) -> LintNote:
+    fields = split_schedule(entry.schedule)
+    runs = tuple(next_runs(entry.schedule, zone, now, NEXT_DATES))
+    dates = ", ".join(f"{run:%a %Y-%m-%d}" for run in runs) or "none"
+    return _note(
+        entry,
+        DAYS_EITHER,
+        f"day of month ({fields[2]}) and day of week ({fields[4]}) are both restricted, so cron "
+        f"runs it on days matching either one, not only on days matching both: next {dates}",
+        runs,
+    )
+
+
+def _clock_shifts(entry: Entry, zone: tzinfo, now: datetime) -> list[LintNote]:
+    """The next gap and the next repeated hour (within a year) the job's fixed time falls in."""
+    shifted = runs_in_clock_shifts(entry.schedule, zone, now, now + HORIZON)
+    notes = []
+    for kind in (GAP, REPEAT):
+        of_kind = [run for run in shifted if run.shift.kind == kind]
+        if of_kind:
+            first = [run for run in of_kind if run.shift == of_kind[0].shift]
+            notes.append(_clock_shift(entry, zone, first))
+    return notes
+
+
+def _clock_shift(entry: Entry, zone: tzinfo, shifted: list[ShiftedRun]) -> LintNote:
+    shift = shifted[0].shift
+    span = f"{shift.start:%H:%M}-{shift.end:%H:%M}"
+    walls = " and ".join(f"{run.wall:%H:%M}" for run in shifted)
+    runs = tuple(run for item in shifted for run in item.runs)
+    day = f"on {shift.start:%a %Y-%m-%d} the clock in {_zone_name(zone)}"
+    if shift.kind == GAP:
+        rule = DST_GAP
+        message = (
+            f"{day} skips {span}, so {walls} never comes: cron (Debian, cronie) runs it at "
+            f"{runs[0]:%H:%M %Z} instead, once the clock has jumped"
+        )
+    else:
+        rule = DST_REPEAT
+        again = shifted[0].wall.replace(tzinfo=zone, fold=1)
+        message = (
+            f"{day} shows {span} twice, so {walls} comes twice: cron (Debian, cronie) runs it "
+            f"once, the first time ({runs[0]:%H:%M %Z}), not again at {again:%H:%M %Z}"
+        )
+    return _note(entry, rule, message, runs)
+
+
+def _note(entry: Entry, rule: str, message: str, dates: tuple[datetime, ...] = ()) -> LintNote:
+    return LintNote(
+        entry.host, entry.source, entry.line, rule, message, entry.text, entry.id, dates
+    )
+
+
+def _zone_of(entry: Entry, host_zone: tzinfo, family: str | None) -> tzinfo:
+    """The zone cron schedules the entry in: cronie's CRON_TZ when set and known, else the host's."""
+    if family == CRONIE and entry.cron_tz:
+        try:
+            return ZoneInfo(entry.cron_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return host_zone
+
+
+def _zone_name(zone: tzinfo) -> str:
+    return getattr(zone, "key", None) or str(zone)
