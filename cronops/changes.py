@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 from itertools import groupby
 
 from cronops.crontab import USER, Entry, EnvSetting, StoredCrontab
@@ -35,6 +36,8 @@ BY_CRONOPS, BY_LOG, BY_MTIME, BY_SCAN = "cronops", "log", "mtime", "scan"
 REPLACE, DELETE, BEGIN_EDIT = "REPLACE", "DELETE", "BEGIN EDIT"
 # A cronops action and the `crontab -` it ran are seconds apart.
 SAME_WRITE = timedelta(minutes=1)
+# Syslog stamps whole seconds: a line stamped 10:16:10 may come after a scan at 10:16:10.4.
+LOG_GRAIN = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -179,8 +182,8 @@ def _made_by(
     if version.text is not None and mtime and (after is None or after < mtime) and mtime <= seen:
         made = replace(made, at=mtime, known_by=BY_MTIME)
 
-    def between(moment: datetime) -> bool:
-        return (after is None or after < moment) and moment <= seen  # type: ignore[operator]
+    def between(moment: datetime, grain: timedelta = timedelta(0)) -> bool:
+        return (after is None or after < moment + grain) and moment <= seen  # type: ignore[operator]
 
     writes = [
         run
@@ -190,7 +193,7 @@ def _made_by(
         and run.host == version.host
         and run.user == version.owner
         and run.writes
-        and between(run.at)
+        and between(run.at, LOG_GRAIN)
         and (DELETE in {e.action for e in run.writes}) == (version.text is None)
     ]
     ours = [
@@ -228,12 +231,24 @@ def _what_changed(previous: StoredCrontab | None, version: StoredCrontab) -> lis
         entries = previous.parsed().entries
         return [{"kind": FILE_REMOVED}] + [_entry_item(REMOVED, e) for e in entries]
     old, new = previous.parsed(), version.parsed()
-    items = _entry_changes(old.entries, new.entries)
+    items = _entry_changes(old.entries, new.entries, _rewritten_blocks(old.text, new.text))
     items += _setting_changes(old.settings, new.settings)
     return items or [{"kind": REWRITTEN}]
 
 
-def _entry_changes(old: list[Entry], new: list[Entry]) -> list[dict]:
+def _rewritten_blocks(old: str, new: str) -> list[tuple[range, range]]:
+    """The old and new line numbers of each block a diff of the two texts rewrote in place."""
+    matcher = SequenceMatcher(None, old.split("\n"), new.split("\n"), autojunk=False)
+    return [
+        (range(old_start + 1, old_end + 1), range(new_start + 1, new_end + 1))
+        for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes()
+        if tag == "replace"
+    ]
+
+
+def _entry_changes(
+    old: list[Entry], new: list[Entry], rewritten: list[tuple[range, range]]
+) -> list[dict]:
     before = {entry.id: entry for entry in old}
     after = {entry.id: entry for entry in new}
     gone = [entry for entry in old if entry.id not in after]
@@ -242,17 +257,22 @@ def _entry_changes(old: list[Entry], new: list[Entry]) -> list[dict]:
     for entry in new:
         if entry.id in before:
             items += _entry_edits(before[entry.id], entry)
-    # An entry's id is its command: a new command on the same line for the same user is one
-    # entry changed, not one removed and another added.
-    for entry in came:
-        was = next((e for e in gone if e.line == entry.line and e.user == entry.user), None)
-        if was is None:
-            items.append(_entry_item(ADDED, entry))
-        else:
-            gone.remove(was)
-            items.append(_entry_item(COMMAND, entry, was) | {"previous_id": was.id})
+    # An entry's id is its command: in a block of lines rewritten in place, the entries gone
+    # and come, in order, for the same user, are entries whose command changed.
+    for old_lines, new_lines in rewritten:
+        pairs = zip(
+            [e for e in gone if e.line in old_lines],
+            [e for e in came if e.line in new_lines],
+            strict=False,
+        )
+        for was, entry in pairs:
+            if was.user == entry.user:
+                gone.remove(was)
+                came.remove(entry)
+                items.append(_entry_item(COMMAND, entry, was) | {"previous_id": was.id})
     items += [_entry_item(REMOVED, entry) for entry in gone]
-    return items
+    items += [_entry_item(ADDED, entry) for entry in came]
+    return sorted(items, key=lambda item: item["line"])
 
 
 def _entry_edits(was: Entry, now: Entry) -> list[dict]:

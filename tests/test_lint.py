@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from cronops.cli import main
 from cronops.crontab import StoredCrontab
 from cronops.lint import (
     CRON_TZ_IGNORED,
@@ -21,6 +23,7 @@ from cronops.lint import (
     LintNote,
     lint_host,
 )
+from tests import history
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -236,3 +239,68 @@ def test_notes_come_by_file_then_line():
         ("/etc/crontab", 2, REJECTED),
         ("/var/spool/cron/crontabs/root", 1, REJECTED),
     ]
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def cronops(tmp_path, *args: str) -> int:
+    inventory = history.inventory(tmp_path / "hosts.toml", "db1", "web1")
+    return main([args[0], "--inventory", str(inventory), "--db", str(tmp_path / "h.db"), *args[1:]])
+
+
+@pytest.fixture
+def scanned(tmp_path):
+    now = datetime.now(UTC)
+    history.scan(
+        tmp_path / "h.db",
+        "db1",
+        {
+            f"{history.SPOOL}/root": "0 0 13 * 5 /bin/friday\n0 1 * * * echo \x1b]0;pwned\x07\n",
+            "/etc/cron.d/sync.dpkg-old": "* * * * * root /bin/false\n",
+        },
+        now,
+    )
+    history.scan(tmp_path / "h.db", "web1", {f"{history.SPOOL}/root": "*/5 * * * * /bin/ok\n"}, now)
+    return tmp_path
+
+
+def test_lint_json_lists_each_note_and_exits_1(scanned, capsys):
+    assert cronops(scanned, "lint", "--format", "json") == 1
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert [(n["host"], n["path"], n["line"], n["rule"]) for n in notes] == [
+        ("db1", "/etc/cron.d/sync.dpkg-old", None, IGNORED_FILE),
+        ("db1", f"{history.SPOOL}/root", 1, DAYS_EITHER),
+    ]
+    friday = notes[1]
+    assert friday["text"] == "0 0 13 * 5 /bin/friday" and len(friday["dates"]) == 5
+    first = datetime.fromisoformat(friday["dates"][0])
+    assert (first.hour, first.utcoffset()) == (0, first.astimezone(BERLIN).utcoffset())
+
+
+def test_lint_table_shows_host_text_made_visible(scanned, capsys):
+    history.scan(
+        scanned / "h.db", "web1", {f"{history.SPOOL}/root": "0 0 1 * 1 echo \x1b[2J\n"}, NOW
+    )
+    assert cronops(scanned, "lint", "--host", "web1") == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "echo \\x1b[2J" in out and "days-either" in out
+
+
+def test_lint_exits_0_when_there_is_nothing_to_say(scanned, capsys):
+    assert cronops(scanned, "lint", "--host", "web1") == 0
+    assert "Nothing to point out in 1 crontab files" in capsys.readouterr().out
+
+
+def test_lint_on_an_empty_history_says_to_scan_first(tmp_path, capsys):
+    assert cronops(tmp_path, "lint", "--format", "json") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["notes"] == [] and "run `cronops scan` first" in err
+
+
+def test_lint_usage_errors_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cronops(tmp_path, "lint", "--format", "markdown")
+    assert exit_.value.code == 2
+    (tmp_path / "bad.toml").write_text("[[hosts]]\nname = 1\n")
+    assert main(["lint", "--inventory", str(tmp_path / "bad.toml")]) == 2

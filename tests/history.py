@@ -1,0 +1,65 @@
+"""A history filled the way a scan fills it, from made-up probe answers: no host needed.
+
+For the tests of commands that read the history (lint, changes): each `scan` stores one host's
+crontabs and cron log lines through the scan's own parsing and writing (record_group).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from cronops import probe
+from cronops.inventory import Host
+from cronops.scan import HostReport, record_group
+from cronops.store import Store
+from cronops.transport import HostStatus
+
+SPOOL = "/var/spool/cron/crontabs"
+
+
+def scan(
+    db: Path,
+    host: str,
+    crontabs: dict[str, str],
+    at: datetime,
+    *,
+    zone: str = "Europe/Berlin",
+    log: str = "",
+    mtimes: dict[str, datetime] | None = None,
+) -> None:
+    """One successful scan of `host` at `at`: its crontab files (path -> text; a path under
+    the spool is a user's crontab) and the lines of its cron log."""
+    tz = ZoneInfo(zone)
+    facts = probe.HostFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
+    files = [
+        probe.CrontabFile(
+            path,
+            "user" if path.startswith(SPOOL) else "system",
+            path.rsplit("/", 1)[-1] if path.startswith(SPOOL) else None,
+            (mtimes or {}).get(path),
+            text,
+        )
+        for path, text in crontabs.items()
+    ]
+    logs = [probe.LogChunk("/var/log/syslog", "current", log.encode())] if log else []
+    result = probe.ProbeResult(facts, crontabs=files, logs=logs, processes=[])
+    report = HostReport(Host(name=host, address="127.0.0.1"), HostStatus.OK, None, 1.0, result)
+    store = Store(db)
+    try:
+        (outcome,) = record_group(store, [report], at - timedelta(days=8), at, clock=lambda: at)
+    finally:
+        store.close()
+    assert outcome.ok, outcome.error
+
+
+def inventory(path: Path, *hosts: str) -> Path:
+    path.write_text("".join(f'[[hosts]]\nname = "{h}"\naddress = "127.0.0.1"\n' for h in hosts))
+    return path
+
+
+def syslog(at: datetime, zone: str, host: str, message: str) -> str:
+    """A line as rsyslog's traditional format writes it, in the host's zone."""
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%b} {local.day:2d} {local:%H:%M:%S} {host} {message}\n"
