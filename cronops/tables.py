@@ -227,7 +227,7 @@ def actions_table(actions: Sequence[dict[str, Any]]) -> Table:
 
 
 def lint_table(notes: Sequence[LintNote], files: int) -> Table | str:
-    """One row per note: where, which rule, and what cron does, under the line as written."""
+    """Per note: the host and where, then the rule, the line as written and what cron does."""
     if not notes:
         return f"Nothing to point out in {files} crontab files."
     table = Table(
@@ -235,18 +235,18 @@ def lint_table(notes: Sequence[LintNote], files: int) -> Table | str:
     )
     table.add_column("HOST", no_wrap=True)
     table.add_column("WHERE", no_wrap=True)
-    table.add_column("RULE", no_wrap=True)
     table.add_column("NOTE", ratio=1, overflow="fold")
     for note in notes:
         where = _short_source(note.path) + (f":{note.line}" if note.line else "")
-        lines = [f"[italic]{shown(note.text)}[/]"] if note.text else []
+        lines = [f"[bold]{note.rule}[/]"]
+        lines += [f"[italic]{shown(note.text)}[/]"] if note.text else []
         lines.append(shown(note.message))
-        table.add_row(shown(note.host), shown(where), note.rule, "\n".join(lines))
+        table.add_row(shown(note.host), shown(where), "\n".join(lines))
     return table
 
 
 def changes_table(changes: Sequence[Change], since: datetime) -> Table | str:
-    """Oldest first: when, where, what changed, by whom, and the line before and after."""
+    """Oldest first: when and where, then what changed, who says so, the line before and after."""
     if not changes:
         return f"No crontab changes since {since:%Y-%m-%d %H:%M %Z}."
     table = Table(
@@ -256,26 +256,19 @@ def changes_table(changes: Sequence[Change], since: datetime) -> Table | str:
     )
     table.add_column("WHEN", no_wrap=True)
     table.add_column("HOST", no_wrap=True)
-    table.add_column("WHERE", no_wrap=True, overflow="ellipsis")
-    table.add_column("CHANGE", no_wrap=True)
-    table.add_column("WHO", overflow="fold", max_width=28)
-    table.add_column("LINE BEFORE / AFTER", ratio=1, overflow="fold")
+    table.add_column("WHERE", no_wrap=True)
+    table.add_column("CHANGE", ratio=1, overflow="fold")
     for change in changes:
         where = _short_source(change.path) + (f":{change.line}" if change.line else "")
-        lines = [f"- {shown(change.before)}"] if change.before is not None else []
+        who = f"{change.who} ({change.via})" if change.who else "who: not logged"
+        lines = [f"[bold]{change.kind}[/]  {shown(who)}"]
+        lines += [f"- {shown(change.before)}"] if change.before is not None else []
         lines += [f"+ {shown(change.after)}"] if change.after is not None else []
-        table.add_row(
-            _when(change),
-            shown(change.host),
-            shown(where),
-            change.kind,
-            shown(f"{change.who} ({change.via})" if change.who else "not said"),
-            "\n".join(lines),
-        )
+        table.add_row(_when(change), shown(change.host), shown(where), "\n".join(lines))
     return table
 
 
 def _when(change: Change) -> str:
-    """The time in this machine's zone; one only a scan bounds is "before" that scan."""
-    at = f"{change.at.astimezone():%Y-%m-%d %H:%M:%S}"
+    """In this machine's zone; a time only a scan bounds is "before" that scan."""
+    at = f"{change.at.astimezone():%m-%d %H:%M}"
     return f"before {at}" if change.known_by == BY_SCAN else at

@@ -28,9 +28,10 @@ def scan(
     zone: str = "Europe/Berlin",
     log: str = "",
     mtimes: dict[str, datetime] | None = None,
+    unreadable: list[str] | None = None,
 ) -> None:
     """One successful scan of `host` at `at`: its crontab files (path -> text; a path under
-    the spool is a user's crontab) and the lines of its cron log."""
+    the spool is a user's crontab), the ones there but unreadable, and its cron log's lines."""
     tz = ZoneInfo(zone)
     facts = probe.HostFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
     files = [
@@ -44,7 +45,9 @@ def scan(
         for path, text in crontabs.items()
     ]
     logs = [probe.LogChunk("/var/log/syslog", "current", log.encode())] if log else []
-    result = probe.ProbeResult(facts, crontabs=files, logs=logs, processes=[])
+    result = probe.ProbeResult(
+        facts, crontabs=files, unreadable=unreadable or [], logs=logs, processes=[]
+    )
     report = HostReport(Host(name=host, address="127.0.0.1"), HostStatus.OK, None, 1.0, result)
     store = Store(db)
     try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from cronops.changes import (
     ADDED,
@@ -27,7 +30,10 @@ from cronops.changes import (
     CrontabEdit,
     timeline,
 )
+from cronops.cli import main
 from cronops.crontab import PauseInfo, StoredCrontab, pause_line
+from cronops.store import Store
+from tests import history
 
 FIRST = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)  # the host's first scan
 SECOND = FIRST + timedelta(minutes=10)
@@ -235,3 +241,113 @@ def test_two_replacements_between_scans_one_made_the_version_the_other_is_listed
     ]
     found = changes_of(versions, edits)
     assert [(c.kind, c.who) for c in found] == [(REPLACED, "bob"), (SCHEDULE, "carol")]
+
+
+def test_a_log_stamp_in_the_second_of_the_scan_before_still_counts():
+    scanned = FIRST.replace(microsecond=400_000)  # syslog said 10:00:00; the scan read at .4
+    found = timeline(
+        [
+            version(ALICE, "0 3 * * * /bin/a\n", scanned),
+            version(ALICE, "0 4 * * * /bin/a\n", SECOND),
+        ],
+        [edit(FIRST, "REPLACE")],
+        [],
+        {"db1": scanned},
+        FIRST,
+    )
+    assert [(c.kind, c.who) for c in found] == [(SCHEDULE, "root")]
+
+
+# -- what the scan stores for the timeline, and the command ------------------------------------
+
+ZONE = "Europe/Berlin"
+NOW = datetime.now(UTC).replace(microsecond=0)
+BEFORE = NOW - timedelta(hours=2)
+REPLACE_AT = NOW - timedelta(minutes=30)
+
+
+def cronops(tmp_path, *args: str) -> int:
+    inventory = history.inventory(tmp_path / "hosts.toml", "db1")
+    return main([args[0], "--inventory", str(inventory), "--db", str(tmp_path / "h.db"), *args[1:]])
+
+
+@pytest.fixture
+def two_scans(tmp_path):
+    """db1 scanned twice: between them root replaced alice's crontab, and a cron.d file went."""
+    db = tmp_path / "h.db"
+    app = "/etc/cron.d/app"
+    history.scan(db, "db1", {ALICE: "0 3 * * * /bin/a\n", app: "0 1 * * * root /bin/r\n"}, BEFORE)
+    log = history.syslog(REPLACE_AT, ZONE, "db1", "crontab[4242]: (root) REPLACE (alice)")
+    new = "0 4 * * * /bin/a \x1b[31m\n"
+    history.scan(db, "db1", {ALICE: new}, NOW, log=log)
+    history.scan(db, "db1", {ALICE: new}, NOW + timedelta(seconds=1), log=log)  # read again
+    return tmp_path
+
+
+def test_the_scan_keeps_crontab_lines_once_and_a_removed_file_as_a_version(two_scans):
+    store = Store(two_scans / "h.db")
+    try:
+        edits = store.rows("select host, pid, actor, user, action from crontab_edits")
+        versions = store.rows("select path, text, kind from crontab_versions order by id")
+        files = store.rows("select path from crontabs")
+    finally:
+        store.close()
+    assert edits == [
+        {"host": "db1", "pid": 4242, "actor": "root", "user": "alice", "action": "REPLACE"}
+    ]
+    assert [(v["path"], v["text"] is None, v["kind"]) for v in versions] == [
+        (ALICE, False, "user"),
+        ("/etc/cron.d/app", False, "system"),
+        (ALICE, False, "user"),
+        ("/etc/cron.d/app", True, "system"),
+    ]
+    assert files == [{"path": ALICE}]
+
+
+def test_an_unreadable_crontab_is_not_a_removed_one(tmp_path):
+    db = tmp_path / "h.db"
+    history.scan(db, "db1", {ALICE: "0 3 * * * /bin/a\n"}, BEFORE)
+    history.scan(db, "db1", {}, NOW, unreadable=[ALICE])
+    store = Store(db)
+    try:
+        assert len(store.crontab_versions(["db1"], BEFORE)) == 1
+    finally:
+        store.close()
+
+
+def test_changes_json_says_who_replaced_the_crontab(two_scans, capsys):
+    assert cronops(two_scans, "changes", "--format", "json") == 0
+    changes = json.loads(capsys.readouterr().out)["changes"]
+    assert [(c["path"], c["kind"], c["who"], c["via"], c["known_by"]) for c in changes] == [
+        (ALICE, COMMAND, "root", "crontab -", BY_LOG),
+        ("/etc/cron.d/app", FILE_REMOVED, None, None, BY_SCAN),
+        ("/etc/cron.d/app", REMOVED, None, None, BY_SCAN),
+    ]
+    command = changes[0]
+    assert datetime.fromisoformat(command["at"]) == REPLACE_AT
+    assert command["after"] == "0 4 * * * /bin/a \x1b[31m"  # exact in JSON
+    assert command["previous_id"] and command["entry_id"] != command["previous_id"]
+
+
+def test_changes_of_one_entry_by_its_id_before_or_after(two_scans, capsys):
+    assert cronops(two_scans, "changes", "--format", "json") == 0
+    command = json.loads(capsys.readouterr().out)["changes"][0]
+    for entry in (command["entry_id"], command["previous_id"]):
+        assert cronops(two_scans, "changes", "--entry", entry, "--format", "json") == 0
+        assert [c["kind"] for c in json.loads(capsys.readouterr().out)["changes"]] == [COMMAND]
+
+
+def test_changes_since_a_moment(two_scans, capsys):
+    later = (NOW + timedelta(minutes=1)).isoformat()
+    assert cronops(two_scans, "changes", "--since", later) == 0
+    assert "No crontab changes since" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_changes_table_shows_host_text_made_visible(two_scans, capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    assert cronops(two_scans, "changes", "--since", "8d") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[31m" in out
+    assert "file removed" in out and "before " in out
+    assert "root (crontab -)" in out or columns == "80"  # where it may be wrapped
