@@ -371,13 +371,7 @@ class Store:
 
     def write_crontab_edits(self, db: sqlite3.Connection, edits: list[dict[str, Any]]) -> None:
         """Lines of the host's `crontab` program; one read twice (two files, a rescan) is kept once."""
-        if edits:
-            columns = list(edits[0])
-            db.executemany(
-                f"insert or ignore into crontab_edits ({', '.join(columns)}) "
-                f"values ({', '.join('?' for _ in columns)})",
-                [_stored(edit[c] for c in columns) for edit in edits],
-            )
+        _insert(db, "crontab_edits", edits, verb="insert or ignore")
 
     def write_entries(
         self, db: sqlite3.Connection, host: str, entries: list[dict[str, Any]], seen_at: str
@@ -542,11 +536,13 @@ def _read_value(value: Any) -> Any:
     return value.decode("utf-8", "surrogateescape") if type(value) is bytes else value
 
 
-def _insert(db: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+def _insert(
+    db: sqlite3.Connection, table: str, rows: list[dict[str, Any]], verb: str = "insert"
+) -> None:
     if rows:
         columns = list(rows[0])
         db.executemany(
-            f"insert into {table} ({', '.join(columns)}) "
+            f"{verb} into {table} ({', '.join(columns)}) "
             f"values ({', '.join('?' for _ in columns)})",
             [_stored(row[c] for c in columns) for row in rows],
         )
