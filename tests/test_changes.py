@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -351,3 +353,31 @@ def test_changes_table_shows_host_text_made_visible(two_scans, capsys, monkeypat
     assert "\x1b" not in out and "\\x1b[31m" in out
     assert "file removed" in out and "before " in out
     assert "root (crontab -)" in out or columns == "80"  # where it may be wrapped
+
+
+def test_an_upgraded_history_knows_the_kind_and_owner_of_its_versions(tmp_path):
+    path = tmp_path / "v3.db"
+    old = sqlite3.connect(path)
+    old.executescript((Path(__file__).parent / "schemas" / "v3.sql").read_text())
+    old.execute(
+        "insert into crontabs (host, path, kind, owner, text) values ('db1', ?, 'user', 'alice', 'x')",
+        [ALICE],
+    )
+    old.execute(
+        "insert into crontab_versions (host, path, sha256, text, seen_at) "
+        "values ('db1', ?, 'abc', 'x', '2026-12-01T00:00:00.000000Z')",
+        [ALICE],
+    )
+    old.commit()
+    old.close()
+    store = Store(path)
+    try:
+        (version,) = store.crontab_versions(["db1"], datetime(2026, 11, 1, tzinfo=UTC))
+    finally:
+        store.close()
+    assert (version.kind, version.owner, version.text, version.mtime) == (
+        "user",
+        "alice",
+        "x",
+        None,
+    )
