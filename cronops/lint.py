@@ -50,7 +50,7 @@ RULES = {
 
 # The cron families (as the log parsers name them) that run every job in the host's zone and
 # only pass CRON_TZ to the job's environment; cronie alone schedules by it.
-IGNORE_CRON_TZ = ("debian", "busybox")
+IGNORE_CRON_TZ = {"debian": "Debian cron", "busybox": "busybox crond"}
 CRONIE = "cronie"
 # What cron does in a DST change is Debian's and cronie's rule (cron.c); busybox's differs.
 BUSYBOX = "busybox"
@@ -142,7 +142,7 @@ def _cron_tz_ignored(crontab: Crontab, zone: tzinfo, family: str) -> list[LintNo
             crontab.source,
             setting.line,
             CRON_TZ_IGNORED,
-            f"{family} cron ignores CRON_TZ: the jobs below it run in the host's zone "
+            f"{IGNORE_CRON_TZ[family]} ignores CRON_TZ: the jobs below it run in the host's zone "
             f"({_zone_name(zone)}), and CRON_TZ only lands in their environment",
             setting.text,
         )

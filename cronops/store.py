@@ -362,7 +362,7 @@ class Store:
         """The host's crontab files not in `kept` (read now, or there but unreadable) are gone:
         their version history ends with one without text, and they leave the crontabs table."""
         kept = set(kept)
-        stored = _dicts(db, "select * from crontabs where host = ?", [host])
+        stored = _dicts(db, "select host, path, kind, owner from crontabs where host = ?", [host])
         gone = [row for row in stored if row["path"] not in kept]
         _insert(db, "crontab_versions", [_version(row, None, seen_at) for row in gone])
         db.executemany(
