@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import os
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -170,6 +171,17 @@ def fleet(tmp_path_factory) -> Fleet:
     plant_history(running.hosts["charlie"])
     yield running
     running.stop()
+
+
+def own_fleet(tmp_path_factory, name: str, *specs: HostSpec) -> Iterator[Fleet]:
+    """For a module fixture: a fleet of the module's own (its hosts are changed there), skipped
+    where this machine cannot run one, stopped at the end."""
+    if reason := require_fleet_tools():
+        pytest.skip(reason)
+    fleet = Fleet(tmp_path_factory.mktemp(name))
+    fleet.start(specs)
+    yield fleet
+    fleet.stop()
 
 
 def plant_history(host: FleetHost) -> None:

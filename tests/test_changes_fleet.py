@@ -15,8 +15,8 @@ import pytest
 from cronops.actions import actor
 from cronops.cli import main
 from cronops.store import Store
-from tests.conftest import logged, wait_for
-from tests.fleet import Fleet, HostSpec, require_fleet_tools
+from tests.conftest import logged, own_fleet, wait_for
+from tests.fleet import HostSpec
 
 pytestmark = pytest.mark.fleet
 
@@ -28,18 +28,13 @@ APP = "*/10 * * * * root /opt/app/sync\n"
 
 @pytest.fixture(scope="module")
 def mike(tmp_path_factory):
-    if reason := require_fleet_tools():
-        pytest.skip(reason)
-    fleet = Fleet(tmp_path_factory.mktemp("changes-fleet"))
     spec = HostSpec(
         name="mike",
         crontabs={"alice": ALICE, "bob": BOB},
         cron_d={"app": APP},
         syslog="traditional",
     )
-    fleet.start([spec])
-    yield fleet
-    fleet.stop()
+    yield from own_fleet(tmp_path_factory, "changes-fleet", spec)
 
 
 def changes(cronops, capsys, *args: str) -> list[dict]:

@@ -12,8 +12,8 @@ import pytest
 
 from cronops.cli import main
 from cronops.crontab import NO_FINAL_NEWLINE
-from tests.conftest import logged, wait_for
-from tests.fleet import Fleet, HostSpec, require_fleet_tools
+from tests.conftest import logged, own_fleet, wait_for
+from tests.fleet import HostSpec
 
 pytestmark = pytest.mark.fleet
 
@@ -35,9 +35,6 @@ CRON_D = {
 
 @pytest.fixture(scope="module")
 def lima(tmp_path_factory):
-    if reason := require_fleet_tools():
-        pytest.skip(reason)
-    fleet = Fleet(tmp_path_factory.mktemp("lint-fleet"))
     spec = HostSpec(
         name="lima",
         timezone="Europe/Berlin",
@@ -46,9 +43,7 @@ def lima(tmp_path_factory):
         cron=True,
         syslog="traditional",
     )
-    fleet.start([spec])
-    yield fleet
-    fleet.stop()
+    yield from own_fleet(tmp_path_factory, "lint-fleet", spec)
 
 
 def test_lint_of_a_scanned_host(lima, tmp_path, capsys):
