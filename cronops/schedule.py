@@ -427,17 +427,19 @@ class ShiftedRun:
     runs: tuple[datetime, ...]  # when Debian cron runs it, aware, in the zone
 
 
+@lru_cache(maxsize=4096)
 def runs_in_clock_shifts(
     schedule: str, zone: tzinfo, start: datetime, end: datetime
-) -> list[ShiftedRun]:
+) -> tuple[ShiftedRun, ...]:
     """A fixed-time job's matches in the skipped or repeated wall-clock spans of (start, end].
 
     Only fixed-time jobs (minute and hour not starting with `*`) are Debian cron's special case:
     one in a gap runs once when the clock lands after it, one in a repeated hour runs once, on
-    the first pass. A wildcard job simply follows real time, so it has none here."""
+    the first pass. A wildcard job simply follows real time, so it has none here. Cached: a
+    lint asks it for each entry with one window, and a fleet repeats its schedules."""
     plan = _compiled(schedule, zone)
     if plan.expression is None or plan.wildcard:
-        return []
+        return ()
     found = []
     for shift in clock_shifts(zone, start, end):
         for wall in _cronsim(plan.expression, shift.start - _ONE_MINUTE):
@@ -445,7 +447,7 @@ def runs_in_clock_shifts(
                 break
             runs = _runs_at(wall, _passes(wall, zone), plan)
             found.append(ShiftedRun(shift, wall, tuple(run.astimezone(zone) for run in runs)))
-    return found
+    return tuple(found)
 
 
 @lru_cache(maxsize=256)
