@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from cronops' audit trail, else the host's log of the crontab program (REPLACE, "
         "DELETE, BEGIN/END EDIT: user crontabs only), else the file's modification time, else "
         "only the scan that found it. Reads the history database; run `cronops scan` first.",
+        epilog=CHANGES_EPILOG,
     )
     changes.add_argument(
         "--since",
@@ -341,6 +342,13 @@ exit codes:
   0  nothing to point out
   1  something to point out
   2  usage or inventory error (nothing was checked)
+"""
+
+
+CHANGES_EPILOG = """\
+exit codes:
+  0  listed (changes or none)
+  2  usage or inventory error (nothing was read)
 """
 
 
