@@ -16,10 +16,11 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from cronops import probe
+from cronops.analysis import SAME_PROCESS_S
 from cronops.crontab import (
     SYSTEM,
     Crontab,
@@ -37,13 +38,11 @@ from cronops.inventory import Host
 from cronops.runs import OUTPUT_LINES_KEPT
 from cronops.scan import Clock, entry_matcher, scan_fleet, utc_now
 from cronops.schedule import never_runs
-from cronops.store import Store, iso, run_key
+from cronops.store import Store, from_iso, iso, run_key
 from cronops.transport import Connector, OutputSink, Reply, shell_command
 from cronops.transport.local import local_user
 
 CRONTAB_ACTIONS = ("pause", "resume", "edit", "undo")
-# Stopping a rerun: seconds between TERM to its process group and KILL.
-STOP_GRACE_S = 5
 # A rerun's output is streamed, not kept: only its last lines, at most this many bytes of them.
 OUTPUT_BYTES_KEPT = 64 * 1024
 # The environment cron starts a job with (Debian's PATH); the crontab's own settings come after.
@@ -84,14 +83,21 @@ show
 # Where a rerun's directory is made on the host (the login's own, as root's or anyone's).
 _RERUNS = '"${HOME:-/tmp}/.cronops/reruns"'
 
-# Before a rerun: how do we become its user, and is a rerun of it left running still there?
-# (Whether cron runs it now, the probe's process list says.)  USER and ENTRY are quoted.
-_RERUN_CHECK = r"""
+# How the login becomes the entry's user (USER is quoted): as root (runuser; a signal needs
+# nothing), as that user itself, through passwordless sudo, or not at all ("refused LOGIN").
+_RUNAS = r"""
 section runas
 if [ "$U" = 0 ]; then echo runuser
 elif [ "$(id -un)" = @USER@ ]; then echo self
 elif sudo -n -u @USER@ true 2>/dev/null; then echo sudo
 else echo "refused $(id -un)"; fi
+"""
+
+# Before a rerun: how do we become its user, and is a rerun of it left running still there?
+# (Whether cron runs it now, the probe's process list says.)  USER and ENTRY are quoted.
+_RERUN_CHECK = (
+    _RUNAS
+    + r"""
 getent passwd @USER@ | cut -d: -f6
 section reruns
 live() {  # PID DIR: the rerun's leader runs (not a zombie, nor a later process with its pid)
@@ -105,6 +111,7 @@ for dir in @RERUNS@/run.*; do
 done
 section end
 """.replace("@RERUNS@", _RERUNS)
+)
 
 
 class ActionError(Exception):
@@ -178,8 +185,10 @@ class Done:
     exit_status: int | None = None
     output: list[str] = field(default_factory=list)
     ending: str | None = None  # a rerun's: how it ended (Ending)
-    pid: int | None = None  # a rerun's process group on the host
+    pid: int | None = None  # a rerun's or a kill's process group on the host
     output_path: str | None = None  # where a rerun left running writes its output, on the host
+    signal: int | None = None  # a kill's: the last signal sent to the run's process group
+    result: str = "ok"  # as the audit trail says: ok, or failed
 
 
 def actor() -> str:
@@ -374,8 +383,7 @@ async def apply(
             else f"backup {backup}",
         }
     )
-    async for _ in scan_fleet([change.host], store, connector, 1, clock=clock):
-        pass
+    await _rescan(change.host, connector, store, clock)
     return Done(
         action_id, f"{change.action}: {crontab.source} written and verified", new_id, backup
     )
@@ -515,40 +523,105 @@ if [ -e "$dir/status" ]; then echo "exit $(cat "$dir/status")" >&2; else echo "n
 rm -rf -- "$dir"
 """
 
-# Stops the job:  sh -c STOP cronops-stop DIR PGID GRACE AS
-# TERM to its process group, KILL after GRACE seconds if any of it is left, then says what it did
-# and what is left (zombies do not count: they are gone, only not yet reaped). AS ("sudo -n -u
-# USER --", or nothing) signals the processes of a user the login is not, once more as that user.
-_RERUN_STOP = r"""
-set -u
-dir=$1 pg=$2 grace=$3 as=$4
-case $pg in ''|*[!0-9]*|0|1) echo "not a process group: $pg"; exit 4 ;; esac
+# Stops a process group: a rerun stopped, and a run killed.   stop_group PGID TENTHS AS
+# TERM to the group, KILL after TENTHS tenths of a second if any of it is left; then says what it
+# did ("signal none" when nothing of it ran) and what is left (zombies do not count: they are
+# gone, only not yet reaped). AS ("sudo -n -u USER --", or nothing) signals once more as that
+# user, for processes of a user the login is not. `kill` is the program, not the shell's builtin:
+# the same command with or without AS (and one the demo hosts can stand in for). `kill -s TERM
+# -- -PGID` is not used: procps-ng 4.0.2's kill reads a small -PGID there as a signal.
+_STOP_GROUP = r"""
 members() {
-  for stat in /proc/[0-9]*/stat; do
-    read -r line <"$stat" || continue
-    set -- ${line##*) }
-    if [ "$3" = "$pg" ] && [ "$1" != Z ]; then stat=${stat%/stat}; echo "${stat#/proc/}"; fi
-  done
-} 2>/dev/null
+  ps -e -o pgid=,pid=,stat= 2>/dev/null | awk -v pg="$pg" '$1 == pg && $3 !~ /^Z/ { print $2 }'
+}
 send() {
-  kill -s "$1" -- "-$pg" 2>/dev/null
-  [ -z "$as" ] || $as kill -s "$1" -- "-$pg" 2>/dev/null
+  env kill -"$1" -- "-$pg" 2>/dev/null
+  [ -z "$as" ] || $as kill -"$1" -- "-$pg" 2>/dev/null
 }
 gone_within() {
   n=0
   while [ -n "$(members)" ] && [ $n -lt "$1" ]; do sleep 0.1; n=$((n + 1)); done
 }
-signal=none
-if [ -n "$(members)" ]; then
-  signal=TERM; send TERM; gone_within $((grace * 10))
-  if [ -n "$(members)" ]; then signal=KILL; send KILL; gone_within 50; fi
-fi
-left=$(members | tr '\n' ' ')
-echo "signal $signal"
-echo "left $left"
-if [ -e "$dir/status" ]; then echo "status $(cat "$dir/status")"; fi
-[ -n "$left" ] || rm -rf -- "$dir"
+stop_group() {
+  pg=$1 as=$3 signal=none
+  case $pg in ''|*[!0-9]*|0|1) echo "not a process group: $pg"; exit 4 ;; esac
+  if [ -n "$(members)" ]; then
+    signal=TERM; send TERM; gone_within "$2"
+    if [ -n "$(members)" ]; then signal=KILL; send KILL; gone_within 50; fi
+  fi
+  echo "signal $signal"
+  echo "left $(members | tr '\n' ' ')"
+}
 """
+
+# Stops a rerun's job:  sh -c STOP cronops-stop PGID TENTHS AS DIR
+# As stop_group, then the job's exit status if its leader wrote one; its directory goes with it.
+_RERUN_STOP = (
+    "set -u\n"
+    + _STOP_GROUP
+    + r"""
+stop_group "$1" "$2" "$3"
+dir=$4
+if [ -e "$dir/status" ]; then echo "status $(cat "$dir/status")"; fi
+[ -n "$(members)" ] || rm -rf -- "$dir"
+"""
+)
+
+
+@dataclass
+class _Stopped:
+    """What stop_group said it did on the host, or why it could not say (`failed`)."""
+
+    said: dict[str, str]  # its lines, by their first word
+    grace: float
+    failed: str = ""
+
+    @property
+    def signum(self) -> int | None:
+        """The last signal sent; None when nothing of the group ran (or nothing was sent)."""
+        names = {"TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
+        found = names.get(self.said.get("signal", ""))
+        return int(found) if found is not None else None
+
+    @property
+    def how(self) -> str:
+        return (
+            "TERM" if self.signum == signal.SIGTERM else f"TERM, then KILL after {self.grace:g} s"
+        )
+
+    @property
+    def left(self) -> list[str]:
+        return self.said.get("left", "").split()
+
+    @property
+    def status(self) -> int | None:
+        value = self.said.get("status", "")
+        return int(value) if value.isdigit() else None
+
+
+async def _stop_group(
+    connector: Connector,
+    host: Host,
+    script: str,
+    group: int,
+    grace: float,
+    as_user: str,
+    more: Sequence[str],
+) -> _Stopped:
+    """Run a script that stops process `group` with stop_group, KILL `grace` seconds after TERM."""
+    args = [str(group), str(round(grace * 10)), as_user, *more]
+    reply = await connector.run(
+        host,
+        shell_command(host, _sh_c(script, "cronops-stop", args)),
+        timeout=grace + host.command_timeout,
+    )
+    out = reply.stdout.decode(errors="replace")
+    said = dict(line.partition(" ")[::2] for line in out.splitlines())
+    if not reply.ok:
+        return _Stopped(said, grace, f"{reply.status}: {reply.error}")
+    if "signal" not in said:
+        return _Stopped(said, grace, out.strip() or f"exit {reply.exit_status}")
+    return _Stopped(said, grace)
 
 
 class Ending(StrEnum):
@@ -604,7 +677,7 @@ async def rerun(
     this coroutine's own cancellation (the job is stopped first)."""
     host = target.host
     limit = host.rerun_timeout if limit is None else limit
-    trail = _rerun_trail(target, who, clock)
+    trail = _entry_trail(target, who, clock, "rerun")
     try:
         job = await _start_job(target, connector, force, clock)
     except ActionError as exc:
@@ -760,7 +833,7 @@ class _Rerun:
             shell_command(host, _sh_c(_RERUN_WATCH, "cronops-watch", args)),
             on_output=self.output.add,
             # The time limit is the rerun's to enforce, by stopping the job: never the channel's.
-            timeout=limit + STOP_GRACE_S + host.command_timeout,
+            timeout=limit + host.kill_grace + host.command_timeout,
         )
 
     def exited(self, status: int | None) -> Done:
@@ -777,33 +850,26 @@ class _Rerun:
         """TERM to the job's process group, KILL after a grace, and what is left, verified."""
         host, job = self.target.host, self.job
         as_user = " ".join(job.switch) if job.switch[:1] == ["sudo"] else ""
-        args = [job.directory, str(job.pid), str(STOP_GRACE_S), as_user]
-        reply = await self.connector.run(
-            host,
-            shell_command(host, _sh_c(_RERUN_STOP, "cronops-stop", args)),
-            timeout=STOP_GRACE_S + host.command_timeout,
+        stopped = await _stop_group(
+            self.connector, host, _RERUN_STOP, job.pid, host.kill_grace, as_user, [job.directory]
         )
-        said = dict(
-            line.partition(" ")[::2] for line in reply.stdout.decode(errors="replace").splitlines()
-        )
-        if not reply.ok or "signal" not in said:
-            why = f"{reply.status}: {reply.error}" if not reply.ok else reply.stdout.decode()
-            detail = f"{reason}; could not stop it ({why.strip()}): it may still run ({self.group})"
+        if stopped.failed:
+            detail = (
+                f"{reason}; could not stop it ({stopped.failed}): it may still run ({self.group})"
+            )
             return self._record(ending, "failed", detail, ended=False)
-        left = said.get("left", "").split()
-        status = int(said["status"]) if said.get("status", "").isdigit() else None
-        if said["signal"] == "none":
+        status = stopped.status
+        if stopped.signum is None:
             how = f"exit {status}" if status is not None else "no exit status"
             detail = f"{reason}: it had ended already ({how})"
             return self._record(ending, "ok", detail, status=status, ended=True)
-        how = "TERM" if said["signal"] == "TERM" else f"TERM, then KILL after {STOP_GRACE_S} s"
-        sent = int(signal.SIGTERM if said["signal"] == "TERM" else signal.SIGKILL)
-        if left:
-            detail = f"{reason}: {how} to {self.group}; still running: pids {' '.join(left)}"
-            return self._record(ending, "failed", detail, signum=sent, ended=False)
-        detail = f"{reason}: {how} to {self.group}; none of it is left"
+        how = f"{reason}: {stopped.how} to {self.group}"
+        if stopped.left:
+            detail = f"{how}; still running: pids {' '.join(stopped.left)}"
+            return self._record(ending, "failed", detail, signum=stopped.signum, ended=False)
         result = "ok" if ending is Ending.STOPPED else "failed"
-        return self._record(ending, result, detail, signum=sent, ended=True)
+        detail = f"{how}; none of it is left"
+        return self._record(ending, result, detail, signum=stopped.signum, ended=True)
 
     def _record(
         self,
@@ -841,6 +907,7 @@ class _Rerun:
             action_id,
             f"rerun on {host}: {detail}",
             entry.id,
+            result=result,
             exit_status=status,
             output=self.output.tail(),
             ending=ending,
@@ -865,16 +932,7 @@ async def _rerun_check(
         raise ActionError(f"{host.name}: {reply.status}: {reply.error}", refused=False)
     result = probe.parse_output(reply, marker, host.timezone)
     sections = dict(probe.split_sections(reply.stdout, marker))
-    runas = sections.get("runas", b"").decode()
-    how, _, home = runas.partition("\n")
-    home = home.strip()
-    if how.startswith("refused"):
-        connected = how.removeprefix("refused").strip()
-        raise ActionError(
-            f"connected to {host.name} as {connected}, who may not run commands as {entry.user} "
-            f"without a password (`sudo -n -u {entry.user}` is refused or sudo is missing)",
-            login=reply.login,
-        )
+    how, home = _runas(sections, entry.user, host, reply.login)
     if not home:
         raise ActionError(f"no user {entry.user} on {host.name}", login=reply.login)
     if not force:
@@ -887,18 +945,36 @@ async def _rerun_check(
     return switch.get(how, []), home, reply.login
 
 
+def _runas(sections: dict[str, bytes], user: str, host: Host, login: str | None) -> tuple[str, str]:
+    """How the login becomes `user` (_RUNAS: runuser, self or sudo), and what the section says
+    after that; refused when it may not."""
+    how, _, rest = sections.get("runas", b"").decode("utf-8", "surrogateescape").partition("\n")
+    if how.startswith("refused"):
+        connected = how.removeprefix("refused").strip()
+        raise ActionError(
+            f"connected to {host.name} as {connected}, who may not run commands as {user} "
+            f"without a password (`sudo -n -u {user}` is refused or sudo is missing)",
+            login=login,
+        )
+    return how, rest.strip()
+
+
+def _entry_jobs(entry: Entry, processes: list[probe.Process]) -> list[probe.RunningJob]:
+    """The entry's runs in a process list: cron's children running its command."""
+    _, jobs = probe.cron_processes(processes)
+    match = entry_matcher([entry])
+    return [job for job in jobs if match(job.user, job.command) == entry.id]
+
+
 def _refuse_if_running(
     entry: Entry, host: Host, processes: list[probe.Process], login: str | None
 ) -> None:
-    _, jobs = probe.cron_processes(processes)
-    match = entry_matcher([entry])
-    for job in jobs:
-        if match(job.user, job.command) == entry.id:
-            raise StillRunning(
-                f"{entry.id} is running right now on {host.name} (pid {job.pid}, for "
-                f"{job.elapsed_s} s): not starting another; force it to run anyway",
-                login=login,
-            )
+    if jobs := _entry_jobs(entry, processes):
+        raise StillRunning(
+            f"{entry.id} is running right now on {host.name} (pid {jobs[0].pid}, for "
+            f"{jobs[0].elapsed_s} s): not starting another; force it to run anyway",
+            login=login,
+        )
 
 
 def _refuse_if_left_running(entry: Entry, host: Host, found: bytes, login: str | None) -> None:
@@ -912,9 +988,10 @@ def _refuse_if_left_running(entry: Entry, host: Host, found: bytes, login: str |
         )
 
 
-def _rerun_trail(target: Target, who: str, clock: Clock) -> dict:
+def _entry_trail(target: Target, who: str, clock: Clock, action: str) -> dict:
+    """The trail's row for an action on a run of the entry (a rerun, a kill): its line as read."""
     entry = target.entry
-    row = _trail_row(who, clock, target.host.name, "rerun", entry.id)
+    row = _trail_row(who, clock, target.host.name, action, entry.id)
     return row | {"path": entry.source, "line": entry.line, "before": entry.text}
 
 
@@ -944,7 +1021,293 @@ class _Output:
         return lines[-OUTPUT_LINES_KEPT:]
 
 
+# -- kill ----------------------------------------------------------------------------------
+#
+# cron starts a job as `sh -c COMMAND` below a fork of its own, and that shell calls setsid: it
+# leads a session and a process group of its own, which the job's processes share unless they
+# leave it (a daemon's double fork and setsid). A kill signals that group.
+
+# Before a kill: how the login may signal the entry's user's processes (USER is quoted), and
+# every process with its group and session. ps's lstart is a process's start to the second:
+# the kill checks it again, so a later process given the leader's pid is never signalled.
+_KILL_CHECK = (
+    _RUNAS
+    + r"""
+section groups
+ps -e -o pid=,ppid=,pgid=,sid=,stat=,etimes=,user:32=,lstart=,args= 2>/dev/null
+section end
+"""
+)
+
+# Kills a run:  sh -c KILL cronops-kill PGID TENTHS AS LSTART
+# As stop_group, unless the group's leader runs with another start than LSTART (then its pid is
+# another process's now, and the run has ended); then the host's clock ("at EPOCH").
+_KILL = (
+    "set -u\n"
+    + _STOP_GROUP
+    + r"""
+leader=$(echo $(ps -o lstart= -p "$1" 2>/dev/null))
+if [ -n "$leader" ] && [ "$leader" != "$4" ]; then
+  printf 'signal none\nleft \n'
+else
+  stop_group "$1" "$2" "$3"
+fi
+echo "at $(date +%s)"
+"""
+)
+# ps's columns before the command line (lstart is five words: "Fri Dec  4 10:05:00 2026").
+_PS_WORDS = 12
+
+
+@dataclass(frozen=True)
+class HostProcess:
+    """One process of the host's list, with its process group and session."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    state: str  # ps's STAT: Z is a zombie (ended, not yet reaped)
+    elapsed_s: int
+    user: str
+    lstart: str  # when it started, as ps says it
+    args: str
+
+    @property
+    def alive(self) -> bool:
+        return not self.state.startswith("Z")
+
+
+@dataclass
+class LiveRun:
+    """A run of the entry on its host now: the shell cron started, which leads a process group,
+    the processes in that group (itself among them), and those of its session or descendants
+    that left the group (`strays`: a kill does not reach them)."""
+
+    leader: HostProcess
+    started_at: datetime  # by the host's clock, in its zone
+    members: list[HostProcess]
+    strays: list[HostProcess]
+
+    @property
+    def pid(self) -> int:
+        return self.leader.pid
+
+    def describe(self) -> str:
+        """pid, user, start, how long, and each process: what the operator sees before a kill."""
+        leader = self.leader
+        lines = [
+            f"pid {leader.pid} as {leader.user}, started {self.started_at:%Y-%m-%d %H:%M:%S %Z}, "
+            f"running for {timedelta(seconds=leader.elapsed_s)}",
+            f"its process group {leader.pid}:",
+            *(f"  {p.pid:>7}  {p.args}" for p in self.members),
+        ]
+        if self.strays:
+            lines.append("left its process group (a kill does not reach them):")
+            lines += [f"  {p.pid:>7}  {p.args}" for p in self.strays]
+        return "\n".join(lines)
+
+
+@dataclass
+class Kill:
+    """A kill ready to send: the entry, its runs on its host now, and how the login signals
+    processes of the entry's user ("sudo -n -u USER --", or "" as root or as that user)."""
+
+    target: Target
+    runs: list[LiveRun]
+    signal_as: str
+    login: str | None
+
+    def choose(self, pid: int | None) -> LiveRun:
+        """The run with this pid, or the only one."""
+        entry, host = self.target.entry, self.target.host.name
+        listing = "\n\n".join(run.describe() for run in self.runs)
+        if pid is None and len(self.runs) == 1:
+            return self.runs[0]
+        if pid is None:
+            raise ActionError(
+                f"{len(self.runs)} runs of {entry.id} are running on {host}: choose one by its pid",
+                listing,
+            )
+        found = next((run for run in self.runs if run.pid == pid), None)
+        if found is None:
+            raise ActionError(f"pid {pid} is not a run of {entry.id} on {host}", listing)
+        return found
+
+    def question(self, run: LiveRun, grace: float | None = None) -> str:
+        """What a kill of `run` would do, for the operator to agree to."""
+        grace = self.target.host.kill_grace if grace is None else grace
+        return (
+            f"{self.target.entry.command}\n{run.describe()}\n"
+            f"TERM to process group {run.pid}, KILL {grace:g} s later if any of it is left"
+        )
+
+
+async def plan_kill(target: Target, connector: Connector) -> Kill:
+    """The entry's runs on its host now (cron's children running its command) and how the login
+    may signal them; refused when none runs, or when the login may not act as the entry's user."""
+    entry, host = target.entry, target.host
+    if not _USER_NAME.fullmatch(entry.user):
+        raise ActionError(f"{entry.user!r} is not a user name cronops can act as")
+    marker = probe.new_marker()
+    script = probe.build_script(marker, crontabs=False)
+    script += _KILL_CHECK.replace("@USER@", shlex.quote(entry.user))
+    reply = await connector.run(host, shell_command(host, probe.PROBE_COMMAND), script.encode())
+    if not reply.ok:
+        raise ActionError(f"{host.name}: {reply.status}: {reply.error}", refused=False)
+    try:
+        clock = probe.parse_output(reply, marker, host.timezone).facts.clock
+    except probe.ProbeError as exc:
+        raise ActionError(f"{host.name}: {exc}", refused=False, login=reply.login) from exc
+    sections = dict(probe.split_sections(reply.stdout, marker))
+    how, _ = _runas(sections, entry.user, host, reply.login)
+    runs = live_runs(entry, host_processes(sections.get("groups", b"")), clock)
+    if not runs:
+        raise ActionError(
+            f"{entry.id} is not running on {host.name}: cron runs no process of it now",
+            login=reply.login,
+        )
+    signal_as = f"sudo -n -u {entry.user} --" if how == "sudo" else ""
+    return Kill(target, runs, signal_as, reply.login)
+
+
+def host_processes(listing: bytes) -> list[HostProcess]:
+    """_KILL_CHECK's process list (a line that is not one is skipped)."""
+    processes = []
+    for line in listing.decode("utf-8", "surrogateescape").splitlines():
+        words = line.split(None, _PS_WORDS)
+        numbers = [*words[:4], words[5] if len(words) > 5 else ""]
+        if len(words) < _PS_WORDS or not all(n.isdigit() for n in numbers):
+            continue
+        pid, ppid, pgid, sid = map(int, words[:4])
+        args = words[_PS_WORDS] if len(words) > _PS_WORDS else ""
+        lstart = " ".join(words[7:_PS_WORDS])
+        processes.append(
+            HostProcess(pid, ppid, pgid, sid, words[4], int(words[5]), words[6], lstart, args)
+        )
+    return processes
+
+
+def live_runs(entry: Entry, processes: list[HostProcess], clock: datetime) -> list[LiveRun]:
+    """The entry's runs among the host's processes, each with its group and its strays."""
+    listed = [probe.Process(p.pid, p.ppid, p.user, p.elapsed_s, p.args) for p in processes]
+    by_pid = {p.pid: p for p in processes}
+    runs = []
+    for job in _entry_jobs(entry, listed):
+        leader = by_pid[job.pid]
+        if not leader.alive:
+            continue
+        alive = [p for p in processes if p.alive]
+        members = [p for p in alive if p.pgid == leader.pid]
+        strays = [
+            p
+            for p in alive
+            if p.pgid != leader.pid and (p.sid == leader.pid or _descends(p, leader.pid, by_pid))
+        ]
+        started = clock - timedelta(seconds=leader.elapsed_s)
+        runs.append(LiveRun(leader, started, members, strays))
+    return runs
+
+
+def _descends(process: HostProcess, ancestor: int, by_pid: dict[int, HostProcess]) -> bool:
+    seen = set()
+    while process.ppid not in seen and process.ppid in by_pid:
+        if process.ppid == ancestor:
+            return True
+        seen.add(process.pid)
+        process = by_pid[process.ppid]
+    return False
+
+
+async def kill_run(
+    kill: Kill,
+    run: LiveRun,
+    connector: Connector,
+    store: Store,
+    who: str,
+    *,
+    grace: float | None = None,
+    clock: Clock = utc_now,
+) -> Done:
+    """TERM to the run's process group, KILL after `grace` seconds (default: the host's
+    kill_grace) if any of it is left; checked gone; recorded in the audit trail and, on the run
+    cron logged for it, as its outcome (the signal)."""
+    target, host = kill.target, kill.target.host
+    grace = host.kill_grace if grace is None else grace
+    trail = _entry_trail(target, who, clock, "kill") | {"login": kill.login or host.user}
+    stopped = await _stop_group(
+        connector, host, _KILL, run.pid, grace, kill.signal_as, [run.leader.lstart]
+    )
+    group = f"process group {run.pid} ({_count(len(run.members), 'process')})"
+    strays = (
+        f"; pids {' '.join(str(p.pid) for p in run.strays)} had left it and were not signalled"
+        if run.strays
+        else ""
+    )
+    if stopped.failed:
+        detail = f"could not signal {group} ({stopped.failed}): it may still run"
+        return _killed(store, trail, "failed", detail, target, run)
+    # Scanned first: the history then holds the run's start line, and no longer its process.
+    await _rescan(host, connector, store, clock)
+    if stopped.signum is None:
+        detail = f"pid {run.pid} had ended already: nothing was signalled"
+        return _killed(store, trail, "ok", detail, target, run)
+    sent = f"{stopped.how} to {group}{strays}"
+    if stopped.left:
+        detail = f"{sent}; still running: pids {' '.join(stopped.left)}"
+        return _killed(store, trail, "failed", detail, target, run, stopped.signum)
+    ended = stopped.said.get("at", "")
+    ended_at = datetime.fromtimestamp(int(ended), UTC) if ended.isdigit() else clock()
+    logged = store.run_of_process(
+        host.name,
+        run.pid,
+        run.started_at - timedelta(seconds=SAME_PROCESS_S),
+        run.started_at + timedelta(seconds=SAME_PROCESS_S),
+    )
+    if logged is None:
+        outcome = (
+            "no run in the history started with it (its start line not read?): "
+            "the kill is recorded here only"
+        )
+        runs = []
+    else:
+        started = from_iso(logged["started_at"])
+        assert started is not None
+        outcome = f"its run of {iso(started)} is recorded as killed by signal {stopped.signum}"
+        runs = [
+            logged | {"signal": stopped.signum, "ended_at": logged["ended_at"] or iso(ended_at)}
+        ]
+    detail = f"{sent}; none of it is left; {outcome}"
+    return _killed(store, trail, "ok", detail, target, run, stopped.signum, runs)
+
+
+def _killed(
+    store: Store,
+    trail: dict,
+    result: str,
+    detail: str,
+    target: Target,
+    run: LiveRun,
+    signum: int | None = None,
+    runs: Sequence[dict] = (),
+) -> Done:
+    """The trail's row and the run's outcome, in one transaction; what to tell."""
+    action_id = store.record_action(trail | {"result": result, "detail": detail}, runs)
+    message = f"kill on {target.host.name}: {detail}"
+    return Done(action_id, message, target.entry.id, pid=run.pid, signal=signum, result=result)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}es" if noun.endswith("s") else f"{n} {noun}s"
+
+
 # -- shared helpers ------------------------------------------------------------------------
+
+
+async def _rescan(host: Host, connector: Connector, store: Store, clock: Clock) -> None:
+    """Scan the host again, so the history shows what the action changed there."""
+    async for _ in scan_fleet([host], store, connector, 1, clock=clock):
+        pass
 
 
 def _sh_c(script: str, name: str, args: Sequence[str]) -> str:

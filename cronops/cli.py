@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     log = command(
         "log",
         cmd_log,
-        "show the audit trail of actions (rerun, pause, resume, edit, undo)",
+        "show the audit trail of actions (rerun, kill, pause, resume, edit, undo)",
         "Every action cronops took or refused, newest first: when, who (local user@host), "
         "host, entry, action, the line before and after, and the result. Reads the history "
         "database only.",
@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
-    """rerun, pause, resume, edit and undo: an entry id, a confirmation (or --yes), one action."""
+    """rerun, kill, pause, resume, edit and undo: an entry id, a confirmation (or --yes), one
+    action."""
     confirm = argparse.ArgumentParser(add_help=False)
     confirm.add_argument("entry", metavar="ID", help="the entry's id, as `cronops jobs` lists it")
     confirm.add_argument(
@@ -261,9 +262,19 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
             "in a process group of its own, its output in a file on the host that streams here; "
             "the run is recorded as a manual run. Refused while the entry is running, unless "
             "--force. Ctrl-C (or SIGTERM) asks whether to stop the job (TERM to its process "
-            "group, KILL 5 s later), leave it running on the host, or keep watching; off a "
-            "terminal, with --yes, or on a hang-up it is stopped without asking. Past --timeout "
-            "it is stopped. Each way it ends is recorded.",
+            "group, KILL after the host's kill_grace, 5 s by default), leave it running on the "
+            "host, or keep watching; off a terminal, with --yes, or on a hang-up it is stopped "
+            "without asking. Past --timeout it is stopped. Each way it ends is recorded.",
+        ),
+        "kill": (
+            "stop a run of an entry that cron started and is still running (a hung run)",
+            "Find the entry's runs on its host now (cron's children running its command), show "
+            "the one to kill (pid, start, its processes, and any that left its process group), "
+            "ask, then send TERM to its process group, and KILL after --grace if any of it is "
+            "left; check that none of it is left. As root the signals are sent directly, else as "
+            "the entry's user through sudo -n -u USER. Recorded in the audit trail and, on the "
+            "run the log shows for it, as its outcome: killed by the signal. When several runs "
+            "of the entry are running, --pid chooses one.",
         ),
         "pause": (
             "comment out an entry's line, with who, when and why",
@@ -290,8 +301,9 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
         ),
     }
     epilog = (
-        "exit codes:\n  0  done (a rerun: the job exited 0)\n  1  refused or failed (nothing "
-        "changed); a rerun: the job failed or was stopped at its time limit\n  2  usage or "
+        "exit codes:\n  0  done (a rerun: the job exited 0; a kill: none of the run is left)\n"
+        "  1  refused or failed (nothing changed); a rerun: the job failed or was stopped at\n"
+        "     its time limit; a kill: some of the run is still there\n  2  usage or "
         "inventory error, or no confirmation\n  128+N  a rerun interrupted by signal N (130 "
         "Ctrl-C, 143 SIGTERM, 129 hang-up): its job stopped or left running, as recorded\n"
     )
@@ -316,6 +328,16 @@ def add_action_commands(command: Callable[..., argparse.ArgumentParser]) -> None
         metavar="DURATION",
         help="stop the job (its process group) after this long, e.g. 30m or 2h (default: the "
         "host's rerun_timeout in the inventory, else 1d)",
+    )
+    subs["kill"].add_argument(
+        "--pid", type=int, metavar="PID", help="which run, when several of the entry are running"
+    )
+    subs["kill"].add_argument(
+        "--grace",
+        type=duration_arg,
+        metavar="DURATION",
+        help="how long after TERM to send KILL, e.g. 10s or 2m (default: the host's kill_grace "
+        "in the inventory, else 5s)",
     )
     subs["pause"].add_argument("--reason", "-r", default="", help="why, shown with the entry")
     subs["pause"].add_argument(
@@ -742,6 +764,8 @@ def cmd_action(args: argparse.Namespace) -> int:
             + (f" (entry id now {done.entry_id})" if done.entry_id != args.entry else ""),
             file=sys.stderr,
         )
+    if args.command == "kill":
+        return EXIT_OK if done.result == "ok" else EXIT_ATTENTION
     if args.command != "rerun":
         return EXIT_OK
     if watch.signum is not None and done.ending in (
@@ -778,6 +802,13 @@ async def _act_on(
         change = actions.plan_undo(store, hosts, args.entry)
     else:
         target = actions.find_target(store, hosts, args.entry)
+        if args.command == "kill":
+            kill = await actions.plan_kill(target, fleet)
+            run = kill.choose(args.pid)
+            grace = args.grace.total_seconds() if args.grace else None
+            where = f"kill {target.entry.id} on {target.host.name}"
+            _confirm(args, f"{where}:\n{kill.question(run, grace)}?")
+            return await actions.kill_run(kill, run, fleet, store, who, grace=grace)
         if args.command == "rerun":
             _confirm(args, _rerun_question(target))
             with watch.catching():

@@ -20,6 +20,8 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_COMMAND_TIMEOUT = 60.0
 # A rerun is an incident responder's job that may take hours; past this its process group is stopped.
 DEFAULT_RERUN_TIMEOUT = 24 * 3600.0
+# Stopping a job (a kill, a rerun stopped): seconds between TERM to its process group and KILL.
+DEFAULT_KILL_GRACE = 5.0
 TRANSPORTS = ("ssh", "local")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$")
 
@@ -42,6 +44,7 @@ class Host:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     command_timeout: float = DEFAULT_COMMAND_TIMEOUT
     rerun_timeout: float = DEFAULT_RERUN_TIMEOUT
+    kill_grace: float = DEFAULT_KILL_GRACE
     transport: str = "ssh"
 
     @property
@@ -132,6 +135,7 @@ HOST_KEYS: dict[str, tuple[Any, str]] = {
     "connect_timeout": (_seconds, "a number of seconds > 0"),
     "command_timeout": (_seconds, "a number of seconds > 0"),
     "rerun_timeout": (_seconds, "a number of seconds > 0"),
+    "kill_grace": (_seconds, "a number of seconds > 0"),
     "transport": (_transport, f"one of {', '.join(TRANSPORTS)}"),
     **POLICY_KEYS,
 }
@@ -297,6 +301,7 @@ def _build_host(values: dict[str, Any], base: Path) -> Host:
         connect_timeout=float(values.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
         command_timeout=float(values.get("command_timeout", DEFAULT_COMMAND_TIMEOUT)),
         rerun_timeout=float(values.get("rerun_timeout", DEFAULT_RERUN_TIMEOUT)),
+        kill_grace=float(values.get("kill_grace", DEFAULT_KILL_GRACE)),
         transport=transport,
     )
 

@@ -209,6 +209,17 @@ class Store:
             [host, iso(since)],
         )
 
+    def run_of_process(
+        self, host: str, pid: int, earliest: datetime, latest: datetime
+    ) -> dict[str, Any] | None:
+        """The run the log shows for a process: its pid, started between the two times."""
+        found = self.rows(
+            "select * from runs where host = ? and pid = ? and started_at between ? and ? "
+            "order by started_at desc limit 1",
+            [host, pid, iso(earliest), iso(latest)],
+        )
+        return found[0] if found else None
+
     def host_row(self, name: str) -> dict[str, Any] | None:
         found = self.rows("select * from hosts where name = ?", [name])
         return found[0] if found else None

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from math import inf
 from pathlib import Path
+from signal import Signals
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -78,24 +79,30 @@ class DemoCron:
         self._save(name, state)
 
     def advance(self, name: str, when: datetime) -> None:
-        """Run the host's cron up to `when`: log what happened since the last jump."""
+        """Run the host's cron up to `when`: log what happened since the last jump, and end the
+        jobs `kill` signalled (at once: a pinned clock never jumps)."""
         state = self._load(name)
-        high = when.timestamp()
-        if state is None or high <= state.tick:
-            return
+        if state is None:
+            return  # not a demo host this world simulates
         tree = self._tree(name)
+        killed = _take_kills(tree, state)
+        high = when.timestamp()
+        if high <= state.tick and not killed:
+            return
         zone = host_zone(tree)
-        low = state.tick
-        # As cron rereads what changed: an action's pause or edit counts from this jump on.
-        crontabs = _crontab_files(name, tree)
-        runs = state.runs + self._due_runs(name, crontabs, zone, state, high)
-        lines = _daemon_lines(crontabs, state, low, high) + _midnight_lines(zone, low, high)
-        for run in runs:
-            lines += _run_lines(state.level, run, low, high)
+        lines = [line for run in killed for line in _end_lines(state.level, run)]
+        if high > state.tick:
+            low = state.tick
+            # As cron rereads what changed: an action's pause or edit counts from this jump on.
+            crontabs = _crontab_files(name, tree)
+            runs = state.runs + self._due_runs(name, crontabs, zone, state, high)
+            lines += _daemon_lines(crontabs, state, low, high) + _midnight_lines(zone, low, high)
+            for run in runs:
+                lines += _run_lines(state.level, run, low, high)
+            state.runs = [run for run in runs if run.end is None or run.end > high]
+            state.tick = high
         _append_log(tree, zone, lines)
-        state.runs = [run for run in runs if run.end is None or run.end > high]
-        state.tick = high
-        _write_processes(tree, state, high)
+        _write_processes(tree, state, state.tick)
         self._save(name, state)
 
     def rotate(self, name: str, at: datetime) -> None:
@@ -149,7 +156,7 @@ class DemoCron:
         try:
             data = json.loads(self._path(name).read_text())
         except FileNotFoundError:
-            return None  # not a demo host this world simulates
+            return None
         data["runs"] = [_Run(**run) for run in data["runs"]]
         return _CronState(**data)
 
@@ -216,12 +223,25 @@ def _run_lines(level: int, run: _Run, low: float, high: float) -> list[Line]:
     """What Debian cron logs of one run in (low, high], by its -L level: 1 starts, 2 ends,
     4 failures, 8 the job's pid (and then the fork, not the job, logs the start)."""
     lines = []
-    jobpid = f"[{run.pid}] " if level & 8 else ""
     if level & 1 and low < run.start <= high:
         logger = run.parent if level & 8 else run.pid
-        lines.append((run.start, f"CRON[{logger}]: ({run.user}) CMD ({jobpid}{run.command})"))
-    if run.end is None or not low < run.end <= high:
-        return lines
+        lines.append(
+            (run.start, f"CRON[{logger}]: ({run.user}) CMD ({_jobpid(level, run)}{run.command})")
+        )
+    if run.end is not None and low < run.end <= high:
+        lines += _end_lines(level, run)
+    return lines
+
+
+def _jobpid(level: int, run: _Run) -> str:
+    return f"[{run.pid}] " if level & 8 else ""
+
+
+def _end_lines(level: int, run: _Run) -> list[Line]:
+    """What Debian cron logs when a run ends: a failure (-L 4), its end (-L 2)."""
+    assert run.end is not None
+    lines = []
+    jobpid = _jobpid(level, run)
     if level & 4 and (run.status or run.signal):
         how = (
             f"terminated by signal {run.signal}"
@@ -232,6 +252,27 @@ def _run_lines(level: int, run: _Run, low: float, high: float) -> list[Line]:
     if level & 2:
         lines.append((run.end, f"CRON[{run.parent}]: ({run.user}) END ({jobpid}{run.command})"))
     return lines
+
+
+def _take_kills(tree: Path, state: _CronState) -> list[_Run]:
+    """The running jobs the kill shim signalled (run/killed: group, signal, when), ended then:
+    they leave the state's runs, and the file is consumed."""
+    path = tree / "run/killed"
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    path.unlink()
+    killed = []
+    for line in lines:
+        group, signal, at = line.split()
+        for run in state.runs:
+            if run.pid == int(group) and run.end is None:
+                run.end = max(float(at), run.start)
+                run.signal = int(signal) if signal.isdigit() else int(Signals[f"SIG{signal}"])
+                killed.append(run)
+    state.runs = [run for run in state.runs if run not in killed]
+    return killed
 
 
 def _daemon_lines(

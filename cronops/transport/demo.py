@@ -162,7 +162,8 @@ def _zone(root: Path) -> str:
 
 # -- shims: stand-ins for the tools whose real answers would give away that this is not a host ----
 #
-# Written into <world>/bin, first on PATH. {date} and {uname} are the real tools' paths.
+# Written into <world>/bin, first on PATH. {date}, {uname}, {ps} and {kill} are the real tools'
+# paths.
 SHIMS = {
     "id": r"""
 # id: the demo hosts are reached as root; runuser and sudo change who that is.
@@ -207,16 +208,96 @@ if [ -n "${CRONOPS_DEMO_EPOCH:-}" ]; then exec {date} -d "@$CRONOPS_DEMO_EPOCH" 
 exec {date} "$@"
 """,
     "ps": r"""
-# ps: the demo host's process table (run/ps: pid ppid user start-epoch args), printed the way
-# `ps -eo pid=,ppid=,user:32=,etimes=,args=` prints it, whatever is asked.
+# ps: the demo host's process table (run/ps: pid ppid user start-epoch args) with the columns
+# cronops asks for (-e, -o, -p), less the jobs `kill` ended (run/killed, until cron's next look),
+# plus the real processes of this host's reruns, which run on this machine. A row leads its own
+# process group and session, but cron's per-job fork, which is in its daemon's.
+cols= only=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -e) ;;
+    -eo|-o) cols=$2; shift ;;
+    -p) only=$2; shift ;;
+    *) echo "ps: $1 is not available on the demo fleet" >&2; exit 1 ;;
+  esac
+  shift
+done
 now=${CRONOPS_DEMO_EPOCH:-$({date} +%s)}
-[ -r "$CRONOPS_DEMO_ROOT/run/ps" ] || exit 0
-awk -v now="$now" '{
-  args = $0
-  for (i = 1; i <= 4; i++) sub(/^[ \t]*[^ \t]+[ \t]+/, "", args)
-  elapsed = now - $4; if (elapsed < 0) elapsed = 0
-  printf "%7d %7d %-32s %10d %s\n", $1, $2, $3, elapsed, args
-}' "$CRONOPS_DEMO_ROOT/run/ps"
+run=$CRONOPS_DEMO_ROOT/run
+if [ -r "$run/ps" ]; then
+  { cat "$run/killed" 2>/dev/null; echo --; cat "$run/ps"; } | awk -v now="$now" -v cols="$cols" -v only="$only" '
+    $0 == "--" { table = 1; next }
+    !table { gone[$1] = 1; next }
+    only != "" && $1 != only { next }
+    {
+      args = $0
+      for (i = 1; i <= 4; i++) sub(/^[ \t]*[^ \t]+[ \t]+/, "", args)
+      group = args ~ /^\/usr\/sbin\/CRON / ? $2 : $1
+      if (group in gone) next
+      n = split(cols, col, ",")
+      line = ""
+      for (i = 1; i <= n; i++) {
+        c = col[i]; sub(/[:=].*/, "", c)
+        if (c == "pid") v = sprintf("%7d", $1)
+        else if (c == "ppid") v = sprintf("%7d", $2)
+        else if (c == "pgid" || c == "sid") v = sprintf("%7d", group)
+        else if (c == "user") v = sprintf("%-32s", $3)
+        else if (c == "etimes") v = sprintf("%10d", now > $4 ? now - $4 : 0)
+        else if (c == "stat") v = "S"
+        else if (c == "lstart") {
+          date = "date -d @" $4 " \"+%a %b %e %H:%M:%S %Y\""
+          date | getline v; close(date)
+        }
+        else if (c == "args") v = args
+        else { print "ps: no column " c " on the demo fleet" > "/dev/stderr"; exit 1 }
+        line = line (i > 1 ? " " : "") v
+      }
+      print line
+    }'
+fi
+sessions=$(demo-reruns | tr '\n' ,)
+[ -n "$sessions" ] || exit 0
+if [ -z "$only" ]; then exec {ps} -o "$cols" --sid "${sessions%,}"; fi
+case ",$sessions" in *,"$({ps} -o sid= -p "$only" | tr -d ' ')",*) exec {ps} -o "$cols" -p "$only" ;; esac
+""",
+    "kill": r"""
+# kill -SIGNAL -- -PGID, as cronops stops a process group: a demo job's group is ended in the
+# host's process table (run/killed; cron notices at its next look, and logs how the job ended);
+# the real processes of this host's reruns, which run on this machine, get the signal; nothing
+# else here is the demo host's: it is left alone.
+sig=TERM
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --) shift; break ;;
+    -s) sig=$2; shift 2 ;;
+    -*) sig=${1#-}; shift ;;
+    *) break ;;
+  esac
+done
+now=${CRONOPS_DEMO_EPOCH:-$({date} +%s)}
+status=0
+for target in "$@"; do
+  group=${target#-}
+  if demo-reruns | grep -qx -- "$group"; then
+    {kill} -"$sig" -- "$target" || status=1
+  elif awk -v group="$group" '$1 == group { found = 1 } END { exit !found }' \
+      "$CRONOPS_DEMO_ROOT/run/ps" 2>/dev/null; then
+    echo "$group $sig $now" >>"$CRONOPS_DEMO_ROOT/run/killed"
+  else
+    echo "kill: ($target): No such process" >&2; status=1
+  fi
+done
+exit $status
+""",
+    "demo-reruns": r"""
+# demo-reruns: the sessions of this host's reruns still running on this machine (the demo hosts
+# are reached as root: the reruns are in root's home), each known by its leader's pid and start.
+for dir in "$CRONOPS_DEMO_ROOT"/root/.cronops/reruns/run.*; do
+  pid=$(cat "$dir/pid" 2>/dev/null) || continue
+  set -- $(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null)
+  [ "${1:-}" = "$(cat "$dir/began" 2>/dev/null)" ] && echo "$pid"
+done
+exit 0
 """,
     "crontab": r"""
 # crontab: Debian's, on the demo host's spool: installs with its three header lines, lists
@@ -335,9 +416,11 @@ def install_shims(world: Path) -> Path:
     """Write the shims into <world>/bin (the first directory on a demo command's PATH)."""
     shims = world / SHIMS_DIR
     shims.mkdir(parents=True, exist_ok=True)
-    real = {name: _real_tool(name) for name in ("date", "uname")}
+    real = {name: _real_tool(name) for name in ("date", "uname", "ps", "kill")}
     for name, body in SHIMS.items():
-        text = body.replace("{date}", real["date"]).replace("{uname}", real["uname"])
+        text = body
+        for tool, path in real.items():
+            text = text.replace(f"{{{tool}}}", path)
         path = shims / name
         path.write_text("#!/bin/sh" + text)
         path.chmod(0o755)
