@@ -415,14 +415,15 @@ def _entry_id_at(text: str, change: Change) -> str:
 def record_refusal(
     store: Store, who: str, action: str, entry_id: str, exc: ActionError, clock: Clock = utc_now
 ) -> None:
-    """An action refused before cronops reached the host (an unknown id, an entry gone, not
-    paused, an invalid schedule...) goes into the audit trail too, with what is known of it."""
+    """An action refused or failed that is not in the audit trail yet (an unknown id, an entry
+    gone, not paused, an invalid schedule, nothing to kill...) goes in too, with what is known of
+    it (the login, once the host was reached)."""
     if exc.recorded:
         return
     known = store.entry(entry_id) or {}
     row = _trail_row(who, clock, known.get("host"), action, entry_id)
     where = {"path": known.get("source"), "line": known.get("line"), "before": known.get("text")}
-    _record_failure(store, row | where | {"login": None}, exc)
+    _record_failure(store, row | where | {"login": exc.login}, exc)
 
 
 def _trail(change: Change, who: str, clock: Clock) -> dict:
@@ -1097,7 +1098,7 @@ class LiveRun:
         """pid, user, start, how long, and each process: what the operator sees before a kill."""
         leader = self.leader
         lines = [
-            f"pid {leader.pid} as {leader.user}, started {self.started_at:%Y-%m-%d %H:%M:%S %Z}, "
+            f"pid {leader.pid} as {leader.user}, started {_stamp(self.started_at)}, "
             f"running for {timedelta(seconds=leader.elapsed_s)}",
             f"its process group {leader.pid}:",
             *(f"  {p.pid:>7}  {p.args}" for p in self.members),
@@ -1238,7 +1239,8 @@ async def kill_run(
     stopped = await _stop_group(
         connector, host, _KILL, run.pid, grace, kill.signal_as, [run.leader.lstart]
     )
-    group = f"process group {run.pid} ({_count(len(run.members), 'process')})"
+    count = len(run.members)
+    group = f"process group {run.pid} ({count} process{'' if count == 1 else 'es'})"
     strays = (
         f"; pids {' '.join(str(p.pid) for p in run.strays)} had left it and were not signalled"
         if run.strays
@@ -1273,7 +1275,8 @@ async def kill_run(
     else:
         started = from_iso(logged["started_at"])
         assert started is not None
-        outcome = f"its run of {iso(started)} is recorded as killed by signal {stopped.signum}"
+        when = _stamp(started.astimezone(run.started_at.tzinfo))
+        outcome = f"its run started {when} is recorded as killed by signal {stopped.signum}"
         runs = [
             logged | {"signal": stopped.signum, "ended_at": logged["ended_at"] or iso(ended_at)}
         ]
@@ -1297,8 +1300,8 @@ def _killed(
     return Done(action_id, message, target.entry.id, pid=run.pid, signal=signum, result=result)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}es" if noun.endswith("s") else f"{n} {noun}s"
+def _stamp(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S %Z}"
 
 
 # -- shared helpers ------------------------------------------------------------------------

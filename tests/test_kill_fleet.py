@@ -156,7 +156,7 @@ def test_a_hung_run_is_killed_its_group_is_gone_and_the_trail_and_run_say_so(
     (action,) = cronops.json(capsys, "log")["actions"]
     assert (action["action"], action["result"], action["login"]) == ("kill", "ok", "root")
     assert action["detail"].startswith(f"TERM to process group {pid} (")
-    assert "none of it is left; its run of " in action["detail"]
+    assert "none of it is left; its run started " in action["detail"]
     assert action["detail"].endswith("is recorded as killed by signal 15")
     (run,) = cronops.runs("kilo", pid)
     assert run["signal"] == signal.SIGTERM and run["ended_at"] and run["trigger"] == "cron"
@@ -202,7 +202,7 @@ def test_nothing_running_is_refused_and_recorded(kill_fleet, cronops, capsys):
     assert cronops("kill", cronops.entry("/usr/bin/true"), "--yes") == 1
     assert "is not running on kilo: cron runs no process of it now" in capsys.readouterr().err
     (action,) = cronops.json(capsys, "log")["actions"]
-    assert (action["action"], action["result"]) == ("kill", "refused")
+    assert (action["action"], action["result"], action["login"]) == ("kill", "refused", "root")
 
 
 def test_a_login_kills_its_own_runs_and_is_refused_another_user_s(kill_fleet, tmp_path, capsys):

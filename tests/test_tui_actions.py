@@ -310,3 +310,54 @@ async def test_quitting_while_a_rerun_runs_asks_and_may_leave_it_running(long_jo
     assert action["result"] == "ok" and action["detail"].startswith("left running detached by ")
     output = action["detail"].rsplit(" ", 1)[-1]
     assert (long_job.world / "hosts/monitor-01" / output.lstrip("/")).read_text() == "tick\n"
+
+
+def export_ps(demo) -> str:
+    """db-02's process table, as its (simulated) cron last drew it."""
+    return (demo.world / "hosts/db-02/run/ps").read_text()
+
+
+async def test_k_shows_the_hung_run_asks_and_kills_it_and_the_judge_follows(demo):
+    assert "export-warehouse" in export_ps(demo)
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await idle(pilot)
+        assert ("db-02", "hung") in {(f.host, f.kind) for f in app.audit.findings}
+        await choose(pilot, "export-warehouse --full")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "no question")
+        assert app.screen.title_text.startswith("Kill ") and "on db-02" in app.screen.title_text
+        body = app.screen.body
+        assert body.startswith("/usr/local/bin/export-warehouse --full\npid ")
+        assert " as postgres, started " in body and "its process group " in body
+        assert body.endswith(", KILL 5 s later if any of it is left")
+        await pilot.press("enter")
+        await idle(pilot)
+        await idle(pilot)
+        kinds = {(f.host, f.kind) for f in app.audit.findings}
+        notes = [n.message for n in app._notifications]
+    assert ("db-02", "hung") not in kinds and ("db-02", "failed") in kinds
+    assert any(n.startswith("kill on db-02: TERM to process group ") for n in notes)
+    assert "export-warehouse" not in export_ps(demo)
+    action = last_action(demo)
+    assert (action["action"], action["result"], action["login"]) == ("kill", "ok", "root")
+    assert action["detail"].endswith("is recorded as killed by signal 15")
+    store = Store(demo.db_path)
+    try:
+        (run,) = store.rows("select * from runs where host = 'db-02' and signal is not null")
+    finally:
+        store.close()
+    assert run["signal"] == signal.SIGTERM and "export-warehouse" in run["command"]
+
+
+async def test_k_on_an_entry_that_is_not_running_is_refused_in_the_trail(demo):
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await choose(pilot, "replica-check")
+        await pilot.press("k")
+        await idle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        notes = [n.message for n in app._notifications]
+    assert any("is not running on db-01: cron runs no process of it now" in n for n in notes)
+    action = last_action(demo)
+    assert (action["action"], action["result"]) == ("kill", "refused")

@@ -44,10 +44,14 @@ from cronops.actions import (
     Decide,
     Done,
     Ending,
+    Kill,
+    LiveRun,
     Target,
     actor,
     apply,
     find_target,
+    kill_run,
+    plan_kill,
     plan_pause,
     plan_resume,
     plan_undo,
@@ -61,7 +65,13 @@ from cronops.store import Store
 from cronops.transport import Connector, OutputSink, connector
 from cronops.tui import data
 from cronops.tui.data import Fleet, FleetReader, ReadStore, problems_by_host
-from cronops.tui.screens.actions import ConfirmScreen, EditScreen, RerunScreen, TrailScreen
+from cronops.tui.screens.actions import (
+    ChooseRunScreen,
+    ConfirmScreen,
+    EditScreen,
+    RerunScreen,
+    TrailScreen,
+)
 from cronops.tui.screens.detail import DetailScreen
 from cronops.tui.screens.help import HelpScreen
 from cronops.tui.screens.hosts import HostsView
@@ -103,6 +113,13 @@ class CronopsApp(App[None]):
         Binding("O", "reverse", "Reverse", show=False, tooltip="reverse the sort"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("r", "rerun", "Rerun", tooltip="run the entry now, as its user (asks first)"),
+        Binding(
+            "k",
+            "kill",
+            "Kill",
+            show=False,
+            tooltip="stop its run cron started and still runs: TERM, then KILL (asks first)",
+        ),
         Binding(
             "p", "pause", "Pause/resume", tooltip="pause the entry with a reason, or resume it"
         ),
@@ -548,6 +565,45 @@ class CronopsApp(App[None]):
         if self.quitting and not self.reruns_running():
             self.exit()
 
+    def action_kill(self) -> None:
+        if (target := self.target("kill")) is None:
+            return
+        self.find_runs(target)
+
+    @work(exit_on_error=False, group="action")
+    async def find_runs(self, target: Target) -> None:
+        """The entry's runs on its host now; then which to kill, when several run."""
+        fleet = self.connector_factory()
+        try:
+            kill = await plan_kill(target, fleet)
+        except ActionError as exc:
+            self.refused("kill", target.entry.id, exc)
+            return
+        finally:
+            await fleet.close()
+        if len(kill.runs) == 1:
+            self.ask_kill(kill, kill.runs[0])
+        else:
+            self.push_screen(ChooseRunScreen(kill), lambda run: run and self.ask_kill(kill, run))
+
+    def ask_kill(self, kill: Kill, run: LiveRun) -> None:
+        title = f"Kill {kill.target.entry.id} on {kill.target.host.name}?"
+        self.push_screen(
+            ConfirmScreen(title, kill.question(run)),
+            lambda answer: answer is not None and self.kill_now(kill, run),
+        )
+
+    @work(exit_on_error=False, group="action")
+    async def kill_now(self, kill: Kill, run: LiveRun) -> None:
+        store, fleet = Store(self.store_path), self.connector_factory()
+        try:
+            done = await kill_run(kill, run, fleet, store, actor(), clock=self.now)
+        finally:
+            await fleet.close()
+            store.close()
+        self.notify(done.message, severity="information" if done.result == "ok" else "error")
+        self.load()
+
     def action_pause(self) -> None:
         if (target := self.target("pause")) is None:
             return
@@ -667,6 +723,7 @@ class CronopsApp(App[None]):
         yield SystemCommand("Reverse the sort", "in the current view", self.action_reverse)
         yield SystemCommand("Open", "the job under the cursor", self.action_open)
         yield SystemCommand("Rerun", "run the entry now, as its user", self.action_rerun)
+        yield SystemCommand("Kill", "stop the entry's run that still runs", self.action_kill)
         yield SystemCommand("Pause or resume", "the entry under the cursor", self.action_pause)
         yield SystemCommand("Edit", "the entry's schedule or command", self.action_edit)
         yield SystemCommand("Undo", "cronops' last change to the entry", self.action_undo)

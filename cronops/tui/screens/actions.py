@@ -17,7 +17,8 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Log, Static
+from textual.widgets import DataTable, Footer, Input, Log, OptionList, Static
+from textual.widgets.option_list import Option
 
 from cronops.actions import (
     ActionError,
@@ -25,6 +26,8 @@ from cronops.actions import (
     Decide,
     Done,
     Ending,
+    Kill,
+    LiveRun,
     StillRunning,
     Target,
     plan_edit,
@@ -73,6 +76,39 @@ class ConfirmScreen(ModalScreen[str | None]):
     @on(Input.Submitted, "#reason")
     def action_confirm(self) -> None:
         self.dismiss(self.query_one("#reason", Input).value if self.ask_reason else "")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChooseRunScreen(ModalScreen[LiveRun | None]):
+    """Several runs of the entry are running: which to kill (Enter), or none (Escape)."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, kill: Kill):
+        super().__init__()
+        self.kill = kill
+
+    def compose(self) -> ComposeResult:
+        target = self.kill.target
+        with Vertical(id="choose-run", classes="dialog"):
+            yield Static(
+                f"[b]{len(self.kill.runs)} runs of {target.entry.id} are running on "
+                f"{escape(visible(target.host.name))}[/b]: which one to kill?",
+                classes="title",
+            )
+            yield OptionList(
+                *(
+                    Option(Text(visible(run.describe(), lines=True)), id=str(run.pid))
+                    for run in self.kill.runs
+                )
+            )
+            yield Static("[b]Enter[/b] this one   [b]Escape[/b] cancel", classes="keys")
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.kill.runs[event.option_index])
 
     def action_cancel(self) -> None:
         self.dismiss(None)
