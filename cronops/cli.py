@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the TUI on a built-in demo fleet (no SSH, nothing written outside a temp dir)",
         description="Build a made-up fleet of about 20 hosts with two weeks of cron history and "
         "every kind of problem in a temporary directory, and open the TUI on it: scans, findings "
-        "and actions (rerun, pause, edit) run the real code through a demo transport. With "
+        "and actions (rerun, kill, pause, edit) run the real code through a demo transport. With "
         "--audit, print the audit of the same fleet instead. The directory is removed on exit.",
         epilog=AUDIT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -869,7 +869,7 @@ class RerunWatch:
     SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
     QUESTION = (
         "\ncronops: the job is still running on the host.\n"
-        "  s  stop it: TERM to its process group, KILL if it is still there 5 s later (default)\n"
+        "  s  stop it: TERM to its process group, KILL if any is left after the grace (default)\n"
         "  l  leave it running, detached; its output stays in a file on the host\n"
         "  w  keep watching\n"
         "[S/l/w] "

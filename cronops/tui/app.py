@@ -118,7 +118,7 @@ class CronopsApp(App[None]):
             "kill",
             "Kill",
             show=False,
-            tooltip="stop its run cron started and still runs: TERM, then KILL (asks first)",
+            tooltip="stop its run still running (asks first)",
         ),
         Binding(
             "p", "pause", "Pause/resume", tooltip="pause the entry with a reason, or resume it"

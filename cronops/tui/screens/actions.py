@@ -219,11 +219,12 @@ class EndRerunScreen(ModalScreen[Ending | None]):
         self.target = target
 
     def compose(self) -> ComposeResult:
-        entry = self.target.entry
+        entry, grace = self.target.entry, self.target.host.kill_grace
         with Vertical(id="end-rerun", classes="dialog"):
             yield Static(f"[b]{entry.id} is still running on {escape(visible(entry.host))}[/b]")
             yield Static(
-                "[b]Enter[/b] stop it: TERM to its process group, KILL 5 s later if any is left\n"
+                f"[b]Enter[/b] stop it: TERM to its process group, KILL {grace:g} s later if any "
+                "is left\n"
                 "[b]l[/b] leave it running, detached; its output stays in a file on the host\n"
                 "[b]Escape[/b] keep watching",
                 classes="keys",
