@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from datetime import UTC, datetime
 
 import pytest
-from textual.widgets import DataTable, Input, Log, Static
+from textual.widgets import DataTable, Input, Log, OptionList, Static
 from textual.worker import WorkerState
 
 from cronops.demo import build_demo
 from cronops.store import Store
 from cronops.tui import CronopsApp
 from cronops.tui.screens.actions import (
+    ChooseRunScreen,
     ConfirmScreen,
     EditScreen,
     EndRerunScreen,
@@ -348,6 +350,40 @@ async def test_k_shows_the_hung_run_asks_and_kills_it_and_the_judge_follows(demo
     finally:
         store.close()
     assert run["signal"] == signal.SIGTERM and "export-warehouse" in run["command"]
+
+
+async def test_with_two_runs_k_asks_which_and_kills_only_that_one(demo):
+    """A second run of the export, an hour after the first: put in db-02's simulated cron and
+    drawn into its process table as cron would (its own fork of cron, then the job's shell)."""
+    state_path = demo.world / "cron/db-02.json"
+    state = json.loads(state_path.read_text())
+    (first,) = [run for run in state["runs"] if run["end"] is None]
+    later = dict(first, start=first["start"] + 3600, parent=90001, pid=90002)
+    state["runs"].append(later)
+    state_path.write_text(json.dumps(state))
+    table = demo.world / "hosts/db-02/run/ps"
+    with table.open("a") as rows:
+        rows.write(f"90001 {state['daemon_pid']} root {int(later['start'])} /usr/sbin/CRON -f\n")
+        rows.write(f"90002 90001 postgres {int(later['start'])} /bin/sh -c {first['command']}\n")
+    app = app_on(demo)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await choose(pilot, "export-warehouse --full")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ChooseRunScreen), "no choice")
+        options = app.screen.query_one(OptionList)
+        assert [options.get_option_at_index(i).id for i in range(2)] == [str(first["pid"]), "90002"]
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "no question")
+        assert "\npid 90002 as postgres, started " in app.screen.body
+        await pilot.press("enter")
+        await idle(pilot)
+    action = last_action(demo)
+    assert action["detail"].startswith(
+        "TERM to process group 90002 (1 process); none of it is left"
+    )
+    # The log shows no run started with it: the kill is the only record.
+    assert action["detail"].endswith("the kill is recorded here only")
+    assert f"{first['pid']} " in export_ps(demo) and "90002" not in export_ps(demo)
 
 
 async def test_k_on_an_entry_that_is_not_running_is_refused_in_the_trail(demo):
