@@ -83,8 +83,8 @@ show
 # Where a rerun's directory is made on the host (the login's own, as root's or anyone's).
 _RERUNS = '"${HOME:-/tmp}/.cronops/reruns"'
 
-# How the login becomes the entry's user (USER is quoted): as root (runuser; a signal needs
-# nothing), as that user itself, through passwordless sudo, or not at all ("refused LOGIN").
+# How the login acts as the entry's user (USER is quoted): as root ("runuser": root may also
+# signal anyone), as that user itself, through passwordless sudo, or not at all ("refused LOGIN").
 _RUNAS = r"""
 section runas
 if [ "$U" = 0 ]; then echo runuser
