@@ -17,8 +17,8 @@ import pytest
 
 from cronops.cli import main
 from cronops.store import Store
-from tests.conftest import wait_for
-from tests.fleet import Fleet, HostSpec, require_fleet_tools
+from tests.conftest import own_fleet, wait_for
+from tests.fleet import Fleet, HostSpec
 
 pytestmark = pytest.mark.fleet
 
@@ -38,24 +38,17 @@ LIMA_ROOT = """\
 
 @pytest.fixture(scope="module")
 def kill_fleet(tmp_path_factory):
-    if reason := require_fleet_tools():
-        pytest.skip(reason)
-    fleet = Fleet(tmp_path_factory.mktemp("kill-fleet"))
-    fleet.start(
-        [
-            HostSpec(
-                name="kilo",
-                crontabs={"root": KILO_ROOT, "alice": KILO_ALICE},
-                cron=True,
-                cron_level=15,
-                syslog="traditional",
-            ),
-            HostSpec(name="lima", crontabs={"root": LIMA_ROOT}, cron=True, syslog="rfc3339"),
-        ]
+    kilo = HostSpec(
+        name="kilo",
+        crontabs={"root": KILO_ROOT, "alice": KILO_ALICE},
+        cron=True,
+        cron_level=15,
+        syslog="traditional",
     )
-    fleet.hosts["kilo"].run(["install", "-d", "-o", "alice", "/run/alice"])
-    yield fleet
-    fleet.stop()
+    lima = HostSpec(name="lima", crontabs={"root": LIMA_ROOT}, cron=True, syslog="rfc3339")
+    for fleet in own_fleet(tmp_path_factory, "kill-fleet", kilo, lima):
+        fleet.hosts["kilo"].run(["install", "-d", "-o", "alice", "/run/alice"])
+        yield fleet
 
 
 class Cronops:
