@@ -60,7 +60,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from cronops.crontab import PauseInfo
-from cronops.policy import SEVERITIES, Policy, PolicyBook, in_spans
+from cronops.kinds import SEVERITIES
+from cronops.policy import Policy, PolicyBook, in_spans
 from cronops.schedule import (
     NICKNAMES,
     REBOOT,

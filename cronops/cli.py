@@ -375,7 +375,7 @@ exit codes:
 
 
 def duration_arg(text: str) -> timedelta:
-    from cronops.policy import parse_duration
+    from cronops.settings import parse_duration
 
     try:
         window = parse_duration(text)
@@ -406,7 +406,7 @@ def until_arg(text: str) -> datetime:
 
 
 def fail_on_arg(text: str) -> Callable[[Finding], bool]:
-    from cronops.policy import KINDS, SEVERITIES
+    from cronops.kinds import KINDS, SEVERITIES
 
     words = [w.strip() for w in text.split(",") if w.strip()]
     if len(words) == 1 and words[0] in SEVERITIES:

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops import locations
-from cronops.policy import JOB_MATCH_KEYS, POLICY_KEYS, PolicyBook, hint, keyed_problems
+from cronops.policy import (
+    POLICY_KEYS,
+    JobRule,
+    PolicyBook,
+    policy_settings,
+    read_job_rule,
+)
+from cronops.settings import Key, Problem, Refused, hint, number, one_of, read_table, text
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -87,64 +95,71 @@ class InventoryError(Exception):
         super().__init__("\n".join(f"{where}{p}" for p in problems))
 
 
-# Each key a host (or [defaults]) may set, with the check its value must pass.
-def _str(v: Any) -> bool:
-    return isinstance(v, str) and v != ""
+# -- readers for the keys a host (or [defaults]) may set; policy keys come from policy.py.
 
 
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _port(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
+        return value
+    raise ValueError(f"not a port: {value!r}")
 
 
-def _port(v: Any) -> bool:
-    return _int(v) and 0 < v < 65536
+def _seconds(value: Any) -> float:
+    if number(value) > 0:
+        return float(value)
+    raise ValueError(f"not above zero: {value!r}")
 
 
-def _seconds(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+def _positive_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ValueError(f"not a whole number above zero: {value!r}")
 
 
-def _str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(_str(x) for x in v)
+def _texts(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(text(item) for item in value)
+    raise ValueError(f"not a list: {value!r}")
 
 
-def _bool(v: Any) -> bool:
-    return isinstance(v, bool)
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"not true or false: {value!r}")
 
 
-def _transport(v: Any) -> bool:
-    return v in TRANSPORTS
+def _zone_name(value: Any) -> str:
+    try:
+        ZoneInfo(text(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Refused([f"unknown time zone {value!r}"]) from exc
+    return value
 
 
-def _positive_int(v: Any) -> bool:
-    return _int(v) and v > 0
-
-
-HOST_KEYS: dict[str, tuple[Any, str]] = {
-    "name": (_str, "a non-empty string"),
-    "address": (_str, "a non-empty string"),
-    "port": (_port, "a port number (1-65535)"),
-    "user": (_str, "a non-empty string"),
-    "identity_file": (_str, "a path string"),
-    "known_hosts": (_str, "a path string"),
-    "tags": (_str_list, "a list of strings"),
-    "logs": (_str_list, "a list of paths (or 'journal')"),
-    "timezone": (_str, "an IANA zone name like 'Europe/Berlin'"),
-    "proxy_jump": (_str, "a jump host like 'user@bastion:22'"),
-    "sudo": (_bool, "true or false"),
-    "connect_timeout": (_seconds, "a number of seconds > 0"),
-    "command_timeout": (_seconds, "a number of seconds > 0"),
-    "rerun_timeout": (_seconds, "a number of seconds > 0"),
-    "kill_grace": (_seconds, "a number of seconds > 0"),
-    "transport": (_transport, f"one of {', '.join(TRANSPORTS)}"),
+HOST_KEYS: dict[str, Key] = {
+    "name": Key(text, "a non-empty string"),
+    "address": Key(text, "a non-empty string"),
+    "port": Key(_port, "a port number (1-65535)"),
+    "user": Key(text, "a non-empty string"),
+    "identity_file": Key(text, "a path string"),
+    "known_hosts": Key(text, "a path string"),
+    "tags": Key(_texts, "a list of strings"),
+    "logs": Key(_texts, "a list of paths (or 'journal')"),
+    "timezone": Key(_zone_name, "an IANA zone name like 'Europe/Berlin'"),
+    "proxy_jump": Key(text, "a jump host like 'user@bastion:22'"),
+    "sudo": Key(_flag, "true or false"),
+    "connect_timeout": Key(_seconds, "a number of seconds > 0"),
+    "command_timeout": Key(_seconds, "a number of seconds > 0"),
+    "rerun_timeout": Key(_seconds, "a number of seconds > 0"),
+    "kill_grace": Key(_seconds, "a number of seconds > 0"),
+    "transport": Key(one_of(TRANSPORTS), f"one of {', '.join(TRANSPORTS)}"),
     **POLICY_KEYS,
 }
 HOST_ONLY = {"name", "address"}
-DEFAULTS_KEYS: dict[str, tuple[Any, str]] = {
+DEFAULTS_KEYS: dict[str, Key] = {
     **{k: v for k, v in HOST_KEYS.items() if k not in HOST_ONLY},
-    "concurrency": (_positive_int, "a whole number > 0"),
+    "concurrency": Key(_positive_int, "a whole number > 0"),
 }
-JOB_RULE_KEYS = {**JOB_MATCH_KEYS, **POLICY_KEYS}
 TOP_LEVEL = {"defaults", "hosts", "tags", "jobs"}
 
 
@@ -170,112 +185,145 @@ def find_inventory(explicit: Path | None = None) -> Path:
 
 def load_inventory(path: Path) -> Inventory:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise InventoryError(path, [f"cannot read: {exc.strerror or exc}"]) from exc
-    return parse_inventory(text, path)
+    return parse_inventory(_decoded(data, path), path)
+
+
+def _decoded(data: bytes, path: Path) -> str:
+    """TOML is UTF-8: a file saved in another encoding is refused at its first byte that is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise InventoryError(
+            path,
+            [
+                f"line {line}: byte 0x{data[exc.start]:02x} at column {column} (byte {exc.start} "
+                f"of the file) is not UTF-8 ({exc.reason}): a TOML file is UTF-8 text; "
+                "save it as UTF-8"
+            ],
+        ) from exc
 
 
 def parse_inventory(text: str, path: Path) -> Inventory:
+    """hosts.toml's text read in one pass: each value checked and typed where it is read."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InventoryError(path, [f"not valid TOML: {exc}"]) from exc
-    lines = _KeyLines(text)
-    problems: list[str] = []
-
+    reading = _Reading(_Lines(text))
     for key in data.keys() - TOP_LEVEL:
-        problems.append(
-            f"line {lines.top_level(key)}: unknown table or key {key!r}{hint(key, TOP_LEVEL)}"
-        )
+        reading.problem((key,), f"unknown table or key {key!r}{hint(key, TOP_LEVEL)}")
 
     raw_defaults = data.get("defaults", {})
     if not isinstance(raw_defaults, dict):
-        raise InventoryError(path, ["'defaults' must be a table: [defaults]"])
-    problems += _check_table(
-        raw_defaults, DEFAULTS_KEYS, "[defaults]", lambda k: lines.key("defaults", 0, k)
-    )
+        reading.problem(("defaults",), "'defaults' must be a table: [defaults]")
+        raise InventoryError(path, reading.problems)
+    defaults = reading.table(("defaults",), "[defaults]", raw_defaults, DEFAULTS_KEYS)
 
     raw_hosts = data.get("hosts", [])
     if not isinstance(raw_hosts, list) or not all(isinstance(h, dict) for h in raw_hosts):
-        raise InventoryError(path, ["'hosts' must be an array of tables: [[hosts]]"])
+        reading.problem(("hosts",), "'hosts' must be an array of tables: [[hosts]]")
+        raise InventoryError(path, reading.problems)
     if not raw_hosts:
-        problems.append("no hosts: add at least one [[hosts]] table")
+        reading.problems.append("no hosts: add at least one [[hosts]] table")
+    hosts = [reading.host(index, raw, defaults) for index, raw in enumerate(raw_hosts)]
+    tags = reading.tags(data.get("tags", {}))
+    rules = reading.job_rules(data.get("jobs", []))
 
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(raw_hosts):
-        label = f"host {raw.get('name')!r}" if _str(raw.get("name")) else f"[[hosts]] #{index + 1}"
-        header = lines.header("hosts", index)
-        problems += _check_table(raw, HOST_KEYS, label, lambda k, i=index: lines.key("hosts", i, k))
-        merged = {**raw_defaults, **raw}
-        if "name" not in raw:
-            problems.append(f"line {header}: {label}: missing required key 'name'")
-        elif _str(raw["name"]):
-            name = raw["name"]
-            if not NAME_PATTERN.match(name):
-                problems.append(
-                    f"line {lines.key('hosts', index, 'name')}: {label}: key 'name': "
-                    "use letters, digits and . _ @ : - (it is typed on the command line)"
-                )
-            if name in seen:
-                problems.append(
-                    f"line {header}: {label}: duplicate name (first defined in [[hosts]] #{seen[name] + 1})"
-                )
-            seen.setdefault(name, index)
-        if "address" not in raw and merged.get("transport", "ssh") != "local":
-            problems.append(f"line {header}: {label}: missing required key 'address'")
-        zone = merged.get("timezone")
-        if _str(zone) and not _zone_exists(zone):
-            where = lines.key("hosts", index, "timezone") if "timezone" in raw else header
-            problems.append(f"line {where}: {label}: key 'timezone': unknown time zone {zone!r}")
-
-    problems += _policy_table_problems(data, lines)
-    if problems:
-        raise InventoryError(path, problems)
-    hosts = [_build_host({**raw_defaults, **raw}, path.parent) for raw in raw_hosts]
+    if reading.problems:
+        raise InventoryError(path, reading.problems)
     return Inventory(
         path=path,
-        hosts=hosts,
-        concurrency=raw_defaults.get("concurrency", DEFAULT_CONCURRENCY),
-        policy=PolicyBook.from_toml(data),
+        hosts=[_build_host({**defaults, **values}, path.parent) for values in hosts],
+        concurrency=defaults.get("concurrency", DEFAULT_CONCURRENCY),
+        policy=PolicyBook(
+            defaults=policy_settings(defaults),
+            tags=tags,
+            hosts={values["name"]: policy_settings(values) for values in hosts},
+            rules=rules,
+        ),
     )
 
 
-def _policy_table_problems(data: dict[str, Any], lines: _KeyLines) -> list[str]:
-    """[tags.NAME] tables hold policy keys; [[jobs]] tables say which jobs, then the policy."""
-    problems = []
-    tags = data.get("tags", {})
-    if not isinstance(tags, dict) or not all(isinstance(t, dict) for t in tags.values()):
-        problems.append(f"line {lines.top_level('tags')}: 'tags' must be tables like [tags.batch]")
-    else:
-        for name, table in tags.items():
-            where = f"tags.{name}"
-            problems += _check_table(
-                table, POLICY_KEYS, f"[{where}]", lambda k, w=where: lines.key(w, 0, k)
-            )
-    jobs = data.get("jobs", [])
-    if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
-        return [*problems, "'jobs' must be an array of tables: [[jobs]]"]
-    for index, table in enumerate(jobs):
-        label = f"[[jobs]] #{index + 1}"
-        problems += _check_table(
-            table, JOB_RULE_KEYS, label, lambda k, i=index: lines.key("jobs", i, k)
-        )
-        if not table.keys() & JOB_MATCH_KEYS.keys():
-            problems.append(
-                f"line {lines.header('jobs', index)}: {label}: needs at least one of "
-                f"{', '.join(JOB_MATCH_KEYS)} to say which jobs it is for"
-            )
-    return problems
+class _Reading:
+    """The inventory's tables read one by one, each problem put with its line when that is known."""
 
+    def __init__(self, lines: _Lines):
+        self.lines = lines
+        self.problems: list[str] = []
+        self.names: dict[str, int] = {}  # host name -> index of the first [[hosts]] with it
 
-def _check_table(
-    table: dict, allowed: dict[str, tuple[Any, str]], label: str, line_of
-) -> list[str]:
-    return [
-        f"line {line_of(key)}: {label}: {message}"
-        for key, message in keyed_problems(table, allowed)
-    ]
+    def problem(self, where: tuple[str | int, ...], message: str) -> None:
+        line = self.lines.of(*where)
+        self.problems.append(f"line {line}: {message}" if line else message)
+
+    def table(
+        self,
+        where: tuple[str | int, ...],
+        label: str,
+        table: Mapping[str, Any],
+        keys: Mapping[str, Key],
+    ) -> dict[str, Any]:
+        values, found = read_table(table, keys)
+        self.report(where, label, found)
+        return values
+
+    def report(self, where: tuple[str | int, ...], label: str, found: list[Problem]) -> None:
+        for key, message in found:
+            self.problem(where if key is None else (*where, key), f"{label}: {message}")
+
+    def host(self, index: int, raw: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+        name = raw.get("name")
+        label = f"host {name!r}" if isinstance(name, str) and name else f"[[hosts]] #{index + 1}"
+        where: tuple[str | int, ...] = ("hosts", index)
+        values = self.table(where, label, raw, HOST_KEYS)
+        if "name" not in raw:
+            self.problem(where, f"{label}: missing required key 'name'")
+        elif "name" in values:
+            self._name(where, label, values["name"], index)
+        if "address" not in raw and {**defaults, **values}.get("transport", "ssh") != "local":
+            self.problem(where, f"{label}: missing required key 'address'")
+        return values
+
+    def _name(self, where: tuple[str | int, ...], label: str, name: str, index: int) -> None:
+        if not NAME_PATTERN.match(name):
+            self.problem(
+                (*where, "name"),
+                f"{label}: key 'name': use letters, digits and . _ @ : - "
+                "(it is typed on the command line)",
+            )
+        if name in self.names:
+            self.problem(
+                where,
+                f"{label}: duplicate name (first defined in [[hosts]] #{self.names[name] + 1})",
+            )
+        self.names.setdefault(name, index)
+
+    def tags(self, raw: Any) -> dict[str, dict[str, Any]]:
+        """[tags.NAME] tables hold policy keys."""
+        if not isinstance(raw, dict) or not all(isinstance(t, dict) for t in raw.values()):
+            self.problem(("tags",), "'tags' must be tables like [tags.batch]")
+            return {}
+        return {
+            name: self.table(("tags", name), f"[tags.{name}]", table, POLICY_KEYS)
+            for name, table in raw.items()
+        }
+
+    def job_rules(self, raw: Any) -> list[JobRule]:
+        """[[jobs]] tables say which jobs (JOB_MATCH_KEYS), then the policy for them."""
+        if not isinstance(raw, list) or not all(isinstance(j, dict) for j in raw):
+            self.problem(("jobs",), "'jobs' must be an array of tables: [[jobs]]")
+            return []
+        rules = []
+        for index, table in enumerate(raw):
+            rule, found = read_job_rule(table)
+            self.report(("jobs", index), f"[[jobs]] #{index + 1}", found)
+            rules.append(rule)
+        return rules
 
 
 def _build_host(values: dict[str, Any], base: Path) -> Host:
@@ -285,7 +333,6 @@ def _build_host(values: dict[str, Any], base: Path) -> Host:
         p = Path(values[key]).expanduser()
         return p if p.is_absolute() else base / p
 
-    transport = values.get("transport", "ssh")
     return Host(
         name=values["name"],
         address=values.get("address", "localhost"),
@@ -293,64 +340,174 @@ def _build_host(values: dict[str, Any], base: Path) -> Host:
         user=values.get("user"),
         identity_file=path("identity_file"),
         known_hosts=path("known_hosts"),
-        tags=tuple(values.get("tags", ())),
-        logs=tuple(values["logs"]) if "logs" in values else None,
+        tags=values.get("tags", ()),
+        logs=values.get("logs"),
         timezone=values.get("timezone"),
         proxy_jump=values.get("proxy_jump"),
         sudo=values.get("sudo", False),
-        connect_timeout=float(values.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
-        command_timeout=float(values.get("command_timeout", DEFAULT_COMMAND_TIMEOUT)),
-        rerun_timeout=float(values.get("rerun_timeout", DEFAULT_RERUN_TIMEOUT)),
-        kill_grace=float(values.get("kill_grace", DEFAULT_KILL_GRACE)),
-        transport=transport,
+        connect_timeout=values.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+        command_timeout=values.get("command_timeout", DEFAULT_COMMAND_TIMEOUT),
+        rerun_timeout=values.get("rerun_timeout", DEFAULT_RERUN_TIMEOUT),
+        kill_grace=values.get("kill_grace", DEFAULT_KILL_GRACE),
+        transport=values.get("transport", "ssh"),
     )
 
 
-def _zone_exists(zone: str) -> bool:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+class _Unsure(Exception):
+    """The scan met text it cannot follow: no line is then given rather than a wrong one."""
 
 
-class _KeyLines:
-    """Finds the line of a key in the TOML text, since tomllib does not report positions."""
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
-    _header = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?")
-    _key = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
+
+class _Lines:
+    """The line where each table and key of a TOML text is written, since tomllib does not say.
+
+    Only what is certain: the text is followed statement by statement, so `key = ...` or
+    `[[hosts]]` inside a multi-line string or array is not taken for a key or a table; a key
+    inside an inline table ({...}) has no line. Paths are as tomllib nests the data, with the
+    index of each array-of-tables element: ("hosts", 2, "port"), ("tags", "batch", "tier").
+    """
 
     def __init__(self, text: str):
-        # (table name, occurrence index, header line, {key: line})
-        self.tables: list[tuple[str, int, int, dict[str, int]]] = [("", 0, 1, {})]
-        counts: dict[str, int] = {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            if m := self._header.match(line):
-                name = m.group(1)
-                index = counts.get(name, 0)
-                counts[name] = index + 1
-                self.tables.append((name, index, number, {}))
-            elif m := self._key.match(line):
-                self.tables[-1][3].setdefault(m.group(1).strip('"'), number)
+        self._at: dict[tuple[str | int, ...], int] = {}
+        try:
+            self._scan(text)
+        except (_Unsure, IndexError):
+            self._at = {}
 
-    def _table(self, name: str, index: int):
-        for table in self.tables:
-            if table[0] == name and table[1] == index:
-                return table
-        return None
+    def of(self, *path: str | int) -> int | None:
+        return self._at.get(path)
 
-    def header(self, name: str, index: int) -> int:
-        table = self._table(name, index)
-        return table[2] if table else 1
+    def _scan(self, text: str) -> None:
+        arrays: dict[tuple[str | int, ...], int] = {}  # array of tables -> its last index
+        table: tuple[str | int, ...] = ()
+        pos, line = 0, 1
+        while pos < len(text):
+            char = text[pos]
+            if char == "\n":
+                line += 1
+                pos += 1
+            elif char in " \t\r":
+                pos += 1
+            elif char == "#":
+                pos = _line_end(text, pos)
+            elif char == "[":
+                is_array = text.startswith("[[", pos)
+                keys, pos = _key(text, pos + (2 if is_array else 1))
+                close = "]]" if is_array else "]"
+                if not text.startswith(close, pos):
+                    raise _Unsure
+                pos += len(close)
+                table = self._record((), keys, line, arrays if is_array else None, arrays)
+            else:
+                keys, pos = _key(text, pos)
+                if not text.startswith("=", pos):
+                    raise _Unsure
+                self._record(table, keys, line, None, arrays)
+                pos, line = _value_end(text, pos + 1, line)
 
-    def key(self, name: str, index: int, key: str) -> int:
-        table = self._table(name, index)
-        if table is None:
-            return 1
-        return table[3].get(key, table[2])
+    def _record(
+        self,
+        base: tuple[str | int, ...],
+        keys: list[str],
+        line: int,
+        new_element: dict[tuple[str | int, ...], int] | None,
+        arrays: dict[tuple[str | int, ...], int],
+    ) -> tuple[str | int, ...]:
+        """Each table the dotted `keys` name below `base` is written on `line` (if not before):
+        its full path, with the current index of each array of tables it passes through."""
+        path = base
+        for position, key in enumerate(keys):
+            path = (*path, key)
+            if new_element is not None and position == len(keys) - 1:
+                new_element[path] = new_element.get(path, -1) + 1
+            if path in arrays:
+                self._at.setdefault(path, line)
+                path = (*path, arrays[path])
+            self._at.setdefault(path, line)
+        return path
 
-    def top_level(self, key: str) -> int:
-        for name, _, number, _ in self.tables:
-            if name == key:
-                return number
-        return self.tables[0][3].get(key, 1)
+
+def _key(text: str, pos: int) -> tuple[list[str], int]:
+    """A (dotted) key starting at pos: its parts, and where the text after it starts."""
+    keys = []
+    while True:
+        pos = _spaces(text, pos)
+        if text[pos] == '"':
+            end = _string_end(text, pos, '"')
+            keys.append(tomllib.loads(f"k = {text[pos:end]}")["k"])  # its escapes, decoded
+            pos = end
+        elif text[pos] == "'":
+            end = _string_end(text, pos, "'")
+            keys.append(text[pos + 1 : end - 1])
+            pos = end
+        elif match := _BARE_KEY.match(text, pos):
+            keys.append(match.group())
+            pos = match.end()
+        else:
+            raise _Unsure
+        pos = _spaces(text, pos)
+        if text[pos] != ".":
+            return keys, pos
+        pos += 1
+
+
+def _value_end(text: str, pos: int, line: int) -> tuple[int, int]:
+    """Where the value starting at pos ends (the newline after it), and the line that is on:
+    strings, arrays and comments may hold anything, newlines included."""
+    depth = 0
+    while pos < len(text):
+        char = text[pos]
+        if text.startswith('"""', pos) or text.startswith("'''", pos):
+            end = _multiline_end(text, pos)
+            line += text.count("\n", pos, end)
+            pos = end
+        elif char in "\"'":
+            pos = _string_end(text, pos, char)
+        elif char == "#":
+            pos = _line_end(text, pos)
+        elif char == "\n" and depth == 0:
+            return pos, line
+        else:
+            depth += char in "[{"
+            depth -= char in "]}"
+            line += char == "\n"
+            pos += 1
+    return pos, line
+
+
+def _string_end(text: str, pos: int, quote: str) -> int:
+    """Just after the one-line string opened at pos (basic strings have backslash escapes)."""
+    pos += 1
+    while text[pos] != quote:
+        if text[pos] == "\n":
+            raise _Unsure
+        pos += 2 if quote == '"' and text[pos] == "\\" else 1
+    return pos + 1
+
+
+def _multiline_end(text: str, pos: int) -> int:
+    """Just after the multi-line string opened at pos (up to two quotes may end its content)."""
+    delimiter = text[pos : pos + 3]
+    pos += 3
+    while not text.startswith(delimiter, pos):
+        if pos >= len(text):
+            raise _Unsure
+        pos += 2 if delimiter == '"""' and text[pos] == "\\" else 1
+    pos += 3
+    for _ in range(2):
+        if text.startswith(delimiter[0], pos):
+            pos += 1
+    return pos
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
+def _spaces(text: str, pos: int) -> int:
+    while text[pos] in " \t":
+        pos += 1
+    return pos

@@ -22,58 +22,30 @@ A time without an offset, and a cron window without `timezone`, are read in the 
 
 from __future__ import annotations
 
-import difflib
-import re
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronops.kinds import DEFAULT_SEVERITY, KINDS, SEVERITIES, TIERS
 from cronops.schedule import REBOOT, expected_runs, split_schedule, validate
-
-if TYPE_CHECKING:
-    from cronops.analysis import HostFacts, JobEntry
-
-CRITICAL, WARNING, INFO = "critical", "warning", "info"
-SEVERITIES = (CRITICAL, WARNING, INFO)  # worst first
-
-JOB_KINDS = ("missed", "late", "failed", "slow", "hung", "overlap", "never_ran", "pause_expired")
-HOST_KINDS = (
-    "unreachable",
-    "host_key",
-    "auth",
-    "cron_not_running",
-    "clock_skew",
-    "logs_unreadable",
-    "crontab_errors",
+from cronops.settings import (
+    DURATION_TEXT,
+    Key,
+    Problem,
+    Refused,
+    hint,
+    number,
+    one_of,
+    parse_duration,
+    positive_duration,
+    read_table,
+    text,
 )
-KINDS = JOB_KINDS + HOST_KINDS
-
-# Work that did not happen, and hosts we cannot see, cost data: critical. Work that happened
-# badly, a pause left in place past its `until`, or a host fact that makes the judging shakier,
-# is a warning.
-DEFAULT_SEVERITY: dict[str, str] = {
-    "missed": CRITICAL,
-    "never_ran": CRITICAL,
-    "failed": CRITICAL,
-    "hung": CRITICAL,
-    "late": WARNING,
-    "slow": WARNING,
-    "overlap": WARNING,
-    "pause_expired": WARNING,
-    "unreachable": CRITICAL,
-    "host_key": CRITICAL,
-    "auth": CRITICAL,
-    "cron_not_running": CRITICAL,
-    "clock_skew": WARNING,
-    "logs_unreadable": WARNING,
-    "crontab_errors": WARNING,
-}
-TIERS = {"critical": -1, "normal": 0, "low": 1}  # steps along SEVERITIES
 
 DEFAULT_GRACE = timedelta(minutes=5)
 DEFAULT_SLOW_FACTOR = 3.0
@@ -81,8 +53,6 @@ DEFAULT_SLOW_FACTOR = 3.0
 DEFAULT_SLOW_MARGIN = timedelta(minutes=1)
 DEFAULT_CLOCK_SKEW = timedelta(minutes=1)
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-_DURATION_TEXT = "a duration like '90s', '5m', '2h', '1d' (or '1h30m'), or whole seconds"
 _WINDOW_TEXT = (
     "a list of windows, each {start = ..., end = ...} (date-times) "
     'or {cron = "0 2 * * 0", duration = "2h"}, optionally with timezone = "Area/City"'
@@ -91,200 +61,155 @@ _WINDOW_KEYS = {"start", "end", "cron", "duration", "timezone"}
 
 
 class PolicyError(ValueError):
-    """A policy table that did not validate; carries every problem, each naming its key."""
+    """Policy tables that did not read; carries every problem, each naming its table and key."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
 
 
-def parse_duration(value: Any) -> timedelta:
-    """'90s', '5m', '2h', '1d', '1h30m', or a number of seconds; ValueError otherwise."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative: {value!r}")
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        match = _DURATION.fullmatch(text)
-        if text and match:
-            days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    raise ValueError(f"not {_DURATION_TEXT}: {value!r}")
+# -- readers: each turns a value as written into what Policy holds, or raises ValueError.
 
 
-# -- checks, in the style of inventory.HOST_KEYS: each returns True when the value is acceptable.
+def _factor(value: Any) -> float:
+    if number(value) > 1:
+        return float(value)
+    raise ValueError(f"not above 1: {value!r}")
 
 
-def _duration(value: Any) -> bool:
-    try:
-        parse_duration(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _positive_duration(value: Any) -> bool:
-    return _duration(value) and parse_duration(value) > timedelta(0)
-
-
-def _factor(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 1
-
-
-def _tier(value: Any) -> bool:
-    return isinstance(value, str) and value in TIERS
-
-
-def _severity(value: Any) -> bool:
+def _severities(value: Any) -> tuple[tuple[str, str], ...]:
+    """One severity for every kind, or a table of kind = severity: the explicit overrides."""
     if isinstance(value, dict):
-        return all(kind in KINDS and level in SEVERITIES for kind, level in value.items())
-    return isinstance(value, str) and value in SEVERITIES
+        if not all(kind in KINDS and level in SEVERITIES for kind, level in value.items()):
+            raise ValueError(f"not a table of kind = severity: {value!r}")
+        return tuple(sorted(value.items()))
+    return tuple(sorted(dict.fromkeys(KINDS, one_of(SEVERITIES)(value)).items()))
 
 
-def _ignore(value: Any) -> bool:
+def _ignored(value: Any) -> frozenset[str]:
     if isinstance(value, bool):
-        return True
-    return isinstance(value, list) and all(kind in KINDS for kind in value)
+        return frozenset(KINDS if value else ())
+    if isinstance(value, list) and all(kind in KINDS for kind in value):
+        return frozenset(value)
+    raise ValueError(f"not true, false or a list of kinds: {value!r}")
 
 
-def _url(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() != ""
+def _runbook(value: Any) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError(f"not a URL: {value!r}")
 
 
-def _windows(value: Any) -> bool:
-    return not window_problems(value)
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and value != ""
-
-
-def _schedule_ok(value: Any) -> bool:
-    return _text(value) and validate(value) is None and split_schedule(value) != [REBOOT]
-
-
-POLICY_KEYS: dict[str, tuple[Any, str]] = {
-    "grace": (_duration, _DURATION_TEXT),
-    "max_duration": (_positive_duration, f"{_DURATION_TEXT}, above zero"),
-    "slow_factor": (_factor, "a number above 1 (3 means 3x the median of recent runs)"),
-    "slow_margin": (_duration, _DURATION_TEXT),
-    "clock_skew": (_positive_duration, f"{_DURATION_TEXT}, above zero"),
-    "tier": (_tier, f"one of {', '.join(repr(t) for t in TIERS)}"),
-    "severity": (
-        _severity,
-        f"one of {', '.join(repr(s) for s in SEVERITIES)}, or a table of kind = severity",
-    ),
-    "ignore": (_ignore, f"true, false or a list of kinds ({', '.join(KINDS)})"),
-    "runbook": (_url, "a URL string"),
-    "maintenance": (_windows, _WINDOW_TEXT),
-}
-JOB_MATCH_KEYS: dict[str, tuple[Any, str]] = {
-    "host": (_text, "a host name or glob like 'db-*'"),
-    "user": (_text, "a user name"),
-    "command": (_text, "text the job's command contains"),
-    "id": (_text, "an entry id as `cronops jobs` shows it"),
-    "tag": (_text, "a tag the job's host carries"),
-}
-
-
-def policy_problems(table: Mapping[str, Any]) -> list[str]:
-    """Problems with the policy keys of a [defaults] or [[hosts]] table; other keys are not ours."""
-    problems = []
-    for key, value in table.items():
-        if key in POLICY_KEYS:
-            problems += _value_problems(key, value, POLICY_KEYS)
-    return problems
-
-
-def tag_problems(table: Any) -> list[str]:
-    """Problems with one [tags.NAME] table: policy keys only."""
-    if not isinstance(table, dict):
-        return ["must be a table of policy keys, like [tags.batch]"]
-    return _table_problems(table, POLICY_KEYS)
-
-
-def job_rule_problems(table: Any) -> list[str]:
-    """Problems with one [[jobs]] table: match keys (at least one) and policy keys."""
-    if not isinstance(table, dict):
-        return ["must be a table: [[jobs]]"]
-    problems = _table_problems(table, {**JOB_MATCH_KEYS, **POLICY_KEYS})
-    if not table.keys() & JOB_MATCH_KEYS.keys():
-        problems.append(
-            f"needs at least one of {', '.join(JOB_MATCH_KEYS)} to say which jobs it is for "
-            "(settings for every job belong in [defaults])"
-        )
-    return problems
-
-
-def window_problems(value: Any) -> list[str]:
-    """What is wrong with a `maintenance` value, one message per problem, naming the key."""
+def _windows(value: Any) -> tuple[Window, ...]:
     if not isinstance(value, list):
-        return [f"key 'maintenance' must be {_WINDOW_TEXT}, not {value!r}"]
-    problems = []
-    for number, window in enumerate(value, start=1):
-        problems += [
-            f"key 'maintenance' window {number}: {p}" for p in _one_window_problems(window)
-        ]
-    return problems
+        raise ValueError(f"not a list of windows: {value!r}")
+    windows, problems = [], []
+    for position, table in enumerate(value, start=1):
+        try:
+            windows.append(_window(table))
+        except Refused as refused:
+            problems += [f"window {position}: {p}" for p in refused.problems]
+    if problems:
+        raise Refused(problems)
+    return tuple(windows)
 
 
-def _one_window_problems(window: Any) -> list[str]:
-    if not isinstance(window, dict):
-        return [f'must be a table like {{cron = "0 2 * * 0", duration = "2h"}}, not {window!r}']
+def _window(table: Any) -> Window:
+    if not isinstance(table, dict):
+        raise Refused(
+            [f'must be a table like {{cron = "0 2 * * 0", duration = "2h"}}, not {table!r}']
+        )
     problems = [
-        f"unknown key {key!r}{hint(key, _WINDOW_KEYS)}" for key in window.keys() - _WINDOW_KEYS
+        f"unknown key {key!r}{hint(key, _WINDOW_KEYS)}" for key in table.keys() - _WINDOW_KEYS
     ]
-    if "timezone" in window and _zone(window["timezone"]) is None:
-        problems.append(f"unknown time zone {window['timezone']!r}")
-    if "cron" in window:
-        if window.keys() & {"start", "end"}:
+    zone = _zone(table["timezone"]) if "timezone" in table else None
+    if "timezone" in table and zone is None:
+        problems.append(f"unknown time zone {table['timezone']!r}")
+    if "cron" in table:
+        cron, duration = table["cron"], timedelta(0)
+        if table.keys() & {"start", "end"}:
             problems.append("give either cron + duration or start + end, not both")
-        elif not _schedule_ok(window["cron"]):
-            why = validate(window["cron"]) if _text(window["cron"]) else None
+        elif not _schedule_ok(cron):
+            why = validate(cron) if isinstance(cron, str) and cron else None
             problems.append(
                 f"'cron' must be a cron schedule like \"0 2 * * 0\" ({why or 'not one'})"
             )
-        if not _positive_duration(window.get("duration")):
-            problems.append(f"'duration' must be {_DURATION_TEXT}, above zero")
-        return problems
-    if "duration" in window:
+        try:
+            duration = positive_duration(table.get("duration"))
+        except ValueError:
+            problems.append(f"'duration' must be {DURATION_TEXT}, above zero")
+        if problems:
+            raise Refused(problems)
+        return Window(cron=cron, duration=duration, zone=zone)
+    if "duration" in table:
         problems.append("'duration' goes with 'cron'; a one-off window has start and end")
-    start, end = _moment(window.get("start")), _moment(window.get("end"))
+    start, end = _moment(table.get("start")), _moment(table.get("end"))
     for key, moment in (("start", start), ("end", end)):
         if moment is None:
             problems.append(f"'{key}' must be a date-time like 2026-11-22T01:00:00Z")
     if start and end and _comparable(start, end) and end <= start:
         problems.append("'end' must be after 'start'")
-    return problems
+    if problems:
+        raise Refused(problems)
+    return Window(start=start, end=end, zone=zone)
 
 
-def _value_problems(key: str, value: Any, allowed: dict[str, tuple[Any, str]]) -> list[str]:
-    if key == "maintenance":
-        return window_problems(value)
-    check, expected = allowed[key]
-    return [] if check(value) else [f"key {key!r} must be {expected}, not {value!r}"]
+def _schedule_ok(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and value != ""
+        and validate(value) is None
+        and (split_schedule(value) != [REBOOT])
+    )
 
 
-def keyed_problems(table: dict, allowed: dict[str, tuple[Any, str]]) -> list[tuple[str, str]]:
-    """(key, message) for each problem, so the inventory can point at the key's line."""
-    problems = []
-    for key, value in table.items():
-        if key not in allowed:
-            problems.append((key, f"unknown key {key!r}{hint(key, allowed)}"))
-        else:
-            problems += [(key, message) for message in _value_problems(key, value, allowed)]
-    return problems
+POLICY_KEYS: dict[str, Key] = {
+    "grace": Key(parse_duration, DURATION_TEXT),
+    "max_duration": Key(positive_duration, f"{DURATION_TEXT}, above zero"),
+    "slow_factor": Key(_factor, "a number above 1 (3 means 3x the median of recent runs)"),
+    "slow_margin": Key(parse_duration, DURATION_TEXT),
+    "clock_skew": Key(positive_duration, f"{DURATION_TEXT}, above zero"),
+    "tier": Key(one_of(TIERS), f"one of {', '.join(repr(t) for t in TIERS)}"),
+    "severity": Key(
+        _severities,
+        f"one of {', '.join(repr(s) for s in SEVERITIES)}, or a table of kind = severity",
+    ),
+    "ignore": Key(_ignored, f"true, false or a list of kinds ({', '.join(KINDS)})"),
+    "runbook": Key(_runbook, "a URL string"),
+    "maintenance": Key(_windows, _WINDOW_TEXT),
+}
+JOB_MATCH_KEYS: dict[str, Key] = {
+    "host": Key(text, "a host name or glob like 'db-*'"),
+    "user": Key(text, "a user name"),
+    "command": Key(text, "text the job's command contains"),
+    "id": Key(text, "an entry id as `cronops jobs` shows it"),
+    "tag": Key(text, "a tag the job's host carries"),
+}
+JOB_RULE_KEYS = {**JOB_MATCH_KEYS, **POLICY_KEYS}
+# The Policy field each key sets, where the two names differ.
+_FIELDS = {"severity": "severities", "ignore": "ignored"}
 
 
-def _table_problems(table: dict, allowed: dict[str, tuple[Any, str]]) -> list[str]:
-    return [message for _, message in keyed_problems(table, allowed)]
+def policy_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy keys among values read by read_table (a host's table holds others too)."""
+    return {key: value for key, value in values.items() if key in POLICY_KEYS}
 
 
-def hint(key: str, allowed) -> str:
-    """A "did you mean" for a mistyped key."""
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def read_job_rule(table: Mapping[str, Any]) -> tuple[JobRule, list[Problem]]:
+    """One [[jobs]] table: match keys (at least one) and policy keys, read in one pass."""
+    values, problems = read_table(table, JOB_RULE_KEYS)
+    if not table.keys() & JOB_MATCH_KEYS.keys():
+        problems.append(
+            Problem(
+                None,
+                f"needs at least one of {', '.join(JOB_MATCH_KEYS)} to say which jobs it is for",
+            )
+        )
+    rule = JobRule(
+        match=tuple((k, v) for k, v in values.items() if k in JOB_MATCH_KEYS),
+        settings=policy_settings(values),
+    )
+    return rule, problems
 
 
 # -- the resolved policy ----------------------------------------------------------------------
@@ -299,13 +224,6 @@ class Window:
     cron: str | None = None
     duration: timedelta = timedelta(0)
     zone: tzinfo | None = None  # None: the job's zone
-
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any]) -> Window:
-        zone = _zone(table["timezone"]) if "timezone" in table else None
-        if "cron" in table:
-            return cls(cron=table["cron"], duration=parse_duration(table["duration"]), zone=zone)
-        return cls(start=_moment(table["start"]), end=_moment(table["end"]), zone=zone)
 
     def spans(self, zone: tzinfo, low: datetime, high: datetime) -> list[tuple[float, float]]:
         """The window's occurrences overlapping [low, high], as (start, end) POSIX timestamps."""
@@ -356,35 +274,26 @@ def in_spans(spans: Sequence[tuple[float, float]], moment: float) -> bool:
     return index >= 0 and spans[index][0] <= moment < spans[index][1]
 
 
-def build_policy(settings: Mapping[str, Any]) -> Policy:
-    """A Policy from merged, already validated settings (unknown keys are not policy: skipped)."""
-    values: dict[str, Any] = {}
-    if "grace" in settings:
-        values["grace"] = parse_duration(settings["grace"])
-    if "max_duration" in settings:
-        values["max_duration"] = parse_duration(settings["max_duration"])
-    if "slow_factor" in settings:
-        values["slow_factor"] = float(settings["slow_factor"])
-    if "slow_margin" in settings:
-        values["slow_margin"] = parse_duration(settings["slow_margin"])
-    if "clock_skew" in settings:
-        values["clock_skew"] = parse_duration(settings["clock_skew"])
-    if "tier" in settings:
-        values["tier"] = settings["tier"]
-    if "severity" in settings:
-        severity = settings["severity"]
-        chosen = severity if isinstance(severity, dict) else dict.fromkeys(KINDS, severity)
-        values["severities"] = tuple(sorted(chosen.items()))
-    if "ignore" in settings:
-        ignore = settings["ignore"]
-        values["ignored"] = frozenset(
-            KINDS if ignore is True else () if ignore is False else ignore
-        )
-    if "runbook" in settings:
-        values["runbook"] = settings["runbook"].strip()
-    if "maintenance" in settings:
-        values["maintenance"] = tuple(Window.from_table(w) for w in settings["maintenance"])
-    return Policy(**values)
+class JobIdentity(Protocol):
+    """What a [[jobs]] rule matches on, of an entry (analysis.JobEntry is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def command(self) -> str: ...
+
+
+class HostIdentity(Protocol):
+    """What the policy looks up a host by (analysis.HostFacts is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -392,9 +301,9 @@ class JobRule:
     """One [[jobs]] table: which jobs it is for, and the settings it gives them."""
 
     match: tuple[tuple[str, str], ...]
-    settings: tuple[tuple[str, Any], ...]
+    settings: Mapping[str, Any]  # policy key -> value as read by POLICY_KEYS
 
-    def applies(self, entry: JobEntry, host: HostFacts) -> bool:
+    def applies(self, entry: JobIdentity, host: HostIdentity) -> bool:
         for key, wanted in self.match:
             if key == "host" and not fnmatchcase(entry.host, wanted):
                 return False
@@ -409,59 +318,61 @@ class JobRule:
         return True
 
 
+Settings = Mapping[str, Any]  # policy key -> its value as read by POLICY_KEYS
+
+
 @dataclass
 class PolicyBook:
-    """The policy tables of an inventory; `resolve` merges them for one job."""
+    """An inventory's policy tables, already read; `resolve` merges them for one job."""
 
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    tags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    hosts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by host name
-    jobs: Sequence[Mapping[str, Any]] = ()  # the [[jobs]] tables, in file order
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.tags, Mapping):
-            raise PolicyError(["'tags' must be tables of policy keys: [tags.NAME]"])
-        if isinstance(self.jobs, str | Mapping) or not isinstance(self.jobs, Sequence):
-            raise PolicyError(["'jobs' must be an array of tables: [[jobs]]"])
-        problems = [f"[defaults]: {p}" for p in policy_problems(self.defaults)]
-        for name, table in self.tags.items():
-            problems += [f"[tags.{name}]: {p}" for p in tag_problems(table)]
-        for name, table in self.hosts.items():
-            problems += [f"host {name!r}: {p}" for p in policy_problems(table)]
-        for number, table in enumerate(self.jobs, start=1):
-            problems += [f"[[jobs]] #{number}: {p}" for p in job_rule_problems(table)]
-        if problems:
-            raise PolicyError(problems)
-        self._rules = [
-            JobRule(
-                match=tuple((k, v) for k, v in table.items() if k in JOB_MATCH_KEYS),
-                settings=tuple((k, v) for k, v in table.items() if k in POLICY_KEYS),
-            )
-            for table in self.jobs
-        ]
-        self._cache: dict[Any, Policy] = {}
+    defaults: Settings = field(default_factory=dict)
+    tags: Mapping[str, Settings] = field(default_factory=dict)
+    hosts: Mapping[str, Settings] = field(default_factory=dict)  # by host name
+    rules: Sequence[JobRule] = ()  # the [[jobs]] tables, in file order
+    _cache: dict[tuple[tuple[str, Any], ...], Policy] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
-    def from_toml(cls, data: Mapping[str, Any]) -> PolicyBook:
-        """From a parsed hosts.toml: [defaults], [tags.NAME], [[hosts]] (by name), [[jobs]]."""
-        hosts = {h["name"]: h for h in data.get("hosts", []) if isinstance(h, dict) and "name" in h}
-        return cls(
-            defaults=data.get("defaults", {}),
-            tags=data.get("tags", {}),
-            hosts=hosts,
-            jobs=data.get("jobs", []),
-        )
+    def from_tables(
+        cls,
+        defaults: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Mapping[str, Any]] | None = None,
+        hosts: Mapping[str, Mapping[str, Any]] | None = None,
+        jobs: Iterable[Mapping[str, Any]] = (),
+    ) -> PolicyBook:
+        """A book from policy tables written as hosts.toml writes them, held as Python data (the
+        demo fleet's, the tests'): PolicyError lists every problem. The inventory reads its own
+        tables with the same readers, naming each problem's line."""
+        problems: list[str] = []
 
-    def resolve_host(self, host: HostFacts) -> Policy:
+        def read(label: str, table: Mapping[str, Any]) -> dict[str, Any]:
+            values, found = read_table(table, POLICY_KEYS)
+            problems.extend(f"{label}: {p.message}" for p in found)
+            return values
+
+        book_defaults = read("[defaults]", defaults or {})
+        book_tags = {name: read(f"[tags.{name}]", t) for name, t in (tags or {}).items()}
+        book_hosts = {name: read(f"host {name!r}", t) for name, t in (hosts or {}).items()}
+        rules = []
+        for position, table in enumerate(jobs, start=1):
+            rule, found = read_job_rule(table)
+            problems.extend(f"[[jobs]] #{position}: {p.message}" for p in found)
+            rules.append(rule)
+        if problems:
+            raise PolicyError(problems)
+        return cls(defaults=book_defaults, tags=book_tags, hosts=book_hosts, rules=rules)
+
+    def resolve_host(self, host: HostIdentity) -> Policy:
         """The policy for a host's own findings: defaults < its tags < its [[hosts]] table."""
         return self._built(tuple(self._host_layers(host)))
 
-    def resolve(self, entry: JobEntry, host: HostFacts) -> Policy:
+    def resolve(self, entry: JobIdentity, host: HostIdentity) -> Policy:
         """The policy for one job: defaults < tags < host < matching [[jobs]] rules, in order."""
-        rules = tuple(i for i, rule in enumerate(self._rules) if rule.applies(entry, host))
+        rules = tuple(i for i, rule in enumerate(self.rules) if rule.applies(entry, host))
         return self._built((*self._host_layers(host), *(("job", i) for i in rules)))
 
-    def _host_layers(self, host: HostFacts) -> list[tuple[str, Any]]:
+    def _host_layers(self, host: HostIdentity) -> list[tuple[str, Any]]:
         layers: list[tuple[str, Any]] = [("defaults", None)]
         layers += [("tag", tag) for tag in host.tags if tag in self.tags]
         if host.name in self.hosts:
@@ -474,26 +385,24 @@ class PolicyBook:
             merged: dict[str, Any] = {}
             for kind, key in layers:
                 merged |= self._layer(kind, key)
-            self._cache[layers] = build_policy(merged)
+            self._cache[layers] = Policy(**{_FIELDS.get(k, k): v for k, v in merged.items()})
         return self._cache[layers]
 
-    def _layer(self, kind: str, key: Any) -> dict[str, Any]:
+    def _layer(self, kind: str, key: Any) -> Settings:
         if kind == "defaults":
-            table = self.defaults
-        elif kind == "tag":
-            table = self.tags[key]
-        elif kind == "host":
-            table = self.hosts[key]
-        else:
-            return dict(self._rules[key].settings)
-        return {k: v for k, v in table.items() if k in POLICY_KEYS}
+            return self.defaults
+        if kind == "tag":
+            return self.tags[key]
+        if kind == "host":
+            return self.hosts[key]
+        return self.rules[key].settings
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
 def _zone(name: Any) -> ZoneInfo | None:
-    if not _text(name):
+    if not isinstance(name, str) or not name:
         return None
     try:
         return ZoneInfo(name)

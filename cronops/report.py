@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cronops.policy import SEVERITIES
+from cronops.kinds import SEVERITIES
 from cronops.scan import HostReport, HostScan, host_state
 from cronops.schedule import describe
 from cronops.visible import visible

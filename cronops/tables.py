@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cronops.changes import BY_SCAN
-from cronops.policy import SEVERITIES
+from cronops.kinds import SEVERITIES
 from cronops.report import audit_headline, job_label, paused_note, scan_totals
 from cronops.scan import HostReport, HostScan
 from cronops.schedule import describe

@@ -375,11 +375,13 @@ def test_a_pause_without_until_or_not_over_yet_gives_no_finding():
 
 def test_pause_expired_follows_the_policy():
     jobs = [paused(ENDED)]
-    ignored = PolicyBook(jobs=[{"id": "backup", "ignore": ["pause_expired"]}])
+    ignored = PolicyBook.from_tables(jobs=[{"id": "backup", "ignore": ["pause_expired"]}])
     assert judged(jobs, runs=[], book=ignored) == []
-    louder = PolicyBook(defaults={"severity": {"pause_expired": "critical"}})
+    louder = PolicyBook.from_tables(defaults={"severity": {"pause_expired": "critical"}})
     assert only(judged(jobs, runs=[], book=louder), "pause_expired").severity == "critical"
-    window = PolicyBook(defaults={"maintenance": [{"cron": "0 11 * * *", "duration": "2h"}]})
+    window = PolicyBook.from_tables(
+        defaults={"maintenance": [{"cron": "0 11 * * *", "duration": "2h"}]}
+    )
     assert judged(jobs, runs=[], book=window) == []
 
 
@@ -437,7 +439,7 @@ def test_debian_default_log_level_runs_give_no_failed_or_slow_and_say_so():
 
 
 def test_slow_beyond_max_duration():
-    book = PolicyBook(jobs=[{"command": "backup", "max_duration": "30m"}])
+    book = PolicyBook.from_tables(jobs=[{"command": "backup", "max_duration": "30m"}])
     runs = daily()
     runs[-1] = run(runs[-1].started_at, took=timedelta(minutes=45))
     slow = only(judged(runs=runs, book=book), "slow")
@@ -587,31 +589,44 @@ def test_a_job_in_a_file_cron_rejects_says_so():
 def test_no_job_finding_inside_a_maintenance_window():
     skipped = {NOW.date() - timedelta(days=1), NOW.date() - timedelta(days=2)}
     runs = daily(skip=skipped)
-    once = PolicyBook(
+    once = PolicyBook.from_tables(
         defaults={"maintenance": [{"start": "2026-03-09T02:00:00Z", "end": "2026-03-09T04:00:00Z"}]}
     )
     missed = only(judged(runs=runs, book=once), "missed")
     assert (missed.count, missed.first_at.day) == (1, 8)
 
-    weekly = PolicyBook(hosts={"web1": {"maintenance": [{"cron": "0 2 * * *", "duration": "2h"}]}})
+    weekly = PolicyBook.from_tables(
+        hosts={"web1": {"maintenance": [{"cron": "0 2 * * *", "duration": "2h"}]}}
+    )
     assert judged(runs=runs, book=weekly) == []
 
 
 def test_a_host_finding_inside_a_maintenance_window_is_dropped():
     facts = host(status="unreachable", error="down", last_ok_at=None)
-    book = PolicyBook(defaults={"maintenance": [{"cron": "0 11 * * *", "duration": "2h"}]})
+    book = PolicyBook.from_tables(
+        defaults={"maintenance": [{"cron": "0 11 * * *", "duration": "2h"}]}
+    )
     assert judged(runs=[], hosts=[facts], book=book) == []
 
 
 def test_ignored_kinds_and_severity_from_policy():
     skipped = NOW.date() - timedelta(days=1)
     runs = daily(skip={skipped})
-    assert judged(runs=runs, book=PolicyBook(jobs=[{"id": "backup", "ignore": ["missed"]}])) == []
+    assert (
+        judged(
+            runs=runs, book=PolicyBook.from_tables(jobs=[{"id": "backup", "ignore": ["missed"]}])
+        )
+        == []
+    )
     low = judged(
-        runs=runs, book=PolicyBook(tags={"batch": {"tier": "low"}}), hosts=[host(tags=("batch",))]
+        runs=runs,
+        book=PolicyBook.from_tables(tags={"batch": {"tier": "low"}}),
+        hosts=[host(tags=("batch",))],
     )
     assert only(low, "missed").severity == "warning"
-    book = PolicyBook(jobs=[{"user": "root", "runbook": "https://wiki/backup", "severity": "info"}])
+    book = PolicyBook.from_tables(
+        jobs=[{"user": "root", "runbook": "https://wiki/backup", "severity": "info"}]
+    )
     missed = only(judged(runs=runs, book=book), "missed")
     assert (missed.severity, missed.runbook) == ("info", "https://wiki/backup")
 
@@ -621,7 +636,7 @@ def test_grace_from_policy():
         run(datetime(2026, 3, 9, 3, 20, tzinfo=UTC))
     ]
     assert kinds(judged(runs=runs)) == ["late"]
-    assert judged(runs=runs, book=PolicyBook(defaults={"grace": "30m"})) == []
+    assert judged(runs=runs, book=PolicyBook.from_tables(defaults={"grace": "30m"})) == []
 
 
 def test_findings_are_sorted_worst_first_then_latest_first():

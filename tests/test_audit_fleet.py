@@ -132,7 +132,7 @@ def test_json_contract(findings):
 
 
 def test_fail_on_and_exit_codes(audit, findings):
-    from cronops.policy import KINDS
+    from cronops.kinds import KINDS
 
     found = {f["kind"] for f in findings["findings"]}
     absent = sorted(set(KINDS) - found)

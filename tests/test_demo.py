@@ -20,7 +20,7 @@ from cronops.analysis import entry_status
 from cronops.audit import AuditResult, load_running, load_runs, run_audit
 from cronops.demo import HOSTS, DemoFleet, build_demo
 from cronops.inventory import Host
-from cronops.policy import KINDS
+from cronops.kinds import KINDS
 from cronops.scan import HostScan, scan_fleet
 from cronops.store import Store, iso
 from cronops.transport import HostStatus

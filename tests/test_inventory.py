@@ -186,3 +186,90 @@ def test_policy_reaches_the_jobs_it_names():
 
     assert inventory.policy.resolve(entry("true"), host).grace == timedelta(minutes=30)
     assert inventory.policy.resolve(entry("pg_dump -Fc"), host).grace == timedelta(hours=2)
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_its_first_bad_byte(tmp_path, capsys):
+    from cronops.cli import main
+
+    inventory = tmp_path / "hosts.toml"
+    inventory.write_bytes(b'[[hosts]]\nname = "a"\naddress = "x"\n# caf\xe9 au lait\n')
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(inventory)
+    (problem,) = caught.value.problems
+    assert problem.startswith("line 4: byte 0xe9 at column 6 (byte 40 of the file) is not UTF-8")
+    assert str(caught.value).startswith(f"{inventory}: line 4: ")
+    # The command line says the same and exits 2, as for every other inventory problem.
+    assert main(["hosts", "--inventory", str(inventory)]) == 2
+    err = capsys.readouterr().err
+    assert "inventory error" in err and "byte 0xe9" in err and "Traceback" not in err
+
+
+def test_a_key_written_inside_a_multiline_string_is_not_taken_for_one():
+    found = problems(
+        "[[hosts]]\n"
+        'name = "a"\n'
+        'address = "x"\n'
+        'runbook = """\n'
+        "see the wiki\n"
+        "port = 22\n"
+        "[[hosts]]\n"
+        '"""\n'
+        'port = "22"\n'
+        "\n"
+        "[[hosts]]\n"
+        'name = "b"\n'
+        "tags = [\n"
+        '  "prod", # a comment ] with a bracket\n'
+        "  '''\n"
+        "  adress = 1\n"
+        "  ''',\n"
+        "]\n"
+        'adress = "y"\n'
+    )
+    assert found == [
+        "line 9: host 'a': key 'port' must be a port number (1-65535), not '22'",
+        "line 19: host 'b': unknown key 'adress' (did you mean 'address'?)",
+        "line 11: host 'b': missing required key 'address'",
+    ]
+
+
+def test_a_key_whose_line_is_not_certain_gets_none():
+    # Inline tables: tomllib does not say where in them a key is, and neither do we.
+    found = problems(
+        'hosts = [{name = "a", address = "x", port = "22"}, {name = "b"}]\n[defaults]\nsudo = 1\n'
+    )
+    assert found == [
+        "line 3: [defaults]: key 'sudo' must be true or false, not 1",
+        "host 'a': key 'port' must be a port number (1-65535), not '22'",
+        "host 'b': missing required key 'address'",
+    ]
+
+
+def test_quoted_and_dotted_names_are_followed():
+    found = problems(
+        '[[hosts]]\nname = "a"\naddress = "x"\n\n[tags."night batch"]\ntier = "urgent"\n'
+        '[tags.ops]\n"grace" = "soon"\n'
+    )
+    assert found[0].startswith("line 6: [tags.night batch]: key 'tier' must be one of")
+    assert found[1].startswith("line 8: [tags.ops]: key 'grace' must be a duration")
+
+
+def test_each_value_is_read_once_into_its_type():
+    inventory = parse(
+        '[defaults]\ngrace = "30m"\ncommand_timeout = 5\n'
+        '[[hosts]]\nname = "a"\naddress = "x"\ntimezone = "UTC"\nmax_duration = "2h"\n'
+        '[[jobs]]\nuser = "root"\nignore = ["late"]\n'
+    )
+    (host,) = inventory.hosts
+    assert host.command_timeout == 5.0 and isinstance(host.command_timeout, float)
+    book = inventory.policy
+    assert book.defaults == {"grace": timedelta(minutes=30)}
+    assert book.hosts == {"a": {"max_duration": timedelta(hours=2)}}
+    assert book.rules[0].settings == {"ignore": frozenset({"late"})}
+
+
+def test_a_zone_is_checked_where_it_is_written():
+    found = problems(
+        '[defaults]\ntimezone = "Mars/Olympus"\n[[hosts]]\nname = "a"\naddress = "x"\n'
+    )
+    assert found == ["line 2: [defaults]: key 'timezone': unknown time zone 'Mars/Olympus'"]

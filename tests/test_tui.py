@@ -30,7 +30,7 @@ HOSTS = [
     Host("bravo", "10.0.0.2", tags=("db",)),
     Host("charlie", "10.0.0.3", tags=("batch",), timezone="Europe/Berlin"),
 ]
-POLICY = PolicyBook(
+POLICY = PolicyBook.from_tables(
     defaults={"grace": "5m"},
     jobs=[{"command": "backup", "max_duration": "30m", "runbook": "https://wiki/backup"}],
 )

@@ -551,7 +551,7 @@ MAILTO=postmaster@example.com
     ),
 )
 
-POLICY = PolicyBook(
+POLICY = PolicyBook.from_tables(
     tags={
         "billing": {"runbook": "https://wiki.example.com/runbooks/billing-jobs"},
         "staging": {"tier": "low"},

@@ -29,7 +29,8 @@ from cronops.audit import (
     run_record,
 )
 from cronops.inventory import Host, Inventory
-from cronops.policy import SEVERITIES, Policy
+from cronops.kinds import SEVERITIES
+from cronops.policy import Policy
 from cronops.schedule import describe, next_runs, previous_run, validate
 from cronops.store import BUSY_TIMEOUT_S, Store, from_iso
 

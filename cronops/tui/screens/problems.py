@@ -8,7 +8,7 @@ from rich.text import Text
 
 from cronops.analysis import Finding
 from cronops.audit import AuditResult
-from cronops.policy import SEVERITIES
+from cronops.kinds import SEVERITIES
 from cronops.tui.widgets.format import clip, loud, when
 from cronops.tui.widgets.table import Column, TableView
 
