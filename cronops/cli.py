@@ -487,14 +487,14 @@ def cmd_hosts(args: argparse.Namespace) -> int:
 async def _check_hosts(
     inventory: Inventory, hosts: list[Host], accept_new: bool
 ) -> list[HostReport]:
-    from cronops import report
+    from cronops.progress import FleetProgress
     from cronops.scan import probe_fleet
     from cronops.transport import connector
 
     fleet = connector(accept_new_host_keys=accept_new)
     by_name: dict[str, HostReport] = {}
     try:
-        with report.FleetProgress(len(hosts), "Connecting", plain_lines=False) as progress:
+        with FleetProgress(len(hosts), "Connecting", plain_lines=False) as progress:
             async for host_report in probe_fleet(
                 hosts, fleet, inventory.concurrency, crontabs=False
             ):
@@ -540,13 +540,14 @@ async def _scan(
     fleet: Connector,
     window: timedelta,
 ) -> list[HostScan]:
-    from cronops import collector, report
+    from cronops import collector
+    from cronops.progress import FleetProgress
     from cronops.scan import scan_fleet
 
     collector.freeze()  # the modules loaded by now live until exit: no collection need walk them
     by_name: dict[str, HostScan] = {}
     try:
-        with report.FleetProgress(len(hosts), "Scanning", plain_lines=True) as progress:
+        with FleetProgress(len(hosts), "Scanning", plain_lines=True) as progress:
             async for outcome in scan_fleet(hosts, store, fleet, inventory.concurrency, window):
                 by_name[outcome.host.name] = outcome
                 progress.done(outcome)

@@ -1,7 +1,7 @@
-"""What the CLI prints for scripts, and while it waits: JSON, Markdown, progress per host.
+"""What the CLI prints for scripts: JSON and Markdown, and the wording the tables share.
 
 The tables for a person at a terminal are in `tables`, which loads rich: a script's
-`--format json` does without it.
+`--format json` does without it. Progress while a command waits is in `progress`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from cronops.schedule import describe
 from cronops.visible import visible
 
 if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judging
-    from rich.progress import Progress
-
     from cronops.analysis import Finding
     from cronops.audit import AuditResult
     from cronops.changes import Change
@@ -41,37 +39,6 @@ def print_json(data: Any, file: TextIO | None = None) -> None:
     # ensure_ascii: every character beyond ASCII travels as \uXXXX, so no control character
     # (C0, DEL, C1), bidi override or raw byte from a host reaches the reader's terminal raw.
     print(json.dumps(data, indent=2, default=str, ensure_ascii=True), file=file or sys.stdout)
-
-
-class FleetProgress:
-    """A progress bar on a terminal; otherwise one plain line per host (or nothing, when quiet)."""
-
-    def __init__(self, total: int, label: str, *, plain_lines: bool, file: TextIO | None = None):
-        self.out = file or sys.stderr
-        self.plain_lines = plain_lines
-        self.bar: Progress | None = None
-        if self.out.isatty():
-            from cronops.tables import progress_bar  # rich, for a person watching
-
-            self.bar = progress_bar(self.out)
-            self.task = self.bar.add_task(label, total=total)
-
-    def __enter__(self) -> FleetProgress:
-        if self.bar:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar:
-            self.bar.stop()
-
-    def done(self, report: HostReport | HostScan) -> None:
-        if self.bar:
-            self.bar.advance(self.task)
-            self.bar.update(self.task, description=visible(f"{report.host.name}: {report.status}"))
-        elif self.plain_lines:
-            error = f" ({report.error})" if report.error else ""
-            print(visible(f"{report.host.name}: {report.status}{error}"), file=self.out, flush=True)
 
 
 def scan_json(outcomes: Sequence[HostScan]) -> dict[str, Any]:
