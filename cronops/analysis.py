@@ -54,7 +54,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from math import inf
 from statistics import median
-from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -195,8 +194,8 @@ def judge(
     running_by_entry = _by_entry(running)
     schedules = _Schedules()
     findings: list[Finding] = []
-    for view in views.values():
-        findings += _host_findings(view, policy.resolve_host(view.facts))
+    for host_view in views.values():
+        findings += _host_findings(host_view, policy.resolve_host(host_view.facts))
     for entry in entries:
         view = views.get(entry.host)
         if view is None:
@@ -269,7 +268,8 @@ class _HostView:
         return datetime.fromtimestamp(stamp, zone)
 
 
-class _HostFinding(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _HostFinding:
     kind: str
     count: int
     at: float  # host clock
@@ -439,16 +439,17 @@ class _OneEntry:
         self.policy = policy
         self.zone = _entry_zone(entry, view.facts)
 
-    def _expired_pause(self) -> tuple[PauseInfo, float] | None:
-        """The entry's pause and how long ago its `until` passed; None while it has not.
+    def _expired_pause(self) -> tuple[PauseInfo, float, float] | None:
+        """The entry's pause, its `until` (POSIX) and how long ago that passed; None while it has
+        not.
 
         cronops stamped `until` by our clock, so it is compared with ours, not the host's."""
         pause = self.entry.paused
         if pause is None or pause.until is None:
             return None
         ours = self.view.now - self.view.facts.clock_skew.total_seconds()
-        ago = ours - pause.until.timestamp()
-        return (pause, ago) if ago > 0 else None
+        until = pause.until.timestamp()
+        return (pause, until, ours - until) if ours > until else None
 
 
 class _EntryJudge(_OneEntry):
@@ -607,8 +608,7 @@ class _EntryJudge(_OneEntry):
         expired = self._expired_pause()
         if expired is None or self._quiet(self.view.now):
             return
-        pause, ago = expired
-        ended = pause.until.timestamp()
+        pause, ended, ago = expired
         at = f" at {self._at(pause.at.timestamp())}" if pause.at else ""
         reason = f" (reason: {pause.reason})" if pause.reason else ""
         seen = self.view.seen
@@ -824,8 +824,8 @@ class _Status(_OneEntry):
         expired = self._expired_pause()
         if expired is None:
             return "paused by cronops: cron does not run it."
-        pause, ago = expired
-        until, ended = self._at(pause.until.timestamp()), _span(ago)
+        _, until_at, ago = expired
+        until, ended = self._at(until_at), _span(ago)
         return f"paused by cronops until {until}; that was {ended} ago: cron still does not run it."
 
     def _hung(self) -> str | None:
@@ -852,7 +852,8 @@ class _Status(_OneEntry):
         latest = _previous(entry.schedule, self.zone, end + START_SLACK_S)
         if latest is None:
             return None
-        due, following = latest, inf
+        due: float | None = latest
+        following = inf
         if latest + grace > end:  # not yet due: the one before it is (its deadline is `latest`)
             due, following = _previous(entry.schedule, self.zone, latest), latest
         if due is None or due <= judged_from or self._in_maintenance(due):

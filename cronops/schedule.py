@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import islice
-from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
@@ -39,7 +38,6 @@ _DIGITS = re.compile(r"[0-9]+")
 _QUARTZ_LAST_OR_WEEKDAY = re.compile(r"[0-9]*L|LW|[0-9]+W", re.IGNORECASE)
 _ONE_SECOND = timedelta(seconds=1)
 _ONE_MINUTE = timedelta(minutes=1)
-_UTC = ZoneInfo("UTC")
 _ANY_START = datetime(2000, 1, 1, tzinfo=UTC)  # fixed: whether a schedule ever runs is timeless
 
 
@@ -84,7 +82,7 @@ def validate(schedule: str) -> str | None:
     return None
 
 
-def expected_runs(schedule: str, zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+def expected_runs(schedule: str, zone: tzinfo, start: datetime, end: datetime) -> list[datetime]:
     """The runs in (start, end], as aware datetimes in `zone`, in order; @reboot has none.
 
     Daylight saving follows Debian cron. A fixed-time job (minute and hour fields not starting with
@@ -103,7 +101,7 @@ def expected_runs(schedule: str, zone: ZoneInfo, start: datetime, end: datetime)
     return runs
 
 
-def next_runs(schedule: str, zone: ZoneInfo, after: datetime, count: int) -> list[datetime]:
+def next_runs(schedule: str, zone: tzinfo, after: datetime, count: int) -> list[datetime]:
     """The next `count` runs strictly after `after` (fewer if the schedule stops matching)."""
     return list(islice(_forward(_compiled(schedule, zone), _aware(after, "after")), count))
 
@@ -112,15 +110,15 @@ def never_runs(schedule: str) -> bool:
     """True when cron accepts the schedule but no date matches it ("0 0 31 2 *", "0 0 30 2 *"):
     cron keeps the line and never runs it. A schedule that matches at all matches within 28 years
     (the calendar's cycle) of any start, well inside the walk's 50."""
-    return schedule != REBOOT and not next_runs(schedule, _UTC, _ANY_START, 1)
+    return schedule != REBOOT and not next_runs(schedule, UTC, _ANY_START, 1)
 
 
-def previous_run(schedule: str, zone: ZoneInfo, before: datetime) -> datetime | None:
+def previous_run(schedule: str, zone: tzinfo, before: datetime) -> datetime | None:
     """The last run strictly before `before`, or None (@reboot, or no match in 50 years)."""
     return next(_backward(_compiled(schedule, zone), _aware(before, "before")), None)
 
 
-def typical_interval(schedule: str, zone: ZoneInfo, around: datetime) -> timedelta | None:
+def typical_interval(schedule: str, zone: tzinfo, around: datetime) -> timedelta | None:
     """The gap from the last run at or before `around` to the next distinct run after it."""
     plan = _compiled(schedule, zone)
     around = _aware(around, "around")
@@ -167,11 +165,11 @@ def describe(schedule: str) -> str:
 class _Plan:
     expression: str | None  # five fields; None for @reboot, which has no run times
     wildcard: bool  # cron's MIN_STAR|HR_STAR: DST changes treat these jobs differently
-    zone: ZoneInfo
+    zone: tzinfo
 
 
 @lru_cache(maxsize=4096)
-def _compiled(schedule: str, zone: ZoneInfo) -> _Plan:
+def _compiled(schedule: str, zone: tzinfo) -> _Plan:
     fields = _parse(schedule)
     if fields == [REBOOT]:
         return _Plan(None, wildcard=False, zone=zone)
@@ -330,14 +328,16 @@ def _backward(plan: _Plan, before: datetime) -> Iterator[datetime]:
             yield heappop(pending)[1].astimezone(plan.zone)
 
 
-def _walk_start(moment: datetime, zone: ZoneInfo, forward: bool) -> datetime:
+def _walk_start(moment: datetime, zone: tzinfo, forward: bool) -> datetime:
     """The wall-clock time to walk from, widened so no run in a repeated hour is skipped.
 
     Walking forward from the first pass of a repeated hour, wall times already passed come round
     again; walking back from its second pass, first-pass runs lie at later wall times.
     """
     local = moment.astimezone(zone)
-    repeat = local.replace(fold=0).utcoffset() - local.replace(fold=1).utcoffset()
+    first, second = local.replace(fold=0).utcoffset(), local.replace(fold=1).utcoffset()
+    assert first is not None and second is not None  # `local` is aware
+    repeat = first - second
     wall = local.replace(tzinfo=None)
     if forward and not local.fold:
         return wall - repeat
@@ -346,7 +346,7 @@ def _walk_start(moment: datetime, zone: ZoneInfo, forward: bool) -> datetime:
     return wall
 
 
-def _passes(wall: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+def _passes(wall: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
     """The UTC times the clock shows `wall` on its first and second pass.
 
     Equal on an ordinary day; first < second in a repeated hour; first > second in a
@@ -369,7 +369,7 @@ def _runs_at(wall: datetime, passes: tuple[datetime, datetime], plan: _Plan) -> 
     return [first, second] if plan.wildcard and first < second else [first]
 
 
-def _gap_end(wall: datetime, zone: ZoneInfo) -> datetime:
+def _gap_end(wall: datetime, zone: tzinfo) -> datetime:
     """The UTC time the clock lands on after the spring-forward gap that skipped `wall`."""
     first, second = _passes(wall, zone)
     while first > second:  # still in the gap: try the next wall-clock minute

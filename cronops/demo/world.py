@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -55,12 +56,10 @@ def _build_host(world: Path, cron: DemoCron, spec: DemoHost, now: datetime) -> N
     )
     # The history happens in order: cron runs until each change, then the change is made.
     changes: list[tuple[datetime, Callable[[datetime], None]]] = [
-        (now - ROTATED, lambda at: cron.rotate(spec.name, at))
+        (now - ROTATED, partial(cron.rotate, spec.name))
     ]
     for edit in spec.edits:
-        changes.append(
-            (now - edit.ago, lambda at, e=edit: _write_crontab(tree, e.path, e.text, at))
-        )
+        changes.append((now - edit.ago, partial(_write_crontab, tree, edit.path, edit.text)))
     for at, change in sorted(changes, key=lambda item: item[0]):
         cron.advance(spec.name, at)
         change(at)
