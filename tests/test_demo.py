@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from cronops.actions import apply, find_target, plan_edit, plan_pause, rerun
+from cronops.actions import ActionError, apply, find_target, plan_edit, plan_pause, rerun
 from cronops.analysis import entry_status
 from cronops.audit import AuditResult, load_running, load_runs, run_audit
 from cronops.demo import HOSTS, DemoFleet, build_demo
@@ -24,7 +25,7 @@ from cronops.kinds import KINDS
 from cronops.scan import HostScan, scan_fleet
 from cronops.store import Store, iso
 from cronops.transport import HostStatus
-from cronops.transport.demo import DemoTransport, Unrooter, into_host
+from cronops.transport.demo import DemoTransport, Unrooter, into_host, rerun_job
 
 NOW = datetime(2026, 3, 4, 10, 42, 17, tzinfo=UTC)
 EVERY_KIND = {
@@ -335,6 +336,81 @@ async def test_a_rerun_runs_the_jobs_harmless_script_as_its_user(demo, tmp_path)
     (run,) = store.rows("select * from runs where trigger = 'manual'")
     assert (run["user"], run["status"]) == ("billing", 2)
     store.close()
+
+
+async def test_an_edited_command_of_the_demos_own_scripts_reruns_inside_the_host(demo, tmp_path):
+    edited_at = NOW + timedelta(hours=1)
+    store, api = await one_host_history(demo, tmp_path, "api-02", edited_at)
+    target = find_target(store, [api], entry_id(store, "api-02", "token-cleanup"))
+    command = "/usr/local/bin/token-cleanup --verbose >> /var/log/token-cleanup.log 2>&1"
+    connector = demo.fleet.connector(lambda: edited_at)
+    await apply(plan_edit(target, command=command), connector, store, "bob@demo")
+    await scan(demo.fleet, store, edited_at, [api])
+    edited = find_target(store, [api], entry_id(store, "api-02", "--verbose"))
+    done = await rerun(edited, connector, store, "bob@demo", clock=lambda: edited_at)
+    assert done.exit_status == 0
+    log = demo.fleet.world / "hosts/api-02/var/log/token-cleanup.log"
+    assert log.read_text().startswith("token-cleanup --verbose\n")
+    store.close()
+
+
+async def test_the_demos_own_commands_rerun_as_written(demo, tmp_path):
+    # Not only scripts: the stock /etc/crontab's run-parts line, a report dated by $(date).
+    store, web = await one_host_history(demo, tmp_path, "web-03", NOW)
+    target = find_target(store, [web], entry_id(store, "web-03", "cron.hourly"))
+    connector = demo.fleet.connector(lambda: NOW)
+    done = await rerun(target, connector, store, "carol@demo", clock=lambda: NOW)
+    assert done.exit_status == 0
+    store.close()
+
+
+ESCAPES = [
+    "touch {outside}",  # a path outside the host's directories
+    "touch ../../../../../../../../../../../../..{outside}",  # a relative path
+    "d={outside_head}; touch ${{d}}{outside_tail}",  # ${VAR}
+    'touch "$(printf {outside})"',  # a command substitution
+    "/usr/local/bin/heartbeat > {outside}",  # the demo's script, its output outside
+    "/usr/local/bin/heartbeat >> /tmp/../..{outside}",  # out of an output directory
+    "/usr/local/bin/heartbeat; touch {outside}",  # a second command that is not the demo's
+    "/usr/local/bin/heartbeat > /usr/local/bin/invoice-run",  # a demo script overwritten
+    "echo x > {outside}",  # echo may run, not write outside
+    "sleep 1 && rm -f {outside}",  # nor may what follows it be another program
+]
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+async def test_a_rerun_never_runs_an_edited_command_on_this_machine(demo, tmp_path, escape):
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("needs /dev/shm, a directory outside the demo host's paths")
+    outside = Path("/dev/shm") / f"cronops-demo-escape-{uuid.uuid4().hex}"
+    command = escape.format(
+        outside=outside, outside_head=str(outside)[:6], outside_tail=str(outside)[6:]
+    )
+    store, billing = await one_host_history(demo, tmp_path, "billing-01", NOW)
+    target = find_target(store, [billing], entry_id(store, "billing-01", "invoice-run"))
+    evil = replace(target, entry=replace(target.entry, command=command))
+    script = demo.fleet.world / "hosts/billing-01/usr/local/bin/invoice-run"
+    script_before = script.read_bytes()
+    connector = demo.fleet.connector(lambda: NOW)
+    try:
+        with pytest.raises(ActionError, match="refused on the demo fleet: the demo fleet reruns"):
+            await rerun(evil, connector, store, "mallory@demo", clock=lambda: NOW)
+        assert not outside.exists()
+        assert script.read_bytes() == script_before
+        (trail,) = store.rows("select result, detail from actions where action = 'rerun'")
+        assert trail["result"] == "failed" and command in trail["detail"]
+    finally:
+        outside.unlink(missing_ok=True)
+        store.close()
+
+
+def test_a_rerun_is_known_by_its_name_and_nothing_else_is():
+    line = "env LC_ALL=C runuser -u a -- /bin/sh -c 'exec \"$1\"' cronops-rerun 'echo hi'"
+    assert rerun_job(line) == "echo hi"
+    assert rerun_job(f"sh -c START cronops-rerun 1f2e deadbeef {line}") == "echo hi"
+    assert rerun_job("env LC_ALL=C LANG=C sh -s") is None
+    assert rerun_job("sh -c 'cronops-rerun") == ""  # unreadable: nothing may run
+    assert rerun_job("sh -c START cronops-rerun 'echo hi' more") == ""  # not the job at the end
 
 
 async def test_an_unreachable_host_runs_nothing(demo):

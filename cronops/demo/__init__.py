@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cronops.demo.catalog import HISTORY, HOSTS, POLICY, SCRIPTS, DemoHost, Edit, Plant, Script
+from cronops.demo.confine import rerun_refusal
 from cronops.demo.cron import DemoCron
 from cronops.demo.world import build_world
 from cronops.inventory import Host, Inventory
@@ -53,7 +54,10 @@ class DemoFleet:
         """A Connector for the demo hosts, at the time `clock` says (the wall clock by default):
         give scan_fleet the same clock."""
         transport = DemoTransport(
-            self.world, clock or utc_now, advance=DemoCron(self.world).advance
+            self.world,
+            clock or utc_now,
+            advance=DemoCron(self.world).advance,
+            rerun_refusal=rerun_refusal,
         )
         return Connector({"demo": transport})
 

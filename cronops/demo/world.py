@@ -43,7 +43,7 @@ def build_world(world: Path, now: datetime) -> None:
 def _build_host(world: Path, cron: DemoCron, spec: DemoHost, now: datetime) -> None:
     tree = world / HOSTS_DIR / spec.name
     zone = ZoneInfo(spec.zone)
-    crontabs = {path: _filled(text, now, zone) for path, text in spec.crontabs.items()}
+    crontabs = crontab_texts(spec, now)
     _write_system(tree, spec, crontabs, now - CRONTABS_AGE)
     for path, text in crontabs.items():
         _write_crontab(tree, path, text, now - CRONTABS_AGE)
@@ -67,6 +67,12 @@ def _build_host(world: Path, cron: DemoCron, spec: DemoHost, now: datetime) -> N
     if not spec.reachable:
         (world / DOWN_DIR).mkdir(exist_ok=True)
         (world / DOWN_DIR / spec.name).write_text("sshd is down: connections are refused\n")
+
+
+def crontab_texts(spec: DemoHost, now: datetime) -> dict[str, str]:
+    """The host's crontabs (path -> text) as built at `now`, before the edits of its history."""
+    zone = ZoneInfo(spec.zone)
+    return {path: _filled(text, now, zone) for path, text in spec.crontabs.items()}
 
 
 def _filled(text: str, now: datetime, zone: ZoneInfo) -> str:

@@ -2,6 +2,7 @@
 
 Host paths in a command are moved into that tree, a few shims stand in for root-only tools, and the
 tree's path is taken back out of the output, so everything above the transport sees a real host.
+A rerun runs a job's command, whatever an edit made of it: the demo says which it may run.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ DOWN_DIR = "down"  # down/<name> exists: the host refuses connections
 
 # Called with the host's name and the time before each of its commands: lets its cron catch up.
 Advance = Callable[[str, datetime], None]
+# Called with a rerun's job command: why it must not run here, or None when it may.
+RerunRefusal = Callable[[str], str | None]
+
+# actions.rerun starts a job with a command line that ends `... cronops-rerun COMMAND`: the one
+# command line holding text that is not cronops' own. That $0 (its last, where the line names it
+# more than once) followed by one last word is how a rerun and its job's command are known.
+RERUN_NAME = "cronops-rerun"
+
+
+def no_reruns(command: str) -> str | None:
+    return "this demo transport was given no rule for reruns, so it runs none"
 
 
 class DemoTransport:
@@ -46,12 +58,14 @@ class DemoTransport:
         clock: Callable[[], datetime],
         *,
         advance: Advance | None = None,
+        rerun_refusal: RerunRefusal = no_reruns,
     ):
         if shlex.quote(str(world)) != str(world):
             raise ValueError(f"the demo world's path must need no shell quoting: {world}")
         self.world = world
         self.clock = clock
         self.advance = advance
+        self.rerun_refusal = rerun_refusal
         self._local = LocalTransport()
 
     async def run(
@@ -68,6 +82,9 @@ class DemoTransport:
         root = self.world / HOSTS_DIR / host.name
         if not root.is_dir():
             return Reply(host, HostStatus.UNREACHABLE, error=f"cannot resolve {host.address}")
+        job = rerun_job(command)
+        if job is not None and (why := self.rerun_refusal(job)) is not None:
+            return Reply(host, HostStatus.ERROR, error=f"refused on the demo fleet: {why}")
         now = self.clock()
         if self.advance is not None:
             self.advance(host.name, now)
@@ -111,6 +128,19 @@ class DemoTransport:
         )
         # As an SSH session does, start in the home directory: a relative path stays in the tree.
         return f'export {pairs}; cd "$HOME" || exit 255; '
+
+
+def rerun_job(command: str) -> str | None:
+    """The job's command when `command` is a rerun's command line, else None. A line that names
+    the rerun but not as `cronops-rerun COMMAND` at its end gives "", which no rule lets run."""
+    if RERUN_NAME not in command:
+        return None
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return ""
+    named = [index for index, word in enumerate(words) if word == RERUN_NAME]
+    return words[-1] if named and named[-1] == len(words) - 2 else ""
 
 
 def into_host(text: str, root: Path) -> str:
