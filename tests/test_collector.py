@@ -1,0 +1,48 @@
+"""The collector's freeze: a long-running TUI freezes at every reload, and must not grow with it."""
+
+import gc
+import weakref
+
+from cronops import collector
+
+
+class Node:
+    """Something that dies in a cycle: refcounting alone never frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_dies_in_a_cycle_after_a_freeze_is_collected_by_a_later_freeze(monkeypatch):
+    monkeypatch.setattr(collector, "_clean_size", 0)
+    try:
+        collector.freeze()
+        collector.freeze()  # the first clean-up: everything frozen now is alive
+        alive = gc.get_freeze_count()
+        nodes = [Node() for _ in range(alive)]
+        probe = weakref.ref(nodes[0])
+        collector.freeze()  # the nodes are alive and frozen (a table's caches, at a reload)...
+        del nodes  # ...then replaced: garbage that no collection would ever walk
+        assert probe() is not None
+        assert gc.get_freeze_count() > collector.REGROWTH * alive
+        collector.freeze()  # the frozen set grew by more than half: collected, then frozen
+        assert probe() is None
+        assert gc.get_freeze_count() < collector.REGROWTH * alive
+    finally:
+        gc.unfreeze()
+
+
+def test_a_freeze_with_little_growth_collects_nothing(monkeypatch):
+    monkeypatch.setattr(collector, "_clean_size", 0)
+    try:
+        collector.freeze()
+        collector.freeze()
+        node = Node()
+        probe = weakref.ref(node)
+        collector.freeze()
+        del node
+        collector.freeze()  # one object's growth: not worth a full pass
+        assert probe() is not None
+    finally:
+        gc.unfreeze()
+        gc.collect()
