@@ -458,14 +458,20 @@ def clock_shifts(zone: tzinfo, start: datetime, end: datetime) -> tuple[ClockShi
     the minute. Cached: a lint asks it once per entry with the same zone and window."""
     moment = _aware(start, "start").replace(minute=0, second=0, microsecond=0)
     end = _aware(end, "end")
-    before = moment.astimezone(zone).utcoffset()
+    before = _offset(moment, zone)
     shifts = []
     while moment < end:
-        after = (moment + _OFFSET_STEP).astimezone(zone).utcoffset()
+        after = _offset(moment + _OFFSET_STEP, zone)
         if after != before:
             shifts.append(_shift_within(zone, moment, before, after))
         moment, before = moment + _OFFSET_STEP, after
     return tuple(shifts)
+
+
+def _offset(moment: datetime, zone: tzinfo) -> timedelta:
+    offset = moment.astimezone(zone).utcoffset()
+    assert offset is not None  # an aware time has an offset in any zone
+    return offset
 
 
 def _shift_within(
