@@ -1,10 +1,12 @@
 """The one script a scan runs on each host (POSIX sh, LC_ALL=C), and the parser of what it prints.
 
-Output is split into sections behind a random marker line, so file contents pass through byte for byte.
+Output is split into sections behind a random marker line, so file contents pass through byte for byte;
+each section ends with its length and the answer with its number of sections, so a cut answer is an error.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import shlex
 from dataclasses import dataclass, field
@@ -13,31 +15,58 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops.transport.base import Reply
 
-# Sections every probe prints. `emit KIND OWNER PATH` prints one file as a section, with its mtime.
+# The answer: sections, each `$M KIND FIELDS...`, its body, then `\n$M end LENGTH [MORE...]` where
+# LENGTH is the body's size in bytes; after the last, `$M done SECTIONS`. `counted CMD` and `copy FILE`
+# print a body and its end line; `note KIND...` is a section without a body. The byte counts come from
+# what was printed (awk) or from the file that was copied (held open, so a crontab replaced meanwhile
+# cannot change size between counting and copying).
 _PRELUDE = r"""
-M='@@{marker}@@'
-section() {{ printf '%s %s\n' "$M" "$*"; }}
+M='@@{marker}@@' S=0
+exec 3>&1
+section() {{ S=$((S + 1)); printf '%s %s\n' "$M" "$*"; }}
+ends() {{ printf '\n%s end %s\n' "$M" "$*"; }}
+note() {{ section "$@"; ends 0; }}
+counted() {{
+  n=$("$@" 2>/dev/null | awk '{{ print; n += length($0) + 1 }} END {{ print n + 0 > "/dev/stderr" }}' 2>&1 >&3)
+  ends "$n"
+}}
+copy() {{
+  n=-
+  {{ n=$(wc -c </dev/fd/4 2>/dev/null || wc -c <"$1") && head -c "$n" <&4; }} 4<"$1"
+  ends "$n"
+}}
 zone() {{
   if [ -n "${{TZ:-}}" ]; then echo "${{TZ#:}}"; return; fi
   if [ -r /etc/timezone ]; then head -n 1 /etc/timezone; return; fi
   l=$(readlink /etc/localtime 2>/dev/null) && case "$l" in *zoneinfo/*) echo "${{l#*zoneinfo/}}"; return;; esac
   date +%Z
 }}
+facts() {{
+  echo "hostname=$(uname -n)"
+  date +'epoch=%s%noffset=%z'
+  echo "zone=$(zone)"
+  echo "uid=$U"
+  echo "user=$(id -un)"
+}}
 emit() {{
-  if [ -r "$3" ]; then
+  if [ -f "$3" ] && [ -r "$3" ]; then
     section file "$1" "$2" "$(stat -c %Y "$3" 2>/dev/null || echo -)" "$3"
-    cat "$3"; printf '\n'; section end
+    copy "$3"
   else
-    section unreadable "$1" "$2" - "$3"
+    note unreadable "$1" "$2" - "$3"
   fi
 }}
 U=$(id -u)
 section meta
-echo "hostname=$(uname -n)"
-date +'epoch=%s%noffset=%z'
-echo "zone=$(zone)"
-echo "uid=$U"
-echo "user=$(id -un)"
+counted facts
+"""
+
+# Nothing the probe starts outlives its time limit (a log that blocks, a hung mount): a watchdog kills
+# the probe's process group then (an SSH session, like the local transport, is a group of its own),
+# and is itself stopped, with its sleep, once the probe is done.
+_WATCHDOG = r"""
+( trap 'kill $s; exit' TERM; sleep {seconds} & s=$!; wait $s && kill -KILL 0 ) >/dev/null 2>&1 </dev/null &
+W=$!
 """
 
 _CRONTABS = r"""
@@ -50,9 +79,9 @@ if [ "$U" = 0 ]; then
 else
   me=$(id -un); t=$(mktemp)
   if crontab -l >"$t" 2>"$t.err"; then
-    section file user "$me" - "crontab:$me"; cat "$t"; printf '\n'; section end
+    section file user "$me" - "crontab:$me"; copy "$t"
   elif ! grep -q '^no crontab' "$t.err"; then
-    section unreadable user "$me" - "crontab:$me"
+    note unreadable user "$me" - "crontab:$me"
   fi
   rm -f "$t" "$t.err"
 fi
@@ -67,79 +96,147 @@ PAM_LINES = r" (/usr/sbin/)?(cron|crond)(\[[0-9]+\])?: pam_"
 JOURNAL_UNITS = "-u cron -u crond -u cronie -u cron.service -u crond.service"
 JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,SYSLOG_PID,_PID,_COMM,__REALTIME_TIMESTAMP"
 AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/messages")
+# How much of a host's logs one scan takes: bytes of log read on the host (across its files, archives
+# counted decompressed), and bytes of cron lines sent back. A first scan of a big log so finishes
+# within the command timeout and a bounded memory; what is left waits for the next scans (the host
+# says so), each starting where the one before stopped.
+LOG_READ_BYTES = 64 << 20
+LOG_SEND_BYTES = 8 << 20
 
-# Incremental log reading, decided on the host so a scan stays one exec:
-#   readlog PATH INODE OFFSET HEADLEN HEADSUM SINCE
-# reads PATH from OFFSET when it is still the file we read before (same inode, same first bytes,
-# not shorter); otherwise it was rotated or truncated: the rest of the old file is read where
+# Incremental log reading, decided on the host so a scan stays one exec. Only regular files are read
+# (a FIFO or a device could block the probe). Each log's pieces follow a `logfile PATH` section.
+#   readlog PATH INODE OFFSET HEADLEN HEADSUM TAILLEN TAILSUM
+# reads PATH from OFFSET when it is still the file we read before: the same inode, not shorter, the
+# same first bytes and the same TAILLEN bytes before OFFSET (a log rewritten in place can keep the
+# first three). Otherwise it was rotated or rewritten: the rest of the old file is read where
 # rotation put it (PATH.1 or PATH.0, found by inode or by its first bytes), then PATH from 0.
-# With no earlier read (INODE "-"), rotated files younger than SINCE are read first, oldest first.
-# One awk per file filters the cron lines (`keep`) and counts the bytes of whole lines only: a line still
-# being written is left for the next scan ("read N" says where the next scan starts).
+#   firstlog PATH SINCE [INODE OFFSET]
+# reads a log never read before: its rotated files changed since SINCE, oldest first, then PATH from 0.
+# When an earlier scan stopped inside a rotated file, SINCE is that file's mtime and the read goes on
+# from OFFSET in it (found by INODE, else, recompressed since, by the mtime gzip keeps).
+# One awk per piece filters the cron lines (`keep`) and counts the bytes of whole lines only: a line
+# still being written is left for the next scan. All pieces together read at most L bytes and send
+# at most Q; once one piece reaches a limit, the rest waits (`log-waits`). A piece's end line says
+# what it sent and read, whether more is left, and the checksum of the last bytes read (up to 1 KiB).
 _LOGS = r"""
 export R={cron_lines} P={pam_lines}
 K='function keep(s) {{ s = tolower(s); return s ~ ENVIRON["R"] && s !~ ENVIRON["P"] }}'
-headsum() {{ s=$(head -c "$2" "$1" | cksum); echo "${{s%% *}}"; }}
+A='
+function take(s) {{
+  if (keep(s)) {{
+    if (sent && sent + length(s) + 1 > room) return 0
+    print s; sent += length(s) + 1
+  }}
+  n += length(s) + 1; return 1
+}}
+NR > 1 && !take(prev) {{ full = 1; exit }}
+{{ prev = $0; seen += length($0) + 1 }}
+END {{
+  if (!full) {{
+    if (cut == "?") cut = seen >= len
+    if (NR && n + length(prev) + 1 <= len) full = !take(prev)
+    else if (cut && !n) n = len
+  }}
+  printf "%d %d %d\n", sent, n, (full || cut) > "/dev/stderr"
+}}'
+L={read_bytes} Q={send_bytes}
+sums() {{
+  s=$(if [ "$2" = 0 ]; then head -c "$3" "$1"; else tail -c +$(($2 + 1)) "$1" | head -c "$3"; fi | cksum)
+  echo "${{s%% *}}"
+}}
+spent() {{ Q=$((Q - $1)) L=$((L - $2)); [ "$3" = 0 ] && [ "$Q" -gt 0 ] || L=0; }}
+usable() {{
+  if [ ! -e "$1" ]; then note log-missing "$1"
+  elif [ ! -f "$1" ]; then note log-not-file "$1"
+  elif [ ! -r "$1" ]; then note log-unreadable "$1"
+  elif [ "$L" -le 0 ]; then note log-waits "$1"
+  else note logfile "$1"; return 0
+  fi
+  return 1
+}}
 chunk() {{
-  hl=$(($4 < 1024 ? $4 : 1024))
-  section log "$5" "$2" "$3" "$hl" "${{6:-$(headsum "$1" "$hl")}}" "$1"
-  tail -c +$(($3 + 1)) "$1" | head -c $(($4 - $3)) | awk -v len=$(($4 - $3)) -v m="$M" "$K"'
-    NR > 1 {{ n += length(prev) + 1; if (keep(prev)) print prev }}
-    {{ prev = $0 }}
-    END {{
-      if (NR && n + length(prev) + 1 <= len) {{
-        n += length(prev) + 1; if (keep(prev)) print prev
-      }}
-      print m " read " n + 0
-    }}'
+  cf=$1 cs=$3 known_tail=${{7:-}}
+  ch=$(($4 < 1024 ? $4 : 1024)) ask=$(($4 - $3)) cut=0
+  [ "$ask" -le "$L" ] || {{ ask=$L cut=1; }}
+  section log "$5" "$2" "$3" "$ch" "${{6:-$(sums "$1" 0 "$ch")}}" - "$1"
+  r=$(tail -c +$(($3 + 1)) "$1" | head -c "$ask" |
+      awk -v len="$ask" -v cut="$cut" -v room="$Q" "$K$A" 2>&1 >&3)
+  set -- $r
+  spent "$@"
+  e=$((cs + $2)); t=$((e < 1024 ? e : 1024))
+  [ "$2" = 0 ] && [ -n "$known_tail" ] || known_tail=$(sums "$cf" $((e - t)) "$t")
+  ends "$@" "$t" "$known_tail"
 }}
 archive() {{
-  section log archive - 0 0 - "$1"
-  case "$1" in *.gz) gzip -dc "$1" 2>/dev/null ;; *) cat "$1" ;; esac |
-    awk "$K"'{{ if (keep($0)) print }}'
-  section end
+  section log archive "$2" "$3" 0 - "$4" "$1"
+  r=$(case "$1" in *.gz) gzip -dc "$1" 2>/dev/null ;; *) cat "$1" ;; esac | tail -c +$(($3 + 1)) |
+      head -c "$L" | awk -v len="$L" -v cut='?' -v room="$Q" "$K$A" 2>&1 >&3)
+  set -- $r
+  spent "$@"
+  ends "$@" 0 -
 }}
 readlog() {{
+  usable "$1" || return
   f=$1
-  if [ ! -e "$f" ]; then section log-missing "$f"; return; fi
-  if [ ! -r "$f" ]; then section log-unreadable "$f"; return; fi
   set -- "$@" $(stat -L -c '%i %s' "$f")
-  off=$3 known=
-  if [ "$2" = - ]; then
-    for r in $(ls -1 "$f".[0-9]* 2>/dev/null | sort -t. -k2 -n -r); do
-      [ "$(stat -L -c %Y "$r")" -ge "$6" ] && archive "$r"
-    done
-    off=0
-  elif [ "$7" != "$2" ] || [ "$8" -lt "$3" ] || [ "$(headsum "$f" "$4")" != "$5" ]; then
+  off=$3 known= tail=
+  if [ "$8" != "$2" ] || [ "$9" -lt "$3" ] || [ "$(sums "$f" 0 "$4")" != "$5" ] ||
+     {{ [ "$6" != 0 ] && [ "$(sums "$f" $(($3 - $6)) "$6")" != "$7" ]; }}; then
     for r in "$f.1" "$f.0"; do
-      [ -r "$r" ] || continue
+      [ -f "$r" ] && [ -r "$r" ] || continue
       read -r ri rs <<EOF
 $(stat -L -c '%i %s' "$r")
 EOF
-      if [ "$ri" = "$2" ] || [ "$(headsum "$r" "$4")" = "$5" ]; then
+      if [ "$ri" = "$2" ] || [ "$(sums "$r" 0 "$4")" = "$5" ]; then
         chunk "$r" "$ri" "$3" "$rs" rotated
         break
       fi
     done
     off=0
-  elif [ "$4" = "$(($8 < 1024 ? $8 : 1024))" ]; then
-    known=$5  # the same first bytes as last time: their checksum is already known
+  else
+    [ "$4" = "$(($9 < 1024 ? $9 : 1024))" ] && known=$5  # the same first bytes: their sum is known
+    tail=$7
   fi
-  chunk "$f" "$7" "$off" "$8" current $known
+  if [ "$L" -gt 0 ]; then chunk "$f" "$8" "$off" "$9" current "$known" "$tail"; else note log-waits "$f"; fi
+}}
+firstlog() {{
+  usable "$1" || return
+  f=$1 since=$2 ai=${{3:--}} ao=${{4:-0}}
+  case " $(stat -L -c %i "$f".[0-9]* 2>/dev/null | tr '\n' ' ') " in *" $ai "*) ;; *) ai=mtime ;; esac
+  for r in $(ls -1 "$f".[0-9]* 2>/dev/null | sort -t. -k2 -n -r); do
+    [ -f "$r" ] && [ -r "$r" ] || continue
+    set -- $(stat -L -c '%i %Y' "$r")
+    [ "$2" -ge "$since" ] || continue
+    if [ "$L" -le 0 ]; then note log-waits "$f"; return; fi
+    skip=0
+    if [ "$1" = "$ai" ]; then skip=$ao
+    elif [ "$ai" = mtime ] && [ "$2" = "$since" ]; then skip=$ao ai=-
+    fi
+    archive "$r" "$1" "$skip" "$2"
+  done
+  if [ "$L" -le 0 ]; then note log-waits "$f"; return; fi
+  set -- $(stat -L -c '%i %s' "$f")
+  chunk "$f" "$1" 0 "$2" current
 }}
 journal() {{
-  if ! command -v journalctl >/dev/null 2>&1; then section log-missing journal; return; fi
+  if ! command -v journalctl >/dev/null 2>&1; then note log-missing journal; return; fi
+  if [ "$L" -le 0 ]; then note log-waits journal; return; fi
   section journal
-  if [ "$1" = - ]; then
-    journalctl -q --no-pager --all {units} -o json --output-fields={fields} --since "@$2" 2>/dev/null
-  else
-    journalctl -q --no-pager --all {units} -o json --output-fields={fields} --after-cursor="$1" 2>/dev/null
-  fi
-  section end
+  r=$(if [ "$1" = - ]; then
+        journalctl -q --no-pager --all {units} -o json --output-fields={fields} --since "@$2"
+      else
+        journalctl -q --no-pager --all {units} -o json --output-fields={fields} --after-cursor="$1"
+      fi 2>/dev/null | awk -v room="$Q" '
+        sent && sent + length($0) + 1 > room {{ full = 1; exit }}
+        {{ print; sent += length($0) + 1 }}
+        END {{ printf "%d %d %d\n", sent, sent, full > "/dev/stderr" }}' 2>&1 >&3)
+  set -- $r
+  spent "$@"
+  ends "$1" "$3"
 }}
 autologs() {{
   for f in {auto}; do
-    if [ -e "$f" ]; then readlog "$f" - 0 0 - "$1"; return; fi
+    if [ -e "$f" ]; then firstlog "$f" "$1"; return; fi
   done
   journal - "$1"
 }}
@@ -147,8 +244,7 @@ autologs() {{
 
 _PROCESSES = r"""
 section processes
-ps -eo pid=,ppid=,user:32=,etimes=,args= 2>/dev/null
-section end
+counted ps -eo pid=,ppid=,user:32=,etimes=,args=
 """
 
 PROBE_COMMAND = "sh -s"
@@ -163,6 +259,11 @@ class LogCursor:
     offset: int
     head_len: int
     head_hash: str
+    tail_len: int = 0  # the bytes just before `offset` (up to 1 KiB), and their checksum
+    tail_hash: str = ""
+    # Set while a first read is still in the log's rotated files: `inode` and `offset` are then
+    # those of the rotated file it stopped in, whose mtime this is.
+    archive_mtime: int | None = None
 
 
 @dataclass
@@ -197,18 +298,38 @@ class CrontabFile:
 
 @dataclass
 class LogChunk:
-    """Cron lines from one file: new bytes of a current file, the tail of a rotated one, or an archive."""
+    """Cron lines from one piece of a log: new bytes of its current file, of the file it was rotated
+    to, or of an older rotated file (an archive, read on a first scan)."""
 
-    path: str
+    log: str  # the log this piece belongs to
+    path: str  # the file it was read from
     mode: str  # "current", "rotated" or "archive"
     lines: bytes
     start: int = 0
+    read: int = 0  # bytes of the file read from `start`, whole lines only
+    more: bool = False  # the file has more than this scan could take
     inode: int | None = None
     head_len: int = 0
     head_sum: str = ""
-    cursor: LogCursor | None = (
-        None  # where the next scan starts, once the host said how far it read
-    )
+    tail_len: int = 0
+    tail_sum: str = ""
+    mtime: int | None = None  # archives only
+
+    @property
+    def cursor(self) -> LogCursor:
+        """Where the next scan starts, when this is the last piece read of its log."""
+        end = self.start + self.read
+        if self.mode == "archive":
+            return LogCursor(self.log, self.inode or 0, end, 0, "", archive_mtime=self.mtime)
+        return LogCursor(
+            self.log,
+            self.inode or 0,
+            end,
+            self.head_len,
+            self.head_sum,
+            self.tail_len,
+            self.tail_sum,
+        )
 
 
 @dataclass
@@ -226,13 +347,28 @@ class ProbeResult:
     crontabs: list[CrontabFile] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # paths the probe could not read
     logs: list[LogChunk] = field(default_factory=list)
-    missing_logs: list[str] = field(default_factory=list)
+    missing_logs: dict[str, str] = field(default_factory=dict)  # log -> why it was not read
+    more_logs: list[str] = field(default_factory=list)  # logs with more than this scan took
     journal: bytes | None = None  # `journalctl -o json` lines, when the journal was read
     processes: list[Process] | None = None  # None: the host could not list them
 
+    def wait(self, log: str) -> None:
+        """`log` has more than this scan took: the next scan goes on."""
+        if log not in self.more_logs:
+            self.more_logs.append(log)
+
+
+# Why a log was not read, by the section that says so.
+LOG_PROBLEMS = {
+    "log-missing": "missing",
+    "log-unreadable": "unreadable",
+    "log-not-file": "not a regular file",
+}
+
 
 class ProbeError(ValueError):
-    """The host answered, but not with the probe's output (a broken shell, a login banner only...)."""
+    """The host answered, but not with the probe's whole output (a broken shell, a login banner
+    only, an answer cut short...)."""
 
 
 def new_marker() -> str:
@@ -245,10 +381,14 @@ def build_script(
     crontabs: bool = True,
     logs: LogRequest | None = None,
     processes: bool = False,
+    time_limit: float | None = None,
 ) -> str:
     """The probe for one host. Facts always; crontabs, logs and processes when asked (a scan
-    that reads logs always lists processes too)."""
+    that reads logs always lists processes too). With a time limit (seconds), whatever the
+    probe started is killed on the host once it has passed."""
     parts = ["set +e", _PRELUDE.format(marker=marker)]
+    if time_limit is not None:
+        parts.append(_WATCHDOG.format(seconds=math.ceil(time_limit)))
     if crontabs:
         parts.append(_CRONTABS)
     if logs is not None:
@@ -259,11 +399,16 @@ def build_script(
                 units=JOURNAL_UNITS,
                 fields=JOURNAL_FIELDS,
                 auto=" ".join(AUTO_LOGS),
+                read_bytes=LOG_READ_BYTES,
+                send_bytes=LOG_SEND_BYTES,
             )
         )
         parts.extend(_log_calls(logs))
     if processes or logs is not None:
         parts.append(_PROCESSES)
+    if time_limit is not None:
+        parts.append('kill "$W"')
+    parts.append('printf \'%s done %s\\n\' "$M" "$S"')
     return "\n".join(parts)
 
 
@@ -280,56 +425,113 @@ def _log_calls(request: LogRequest) -> list[str]:
             calls.append(f"journal {shlex.quote(request.journal_cursor or '-')} {since}")
             continue
         known = request.cursors.get(path)
-        args = (
-            [path, "-", "0", "0", "-"]
-            if known is None
-            else [path, str(known.inode), str(known.offset), str(known.head_len), known.head_hash]
-        )
-        calls.append("readlog " + " ".join(shlex.quote(a) for a in [*args, since]))
+        if known is None:
+            args = ["firstlog", path, since]
+        elif known.archive_mtime is not None:
+            args = ["firstlog", path, known.archive_mtime, known.inode, known.offset]
+        else:
+            args = ["readlog", path, known.inode, known.offset, known.head_len, known.head_hash]
+            args += [known.tail_len, known.tail_hash or "-"]
+        calls.append(" ".join(shlex.quote(str(a)) for a in args))
     return calls
 
 
 def parse_output(reply: Reply, marker: str, zone_override: str | None = None) -> ProbeResult:
-    sections = split_sections(reply.stdout, marker)
-    if not sections or sections[0][0] != "meta":
+    """The probe's answer; ProbeError when it holds no facts or is not whole."""
+    sections = read_sections(reply, marker)
+    if not sections or sections[0].kind != "meta":
         stderr = reply.stderr.decode(errors="replace").strip()[-300:]
         raise ProbeError(
             f"the probe printed no facts (exit {reply.exit_status}){': ' + stderr if stderr else ''}"
         )
-    result = ProbeResult(facts=_facts(sections[0][1], reply, zone_override))
-    for header, body in sections[1:]:
-        kind, _, rest = header.partition(" ")
+    result = ProbeResult(facts=_facts(sections[0].body, reply, zone_override))
+    log = ""  # the log the next pieces belong to
+    for section in sections[1:]:
+        kind, rest = section.kind, section.rest
         if kind == "file":
-            result.crontabs.append(_crontab_file(rest.split(" ", 3), body))
+            result.crontabs.append(_crontab_file(rest.split(" ", 3), section.body))
         elif kind == "unreadable":
             result.unreadable.append(rest.split(" ", 3)[-1])
+        elif kind == "logfile":
+            log = rest
         elif kind == "log":
-            result.logs.append(_log_chunk(rest.split(" ", 5), body))
-        elif kind == "read" and result.logs and rest.isdigit():
-            chunk = result.logs[-1]
-            chunk.cursor = LogCursor(
-                chunk.path,
-                chunk.inode or 0,
-                chunk.start + int(rest),
-                chunk.head_len,
-                chunk.head_sum,
-            )
-        elif kind in ("log-missing", "log-unreadable"):
-            result.missing_logs.append(rest)
+            chunk = _log_chunk(log, rest.split(" ", 6), section.body, section.end)
+            result.logs.append(chunk)
+            if chunk.more:
+                result.wait(log)
+        elif kind in LOG_PROBLEMS:
+            result.missing_logs[rest] = LOG_PROBLEMS[kind]
+        elif kind == "log-waits":
+            result.wait(rest)
         elif kind == "journal":
-            result.journal = body
+            result.journal = section.body
+            if section.end[-1:] == ["1"]:
+                result.wait("journal")
         elif kind == "processes":
-            result.processes = _processes(body)
+            result.processes = _processes(section.body)
     return result
 
 
+@dataclass
+class Section:
+    kind: str
+    rest: str  # the header after the kind
+    body: bytes
+    end: list[str]  # what its end line says after the body's length
+
+
+def read_sections(reply: Reply, marker: str) -> list[Section]:
+    """Every section of a probe's answer up to its `done` line, each checked against the length
+    its end line gives, and their number against the one `done` gives: ProbeError when the answer
+    is not whole. [] when there is no section at all. Text before the first section (a motd, a
+    chatty .bashrc) is skipped."""
+    stdout, tag = reply.stdout, f"@@{marker}@@ ".encode()
+    separator = b"\n" + tag
+    if stdout.startswith(tag):
+        pos = 0
+    elif (found := stdout.find(separator)) >= 0:
+        pos = found + 1
+    else:
+        return []
+    cut = ProbeError(
+        f"the probe's answer was cut short after {len(stdout)} bytes (exit {reply.exit_status})"
+    )
+    sections: list[Section] = []
+    while True:
+        eol = stdout.find(b"\n", pos)
+        if eol < 0 or not stdout.startswith(tag, pos):
+            raise cut
+        kind, _, rest = stdout[pos + len(tag) : eol].decode(errors="replace").partition(" ")
+        if kind == "done":
+            if rest != str(len(sections)):
+                raise ProbeError(f"the probe's answer has {len(sections)} of its {rest} sections")
+            return sections
+        body_end = stdout.find(separator, eol + 1)
+        end_eol = stdout.find(b"\n", body_end + 1)
+        if body_end < 0 or end_eol < 0:
+            raise cut
+        word, _, said = (
+            stdout[body_end + 1 + len(tag) : end_eol].decode(errors="replace").partition(" ")
+        )
+        length, *end = said.split(" ")
+        body = stdout[eol + 1 : body_end]
+        if word != "end" or length != str(len(body)):
+            raise ProbeError(
+                f"the probe's answer is incomplete: a {kind} section has {len(body)} bytes, "
+                f"its end line says {length or 'nothing'}"
+            )
+        sections.append(Section(kind, rest, body, end))
+        pos = end_eol + 1
+
+
 def split_sections(stdout: bytes, marker: str) -> list[tuple[str, bytes]]:
-    """(header, body) per section; text before the first marker (a motd, a chatty .bashrc) is dropped."""
+    """(header, body) per section of a script that prints them as the probe does, unchecked (the
+    actions' scripts): text before the first marker is dropped, and so are the end lines."""
     chunks = (b"\n" + stdout).split(f"\n@@{marker}@@ ".encode())[1:]
     sections = []
     for chunk in chunks:
         header, _, body = chunk.partition(b"\n")
-        if header != b"end":
+        if header.split(b" ", 1)[0] != b"end":
             sections.append((header.decode(errors="replace"), body))
     return sections
 
@@ -382,17 +584,23 @@ def clock_skew(remote_epoch: int, sent_at: float, received_at: float) -> timedel
     return timedelta(0)
 
 
-def _log_chunk(fields: list[str], body: bytes) -> LogChunk:
-    mode, inode, start, head_len, head_sum, path = fields
-    lines = body + b"\n" if body else body  # the next marker took the last line's newline
+def _log_chunk(log: str, fields: list[str], body: bytes, end: list[str]) -> LogChunk:
+    mode, inode, start, head_len, head_sum, mtime, path = fields
+    read, more, tail_len, tail_sum = end
     return LogChunk(
+        log=log,
         path=path,
         mode=mode,
-        lines=lines,
+        lines=body,
         start=int(start),
+        read=int(read),
+        more=more == "1",
         inode=int(inode) if inode.isdigit() else None,
         head_len=int(head_len),
         head_sum=head_sum,
+        tail_len=int(tail_len),
+        tail_sum=tail_sum,
+        mtime=int(mtime) if mtime.isdigit() else None,
     )
 
 

@@ -53,7 +53,8 @@ def scan_json(outcomes: Sequence[HostScan]) -> dict[str, Any]:
                 "new_runs": o.new_runs,
                 "log_lines": o.log_lines,
                 "garbage_lines": o.garbage_lines,
-                "missing_logs": o.missing_logs,
+                "missing_logs": list(o.missing_logs),
+                "more_to_read": o.more_logs,
             }
             for o in outcomes
         ],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -94,7 +94,13 @@ async def probe_host(
     processes: bool = False,
 ) -> HostReport:
     marker = probe.new_marker()
-    script = probe.build_script(marker, crontabs=crontabs, logs=logs, processes=processes)
+    script = probe.build_script(
+        marker,
+        crontabs=crontabs,
+        logs=logs,
+        processes=processes,
+        time_limit=host.command_timeout,
+    )
     reply = await connector.run(host, shell_command(host, probe.PROBE_COMMAND), script.encode())
     report = HostReport(host, reply.status, reply.error, reply.latency_ms)
     if reply.ok:
@@ -117,7 +123,8 @@ class HostScan:
     new_runs: int = 0
     log_lines: int = 0
     garbage_lines: int = 0
-    missing_logs: list[str] = field(default_factory=list)
+    missing_logs: dict[str, str] = field(default_factory=dict)  # log -> why it was not read
+    more_logs: list[str] = field(default_factory=list)  # logs the next scan goes on reading
 
     @property
     def ok(self) -> bool:
@@ -321,7 +328,11 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
     daemon, jobs = probe.cron_processes(result.processes or [])
     level = probe.debian_log_level(daemon) if daemon else None
     ends, failures = _log_capabilities(level, store.host_row(name) or {})
-    open_runs = [_run_from_row(r, ends, failures) for r in store.open_runs(name, since)]
+    # Pairing knows a run by the host name its lines carry, which the store does not keep: the
+    # lines of one host's log carry one name, the runs it left open the same.
+    names = {e.host for e in events}
+    logged_as = names.pop() if len(names) == 1 else ""
+    open_runs = [_run_from_row(r, ends, failures, logged_as) for r in store.open_runs(name, since)]
     runs, _ = pair_events(events, open_runs, ends_logged=ends, failures_logged=failures)
     # What one batch of lines proved about the log stays known for the next scans.
     ends = ends if ends is not None else any(r.ends_logged for r in runs) or None
@@ -331,13 +342,14 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
     outcome.entries = len(entries)
     outcome.problems = sum(len(c.problems) for c in crontabs)
     outcome.missing_logs = result.missing_logs
+    outcome.more_logs = result.more_logs
     state |= {
         "cron_running": None if running is None else int(running),
         "log_level": level,
         "ends_logged": None if ends is None else int(ends),
         "failures_logged": None if failures is None else int(failures),
         "ok_at": now,
-        "logs": ",".join(c.path for c in result.logs if c.mode == "current")
+        "logs": ",".join(dict.fromkeys(c.log for c in result.logs))
         or ("journal" if result.journal is not None else ""),
     }
     return _Digest(
@@ -351,7 +363,8 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         runs=[
             _run_row(name, r, match(r.user, r.command)) for r in runs if r.started_at is not None
         ],
-        cursors=[c.cursor for c in result.logs if c.cursor and c.mode == "current"],
+        # Each log goes on where its last piece read stopped (in a rotated file, while one is left).
+        cursors=list({c.log: c.cursor for c in result.logs}.values()),
         journal_cursor=journal_cursor,
         processes=[_process_row(name, job, facts.clock, match, now) for job in jobs],
         unreadable=result.unreadable,
@@ -402,7 +415,7 @@ def _parse_logs(
     events: list[LogEvent] = []
     lines = garbage = 0
     for chunk in result.logs:
-        parsed = parse_lines(chunk.lines.decode("utf-8", "replace").splitlines(), clock)
+        parsed = parse_lines(_text_lines(chunk.lines), clock)
         events += parsed.events
         lines += parsed.lines
         garbage += parsed.garbage
@@ -413,6 +426,16 @@ def _parse_logs(
         lines += parsed.lines
         garbage += parsed.garbage
     return events, lines, garbage, journal_cursor
+
+
+def _text_lines(data: bytes, block: int = 1 << 20) -> Iterator[str]:
+    """The lines of a piece of log, decoded a block (of whole lines) at a time: a piece is never
+    held twice more as text and a list of lines."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + block) + 1 or len(data)
+        yield from data[start:end].decode("utf-8", "replace").splitlines()
+        start = end
 
 
 def entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], str | None]:
@@ -482,7 +505,7 @@ def _log_capabilities(level: int | None, previous: dict) -> tuple[bool | None, b
     return known("ends_logged"), known("failures_logged")
 
 
-def _run_from_row(row: dict, ends: bool | None, failures: bool | None) -> Run:
+def _run_from_row(row: dict, ends: bool | None, failures: bool | None, logged_as: str) -> Run:
     return Run(
         user=row["user"],
         command=row["command"],
@@ -492,6 +515,7 @@ def _run_from_row(row: dict, ends: bool | None, failures: bool | None) -> Run:
         pid=row["pid"],
         source=row["source"],
         dialect=row["dialect"],
+        host=logged_as,
         ends_logged=bool(ends),
         failures_logged=bool(failures),
     )

@@ -197,7 +197,14 @@ class Store:
                 journal_cursor = row["journal_cursor"]
             else:
                 cursors[row["path"]] = LogCursor(
-                    row["path"], row["inode"], row["offset"], row["head_len"], row["head_hash"]
+                    row["path"],
+                    row["inode"],
+                    row["offset"],
+                    row["head_len"],
+                    row["head_hash"],
+                    row["tail_len"] or 0,  # none before schema version 5
+                    row["tail_hash"] or "",
+                    row["archive_mtime"],
                 )
         return cursors, journal_cursor
 
@@ -456,6 +463,9 @@ class Store:
                 "offset": c.offset,
                 "head_len": c.head_len,
                 "head_hash": c.head_hash,
+                "tail_len": c.tail_len,
+                "tail_hash": c.tail_hash,
+                "archive_mtime": c.archive_mtime,
                 "journal_cursor": None,
             }
             for c in cursors
@@ -469,6 +479,9 @@ class Store:
                     "offset": None,
                     "head_len": None,
                     "head_hash": None,
+                    "tail_len": None,
+                    "tail_hash": None,
+                    "archive_mtime": None,
                     "journal_cursor": journal,
                 }
             )
@@ -769,10 +782,20 @@ def _add_crontab_history(db: Database) -> None:
     db["crontab_edits"].create_index(["host", "at", "pid", "action", "user", "actor"], unique=True)
 
 
+def _add_log_cursor_checks(db: Database) -> None:
+    """A log cursor keeps the checksum of the bytes just before its offset (a log rewritten in place
+    with the same inode, size and first bytes is noticed), and where a first read stopped in the
+    log's rotated files (a big first read goes on over several scans)."""
+    db["log_cursors"].add_column("tail_len", int)
+    db["log_cursors"].add_column("tail_hash", str)
+    db["log_cursors"].add_column("archive_mtime", int)
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
     3: _add_action_login,
     4: _add_crontab_history,
+    5: _add_log_cursor_checks,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

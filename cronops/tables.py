@@ -129,7 +129,12 @@ def _scan_notes(outcome: HostScan) -> str:
     if outcome.garbage_lines:
         notes.append(f"{outcome.garbage_lines} unreadable log lines skipped")
     if outcome.missing_logs:
-        notes.append(f"[yellow]no log: {shown(', '.join(outcome.missing_logs))}[/]")
+        logs = ", ".join(f"{path} ({why})" for path, why in outcome.missing_logs.items())
+        notes.append(f"[yellow]no log: {shown(logs)}[/]")
+    if outcome.more_logs:
+        notes.append(
+            f"more to read in {shown(', '.join(outcome.more_logs))}: the next scan goes on"
+        )
     return "; ".join(notes)
 
 

@@ -174,6 +174,7 @@ class HostSpec:
     # False: no sendmail at all, so cron logs "No MTA installed, discarding output"
     mta: bool = True
     log_files: dict[str, str] = field(default_factory=dict)  # /var/log relative name -> text
+    sshd_config: tuple[str, ...] = ()  # extra sshd_config lines, after the fleet's own
 
     def __post_init__(self) -> None:
         if not _HOST_NAME.fullmatch(self.name):
@@ -191,6 +192,9 @@ class HostSpec:
         for name in self.log_files:
             if name.startswith("/") or ".." in name.split("/"):
                 raise ValueError(f"log file name must be relative to /var/log: {name!r}")
+        for line in self.sshd_config:
+            if "\n" in line:
+                raise ValueError(f"one sshd_config line at a time: {line!r}")
 
 
 @dataclass(eq=False)
@@ -830,7 +834,7 @@ def _sshd_config(host: FleetHost, authorized_keys: Path) -> str:
     if _sshd_version() >= (9, 8):
         # newer sshd would lock out 127.0.0.1 after tests that fail auth on purpose
         lines.append("PerSourcePenalties no")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *host.spec.sshd_config]) + "\n"
 
 
 def _rsyslog_conf(spec: HostSpec, devlog: str) -> str:

@@ -24,21 +24,30 @@ def reply(stdout: bytes, sent_at: float = 1_700_000_000.0, received_at: float = 
     )
 
 
+def section(header: str, body: bytes = b"") -> bytes:
+    """One section as the probe prints it: header, body, and an end line with the body's length."""
+    return f"@@{MARKER}@@ {header}\n".encode() + body + f"\n@@{MARKER}@@ end {len(body)}\n".encode()
+
+
+def answer(*sections: bytes) -> bytes:
+    """A whole answer: the sections, then the line that says how many there were."""
+    return b"".join(sections) + f"@@{MARKER}@@ done {len(sections)}\n".encode()
+
+
 def meta(epoch: int = 1_700_000_000, zone: str = "Europe/Berlin") -> bytes:
-    return (
-        f"@@{MARKER}@@ meta\nhostname=web-1\nepoch={epoch}\noffset=+0100\nzone={zone}\n"
-        "uid=0\nuser=root\n"
-    ).encode()
+    return section(
+        "meta",
+        f"hostname=web-1\nepoch={epoch}\noffset=+0100\nzone={zone}\nuid=0\nuser=root\n".encode(),
+    )
 
 
 def file_section(path: str, content: bytes, kind="system", owner="-", mtime="1699999000") -> bytes:
-    header = f"@@{MARKER}@@ file {kind} {owner} {mtime} {path}\n".encode()
-    return header + content + b"\n" + f"@@{MARKER}@@ end\n".encode()
+    return section(f"file {kind} {owner} {mtime} {path}", content)
 
 
 def test_file_bytes_pass_through_exactly():
     ugly = b"# no final newline\r\n0 3 * * *\troot  echo 'a #b' \\% \xff\n\n\n*/5 * * * * root true"
-    out = b"Welcome to the motd\n" + meta() + file_section("/etc/cron.d/my file", ugly)
+    out = b"Welcome to the motd\n" + answer(meta(), file_section("/etc/cron.d/my file", ugly))
     result = probe.parse_output(reply(out), MARKER)
     (crontab,) = result.crontabs
     assert crontab.path == "/etc/cron.d/my file"
@@ -47,7 +56,7 @@ def test_file_bytes_pass_through_exactly():
 
 
 def test_facts_are_parsed_in_the_host_zone():
-    facts = probe.parse_output(reply(meta()), MARKER).facts
+    facts = probe.parse_output(reply(answer(meta())), MARKER).facts
     assert (facts.hostname, facts.user, facts.uid, facts.zone_name) == (
         "web-1",
         "root",
@@ -60,8 +69,11 @@ def test_facts_are_parsed_in_the_host_zone():
 
 
 def test_inventory_zone_overrides_the_host_and_offsets_stand_in_for_unknown_zones():
-    assert probe.parse_output(reply(meta()), MARKER, "Asia/Tokyo").facts.zone_name == "Asia/Tokyo"
-    facts = probe.parse_output(reply(meta(zone="CET-1CEST")), MARKER).facts
+    assert (
+        probe.parse_output(reply(answer(meta())), MARKER, "Asia/Tokyo").facts.zone_name
+        == "Asia/Tokyo"
+    )
+    facts = probe.parse_output(reply(answer(meta(zone="CET-1CEST"))), MARKER).facts
     assert facts.zone == timezone(timedelta(hours=1))
 
 
@@ -80,7 +92,7 @@ def test_output_without_facts_is_an_error_that_says_why():
 
 
 def test_unreadable_files_are_listed():
-    out = meta() + f"@@{MARKER}@@ unreadable user alice - /var/spool/cron/crontabs/alice\n".encode()
+    out = answer(meta(), section("unreadable user alice - /var/spool/cron/crontabs/alice"))
     assert probe.parse_output(reply(out), MARKER).unreadable == ["/var/spool/cron/crontabs/alice"]
 
 

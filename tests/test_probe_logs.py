@@ -128,7 +128,7 @@ async def test_first_read_takes_rotated_files_within_the_window_oldest_first(sys
 
 async def test_missing_log_is_reported(tmp_path):
     result = await read(tmp_path / "nope")
-    assert result.missing_logs == [str(tmp_path / "nope")]
+    assert result.missing_logs == {str(tmp_path / "nope"): "missing"}
     assert result.logs == []
 
 

@@ -219,3 +219,32 @@ def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
         "trigger": "cron",
         "output_tail": None,
     }
+
+
+async def test_a_run_whose_end_the_next_scan_reads_is_one_run_with_its_end(tmp_path):
+    log = tmp_path / "syslog"
+    host = Host(name="web", address="localhost", transport="local", logs=(str(log),))
+    store = Store(tmp_path / "history.db")
+
+    async def scan():
+        files, _ = store.log_cursors(host.name)
+        request = probe.LogRequest(since=SINCE, files=host.logs, cursors=files)
+        report = await probe_host(host, connector(), crontabs=False, logs=request)
+        (outcome,) = record_group(store, [report], SINCE, NOW)
+        assert outcome.ok, outcome.error
+
+    at = (NOW - timedelta(hours=1)).astimezone().replace(second=1, microsecond=0)
+    log.write_text(
+        syslog_line(at, "web", 100, "(root) CMD ([101] /bin/early)")
+        + syslog_line(at, "web", 100, "(root) END ([101] /bin/early)")  # the log writes ends
+        + syslog_line(at, "web", 200, "(root) CMD ([201] /bin/long)")
+    )
+    await scan()
+    with log.open("a") as f:
+        f.write(syslog_line(at + timedelta(minutes=5), "web", 200, "(root) END ([201] /bin/long)"))
+    await scan()
+    runs = store.rows("select command, ended_at from runs order by command")
+    assert [(r["command"], r["ended_at"] is not None) for r in runs] == [
+        ("/bin/early", True),
+        ("/bin/long", True),
+    ]
