@@ -112,12 +112,15 @@ LOG_SEND_BYTES = 8 << 20
 # rotation put it (PATH.1 or PATH.0, found by inode or by its first bytes), then PATH from 0.
 #   firstlog PATH SINCE [INODE OFFSET]
 # reads a log never read before: its rotated files changed since SINCE, oldest first, then PATH from 0.
-# When an earlier scan stopped inside a rotated file, SINCE is that file's mtime and the read goes on
-# from OFFSET in it (found by INODE, else, recompressed since, by the mtime gzip keeps).
+# When an earlier scan stopped inside a rotated file, the read goes on from OFFSET in it: the file
+# with INODE (those before it are done), else (recompressed since) the first whose mtime is SINCE,
+# that file's mtime, which gzip keeps.
 # One awk per piece filters the cron lines (`keep`) and counts the bytes of whole lines only: a line
-# still being written is left for the next scan. All pieces together read at most L bytes and send
-# at most Q; once one piece reaches a limit, the rest waits (`log-waits`). A piece's end line says
-# what it sent and read, whether more is left, and the checksum of the last bytes read (up to 1 KiB).
+# still being written is left for the next scan, and a whole piece (B bytes) without a line end is
+# skipped (one line longer than a piece would stop every scan there). All pieces together read at
+# most L bytes and send at most Q; once one piece reaches a limit, the rest waits (`log-waits`). A
+# piece's end line says what it sent and read, whether more is left, and the checksum of the last
+# bytes read (up to 1 KiB).
 _LOGS = r"""
 export R={cron_lines} P={pam_lines}
 K='function keep(s) {{ s = tolower(s); return s ~ ENVIRON["R"] && s !~ ENVIRON["P"] }}'
@@ -135,11 +138,11 @@ END {{
   if (!full) {{
     if (cut == "?") cut = seen >= len
     if (NR && n + length(prev) + 1 <= len) full = !take(prev)
-    else if (cut && !n) n = len
+    else if (cut && !n && len == piece) n = len
   }}
   printf "%d %d %d\n", sent, n, (full || cut) > "/dev/stderr"
 }}'
-L={read_bytes} Q={send_bytes}
+L={read_bytes} Q={send_bytes} B={read_bytes}
 sums() {{
   s=$(if [ "$2" = 0 ]; then head -c "$3" "$1"; else tail -c +$(($2 + 1)) "$1" | head -c "$3"; fi | cksum)
   echo "${{s%% *}}"
@@ -160,7 +163,7 @@ chunk() {{
   [ "$ask" -le "$L" ] || {{ ask=$L cut=1; }}
   section log "$5" "$2" "$3" "$ch" "${{6:-$(sums "$1" 0 "$ch")}}" - "$1"
   r=$(tail -c +$(($3 + 1)) "$1" | head -c "$ask" |
-      awk -v len="$ask" -v cut="$cut" -v room="$Q" "$K$A" 2>&1 >&3)
+      awk -v len="$ask" -v cut="$cut" -v room="$Q" -v piece="$B" "$K$A" 2>&1 >&3)
   set -- $r
   spent "$@"
   e=$((cs + $2)); t=$((e < 1024 ? e : 1024))
@@ -170,7 +173,7 @@ chunk() {{
 archive() {{
   section log archive "$2" "$3" 0 - "$4" "$1"
   r=$(case "$1" in *.gz) gzip -dc "$1" 2>/dev/null ;; *) cat "$1" ;; esac | tail -c +$(($3 + 1)) |
-      head -c "$L" | awk -v len="$L" -v cut='?' -v room="$Q" "$K$A" 2>&1 >&3)
+      head -c "$L" | awk -v len="$L" -v cut='?' -v room="$Q" -v piece="$B" "$K$A" 2>&1 >&3)
   set -- $r
   spent "$@"
   ends "$@" 0 -
@@ -201,17 +204,23 @@ EOF
 }}
 firstlog() {{
   usable "$1" || return
-  f=$1 since=$2 ai=${{3:--}} ao=${{4:-0}}
-  case " $(stat -L -c %i "$f".[0-9]* 2>/dev/null | tr '\n' ' ') " in *" $ai "*) ;; *) ai=mtime ;; esac
+  f=$1 since=$2 at=${{3:-}} ao=${{4:-0}}
+  if [ -n "$at" ]; then
+    case " $(stat -L -c %i "$f".[0-9]* 2>/dev/null | tr '\n' ' ') " in
+      *" $at "*) since=0 ;;
+      *) at=mtime ;;
+    esac
+  fi
   for r in $(ls -1 "$f".[0-9]* 2>/dev/null | sort -t. -k2 -n -r); do
     [ -f "$r" ] && [ -r "$r" ] || continue
     set -- $(stat -L -c '%i %Y' "$r")
-    [ "$2" -ge "$since" ] || continue
-    if [ "$L" -le 0 ]; then note log-waits "$f"; return; fi
     skip=0
-    if [ "$1" = "$ai" ]; then skip=$ao
-    elif [ "$ai" = mtime ] && [ "$2" = "$since" ]; then skip=$ao ai=-
-    fi
+    case $at in
+      '') [ "$2" -ge "$since" ] || continue ;;
+      mtime) [ "$2" -ge "$since" ] || continue; [ "$2" != "$since" ] || {{ skip=$ao at=; }} ;;
+      *) [ "$1" = "$at" ] || continue; skip=$ao at= ;;
+    esac
+    if [ "$L" -le 0 ]; then note log-waits "$f"; return; fi
     archive "$r" "$1" "$skip" "$2"
   done
   if [ "$L" -le 0 ]; then note log-waits "$f"; return; fi

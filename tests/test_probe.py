@@ -3,7 +3,8 @@
 Runs the real probe script through the local transport (the same script SSH hosts run) where it can.
 """
 
-from datetime import UTC, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -94,6 +95,42 @@ def test_output_without_facts_is_an_error_that_says_why():
 def test_unreadable_files_are_listed():
     out = answer(meta(), section("unreadable user alice - /var/spool/cron/crontabs/alice"))
     assert probe.parse_output(reply(out), MARKER).unreadable == ["/var/spool/cron/crontabs/alice"]
+
+
+async def whole_answer(tmp_path) -> tuple[Reply, str]:
+    """A real answer of the probe (crontabs and a log) from the local transport."""
+    log = tmp_path / "syslog"
+    log.write_text("Nov 22 10:17:01 h CRON[7]: (root) CMD (job 7)\n")
+    marker = probe.new_marker()
+    request = probe.LogRequest(since=datetime.now(UTC) - timedelta(days=8), files=(str(log),))
+    script = probe.build_script(marker, logs=request)
+    answer = await connector().run(HOST, probe.PROBE_COMMAND, script.encode())
+    assert answer.status is HostStatus.OK
+    return answer, marker
+
+
+async def test_an_answer_cut_short_anywhere_is_refused(tmp_path):
+    answer, marker = await whole_answer(tmp_path)
+    assert probe.parse_output(answer, marker).logs  # whole, it is read
+    stdout = answer.stdout
+    for size in [*range(0, 3000), *range(3000, len(stdout), 7)]:
+        with pytest.raises(probe.ProbeError, match=r"cut short after \d+ bytes|printed no facts"):
+            probe.parse_output(replace(answer, stdout=stdout[:size]), marker)
+
+
+async def test_an_answer_that_lost_bytes_or_a_section_is_refused(tmp_path):
+    answer, marker = await whole_answer(tmp_path)
+    stdout = answer.stdout
+    start = stdout.index(f"@@{marker}@@ file ".encode())
+    body = stdout.index(b"\n", start) + 1
+    lost_byte = stdout[:body] + stdout[body + 1 :]
+    with pytest.raises(probe.ProbeError, match=r"incomplete: a file section has \d+ bytes"):
+        probe.parse_output(replace(answer, stdout=lost_byte), marker)
+    end = stdout.index(f"@@{marker}@@ end".encode(), start)
+    next_section = stdout.index(b"\n", end) + 1
+    lost_section = stdout[:start] + stdout[next_section:]
+    with pytest.raises(probe.ProbeError, match=r"has \d+ of its \d+ sections"):
+        probe.parse_output(replace(answer, stdout=lost_section), marker)
 
 
 async def test_probe_runs_locally_through_sh():

@@ -173,3 +173,129 @@ async def test_a_run_of_nul_bytes_after_a_crash_neither_stops_nor_shifts_the_rea
     result = await read(syslog)
     assert lines_of(result) == [CMD.format(n=1).strip(), CMD.format(n=2).strip()]
     assert cursors_of(result)[str(syslog)].offset == syslog.stat().st_size
+
+
+async def read_all(path, cursors=None):
+    """Read the log as successive scans do, each going on from the cursors the one before left,
+    until the host has nothing more to give: the cron lines in the order read, and the reads."""
+    cursors, lines, results = dict(cursors or {}), [], []
+    while not results or results[-1].more_logs:
+        assert len(results) < 200, "the read never ends"
+        results.append(await read(path, cursors))
+        for chunk in results[-1].logs:
+            lines += chunk.lines.decode().splitlines()
+            cursors[chunk.log] = chunk.cursor  # the last piece of a log says where to go on
+    return lines, results
+
+
+def cron_lines(first: int, count: int, noise: int = 2) -> tuple[str, list[str]]:
+    """`count` cron lines numbered from `first`, `noise` other lines after each; the text and the
+    cron lines alone."""
+    kept = [CMD.format(n=n) for n in range(first, first + count)]
+    return "".join(line + NOISE * noise for line in kept), [line.strip() for line in kept]
+
+
+async def test_a_log_bigger_than_a_piece_is_read_over_several_scans_each_going_on(
+    syslog, monkeypatch
+):
+    monkeypatch.setattr(probe, "LOG_READ_BYTES", 1000)
+    text, expected = cron_lines(1, 100)
+    syslog.write_text(text)
+    lines, results = await read_all(syslog)
+    assert lines == expected
+    assert len(results) >= len(text) // 1000
+    assert all(c.read <= 1000 for r in results for c in r.logs)
+    assert all(r.more_logs == [str(syslog)] for r in results[:-1])
+    assert results[-1].logs[-1].cursor.offset == syslog.stat().st_size
+
+
+async def test_the_cron_lines_one_scan_sends_are_bounded(syslog, monkeypatch):
+    monkeypatch.setattr(probe, "LOG_SEND_BYTES", 300)
+    text, expected = cron_lines(1, 100, noise=0)
+    syslog.write_text(text)
+    lines, results = await read_all(syslog)
+    assert lines == expected
+    line = len(expected[0]) + 1
+    assert all(len(c.lines) <= 300 + line for r in results for c in r.logs)
+
+
+async def test_a_line_longer_than_a_piece_is_skipped_and_the_read_goes_on(syslog, monkeypatch):
+    monkeypatch.setattr(probe, "LOG_READ_BYTES", 500)
+    syslog.write_text(CMD.format(n=1) + "x" * 2000 + "\n" + CMD.format(n=2))
+    lines, _ = await read_all(syslog)
+    assert lines == [CMD.format(n=1).strip(), CMD.format(n=2).strip()]
+
+
+async def test_a_first_read_goes_on_inside_the_rotated_files_oldest_first(syslog, monkeypatch):
+    monkeypatch.setattr(probe, "LOG_READ_BYTES", 700)
+    old, new = cron_lines(1, 30), cron_lines(31, 30)
+    with gzip.open(f"{syslog}.2.gz", "wt") as f:
+        f.write(old[0])
+    (syslog.parent / "syslog.1").write_text(new[0])
+    current = cron_lines(61, 30)
+    syslog.write_text(current[0])
+    lines, results = await read_all(syslog)
+    assert lines == old[1] + new[1] + current[1]
+    modes = [c.mode for r in results for c in r.logs]
+    assert modes.count("archive") > 4 and modes[-1] == "current"
+
+
+async def test_a_rotated_file_recompressed_midway_is_found_again_by_its_mtime(syslog, monkeypatch):
+    monkeypatch.setattr(probe, "LOG_READ_BYTES", 700)
+    rotated, earlier = syslog.parent / "syslog.1", cron_lines(1, 30)
+    rotated.write_text(earlier[0])
+    syslog.write_text(CMD.format(n=100))
+    first = await read(syslog)
+    (chunk,) = first.logs
+    assert chunk.mode == "archive" and chunk.more
+    # logrotate: syslog.1 compressed to syslog.2.gz (a new inode, the same mtime), syslog moved on
+    with rotated.open("rb") as plain, gzip.open(f"{syslog}.2.gz", "wb") as packed:
+        packed.write(plain.read())
+    stat = rotated.stat()
+    os.utime(f"{syslog}.2.gz", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.rename(syslog, rotated)
+    syslog.write_text(CMD.format(n=101))
+    rest, _ = await read_all(syslog, {str(syslog): chunk.cursor})
+    lines = chunk.lines.decode().splitlines() + rest
+    assert lines == [*earlier[1], CMD.format(n=100).strip(), CMD.format(n=101).strip()]
+
+
+async def test_a_rotated_file_with_more_than_a_piece_left_is_read_to_its_end_first(
+    syslog, monkeypatch
+):
+    syslog.write_text(CMD.format(n=0))
+    first = await read(syslog)
+    cursors = {str(syslog): first.logs[-1].cursor}
+    monkeypatch.setattr(probe, "LOG_READ_BYTES", 600)
+    text, written = cron_lines(1, 40)
+    with syslog.open("a") as f:
+        f.write(text)  # after our scan, before rotation
+    os.rename(syslog, f"{syslog}.1")
+    later, after = cron_lines(41, 10)
+    syslog.write_text(later)
+    lines, results = await read_all(syslog, cursors)
+    assert lines == written + after
+    assert [c.mode for c in results[0].logs] == ["rotated"]
+
+
+async def test_a_log_that_is_not_a_regular_file_is_not_read(tmp_path):
+    fifo = tmp_path / "cron.fifo"
+    os.mkfifo(fifo)
+    request = probe.LogRequest(since=SINCE, files=(str(fifo),))
+    quick = Host(name="here", address="localhost", transport="local", command_timeout=5)
+    report = await probe_host(quick, connector(), crontabs=False, logs=request)
+    assert report.status is HostStatus.OK, report.error
+    assert report.result.missing_logs == {str(fifo): "not a regular file"}
+
+
+async def test_the_journal_read_is_bounded_and_goes_on_from_its_cursor(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "journalctl"
+    fake.parent.mkdir()
+    lines = [JOURNAL_LINE % (n, 10 + n, n) for n in range(1, 4)]
+    fake.write_text("#!/bin/sh\n" + "".join(f"echo '{line}'\n" for line in lines))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    monkeypatch.setattr(probe, "LOG_SEND_BYTES", len(lines[0]) + 10)
+    result = await read("journal")
+    assert result.journal.decode().splitlines() == lines[:1]
+    assert result.more_logs == ["journal"]
