@@ -17,22 +17,20 @@ from cronops.transport.base import Reply
 
 # The answer: sections, each `$M KIND FIELDS...`, its body, then `\n$M end LENGTH [MORE...]` where
 # LENGTH is the body's size in bytes; after the last, `$M done SECTIONS`. `counted CMD` and `copy FILE`
-# print a body and its end line; `note KIND...` is a section without a body. The byte counts come from
-# what was printed (awk) or from the file that was copied (held open, so a crontab replaced meanwhile
-# cannot change size between counting and copying).
+# print a body and its end line; `note KIND...` is a section without a body. A command's output is
+# counted in the shell (${#c} is bytes with LC_ALL=C); a file's is how far `cat` read the one open
+# file (its offset, from /proc/self/fdinfo): a crontab replaced meanwhile cannot make the two differ,
+# and a read that fails leaves no count, so the answer is refused.
 _PRELUDE = r"""
 M='@@{marker}@@' S=0
 exec 3>&1
 section() {{ S=$((S + 1)); printf '%s %s\n' "$M" "$*"; }}
 ends() {{ printf '\n%s end %s\n' "$M" "$*"; }}
 note() {{ section "$@"; ends 0; }}
-counted() {{
-  n=$("$@" 2>/dev/null | awk '{{ print; n += length($0) + 1 }} END {{ print n + 0 > "/dev/stderr" }}' 2>&1 >&3)
-  ends "$n"
-}}
+counted() {{ c=$("$@" 2>/dev/null); printf '%s\n' "$c"; ends $((${{#c}} + 1)); }}
 copy() {{
   n=-
-  {{ n=$(wc -c </dev/fd/4 2>/dev/null || wc -c <"$1") && head -c "$n" <&4; }} 4<"$1"
+  {{ cat <&4 && while read -r k v; do [ "$k" = pos: ] && n=$v; done </proc/self/fdinfo/4; }} 4<"$1"
   ends "$n"
 }}
 zone() {{
@@ -198,7 +196,7 @@ EOF
     off=0
   else
     [ "$4" = "$(($9 < 1024 ? $9 : 1024))" ] && known=$5  # the same first bytes: their sum is known
-    tail=$7
+    [ "$6" = "$(($3 < 1024 ? $3 : 1024))" ] && tail=$7  # and the same last ones (none before v3)
   fi
   if [ "$L" -gt 0 ]; then chunk "$f" "$8" "$off" "$9" current "$known" "$tail"; else note log-waits "$f"; fi
 }}

@@ -6,6 +6,7 @@ The real probe script runs through the local transport against real files in a t
 import gzip
 import os
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,6 +111,29 @@ async def test_replaced_file_of_the_same_size_is_noticed_by_its_first_bytes(sysl
         f.write(CMD.format(n=7))
     second = await read(syslog, cursors_of(first))
     assert lines_of(second) == [CMD.format(n=7).strip()]
+
+
+async def test_rewritten_in_place_with_the_same_size_and_first_bytes_is_noticed_by_its_last(
+    syslog,
+):
+    head = NOISE * 30  # more than the first KiB the cursor remembers
+    syslog.write_text(head + CMD.format(n=1))
+    first = await read(syslog)
+    with syslog.open("r+") as f:  # same inode, same length, same first KiB, other content
+        f.write(head + CMD.format(n=7))
+    second = await read(syslog, cursors_of(first))
+    assert lines_of(second) == [CMD.format(n=7).strip()]
+
+
+async def test_a_cursor_without_the_last_bytes_checksum_gets_one_and_reads_nothing_twice(syslog):
+    syslog.write_text(CMD.format(n=1))
+    first = cursors_of(await read(syslog))[str(syslog)]
+    older = replace(first, tail_len=0, tail_hash="")  # as kept before schema version 3
+    second = await read(syslog, {str(syslog): older})
+    assert lines_of(second) == []
+    cursor = cursors_of(second)[str(syslog)]
+    assert (cursor.tail_len, cursor.tail_hash) == (first.tail_len, first.tail_hash)
+    assert lines_of(await read(syslog, {str(syslog): cursor})) == []
 
 
 async def test_first_read_takes_rotated_files_within_the_window_oldest_first(syslog):
