@@ -10,17 +10,13 @@ import argparse
 import gzip
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench_scan import bench_fleet, installed_env, measure, syslog_stamp, tail
 
 TARGETS = {
     "peak_rss_mb": 300.0,  # any one scan's peak RSS, at most
@@ -37,11 +33,6 @@ NOISE = [  # what else a busy host logs, one line a template
     "app[{pid}]: GET /api/v1/items/{port} 200 {b}ms user={a} trace=4f9a{pid:08x}",
     'nginx[{pid}]: 10.0.{a}.{b} - - "GET /static/app.{port}.js HTTP/1.1" 200 {pid}',
 ]
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def stamp(at: datetime) -> str:
-    return f"{MONTHS[at.month - 1]} {at.day:2d} {at:%H:%M:%S}"
 
 
 def write_log(out, start: datetime, end: datetime, size: int, pid: int) -> tuple[int, int]:
@@ -54,7 +45,7 @@ def write_log(out, start: datetime, end: datetime, size: int, pid: int) -> tuple
     runs, written = 0, 0
     for minute in range(minutes):
         at = start + timedelta(minutes=minute)
-        head = f"{stamp(at)} big "
+        head = f"{syslog_stamp(at)} big "
         lines = []
         for job in range(JOBS_PER_MINUTE):
             lines.append(f"{head}CRON[{pid}]: (root) CMD ([{pid + 1}] /usr/local/bin/job-{job})")
@@ -111,24 +102,16 @@ def scan(inventory: Path, db: Path, out_dir: Path, number: int, pieces: list[str
         "sys.exit(main(sys.argv[1:]))"
     )
     argv = [sys.executable, "-c", code, "scan", "--inventory", str(inventory), "--db", str(db)]
-    argv += ["--format", "json"]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(REPO)
-    stdout, stderr = out_dir / f"scan{number}.out", out_dir / f"scan{number}.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-        _, _, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
+    m = measure([*argv, "--format", "json"], out_dir, f"scan{number}", installed_env())
     try:
-        (host,) = json.loads(stdout.read_text())["hosts"]
+        (host,) = json.loads(m.stdout.read_text())["hosts"]
     except (json.JSONDecodeError, ValueError, KeyError):
-        print(stderr.read_text()[-2000:])
+        print(tail(m.stderr))
         raise
     if host["status"] != "ok":
         print(f"  scan {number}: {host['status']}: {host['error']}")
     more = host.get("more_to_read", [])  # a cronops that reads a log whole says nothing of it
-    return Scan(wall, usage.ru_maxrss / 1024, host["new_runs"], more, host["status"])
+    return Scan(m.wall_s, m.maxrss_mb, host["new_runs"], more, host["status"])
 
 
 def main() -> int:
@@ -148,17 +131,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from cronops import probe
-    from tests.fleet import Fleet, HostSpec, require_fleet_tools
+    from tests.fleet import HostSpec
 
-    problem = require_fleet_tools()
-    if problem:
-        print(f"cannot start a fleet: {problem}", file=sys.stderr)
-        return 2
-    work = Path(tempfile.mkdtemp(prefix="cronops-bench-big-log-"))
-    out_dir = work / "out"
-    out_dir.mkdir()
-    fleet = Fleet(work / "fleet")
-    try:
+    with bench_fleet("cronops-bench-big-log-", args.keep) as (fleet, out_dir):
         (host,) = fleet.start([HostSpec(name="big")])
         t = time.perf_counter()
         expected, planted = plant(host, args.gb, args.archive_mb)
@@ -186,12 +161,6 @@ def main() -> int:
                 flush=True,
             )
         rescan = scan(inventory, db, out_dir, len(scans) + 1, pieces)
-    finally:
-        fleet.stop()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
     stored = sum(s.new_runs for s in scans)
     peak = max(s.maxrss_mb for s in scans)

@@ -17,9 +17,14 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.fleet import Fleet
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -274,6 +279,29 @@ def measure(argv: list[str], out_dir: Path, label: str, env: dict | None = None)
         stdout=stdout,
         stderr=stderr,
     )
+
+
+@contextlib.contextmanager
+def bench_fleet(prefix: str, keep: bool) -> Iterator[tuple[Fleet, Path]]:
+    """A fleet to start (in a new work directory) and the directory for what the runs print; at
+    the end the fleet is stopped and the directory removed unless `keep`. Exits 2, saying why,
+    when this machine cannot run a fleet."""
+    from tests.fleet import Fleet, require_fleet_tools
+
+    if problem := require_fleet_tools():
+        print(f"cannot start a fleet: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    (work / "out").mkdir()
+    fleet = Fleet(work / "fleet")
+    try:
+        yield fleet, work / "out"
+    finally:
+        fleet.stop()
+        if keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -662,23 +690,13 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    from tests.fleet import Fleet, require_fleet_tools
-
-    problem = require_fleet_tools()
-    if problem:
-        print(f"cannot start a fleet: {problem}", file=sys.stderr)
-        return 2
-    work = Path(tempfile.mkdtemp(prefix="cronops-bench-scan-"))
-    out_dir = work / "out"
-    out_dir.mkdir()
-    fleet = Fleet(work / "fleet")
-    try:
+    with bench_fleet("cronops-bench-scan-", args.keep) as (fleet, out_dir):
         t = time.perf_counter()
         specs, expected_runs = host_specs(args.hosts)
         fleet.start(specs)
         FLEET_PIDS[:] = [h.pid for h in fleet.hosts.values()]
         print(
-            f"fleet of {args.hosts} hosts up in {time.perf_counter() - t:.1f} s ({work})",
+            f"fleet of {args.hosts} hosts up in {time.perf_counter() - t:.1f} s ({out_dir.parent})",
             flush=True,
         )
         inventory = out_dir / "hosts.toml"
@@ -721,12 +739,6 @@ def main() -> int:
                 )
             )
             cronops_profile(profiled, out_dir)
-    finally:
-        fleet.stop()
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -17,8 +17,9 @@ import pytest
 
 from cronops import probe
 from cronops.cli import main
-from cronops.store import Store
+from tests.conftest import syslog_day
 from tests.fleet import Fleet, HostSpec, require_fleet_tools
+from tests.test_scan_fleet import rows
 
 pytestmark = pytest.mark.fleet
 
@@ -61,18 +62,6 @@ def kilo(kilo_fleet, tmp_path, capsys):
     return host
 
 
-def rows(db, sql, *params):
-    store = Store(db)
-    try:
-        return store.rows(sql, params)
-    finally:
-        store.close()
-
-
-def syslog_stamp(at: datetime) -> str:
-    return at.strftime("%b ") + f"{at.day:>2}" + at.strftime(" %H:%M:%S")
-
-
 def planted(start: datetime, runs: int, pid: int, noise: int = 3) -> tuple[str, int]:
     """A Debian `cron -L 15` syslog: `runs` jobs a minute apart (start and end lines, the end
     of one logged after other programs' lines), with `noise` lines of sshd between runs."""
@@ -80,11 +69,11 @@ def planted(start: datetime, runs: int, pid: int, noise: int = 3) -> tuple[str, 
     for n in range(runs):
         at = start + timedelta(minutes=n)
         job = pid + 2 * n
-        lines.append(f"{syslog_stamp(at)} kilo CRON[{job}]: (root) CMD ([{job + 1}] /bin/job {n})")
+        lines.append(f"{syslog_day(at)} kilo CRON[{job}]: (root) CMD ([{job + 1}] /bin/job {n})")
         for k in range(noise):
             port = 30000 + (n * noise + k) % 30000
-            lines.append(f"{syslog_stamp(at)} " + NOISE.format(pid=job, a=k, b=n % 250, port=port))
-        lines.append(f"{syslog_stamp(at)} kilo CRON[{job}]: (root) END ([{job + 1}] /bin/job {n})")
+            lines.append(f"{syslog_day(at)} " + NOISE.format(pid=job, a=k, b=n % 250, port=port))
+        lines.append(f"{syslog_day(at)} kilo CRON[{job}]: (root) END ([{job + 1}] /bin/job {n})")
     return "".join(line + "\n" for line in lines), runs
 
 
@@ -200,7 +189,7 @@ def test_a_log_bigger_than_a_piece_is_read_whole_over_several_scans(kilo, monkey
 def test_a_log_rewritten_in_place_with_the_same_size_and_first_bytes_is_read_afresh(kilo):
     now = datetime.now(UTC).replace(microsecond=0)
     head = "".join(
-        f"{syslog_stamp(now - timedelta(hours=9))} "
+        f"{syslog_day(now - timedelta(hours=9))} "
         + NOISE.format(pid=7, a=1, b=n, port=40000)
         + "\n"
         for n in range(20)
