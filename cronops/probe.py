@@ -196,7 +196,7 @@ EOF
     off=0
   else
     [ "$4" = "$(($9 < 1024 ? $9 : 1024))" ] && known=$5  # the same first bytes: their sum is known
-    [ "$6" = "$(($3 < 1024 ? $3 : 1024))" ] && tail=$7  # and the same last ones (none before v3)
+    [ "$6" = "$(($3 < 1024 ? $3 : 1024))" ] && tail=$7  # and the same last ones (none before v5)
   fi
   if [ "$L" -gt 0 ]; then chunk "$f" "$8" "$off" "$9" current "$known" "$tail"; else note log-waits "$f"; fi
 }}

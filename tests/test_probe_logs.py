@@ -128,7 +128,7 @@ async def test_rewritten_in_place_with_the_same_size_and_first_bytes_is_noticed_
 async def test_a_cursor_without_the_last_bytes_checksum_gets_one_and_reads_nothing_twice(syslog):
     syslog.write_text(CMD.format(n=1))
     first = cursors_of(await read(syslog))[str(syslog)]
-    older = replace(first, tail_len=0, tail_hash="")  # as kept before schema version 3
+    older = replace(first, tail_len=0, tail_hash="")  # as kept before schema version 5
     second = await read(syslog, {str(syslog): older})
     assert lines_of(second) == []
     cursor = cursors_of(second)[str(syslog)]
