@@ -60,10 +60,12 @@ counted facts
 """
 
 # Nothing the probe starts outlives its time limit (a log that blocks, a hung mount): a watchdog kills
-# the probe's process group then (an SSH session, like the local transport, is a group of its own),
-# and is itself stopped, with its sleep, once the probe is done.
+# the probe's process group then (an SSH session, like the local transport, is a group of its own).
+# It counts the time down a second at a time, so the probe stops it, once done, by killing it alone
+# (no trap to race); it holds no copy of the answer's stream, or the answer would end only with it.
 _WATCHDOG = r"""
-( trap 'kill $s; exit' TERM; sleep {seconds} & s=$!; wait $s && kill -KILL 0 ) >/dev/null 2>&1 </dev/null &
+( t={seconds}; while [ "$t" -gt 0 ]; do sleep 1; t=$((t - 1)); done; kill -KILL 0 ) \
+  >/dev/null 2>&1 </dev/null 3>&- &
 W=$!
 """
 

@@ -3,6 +3,7 @@
 Runs the real probe script through the local transport (the same script SSH hosts run) where it can.
 """
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -140,6 +141,17 @@ async def test_probe_runs_locally_through_sh():
     assert facts.hostname and facts.uid >= 0
     if Path("/etc/crontab").exists():
         assert any(c.path == "/etc/crontab" for c in report.result.crontabs)
+
+
+async def test_the_watchdog_never_holds_the_answer_open():
+    # Were the probe to end without stopping its watchdog (a race, a shell killed midway), the
+    # answer must still end with the probe, not at the time limit.
+    marker = probe.new_marker()
+    script = probe.build_script(marker, crontabs=False, time_limit=20).replace('kill "$W"', "")
+    started = time.monotonic()
+    answer = await connector().run(HOST, probe.PROBE_COMMAND, script.encode())
+    assert time.monotonic() - started < 10
+    assert probe.parse_output(answer, marker).facts.hostname
 
 
 async def test_local_command_timeout_is_a_timeout_status():
