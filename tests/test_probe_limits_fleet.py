@@ -17,8 +17,8 @@ import pytest
 
 from cronops import probe
 from cronops.cli import main
-from tests.conftest import syslog_day
-from tests.fleet import Fleet, HostSpec, require_fleet_tools
+from tests.conftest import own_fleet, syslog_day
+from tests.fleet import HostSpec
 from tests.test_scan_fleet import rows
 
 pytestmark = pytest.mark.fleet
@@ -34,12 +34,8 @@ NOISE = "kilo sshd[{pid}]: Accepted publickey for deploy from 10.0.{a}.{b} port 
 
 @pytest.fixture(scope="module")
 def kilo_fleet(tmp_path_factory):
-    if reason := require_fleet_tools():
-        pytest.skip(reason)
-    fleet = Fleet(tmp_path_factory.mktemp("limits-fleet"))
-    fleet.start([HostSpec(name="kilo", crontabs={"root": ROOT}, sshd_config=(CUT,))])
-    yield fleet
-    fleet.stop()
+    spec = HostSpec(name="kilo", crontabs={"root": ROOT}, sshd_config=(CUT,))
+    yield from own_fleet(tmp_path_factory, "limits-fleet", spec)
 
 
 @pytest.fixture
