@@ -44,7 +44,9 @@ def scan(
         )
         for path, text in crontabs.items()
     ]
-    logs = [probe.LogChunk("/var/log/syslog", "current", log.encode())] if log else []
+    lines = log.encode()
+    log_path = "/var/log/syslog"
+    logs = [probe.LogChunk(log_path, log_path, "current", lines, read=len(lines))] if log else []
     result = probe.ProbeResult(
         facts, crontabs=files, unreadable=unreadable or [], logs=logs, processes=[]
     )
