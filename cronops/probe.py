@@ -434,6 +434,7 @@ def _log_calls(request: LogRequest) -> list[str]:
             calls.append(f"journal {shlex.quote(request.journal_cursor or '-')} {since}")
             continue
         known = request.cursors.get(path)
+        args: list[str | int]
         if known is None:
             args = ["firstlog", path, since]
         elif known.archive_mtime is not None:

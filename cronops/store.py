@@ -786,9 +786,10 @@ def _add_log_cursor_checks(db: Database) -> None:
     """A log cursor keeps the checksum of the bytes just before its offset (a log rewritten in place
     with the same inode, size and first bytes is noticed), and where a first read stopped in the
     log's rotated files (a big first read goes on over several scans)."""
-    db["log_cursors"].add_column("tail_len", int)
-    db["log_cursors"].add_column("tail_hash", str)
-    db["log_cursors"].add_column("archive_mtime", int)
+    cursors = db.table("log_cursors")
+    cursors.add_column("tail_len", int)
+    cursors.add_column("tail_hash", str)
+    cursors.add_column("archive_mtime", int)
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
