@@ -1,6 +1,7 @@
-"""Findings: which scheduled work did not happen the way it should, judged from the stored history.
+"""The judge: which scheduled work did not happen the way it should, and each entry's state now.
 
-Pure functions, data in and findings out: no I/O and no clock (the caller passes `now` and `since`).
+Pure functions, data in and verdicts out: no I/O and no clock (the caller passes `now` and `since`).
+The rules live here once; their sentences are in wording.py, expected times come from schedule.py.
 
 Clocks. Log lines, process starts and crontab mtimes are stamped by the host's clock, and cron fires
 by that clock too, so jobs are judged in it: `now`, `since` and `last_ok_at` (ours) are moved onto
@@ -28,8 +29,10 @@ What is judged, and from when:
   none, and every job finding's evidence says what the host's log cannot tell.
 - slow: longer than `max_duration`, or than slow_factor x the median of its last 20 ended runs
   (5 at least) and by `slow_margin` or more. hung: a process of the entry running longer than
-  `max_duration`, else than the gap between its scheduled runs. overlap: a run that started while
-  an earlier one ran (by its end time, or still in the process list).
+  `max_duration`, else than the gap from the expected time its start belongs to until the next
+  (a `0 1,3 * * *` run started at 01:00 is hung after 2h). overlap: a run that started while an
+  earlier one ran, by the earlier one's end time or by its process still running (a process is
+  the run that started within 5 s of it).
 - pause_expired: an entry still paused by cronops after its pause's `until` (stamped by our
   clock, so judged by it): nothing resumes it on its own. One finding at `until`, kept when that
   is before `since` (the line is still paused), dropped while `now` is in a maintenance window.
@@ -42,6 +45,12 @@ What is judged, and from when:
 - A host that cannot be reached, or whose key or login fails, yields that one host finding; its
   jobs are judged only up to its last successful scan. A host inside a maintenance window of its
   own policy has no host findings.
+
+An entry's state (the Jobs view, `cronops jobs`) is read from the same rules, by its latest
+evidence: hung if a process of it is hung now; missed or late by the latest expected time past its
+deadline; failing if its last run failed; then running, ok (its last run exited 0), ran (outcome
+unknown) or unknown. Kinds the policy ignores, and maintenance windows, quiet a state as they quiet
+a finding. Paused, disabled, and any entry of a host not scanned now, come first.
 """
 
 from __future__ import annotations
@@ -50,27 +59,17 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta, tzinfo
 from math import inf
 from statistics import median
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronsim import CronSim, CronSimError
-
+from cronops import wording
 from cronops.crontab import PauseInfo
 from cronops.kinds import SEVERITIES
 from cronops.policy import Policy, PolicyBook, in_spans
-from cronops.schedule import (
-    NICKNAMES,
-    REBOOT,
-    expected_runs,
-    next_runs,
-    previous_run,
-    split_schedule,
-    typical_interval,
-    validate,
-)
+from cronops.schedule import REBOOT, Schedules, gap_at, next_time, previous_time, split_schedule
 
 OK = "ok"
 CRON = "cron"  # RunRecord.trigger of a run cron started; anything else (e.g. "manual") is not
@@ -78,7 +77,6 @@ START_SLACK_S = 1.0  # log timestamps are cut to the second; cron starts jobs ju
 SAME_PROCESS_S = 5.0  # a process's start (clock minus elapsed time) is this near its log line
 HISTORY_RUNS = 20  # slow: compared with the median of this many earlier runs...
 MIN_HISTORY = 5  # ...and only when at least this many are known
-EXAMPLES = 3  # occurrences spelled out in a finding's evidence
 _CONNECTION_KINDS = {
     "unreachable": "unreachable",
     "timeout": "unreachable",
@@ -87,7 +85,6 @@ _CONNECTION_KINDS = {
     "host_key_unknown": "host_key",
     "host_key_changed": "host_key",
 }
-_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -192,15 +189,15 @@ def judge(
     views = {facts.name: _HostView.of(facts, now, since) for facts in hosts}
     runs_by_entry = _by_entry(runs)
     running_by_entry = _by_entry(running)
-    schedules = _Schedules()
+    schedules = Schedules()
     findings: list[Finding] = []
-    for host_view in views.values():
-        findings += _host_findings(host_view, policy.resolve_host(host_view.facts))
+    for view in views.values():
+        findings += _host_findings(view, policy.resolve_host(view.facts))
     for entry in entries:
         view = views.get(entry.host)
         if view is None:
             continue  # no facts about its host: nothing to judge it by
-        judged = _EntryJudge(
+        judged = _Judge(
             entry,
             view,
             sorted(runs_by_entry.get(entry.id, ()), key=_started),
@@ -209,7 +206,7 @@ def judge(
             schedules,
         )
         findings += judged.findings()
-    findings.sort(key=_worst_first)
+    findings.sort(key=worst_first)
     return findings
 
 
@@ -220,13 +217,84 @@ def entry_status(
     running: Iterable[RunningJob],
     policy: PolicyBook,
     now: datetime,
+    schedules: Schedules | None = None,
 ) -> EntryStatus:
-    """The entry's state by its latest evidence; runs and processes of other entries are ignored."""
+    """The entry's state by its latest evidence; runs and processes of other entries are ignored.
+
+    Judging many entries, pass one `schedules` to all: they share their expected times."""
     mine = sorted((r for r in runs if r.entry_id == entry.id), key=_started)
     processes = [p for p in running if p.entry_id == entry.id]
+    resolved = policy.resolve(entry, host)
+    view = _HostView.of(host, now, _state_since(entry, host, now, mine))
+    return _Judge(entry, view, mine, processes, resolved, schedules or Schedules()).state()
+
+
+# -- rules more than one verdict applies --------------------------------------------------------
+
+
+def entry_zone(entry: JobEntry, facts: HostFacts) -> tzinfo:
+    """The zone cron reads the schedule in: CRON_TZ moves it on cronie only (Debian and busybox
+    pass it to the job as any other variable)."""
+    if facts.cron_flavor == "cronie" and entry.cron_tz:
+        try:
+            return ZoneInfo(entry.cron_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # cronie falls back to the system zone for a zone it cannot load
+    return facts.zone
+
+
+def scheduled_for(schedule: str, zone: tzinfo, started: datetime) -> datetime | None:
+    """The expected time a run belongs to: the latest at or before its start, with
+    START_SLACK_S of slack. None for @reboot (and manual runs have none either)."""
+    # previous_time is strictly before: a microsecond more makes it "at or before".
+    due = previous_time(schedule, zone, started.timestamp() + START_SLACK_S + 1e-6)
+    return datetime.fromtimestamp(due, zone) if due is not None else None
+
+
+def run_outcome(run: RunRecord, processes: Sequence[RunningJob]) -> str:
+    """ok | failed | killed | running | unknown, by what the record and the process list show."""
+    if _failed(run):
+        return "killed" if run.signal is not None else "failed"
+    if run.ended_at is not None:
+        return OK if run.status == 0 else "unknown"
+    start = run.started_at.timestamp()
+    if any(_same_run(p.started_at.timestamp(), start) for p in processes):
+        return "running"
+    return "unknown"
+
+
+def worst_first(finding: Finding) -> tuple:
+    """How findings are listed: severity, then the latest first, then host, kind and entry."""
+    return (
+        SEVERITIES.index(finding.severity),
+        -finding.last_at.timestamp(),
+        finding.host,
+        finding.kind,
+        finding.entry_id or "",
+    )
+
+
+def _failed(run: RunRecord) -> bool:
+    """Only an exit status other than 0, or a signal, in the record says a run failed."""
+    return run.signal is not None or bool(run.status)
+
+
+def _same_run(process_start: float, run_start: float) -> bool:
+    """Whether a process is the one a run's start line logged."""
+    return abs(process_start - run_start) <= SAME_PROCESS_S
+
+
+def _state_since(
+    entry: JobEntry, host: HostFacts, now: datetime, runs: Sequence[RunRecord]
+) -> datetime:
+    """From when a state is judged: just before the two latest expected times by the last scan,
+    for the latest whose deadline has passed is one of them (the other's grace may be running)."""
     view = _HostView.of(host, now, now)
-    status = _Status(entry, view, mine, processes, policy.resolve(entry, host))
-    return status.build()
+    zone = entry_zone(entry, host)
+    latest = previous_time(entry.schedule, zone, view.seen + START_SLACK_S)
+    before = previous_time(entry.schedule, zone, latest) if latest is not None else None
+    start = min(before or latest or view.seen, view.seen) - START_SLACK_S
+    return datetime.fromtimestamp(start - host.clock_skew.total_seconds(), UTC)
 
 
 # -- per host ---------------------------------------------------------------------------------
@@ -268,24 +336,11 @@ class _HostView:
         return datetime.fromtimestamp(stamp, zone)
 
 
-@dataclass(frozen=True, slots=True)
-class _HostFinding:
+class _HostFinding(NamedTuple):
     kind: str
     count: int
     at: float  # host clock
-    evidence: str
-    detail: str
-
-
-_WHY_NOT_SCANNED = {
-    "unreachable": "cannot be reached",
-    "timeout": "did not answer in time",
-    "error": "could not be scanned",
-    "auth_failed": "refused our login",
-    "host_key_unknown": "has a host key that is not in known_hosts",
-    "host_key_changed": "has a different host key than known_hosts (reinstalled, or someone "
-    "in between)",
-}
+    text: wording.Text
 
 
 def _host_findings(view: _HostView, policy: Policy) -> list[Finding]:
@@ -303,8 +358,8 @@ def _host_findings(view: _HostView, policy: Policy) -> list[Finding]:
             count=item.count,
             first_at=view.moment(item.at, facts.zone),
             last_at=view.moment(item.at, facts.zone),
-            evidence=item.evidence,
-            detail=item.detail,
+            evidence=item.text.evidence,
+            detail=item.text.detail,
             runbook=policy.runbook,
         )
         for item in found
@@ -317,19 +372,8 @@ def _connection_finding(view: _HostView) -> _HostFinding | None:
     kind = _CONNECTION_KINDS.get(facts.status)
     if kind is None:
         return None
-    if view.scanned is None:
-        judged = "its jobs cannot be judged: it was never scanned successfully"
-    else:
-        last = _when(view.moment(view.scanned, facts.zone))
-        judged = f"its jobs are judged only up to the last successful scan at {last}"
-    why = _WHY_NOT_SCANNED.get(facts.status, facts.status)
-    return _HostFinding(
-        kind,
-        1,
-        view.now,
-        f"Scan status {facts.status}: {facts.error or 'no error text'}; {judged}.",
-        f"{facts.name} {why}; {judged}.",
-    )
+    scanned = view.moment(view.scanned, facts.zone) if view.scanned is not None else None
+    return _HostFinding(kind, 1, view.now, wording.not_scanned(facts, scanned))
 
 
 def _scan_findings(view: _HostView, policy: Policy) -> list[_HostFinding]:
@@ -338,61 +382,16 @@ def _scan_findings(view: _HostView, policy: Policy) -> list[_HostFinding]:
     at = view.seen
     found: list[_HostFinding] = []
     if facts.cron_running is False:
-        found.append(_cron_stopped(facts.name, at))
+        found.append(_HostFinding("cron_not_running", 1, at, wording.cron_stopped(facts)))
     if abs(facts.clock_skew) > policy.clock_skew:
-        found.append(_clock_skewed(facts, at, policy.clock_skew))
+        text = wording.clock_skewed(facts, policy.clock_skew)
+        found.append(_HostFinding("clock_skew", 1, at, text))
     if not facts.logs_readable:
-        found.append(
-            _HostFinding(
-                "logs_unreadable",
-                1,
-                at,
-                "No cron log could be read at the last scan, so runs on this host cannot be seen.",
-                f"cronops cannot read {facts.name}'s cron log: its missed runs are unknown.",
-            )
-        )
+        found.append(_HostFinding("logs_unreadable", 1, at, wording.logs_unreadable(facts)))
     if facts.crontab_problems:
-        found.append(_crontab_errors(facts, at))
+        text = wording.crontab_errors(facts)
+        found.append(_HostFinding("crontab_errors", len(facts.crontab_problems), at, text))
     return found
-
-
-def _cron_stopped(name: str, at: float) -> _HostFinding:
-    return _HostFinding(
-        "cron_not_running",
-        1,
-        at,
-        "The process list of the last scan shows no cron daemon.",
-        f"cron is not running on {name}: none of its jobs start until it is restarted.",
-    )
-
-
-def _clock_skewed(facts: HostFacts, at: float, allowed: timedelta) -> _HostFinding:
-    off = _span(abs(facts.clock_skew).total_seconds())
-    ahead = "ahead of" if facts.clock_skew > timedelta(0) else "behind"
-    return _HostFinding(
-        "clock_skew",
-        1,
-        at,
-        f"The host's clock was {off} {ahead} ours at the last scan "
-        f"(allowed {_span(allowed.total_seconds())}).",
-        f"{facts.name}'s clock is {off} {ahead} ours: its jobs run that far off real time.",
-    )
-
-
-def _crontab_errors(facts: HostFacts, at: float) -> _HostFinding:
-    problems = facts.crontab_problems
-    shown = "; ".join(
-        f"{source}:{line}: {message}" for source, line, message in problems[:EXAMPLES]
-    )
-    more = f"; and {len(problems) - EXAMPLES} more" if len(problems) > EXAMPLES else ""
-    return _HostFinding(
-        "crontab_errors",
-        len(problems),
-        at,
-        f"{shown}{more}.",
-        f"{facts.name} has {len(problems)} crontab line(s) cron rejects; Debian cron then ignores "
-        "the whole file, so none of its jobs run.",
-    )
 
 
 # -- per entry --------------------------------------------------------------------------------
@@ -418,11 +417,35 @@ class _Tally:
         self.first = min(self.first, first)
         if last >= self.last:
             self.last, self.last_note = last, last_note
-        self.examples += notes[: EXAMPLES - len(self.examples)]
+        self.examples += notes[: wording.EXAMPLES - len(self.examples)]
+
+    def folded(self) -> wording.Tally:
+        return wording.Tally(self.count, self.first, self.last, self.examples, self.last_note)
 
 
-class _OneEntry:
-    """One entry with the evidence about it: its host, its runs and processes, its policy."""
+class _Late(NamedTuple):
+    due: float  # the expected time
+    start: float  # the first start that belongs to it
+
+
+class _Absence(NamedTuple):
+    """Expected times past their deadline, and what became of each (see the module docstring)."""
+
+    kind: str  # what a due time no start took is: "missed", or "never_ran" for an entry never run
+    late: list[_Late]
+    missing: list[tuple[int, int]]  # index ranges [first, last) of due times no start took
+    due: int  # how many expected times are due: the latest is expected[due - 1]
+
+
+class _Hang(NamedTuple):
+    process: RunningJob
+    start: float
+    limit: float
+
+
+class _Judge:
+    """One entry with the evidence about it (its host, runs, processes, policy): its findings
+    in the host view's window, and its state now, from the same rules."""
 
     def __init__(
         self,
@@ -431,43 +454,16 @@ class _OneEntry:
         runs: list[RunRecord],
         processes: list[RunningJob],
         policy: Policy,
+        schedules: Schedules,
     ):
         self.entry = entry
         self.view = view
         self.runs = runs
         self.processes = processes
         self.policy = policy
-        self.zone = _entry_zone(entry, view.facts)
-
-    def _expired_pause(self) -> tuple[PauseInfo, float, float] | None:
-        """The entry's pause, its `until` (POSIX) and how long ago that passed; None while it has
-        not.
-
-        cronops stamped `until` by our clock, so it is compared with ours, not the host's."""
-        pause = self.entry.paused
-        if pause is None or pause.until is None:
-            return None
-        ours = self.view.now - self.view.facts.clock_skew.total_seconds()
-        until = pause.until.timestamp()
-        return (pause, until, ours - until) if ours > until else None
-
-
-class _EntryJudge(_OneEntry):
-    """The job-level findings of one entry."""
-
-    def __init__(
-        self,
-        entry: JobEntry,
-        view: _HostView,
-        runs: list[RunRecord],
-        processes: list[RunningJob],
-        policy: Policy,
-        schedules: _Schedules,
-    ):
-        super().__init__(entry, view, runs, processes, policy)
+        self.zone = entry_zone(entry, view.facts)
+        self.job = wording.Job(entry, view.facts, self.zone)
         self.expected = schedules.times(entry.schedule, self.zone, view.since, view.now)
-        self.schedules = schedules
-        self.tallies: dict[str, _Tally] = defaultdict(_Tally)
         self.spans = (
             policy.maintenance_spans(self.zone, _utc(view.since), _utc(view.now))
             if policy.maintenance
@@ -476,70 +472,129 @@ class _EntryJudge(_OneEntry):
         self.absence_from = _judged_from(entry, view, runs)
         self.starts = [run.started_at.timestamp() for run in runs]
 
+    # -- the rules ------------------------------------------------------------------------------
+
+    def _quiet(self, stamp: float) -> bool:
+        """Too early to report, or inside a maintenance window."""
+        return stamp < self.view.since or self._in_maintenance(stamp)
+
+    def _in_maintenance(self, stamp: float) -> bool:
+        if not self.policy.maintenance:
+            return False
+        if self.view.since <= stamp <= self.view.now:
+            return in_spans(self.spans, stamp)
+        return self.policy.in_maintenance(_utc(stamp), self.zone)
+
+    def _judged_since(self) -> float:
+        return max(self.absence_from or self.view.since, self.view.since)
+
+    def _absence(self) -> _Absence | None:
+        """None where absence says nothing: see the module docstring."""
+        entry, view, expected = self.entry, self.view, self.expected
+        if not expected or self.absence_from is None or not _absence_judged(entry, view):
+            return None
+        grace = self.policy.grace.total_seconds()
+        low = bisect_right(expected, self._judged_since())
+        high = _due_count(expected, grace, view.seen)
+        starts = [
+            start for start, run in zip(self.starts, self.runs, strict=True) if run.trigger == CRON
+        ]
+        taken = _first_start_of_each(expected, starts, low)
+        late = [
+            _Late(expected[index], start)
+            for index, start in sorted(taken.items())
+            if start - expected[index] > grace and not self._quiet(expected[index])
+        ]
+        blocked = [(bisect_left(expected, a), bisect_left(expected, b)) for a, b in self.spans]
+        missing = list(_gaps(low, high, sorted(taken), blocked))
+        # No run at all points at the entry (never_ran), unless the daemon is down (missed).
+        kind = "missed" if starts or view.facts.cron_running is False else "never_ran"
+        return _Absence(kind, late, missing, high)
+
+    def _hangs(self) -> list[_Hang]:
+        """Processes past their limit at the last scan."""
+        seen = self.view.seen
+        if self._quiet(seen):
+            return []
+        hangs = []
+        for process in self.processes:
+            start = process.started_at.timestamp()
+            limit = self._limit(start)
+            if limit is not None and seen - start > limit:
+                hangs.append(_Hang(process, start, limit))
+        return hangs
+
+    def _limit(self, start: float) -> float | None:
+        """max_duration, else the gap from the expected time `start` belongs to until the next
+        (typical_interval gives a start its second of slack, as START_SLACK_S does)."""
+        if self.policy.max_duration:
+            return self.policy.max_duration.total_seconds()
+        return gap_at(self.entry.schedule, self.zone, start)
+
+    def _expired_pause(self) -> tuple[PauseInfo, float] | None:
+        """The entry's pause and how long ago its `until` passed; None while it has not.
+
+        cronops stamped `until` by our clock, so it is compared with ours, not the host's."""
+        pause = self.entry.paused
+        if pause is None or pause.until is None:
+            return None
+        ours = self.view.now - self.view.facts.clock_skew.total_seconds()
+        ago = ours - pause.until.timestamp()
+        return (pause, ago) if ago > 0 else None
+
+    def _too_slow(self, took: float, limit: float | None, history: list[float]) -> str | None:
+        if limit is not None and took > limit:
+            return wording.over_max_duration(limit)
+        if len(history) < MIN_HISTORY:
+            return None
+        recent = history[-HISTORY_RUNS:]
+        usual = median(recent)
+        factor, margin = self.policy.slow_factor, self.policy.slow_margin.total_seconds()
+        if took > factor * usual and took - usual >= margin:
+            return wording.over_median(len(recent), usual)
+        return None
+
+    # -- findings -------------------------------------------------------------------------------
+
     def findings(self) -> list[Finding]:
-        self._absence()
-        self._failures()
-        self._slowness()
-        self._hangs()
-        self._overlaps()
-        self._expiry()
+        self.tallies: dict[str, _Tally] = defaultdict(_Tally)
+        self._tally_absence()
+        self._tally_failures()
+        self._tally_slowness()
+        self._tally_hangs()
+        self._tally_overlaps()
+        self._tally_expiry()
         return [
             self._finding(kind, tally)
             for kind, tally in self.tallies.items()
             if tally.count and not self.policy.ignores(kind)
         ]
 
-    def _quiet(self, stamp: float) -> bool:
-        """Too early to report, or inside a maintenance window."""
-        return stamp < self.view.since or (bool(self.spans) and in_spans(self.spans, stamp))
-
-    def _judged_since(self) -> float:
-        return max(self.absence_from or self.view.since, self.view.since)
-
-    def _absence(self) -> None:
-        entry, view, expected = self.entry, self.view, self.expected
-        if not expected or self.absence_from is None or not _absence_judged(entry, view):
+    def _tally_absence(self) -> None:
+        absence = self._absence()
+        if absence is None:
             return
-        grace = self.policy.grace.total_seconds()
-        low = bisect_right(expected, self._judged_since())
-        high = _due_count(expected, grace, view.scanned or view.now)
-        starts = [
-            start for start, run in zip(self.starts, self.runs, strict=True) if run.trigger == CRON
-        ]
-        taken = _first_start_of_each(expected, starts, low)
-        for index, start in sorted(taken.items()):
-            due = expected[index]
-            if start - due > grace and not self._quiet(due):
-                note = f"started {_span(start - due)} late for {self._at(due)}"
-                self.tallies["late"].add(due, note)
-        # No run at all points at the entry (never_ran), unless the daemon is down (missed).
-        kind = "missed" if starts or view.facts.cron_running is False else "never_ran"
-        self._missing(kind, low, high, sorted(taken))
-
-    def _missing(self, kind: str, low: int, high: int, taken: list[int]) -> None:
-        """Expected times in [low, high) no run took, outside maintenance: ranges at a time."""
+        for due, start in absence.late:
+            self.tallies["late"].add(due, wording.late(self.job, due, start))
         expected = self.expected or ()
-        blocked = [(bisect_left(expected, a), bisect_left(expected, b)) for a, b in self.spans]
-        for first, last in _gaps(low, high, taken, blocked):
-            notes = [self._at(expected[i]) for i in range(first, min(last, first + EXAMPLES))]
-            last_note = f"did not start at {self._at(expected[last - 1])}"
-            self.tallies[kind].add_many(
-                last - first, expected[first], expected[last - 1], notes, last_note
+        for first, last in absence.missing:
+            shown = range(first, min(last, first + wording.EXAMPLES))
+            notes = [self.job.at(expected[i]) for i in shown]
+            self.tallies[absence.kind].add_many(
+                last - first,
+                expected[first],
+                expected[last - 1],
+                notes,
+                wording.not_started(self.job, expected[last - 1]),
             )
 
-    def _failures(self) -> None:
+    def _tally_failures(self) -> None:
         for start, run in zip(self.starts, self.runs, strict=True):
-            if (run.signal is None and not run.status) or self._quiet(start):
-                continue
-            how = (
-                f"killed by signal {run.signal}"
-                if run.signal is not None
-                else f"failed with exit status {run.status}"
-            )
-            manual = " (manual run)" if run.trigger != CRON else ""
-            self.tallies["failed"].add(start, f"{how} at {self._at(start)}{manual}")
+            if _failed(run) and not self._quiet(start):
+                note = wording.failed(self.job, run, start, manual=run.trigger != CRON)
+                self.tallies["failed"].add(start, note)
 
-    def _slowness(self) -> None:
+    def _tally_slowness(self) -> None:
         limit = self.policy.max_duration.total_seconds() if self.policy.max_duration else None
         history: list[float] = []
         for start, run in zip(self.starts, self.runs, strict=True):
@@ -548,97 +603,44 @@ class _EntryJudge(_OneEntry):
             took = run.ended_at.timestamp() - start
             why = None if self._quiet(start) else self._too_slow(took, limit, history)
             if why:
-                self.tallies["slow"].add(start, f"ran {_span(took)} from {self._at(start)} ({why})")
+                self.tallies["slow"].add(start, wording.slow(self.job, start, took, why))
             history.append(took)
 
-    def _too_slow(self, took: float, limit: float | None, history: list[float]) -> str | None:
-        if limit is not None and took > limit:
-            return f"its max_duration is {_span(limit)}"
-        if len(history) < MIN_HISTORY:
-            return None
-        recent = history[-HISTORY_RUNS:]
-        usual = median(recent)
-        factor, margin = self.policy.slow_factor, self.policy.slow_margin.total_seconds()
-        if took > factor * usual and took - usual >= margin:
-            return f"the median of its last {len(recent)} runs is {_span(usual)}"
-        return None
-
-    def _hangs(self) -> None:
+    def _tally_hangs(self) -> None:
         seen = self.view.seen
-        for process in self.processes:
-            start = process.started_at.timestamp()
-            limit = self._limit(start)
-            if limit is None or seen - start <= limit or self._quiet(seen):
-                continue
-            note = (
-                f"pid {process.pid}, started {self._at(start)}, was still running after "
-                f"{_span(seen - start)} at the last scan (limit {_span(limit)})"
-            )
-            self.tallies["hung"].add(start, note, until=seen)
+        for hang in self._hangs():
+            note = wording.hung(self.job, hang.process.pid, hang.start, seen, hang.limit)
+            self.tallies["hung"].add(hang.start, note, until=seen)
 
-    def _limit(self, start: float) -> float | None:
-        """max_duration, else the gap between the scheduled runs around `start`."""
-        if self.policy.max_duration:
-            return self.policy.max_duration.total_seconds()
-        expected = self.expected or ()
-        index = bisect_right(expected, start) - 1
-        if 0 <= index < len(expected) - 1:
-            return expected[index + 1] - expected[index]
-        return self.schedules.interval(self.entry.schedule, self.zone)
-
-    def _overlaps(self) -> None:
+    def _tally_overlaps(self) -> None:
         # Processes still running at the last scan were running at every later run's start.
         still_running = min((p.started_at.timestamp() for p in self.processes), default=inf)
         busy_until, busy_since = -inf, 0.0  # the latest known end among earlier runs
         for start, run in zip(self.starts, self.runs, strict=True):
             if not self._quiet(start):
                 if busy_until > start + START_SLACK_S:
-                    note = (
-                        f"started {self._at(start)} while the run from {self._at(busy_since)} ran"
-                    )
+                    note = wording.overlap(self.job, start, busy_since, by_process=False)
                     self.tallies["overlap"].add(start, note)
-                elif still_running + SAME_PROCESS_S < start:
-                    earlier = self._at(still_running)
-                    note = f"started {self._at(start)} while the process from {earlier} ran"
+                elif still_running < start and not _same_run(still_running, start):
+                    note = wording.overlap(self.job, start, still_running, by_process=True)
                     self.tallies["overlap"].add(start, note)
             if run.ended_at is not None and run.ended_at.timestamp() > busy_until:
                 busy_until, busy_since = run.ended_at.timestamp(), start
 
-    def _expiry(self) -> None:
+    def _tally_expiry(self) -> None:
         expired = self._expired_pause()
         if expired is None or self._quiet(self.view.now):
             return
-        pause, ended, ago = expired
-        at = f" at {self._at(pause.at.timestamp())}" if pause.at else ""
-        reason = f" (reason: {pause.reason})" if pause.reason else ""
-        seen = self.view.seen
-        marker = (
-            f"paused by {pause.by}{at} until {self._at(ended)}{reason}, "
-            f"still in place at the last scan at {self._at(seen)}"
-        )
-        advice = (
-            f"was paused by {pause.by} until {self._at(ended)}; the pause ended {_span(ago)} ago "
-            "but cron still does not run it: cronops does not resume on its own, so resume it "
-            f"(`cronops resume {self.entry.id}`, or p in the TUI) or pause it again"
-        )
+        pause, ago = expired
+        assert pause.until is not None
+        ended = pause.until.timestamp()
+        marker = wording.pause_marker(self.job, pause, self.view.seen)
+        advice = wording.pause_over(self.job, pause, ago)
         self.tallies["pause_expired"].add_many(1, ended, ended, [marker], advice)
-
-    def _at(self, stamp: float) -> str:
-        return _when(self.view.moment(stamp, self.zone))
 
     def _finding(self, kind: str, tally: _Tally) -> Finding:
         entry, view = self.entry, self.view
-        label = _label(entry)
-        more = f" ({tally.count} times since {self._at(tally.first)})" if tally.count > 1 else ""
-        if kind == "never_ran":
-            since = self._at(self._judged_since())
-            detail = (
-                f"{label} has not run once since {since}, though {tally.count} run(s) were due."
-            )
-        else:
-            detail = f"{label} {tally.last_note}{more}."
-        if kind in ("missed", "never_ran") and view.facts.cron_running is False:
-            detail = detail[:-1] + "; cron is not running on the host."
+        text = wording.finding(self.job, kind, tally.folded(), self._absence_basis())
         return Finding(
             host=entry.host,
             kind=kind,
@@ -646,58 +648,106 @@ class _EntryJudge(_OneEntry):
             count=tally.count,
             first_at=view.moment(tally.first, self.zone),
             last_at=view.moment(tally.last, self.zone),
-            evidence=self._evidence(kind, tally),
-            detail=detail,
+            evidence=text.evidence,
+            detail=text.detail,
             entry_id=entry.id,
             runbook=self.policy.runbook,
         )
 
-    def _evidence(self, kind: str, tally: _Tally) -> str:
-        shown = "; ".join(tally.examples)
-        if tally.count > len(tally.examples):
-            more = tally.count - len(tally.examples)
-            shown += f"; ... and {more} more, the last at {self._at(tally.last)}"
-        parts = [f"{_WHAT_WAS_SEEN[kind]}: {shown}."]
-        if kind in ("missed", "never_ran", "late"):
-            parts.append(self._absence_basis())
-        if self.entry.source in {source for source, _, _ in self.view.facts.crontab_problems}:
-            parts.append(
-                f"{self.entry.source} has lines cron rejects (Debian cron ignores the whole file)."
-            )
-        if kind != "pause_expired":  # read from the crontab, not the log
-            parts.append(_log_limits(self.view.facts))
-        return " ".join(part for part in parts if part)
-
-    def _absence_basis(self) -> str:
+    def _absence_basis(self) -> wording.Absence:
         view, entry = self.view, self.entry
-        grace = _span(self.policy.grace.total_seconds())
         since = self._judged_since()
         if since == view.since:
-            why = "the start of the audit window"
+            reason = "window"
         elif since == view.coverage:
-            why = "the oldest cron log line held"
+            reason = "coverage"
         elif entry.crontab_mtime is not None:
-            why = "its crontab's last change"
+            reason = "crontab"
         else:
-            why = "its first sighting"
-        end = self._at(view.scanned) if view.scanned is not None else "?"
-        return (
-            f"Schedule '{entry.schedule}' in {_zone_name(self.zone)}; a start counts within "
-            f"{grace} of its time and before the next one. Judged from {self._at(since)} ({why}) "
-            f"to the last successful scan at {end}; earlier and later runs are unknown."
+            reason = "first_seen"
+        return wording.Absence(since, reason, view.scanned, self.policy.grace)
+
+    # -- the state ------------------------------------------------------------------------------
+
+    def state(self) -> EntryStatus:
+        last = self.runs[-1] if self.runs else None
+        outcome = run_outcome(last, self.processes) if last else ""
+        state, why = self._state(last)
+        limits = wording.log_limits(self.view.facts) if outcome in ("unknown", "running") else ""
+        return EntryStatus(
+            entry_id=self.entry.id,
+            state=state,
+            last_run=last.started_at if last else None,
+            last_outcome=outcome,
+            next_run=self._next_run(),
+            explanation=" ".join(part for part in (why, limits) if part),
         )
 
+    def _state(self, last: RunRecord | None) -> tuple[str, str]:
+        entry, facts, job = self.entry, self.view.facts, self.job
+        if entry.paused:
+            expired = self._expired_pause()
+            return "paused", wording.paused(job, entry.paused, expired[1] if expired else None)
+        if entry.disabled:
+            return "disabled", wording.DISABLED
+        if facts.status != OK:
+            return "unknown", wording.host_unknown(facts)
+        hangs = [] if self.policy.ignores("hung") else self._hangs()
+        if hangs:
+            hang = hangs[0]
+            pid, seen = hang.process.pid, self.view.seen
+            return "hung", wording.hung_now(job, pid, hang.start, seen, hang.limit)
+        missed, late = self._latest_due()
+        if missed is not None:
+            return "missed", wording.missed_now(job, missed)
+        if last is not None and self._failing(last):
+            return "failing", wording.last_run(job, last)
+        if late is not None:
+            return "late", wording.late_now(job, late.due, late.start)
+        if self.processes:
+            return "running", wording.running_since(job, self.processes[0].started_at.timestamp())
+        if last is not None and run_outcome(last, self.processes) == OK:
+            return OK, wording.last_run(job, last)
+        if last is not None:
+            return "ran", wording.ran(job, last.started_at.timestamp())
+        return "unknown", self._why_unknown()
 
-_WHAT_WAS_SEEN = {
-    "missed": "No start line was logged for the runs due at",
-    "never_ran": "No start line of this entry was logged at all; runs were due at",
-    "late": "Start lines came after the grace period",
-    "failed": "The run records (cron's log or a wrapper) show",
-    "slow": "Start and end lines show",
-    "hung": "The process list of the last scan shows",
-    "overlap": "Start and end lines (and the process list) show",
-    "pause_expired": "The crontab line carries cronops's pause marker",
-}
+    def _latest_due(self) -> tuple[float | None, _Late | None]:
+        """The latest expected time past its deadline: (its time, None) when no start took it,
+        (None, how late) when its start came after the grace period, else (None, None)."""
+        absence = self._absence()
+        if absence is None or not absence.due:
+            return None, None
+        due = (self.expected or ())[absence.due - 1]
+        missing = absence.missing and absence.missing[-1][1] == absence.due
+        if missing and not self.policy.ignores(absence.kind):
+            return due, None
+        late = absence.late[-1] if absence.late and absence.late[-1].due == due else None
+        return None, late if late is not None and not self.policy.ignores("late") else None
+
+    def _failing(self, run: RunRecord) -> bool:
+        start = run.started_at.timestamp()
+        return (
+            _failed(run) and not self.policy.ignores("failed") and not self._in_maintenance(start)
+        )
+
+    def _why_unknown(self) -> str:
+        entry, view = self.entry, self.view
+        if entry.log_off:
+            return wording.why_unknown(self.job, "log_off", None)
+        if not view.facts.logs_readable:
+            return wording.why_unknown(self.job, "unreadable", None)
+        if view.coverage is None:
+            return wording.why_unknown(self.job, "no_coverage", None)
+        if _is_reboot(entry.schedule):
+            return wording.why_unknown(self.job, "reboot", None)
+        return wording.why_unknown(self.job, "none_due", self.absence_from or view.coverage)
+
+    def _next_run(self) -> datetime | None:
+        entry = self.entry
+        if entry.disabled or entry.paused or _is_reboot(entry.schedule):
+            return None
+        return next_time(entry.schedule, self.zone, self.view.now)
 
 
 def _absence_judged(entry: JobEntry, view: _HostView) -> bool:
@@ -755,324 +805,7 @@ def _gaps(
         yield position, high
 
 
-# -- entry status -----------------------------------------------------------------------------
-
-
-class _Status(_OneEntry):
-    """One entry at a glance (see EntryStatus)."""
-
-    def __init__(
-        self,
-        entry: JobEntry,
-        view: _HostView,
-        runs: list[RunRecord],
-        processes: list[RunningJob],
-        policy: Policy,
-    ):
-        super().__init__(entry, view, runs, processes, policy)
-        self.last = runs[-1] if runs else None
-        self.outcome = _outcome(self.last, processes) if self.last else ""
-
-    def build(self) -> EntryStatus:
-        state, why = self._state()
-        limits = _log_limits(self.view.facts) if self.outcome in ("unknown", "running") else ""
-        return EntryStatus(
-            entry_id=self.entry.id,
-            state=state,
-            last_run=self.last.started_at if self.last else None,
-            last_outcome=self.outcome,
-            next_run=self._next_run(),
-            explanation=" ".join(part for part in (why, limits) if part),
-        )
-
-    def _state(self) -> tuple[str, str]:
-        entry, facts = self.entry, self.view.facts
-        if entry.paused:
-            return "paused", self._paused_text()
-        if entry.disabled:
-            return "disabled", "commented out in its crontab: cron does not run it."
-        if facts.status != OK:
-            return (
-                "unknown",
-                f"{facts.name} is {facts.status}: nothing is known since its last successful scan.",
-            )
-        hung = self._hung()
-        if hung:
-            return "hung", hung
-        due = self._last_due()
-        if due is not None:
-            state, why = due
-            if state == "missed":
-                return state, why
-        if self.outcome in ("failed", "killed"):
-            return "failing", f"its last run {self._run_text()}."
-        if due is not None and due[0] == "late":
-            return due
-        if self.processes:
-            return "running", f"running since {self._at(self.processes[0].started_at.timestamp())}."
-        if self.outcome == "ok":
-            return OK, f"its last run {self._run_text()}."
-        if self.last is not None:
-            return (
-                "ran",
-                f"started {self._at(self.last.started_at.timestamp())}; "
-                "whether it succeeded is unknown.",
-            )
-        return "unknown", self._why_unknown()
-
-    def _paused_text(self) -> str:
-        expired = self._expired_pause()
-        if expired is None:
-            return "paused by cronops: cron does not run it."
-        _, until_at, ago = expired
-        until, ended = self._at(until_at), _span(ago)
-        return f"paused by cronops until {until}; that was {ended} ago: cron still does not run it."
-
-    def _hung(self) -> str | None:
-        seen = self.view.seen
-        limit = self.policy.max_duration.total_seconds() if self.policy.max_duration else None
-        if limit is None:
-            interval = _interval(self.entry.schedule, self.zone)
-            limit = interval.total_seconds() if interval else None
-        for process in self.processes:
-            start = process.started_at.timestamp()
-            if limit is not None and seen - start > limit:
-                ran, since = _span(seen - start), self._at(start)
-                return f"pid {process.pid} has run {ran} since {since} (limit {_span(limit)})."
-        return None
-
-    def _last_due(self) -> tuple[str, str] | None:
-        """missed or late, by the latest expected time whose deadline has passed; else None."""
-        entry, view = self.entry, self.view
-        judged_from = _judged_from(entry, view, self.runs)
-        if judged_from is None or not _absence_judged(entry, view) or _is_reboot(entry.schedule):
-            return None
-        grace = self.policy.grace.total_seconds()
-        end = view.seen
-        latest = _previous(entry.schedule, self.zone, end + START_SLACK_S)
-        if latest is None:
-            return None
-        due: float | None = latest
-        following = inf
-        if latest + grace > end:  # not yet due: the one before it is (its deadline is `latest`)
-            due, following = _previous(entry.schedule, self.zone, latest), latest
-        if due is None or due <= judged_from or self._in_maintenance(due):
-            return None
-        starts = [
-            r.started_at.timestamp()
-            for r in self.runs
-            if r.trigger == CRON and due - START_SLACK_S <= r.started_at.timestamp() < following
-        ]
-        if not starts:
-            stopped = "; cron is not running" if view.facts.cron_running is False else ""
-            return "missed", f"no start was logged for {self._at(due)}{stopped}."
-        if starts[0] - due > grace:
-            return "late", f"started {_span(starts[0] - due)} late for {self._at(due)}."
-        return None
-
-    def _in_maintenance(self, stamp: float) -> bool:
-        return bool(self.policy.maintenance) and self.policy.in_maintenance(_utc(stamp), self.zone)
-
-    def _why_unknown(self) -> str:
-        entry, view = self.entry, self.view
-        if entry.log_off:
-            return (
-                "cronie does not log this job (its line starts with '-'): its runs cannot be seen."
-            )
-        if not view.facts.logs_readable:
-            return "the host's cron log cannot be read."
-        if view.coverage is None:
-            return "no cron log lines are held for this host yet."
-        if _is_reboot(entry.schedule):
-            return "an @reboot job: no run seen since the log coverage began."
-        judged_from = _judged_from(entry, view, self.runs)
-        return (
-            f"no run seen; runs before {self._at(judged_from or view.coverage)} are unknown "
-            "(log coverage and crontab mtime), and none was due since."
-        )
-
-    def _run_text(self) -> str:
-        run = self.last
-        assert run is not None
-        text = f"started {self._at(run.started_at.timestamp())}"
-        if run.ended_at is not None:
-            text += f" and ran {_span((run.ended_at - run.started_at).total_seconds())}"
-        if run.signal is not None:
-            return f"{text}, killed by signal {run.signal}"
-        if run.status:
-            return f"{text}, exit status {run.status}"
-        return f"{text}, exit status 0" if run.status == 0 else text
-
-    def _next_run(self) -> datetime | None:
-        entry = self.entry
-        if entry.disabled or entry.paused or _is_reboot(entry.schedule):
-            return None
-        return _next(entry.schedule, self.zone, self.view.now)
-
-    def _at(self, stamp: float) -> str:
-        return _when(self.view.moment(stamp, self.zone))
-
-
-def _outcome(run: RunRecord, processes: Sequence[RunningJob]) -> str:
-    if run.signal is not None:
-        return "killed"
-    if run.status:
-        return "failed"
-    if run.ended_at is not None:
-        return OK if run.status == 0 else "unknown"
-    start = run.started_at.timestamp()
-    if any(abs(p.started_at.timestamp() - start) <= SAME_PROCESS_S for p in processes):
-        return "running"
-    return "unknown"
-
-
-# -- schedules --------------------------------------------------------------------------------
-
-
-class _Schedules:
-    """Expected times per (schedule, zone, window), computed once per judge call and shared."""
-
-    def __init__(self) -> None:
-        self._times: dict[tuple, tuple[float, ...] | None] = {}
-        self._intervals: dict[tuple, float | None] = {}
-
-    def times(
-        self, schedule: str, zone: tzinfo, start: float, end: float
-    ) -> tuple[float, ...] | None:
-        """POSIX times in (start, end], in order; None for a schedule cron rejects."""
-        key = (schedule, zone, start, end)
-        if key not in self._times:
-            self._times[key] = _expected_times(schedule, zone, start, end)
-        return self._times[key]
-
-    def interval(self, schedule: str, zone: tzinfo) -> float | None:
-        key = (schedule, zone)
-        if key not in self._intervals:
-            interval = _interval(schedule, zone)
-            self._intervals[key] = interval.total_seconds() if interval else None
-        return self._intervals[key]
-
-
-def _expected_times(
-    schedule: str, zone: tzinfo, start: float, end: float
-) -> tuple[float, ...] | None:
-    if validate(schedule) is not None:
-        return None
-    fast = _steady_day_times(schedule, zone, start, end)
-    if fast is not None:
-        return fast
-    runs = expected_runs(schedule, zone, _utc(start), _utc(end))
-    return tuple(run.timestamp() for run in runs)
-
-
-def _steady_day_times(
-    schedule: str, zone: tzinfo, start: float, end: float
-) -> tuple[float, ...] | None:
-    """Expected times without walking minute by minute; None where schedule.py must decide.
-
-    schedule.expected_runs costs ~100 µs a run: a week of */5 for 10k entries would take minutes.
-    On a day with one UTC offset throughout, a cron match is midnight plus its hour and minute;
-    days with a clock change are left to schedule.py, whose DST rules are the reference.
-    """
-    fields = split_schedule(schedule)
-    if fields == [REBOOT]:
-        return ()
-    expression = NICKNAMES.get(fields[0]) or " ".join(fields)
-    # cronsim reads a one-value range with a step ("5-5/10") unlike cron; schedule.py knows.
-    if any("-" in item and "/" in item for item in expression.replace(",", " ").split()):
-        return None
-    try:
-        sim = CronSim(expression, datetime(2000, 1, 1))
-    except CronSimError:
-        return None
-    offsets = [
-        hour * 3600 + minute * 60 for hour in sorted(sim.hours) for minute in sorted(sim.minutes)
-    ]
-    times: list[float] = []
-    day = datetime.fromtimestamp(start, zone).date()
-    last_day = datetime.fromtimestamp(end, zone).date()
-    while day <= last_day:
-        if day.month in sim.months and sim.match_day(day):
-            times += (t for t in _day_times(schedule, zone, day, offsets) if start < t <= end)
-        day += _DAY
-    return tuple(times)
-
-
-def _day_times(schedule: str, zone: tzinfo, day: date, offsets: list[int]) -> list[float]:
-    midnight = datetime.combine(day, time(), zone).timestamp()
-    following = datetime.combine(day + _DAY, time(), zone).timestamp()
-    steady = following - midnight == 86400 and (
-        datetime.fromtimestamp(midnight, zone).utcoffset()
-        == datetime.fromtimestamp(following - 1, zone).utcoffset()
-    )
-    if steady:
-        return [midnight + offset for offset in offsets]
-    # Runs are on whole minutes: (midnight - 1 s, next midnight - 1 s] is this day exactly.
-    runs = expected_runs(schedule, zone, _utc(midnight - 1), _utc(following - 1))
-    return [run.timestamp() for run in runs]
-
-
-@lru_cache(maxsize=4096)
-def _interval(schedule: str, zone: tzinfo) -> timedelta | None:
-    if _is_reboot(schedule) or validate(schedule) is not None:
-        return None
-    # The usual gap, away from any clock change near now: good enough for a default limit.
-    return typical_interval(schedule, zone, datetime(2001, 1, 15, 12, tzinfo=UTC))
-
-
-@lru_cache(maxsize=16384)
-def _previous(schedule: str, zone: tzinfo, before: float) -> float | None:
-    if validate(schedule) is not None:
-        return None
-    run = previous_run(schedule, zone, _utc(before))
-    return run.timestamp() if run else None
-
-
-@lru_cache(maxsize=16384)
-def _next(schedule: str, zone: tzinfo, after: float) -> datetime | None:
-    if validate(schedule) is not None:
-        return None
-    runs = next_runs(schedule, zone, _utc(after), 1)
-    return runs[0] if runs else None
-
-
 # -- small helpers ----------------------------------------------------------------------------
-
-
-def _entry_zone(entry: JobEntry, facts: HostFacts) -> tzinfo:
-    """CRON_TZ moves the schedule on cronie only; elsewhere it is just an environment variable."""
-    if facts.cron_flavor == "cronie" and entry.cron_tz:
-        try:
-            return ZoneInfo(entry.cron_tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass  # cronie falls back to the system zone for a zone it cannot load
-    return facts.zone
-
-
-def _log_limits(facts: HostFacts) -> str:
-    """What this host's cron log cannot tell, in an operator's words."""
-    if facts.ends_logged is False:
-        return (
-            "Outcomes are unknown: this host's cron log writes no end or exit status lines "
-            "(Debian cron at its default -L 1, or busybox), so failed, slow and hung runs "
-            "cannot be seen in it."
-        )
-    parts = []
-    if facts.ends_logged is None:
-        parts.append(
-            "whether this host's cron log writes end lines is unknown, so durations may be missing"
-        )
-    if facts.failures_logged is False:
-        parts.append(
-            "exit statuses are not logged (only Debian cron at -L 4 or more logs failures), "
-            "so a run that ended may still have failed"
-        )
-    elif facts.failures_logged is None:
-        parts.append(
-            "whether failures are logged is unknown, so a run without a failure line may "
-            "still have failed"
-        )
-    return (parts[0][0].upper() + "; ".join(parts)[1:] + ".") if parts else ""
 
 
 def _by_entry(items: Iterable) -> dict[str, list]:
@@ -1087,47 +820,9 @@ def _started(run: RunRecord) -> datetime:
     return run.started_at
 
 
-def _worst_first(finding: Finding) -> tuple:
-    return (
-        SEVERITIES.index(finding.severity),
-        -finding.last_at.timestamp(),
-        finding.host,
-        finding.kind,
-        finding.entry_id or "",
-    )
-
-
 def _is_reboot(schedule: str) -> bool:
     return split_schedule(schedule) == [REBOOT]
 
 
-def _label(entry: JobEntry) -> str:
-    command = " ".join(entry.command.split())
-    if len(command) > 60:
-        command = command[:57] + "..."
-    return f"'{command}' ({entry.user}@{entry.host})"
-
-
 def _utc(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, UTC)
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _zone_name(zone: tzinfo) -> str:
-    return str(getattr(zone, "key", None) or zone)
-
-
-def _span(seconds: float) -> str:
-    """'45s', '5m', '2h10m', '1d3h': the two largest units are enough for a person."""
-    whole = max(0, round(seconds))
-    amounts = (
-        (whole // 86400, "d"),
-        (whole // 3600 % 24, "h"),
-        (whole // 60 % 60, "m"),
-        (whole % 60, "s"),
-    )
-    first = next((i for i, (value, _) in enumerate(amounts) if value), len(amounts) - 1)
-    return "".join(f"{value}{name}" for value, name in amounts[first : first + 2] if value) or "0s"

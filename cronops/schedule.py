@@ -1,6 +1,7 @@
-"""Expected run times of a cron schedule in its host's time zone.
+"""Expected run times of a cron schedule in its host's time zone: the only module that asks cronsim.
 
-Validates schedules as vixie/Debian cron does (crontab.py shares `validate`) and lists their runs.
+Validates schedules as vixie/Debian cron does (crontab.py shares `validate`) and lists their runs,
+as datetimes for a person, or as POSIX seconds, fast and cached, for the judge (analysis.py).
 
 cronsim matches the fields, not croniter: croniter runs a 02:30 job twice when the clock falls back
 and ORs a `*/2` day-of-month with a day-of-week, where cron does neither. cronsim only walks the
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import islice
@@ -39,6 +40,7 @@ _QUARTZ_LAST_OR_WEEKDAY = re.compile(r"[0-9]*L|LW|[0-9]+W", re.IGNORECASE)
 _ONE_SECOND = timedelta(seconds=1)
 _ONE_MINUTE = timedelta(minutes=1)
 _ANY_START = datetime(2000, 1, 1, tzinfo=UTC)  # fixed: whether a schedule ever runs is timeless
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,124 @@ def describe(schedule: str) -> str:
         # cron-descriptor says "or" whenever day-of-month is not exactly "*", but `*/2` is ANDed.
         text = text.replace(", or on ", ", and only on ")
     return text
+
+
+# -- the judge's fast path: POSIX seconds ------------------------------------------------------
+
+
+class Schedules:
+    """Expected times per (schedule, zone, window), computed once per judging and shared by the
+    entries that have them in common (a fleet repeats a few dozen schedules thousands of times)."""
+
+    def __init__(self) -> None:
+        self._times: dict[tuple, tuple[float, ...] | None] = {}
+
+    def times(
+        self, schedule: str, zone: tzinfo, start: float, end: float
+    ) -> tuple[float, ...] | None:
+        """POSIX times in (start, end], in order; None for a schedule cron rejects."""
+        key = (schedule, zone, start, end)
+        if key not in self._times:
+            self._times[key] = expected_times(schedule, zone, start, end)
+        return self._times[key]
+
+
+def expected_times(
+    schedule: str, zone: tzinfo, start: float, end: float
+) -> tuple[float, ...] | None:
+    """expected_runs as POSIX seconds in (start, end]; None for a schedule cron rejects."""
+    if validate(schedule) is not None:
+        return None
+    fast = _steady_day_times(schedule, zone, start, end)
+    if fast is not None:
+        return fast
+    runs = expected_runs(schedule, zone, _utc(start), _utc(end))
+    return tuple(run.timestamp() for run in runs)
+
+
+@lru_cache(maxsize=16384)
+def previous_time(schedule: str, zone: tzinfo, before: float) -> float | None:
+    """previous_run as POSIX seconds; None for a schedule cron rejects."""
+    if validate(schedule) is not None:
+        return None
+    run = previous_run(schedule, zone, _utc(before))
+    return run.timestamp() if run else None
+
+
+@lru_cache(maxsize=16384)
+def next_time(schedule: str, zone: tzinfo, after: float) -> datetime | None:
+    """The first run after `after` (POSIX seconds), in the zone; None when there is none."""
+    if validate(schedule) is not None:
+        return None
+    runs = next_runs(schedule, zone, _utc(after), 1)
+    return runs[0] if runs else None
+
+
+@lru_cache(maxsize=16384)
+def gap_at(schedule: str, zone: tzinfo, at: float) -> float | None:
+    """typical_interval around `at` (POSIX seconds), in seconds; None for a schedule cron rejects
+    or one that does not run twice."""
+    if validate(schedule) is not None:
+        return None
+    gap = typical_interval(schedule, zone, _utc(at))
+    return gap.total_seconds() if gap else None
+
+
+def _steady_day_times(
+    schedule: str, zone: tzinfo, start: float, end: float
+) -> tuple[float, ...] | None:
+    """Expected times without walking minute by minute; None where expected_runs must decide.
+
+    expected_runs costs ~100 µs a run: a week of */5 for 10k entries would take minutes.
+    On a day with one UTC offset throughout, a cron match is midnight plus its hour and minute;
+    days with a clock change are left to expected_runs, whose DST rules are the reference.
+    """
+    expression = _compiled(schedule, zone).expression
+    if expression is None:
+        return ()  # @reboot
+    days = _days(expression)
+    if days is None:
+        return None
+    sim, offsets = days
+    times: list[float] = []
+    day = datetime.fromtimestamp(start, zone).date()
+    last_day = datetime.fromtimestamp(end, zone).date()
+    while day <= last_day:
+        if day.month in sim.months and sim.match_day(day):
+            times += (t for t in _day_times(schedule, zone, day, offsets) if start < t <= end)
+        day += _DAY
+    return tuple(times)
+
+
+@lru_cache(maxsize=4096)
+def _days(expression: str) -> tuple[CronSim, list[int]] | None:
+    """cronsim's day matcher for the expression, and its times of day as seconds past midnight."""
+    try:
+        sim = CronSim(expression, datetime(2000, 1, 1))
+    except CronSimError:
+        return None
+    offsets = [
+        hour * 3600 + minute * 60 for hour in sorted(sim.hours) for minute in sorted(sim.minutes)
+    ]
+    return sim, offsets
+
+
+def _day_times(schedule: str, zone: tzinfo, day: date, offsets: list[int]) -> list[float]:
+    midnight = datetime.combine(day, time(), zone).timestamp()
+    following = datetime.combine(day + _DAY, time(), zone).timestamp()
+    steady = following - midnight == 86400 and (
+        datetime.fromtimestamp(midnight, zone).utcoffset()
+        == datetime.fromtimestamp(following - 1, zone).utcoffset()
+    )
+    if steady:
+        return [midnight + offset for offset in offsets]
+    # Runs are on whole minutes: (midnight - 1 s, next midnight - 1 s] is this day exactly.
+    runs = expected_runs(schedule, zone, _utc(midnight - 1), _utc(following - 1))
+    return [run.timestamp() for run in runs]
+
+
+def _utc(stamp: float) -> datetime:
+    return datetime.fromtimestamp(stamp, UTC)
 
 
 @dataclass(frozen=True)

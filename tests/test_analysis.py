@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from cronops.analysis import (
     EntryStatus,
@@ -20,13 +18,11 @@ from cronops.analysis import (
     JobEntry,
     RunningJob,
     RunRecord,
-    _steady_day_times,
     entry_status,
     judge,
 )
 from cronops.crontab import PauseInfo
 from cronops.policy import PolicyBook
-from cronops.schedule import expected_runs
 
 UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -740,42 +736,132 @@ def test_a_large_fleet_is_judged_in_seconds():
     assert len(findings) == 10_000 - 20
 
 
-ZONES = [
-    ZoneInfo(name)
-    for name in ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC")
-]
-FIELD = st.sampled_from(["*", "*/5", "*/7", "0", "30", "15,45", "1-3", "10-40", "2"])
-HOURS = st.sampled_from(["*", "*/3", "0", "1", "2", "3", "1-3", "2,14", "23"])
-DAYS = st.sampled_from(["*", "*/2", "1", "15", "31", "1-7"])
-MONTHS = st.sampled_from(["*", "3", "10", "mar-oct", "*/2"])
-WEEKDAYS = st.sampled_from(["*", "0", "7", "sun", "1-5", "mon,fri"])
-DST_STARTS = [
-    datetime(2024, 3, 29, tzinfo=UTC),
-    datetime(2024, 10, 25, tzinfo=UTC),
-    datetime(2024, 4, 5, tzinfo=UTC),
-]
+# -- one judge: the Jobs view's state and Problems say the same --------------------------------
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    minute=FIELD,
-    hour=HOURS,
-    dom=DAYS,
-    month=MONTHS,
-    dow=WEEKDAYS,
-    zone=st.sampled_from(ZONES),
-    start=st.sampled_from(DST_STARTS),
-    offset=st.integers(0, 86400),
-)
-def test_the_steady_day_shortcut_matches_schedule_expected_runs(
-    minute, hour, dom, month, dow, zone, start, offset
-):
-    schedule = f"{minute} {hour} {dom} {month} {dow}"
-    low = start.timestamp() + offset
-    high = low + 4 * 86400
-    fast = _steady_day_times(schedule, zone, low, high)
-    slow = expected_runs(
-        schedule, zone, datetime.fromtimestamp(low, UTC), datetime.fromtimestamp(high, UTC)
+def both(runs, job=None, facts=None, running=(), book=None, now=NOW):
+    """What Problems says about the entry (its finding kinds over the last day) and what the
+    Jobs view says (its state), from the same evidence."""
+    job = job or entry()
+    facts = facts or host(last_ok_at=now)
+    book = book or PolicyBook()
+    findings = judge([facts], [job], runs, running, book, now, now - timedelta(days=1))
+    status = entry_status(job, facts, runs, running, book, now)
+    return [f.kind for f in findings if f.entry_id == job.id], status
+
+
+def quieting(kind: str) -> tuple[PolicyBook, PolicyBook]:
+    """Two policies that quiet `kind` for today's 03:00 run: a maintenance window, an ignore."""
+    window = {"start": "2026-03-10T02:00:00Z", "end": "2026-03-10T04:00:00Z"}
+    return (
+        PolicyBook(defaults={"maintenance": [window]}),
+        PolicyBook(jobs=[{"id": "backup", "ignore": [kind]}]),
     )
-    assert fast is not None
-    assert list(fast) == [r.timestamp() for r in slow]
+
+
+def test_a_0_1_3_job_started_at_1_and_running_at_0430_is_hung_in_both():
+    # Its scheduled runs around 01:00 are 2h apart: that is its limit, not the 22h from 03:00.
+    now = datetime(2026, 3, 10, 4, 30, tzinfo=UTC)
+    job = entry("0 1,3 * * *")
+    start = datetime(2026, 3, 10, 1, 0, 2, tzinfo=UTC)
+    runs = [*daily(hour=1, days=3)[:-1], *daily(hour=3, days=3)[:-1], run(start, took=None)]
+    runs = [r for r in runs if r.started_at < now]
+    process = RunningJob("web1", "backup", 77, start)
+    found, status = both(runs, job, running=[process], now=now)
+    assert "hung" in found
+    assert status.state == "hung"
+    assert "limit 2h" in status.explanation and "pid 77" in status.explanation
+
+    # Started at 03:00 instead, the next run is 22h away: running, in both.
+    late_start = datetime(2026, 3, 10, 3, 0, 2, tzinfo=UTC)
+    process = RunningJob("web1", "backup", 78, late_start)
+    runs[-1] = run(late_start, took=None)
+    found, status = both(runs, job, running=[process], now=now)
+    assert "hung" not in found
+    assert status.state == "running"
+
+
+def test_hung_past_max_duration_in_both_and_neither_when_the_policy_ignores_it():
+    job = entry("0 * * * *")
+    start = NOW.replace(hour=11, second=2)
+    runs = [run(NOW.replace(hour=10, second=2)), run(start, took=None, status=None)]
+    process = RunningJob("web1", "backup", 7, start)
+    book = PolicyBook(jobs=[{"id": "backup", "max_duration": "30m"}])
+    found, status = both(runs, job, running=[process], book=book)
+    assert "hung" in found and status.state == "hung" and "limit 30m" in status.explanation
+
+    book = PolicyBook(jobs=[{"id": "backup", "max_duration": "30m", "ignore": ["hung"]}])
+    found, status = both(runs, job, running=[process], book=book)
+    assert "hung" not in found and status.state == "running"
+
+
+def test_the_latest_due_run_is_missed_in_both_once_its_grace_has_passed():
+    runs = daily(skip={NOW.date()})
+    for minutes, missed in ((4, False), (6, True)):
+        now = NOW.replace(hour=3, minute=minutes)
+        found, status = both([r for r in runs if r.started_at < now], now=now)
+        assert ("missed" in found) is missed
+        assert (status.state == "missed") is missed, (minutes, status)
+        if missed:
+            assert "2026-03-10 03:00 UTC" in status.explanation
+
+
+def test_a_missed_run_in_a_maintenance_window_or_ignored_is_missed_in_neither():
+    runs = daily(skip={NOW.date()})
+    for book in quieting("missed"):
+        found, status = both(runs, book=book)
+        assert "missed" not in found
+        assert status.state == "ok"
+
+
+def test_the_latest_due_run_is_late_in_both():
+    runs = [r for r in daily() if r.started_at.day != 10]
+    runs.append(run(datetime(2026, 3, 10, 3, 25, tzinfo=UTC)))
+    found, status = both(runs)
+    assert "late" in found and status.state == "late"
+
+    book = PolicyBook(defaults={"grace": "30m"})
+    found, status = both(runs, book=book)
+    assert "late" not in found and status.state == "ok"
+
+
+def test_a_failed_last_run_is_failing_in_jobs_and_failed_in_problems():
+    runs = daily()
+    runs[-1] = run(runs[-1].started_at, status=None, signal=9)
+    found, status = both(runs)
+    assert "failed" in found
+    assert (status.state, status.last_outcome) == ("failing", "killed")
+
+    # Inside a maintenance window, or ignored by the policy: neither.
+    for book in quieting("failed"):
+        found, status = both(runs, book=book)
+        assert "failed" not in found
+        assert status.state == "ran" and status.last_outcome == "killed"
+
+
+def test_a_process_is_its_run_within_5s_in_both_the_outcome_and_the_overlap():
+    job = entry("0 * * * *")
+    runs = [run(NOW.replace(hour=h, second=2)) for h in range(0, 11)]
+    runs.append(run(NOW.replace(hour=11, second=2), took=None, status=None))
+    own = RunningJob("web1", "backup", 7, NOW.replace(hour=11, second=6))
+    found, status = both(runs, job, running=[own])
+    assert "overlap" not in found
+    assert (status.state, status.last_outcome) == ("running", "running")
+
+    # A process from 10:59:50 is not the 11:00 run's: that run overlapped it (and, belonging to
+    # 10:00, it has outrun its hour).
+    earlier = RunningJob("web1", "backup", 6, NOW.replace(hour=10, minute=59, second=50))
+    found, status = both(runs, job, running=[earlier])
+    assert {"overlap", "hung"} <= set(found)
+    assert (status.state, status.last_outcome) == ("hung", "unknown")
+
+
+def test_cron_tz_moves_the_state_as_it_moves_the_findings():
+    # On cronie CRON_TZ=Asia/Tokyo puts 03:00 at 18:00 UTC the day before.
+    job = entry(cron_tz="Asia/Tokyo")
+    facts = host(cron_flavor="cronie", last_ok_at=NOW)
+    runs = daily(hour=3, zone=ZoneInfo("Asia/Tokyo"))
+    found, status = both(runs, job, facts)
+    assert found == [] and status.state == "ok"
+    found, status = both(runs[:-1], job, facts)
+    assert "missed" in found and status.state == "missed"

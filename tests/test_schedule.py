@@ -20,6 +20,7 @@ from cronops.schedule import (
     GAP,
     REPEAT,
     ScheduleError,
+    _steady_day_times,
     clock_shifts,
     days_either,
     describe,
@@ -640,3 +641,46 @@ def test_a_fixed_time_in_the_shifts_runs_as_debian_cron_runs_it() -> None:
 )
 def test_no_shifted_runs_for_wildcard_jobs_or_times_outside_the_shifts(schedule: str) -> None:
     assert runs_in_clock_shifts(schedule, BERLIN, *YEAR_2026) == ()
+
+
+# -- the judge's fast path ---------------------------------------------------------------------
+
+ZONES = [
+    ZoneInfo(name)
+    for name in ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC")
+]
+FIELD = st.sampled_from(["*", "*/5", "*/7", "0", "30", "15,45", "1-3", "10-40", "2"])
+HOURS = st.sampled_from(["*", "*/3", "0", "1", "2", "3", "1-3", "2,14", "23"])
+DAYS = st.sampled_from(["*", "*/2", "1", "15", "31", "1-7"])
+MONTHS = st.sampled_from(["*", "3", "10", "mar-oct", "*/2"])
+WEEKDAYS = st.sampled_from(["*", "0", "7", "sun", "1-5", "mon,fri"])
+DST_STARTS = [
+    datetime(2024, 3, 29, tzinfo=UTC),
+    datetime(2024, 10, 25, tzinfo=UTC),
+    datetime(2024, 4, 5, tzinfo=UTC),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    minute=FIELD,
+    hour=HOURS,
+    dom=DAYS,
+    month=MONTHS,
+    dow=WEEKDAYS,
+    zone=st.sampled_from(ZONES),
+    start=st.sampled_from(DST_STARTS),
+    offset=st.integers(0, 86400),
+)
+def test_the_steady_day_shortcut_matches_schedule_expected_runs(
+    minute, hour, dom, month, dow, zone, start, offset
+):
+    schedule = f"{minute} {hour} {dom} {month} {dow}"
+    low = start.timestamp() + offset
+    high = low + 4 * 86400
+    fast = _steady_day_times(schedule, zone, low, high)
+    slow = expected_runs(
+        schedule, zone, datetime.fromtimestamp(low, UTC), datetime.fromtimestamp(high, UTC)
+    )
+    assert fast is not None
+    assert list(fast) == [r.timestamp() for r in slow]

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops.analysis import (
     EntryStatus,
@@ -19,6 +18,9 @@ from cronops.analysis import (
     RunningJob,
     RunRecord,
     entry_status,
+    entry_zone,
+    scheduled_for,
+    worst_first,
 )
 from cronops.audit import (
     AuditResult,
@@ -29,9 +31,8 @@ from cronops.audit import (
     run_record,
 )
 from cronops.inventory import Host, Inventory
-from cronops.kinds import SEVERITIES
 from cronops.policy import Policy
-from cronops.schedule import describe, next_runs, previous_run, validate
+from cronops.schedule import Schedules, describe, next_runs
 from cronops.store import BUSY_TIMEOUT_S, Store, from_iso
 
 # The Problems view judges the last day, as `cronops audit` does by default.
@@ -156,6 +157,7 @@ class FleetReader:
 
     def judge_entries(self, fleet: Fleet) -> None:
         """Each entry's state by its latest runs."""
+        schedules = Schedules()
         for job in fleet.jobs:
             facts = fleet.facts[job.entry.host]
             job.status = entry_status(
@@ -165,6 +167,7 @@ class FleetReader:
                 fleet.running.get(job.entry.id, []),
                 self.inventory.policy,
                 fleet.now,
+                schedules,
             )
             _index(job, facts)
 
@@ -221,7 +224,7 @@ class FleetReader:
             [entry_id, HISTORY_ROWS],
         )
         for run in runs:
-            run["scheduled"] = _scheduled(entry.schedule, zone, from_iso(run["started_at"]))
+            run["scheduled"] = scheduled_for(entry.schedule, zone, from_iso(run["started_at"]))
         policy = self.inventory.policy.resolve(entry, facts)
         now = self.now()
         try:
@@ -252,16 +255,6 @@ class JobDetail:
     runs: list[dict]  # newest first, each with the expected time it ran for ("scheduled")
     findings: list[Finding]
     policy: Policy
-
-
-def entry_zone(entry: JobEntry, facts: HostFacts) -> tzinfo:
-    """The zone cron reads the schedule in: CRON_TZ counts on cronie only (as in analysis)."""
-    if facts.cron_flavor == "cronie" and entry.cron_tz:
-        try:
-            return ZoneInfo(entry.cron_tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return facts.zone
 
 
 # -- judging in another process ------------------------------------------------------------------
@@ -312,22 +305,9 @@ def merged(results: Sequence[AuditResult]) -> AuditResult:
         until=first.until,
         hosts=[h for r in results for h in r.hosts],
         entries={k: v for r in results for k, v in r.entries.items()},
-        findings=sorted((f for r in results for f in r.findings), key=_worst_first),
+        findings=sorted((f for r in results for f in r.findings), key=worst_first),
         runs_checked=sum(r.runs_checked for r in results),
     )
-
-
-def _worst_first(f: Finding) -> tuple:
-    # As analysis.judge orders them: severity, the latest first, then host and kind.
-    return (SEVERITIES.index(f.severity), -f.last_at.timestamp(), f.host, f.kind, f.entry_id or "")
-
-
-def _scheduled(schedule: str, zone: tzinfo, started: datetime | None) -> datetime | None:
-    """The expected time a run belongs to: the latest at or before its start (1 s of slack for
-    log timestamps cut to the second), as analysis matches them. None for @reboot or manual."""
-    if started is None or validate(schedule) is not None:
-        return None
-    return previous_run(schedule, zone, started + timedelta(seconds=1))  # type: ignore[arg-type]
 
 
 def _judging(entry: JobEntry, run: RunRecord | None) -> EntryStatus:

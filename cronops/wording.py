@@ -1,0 +1,361 @@
+"""The judge's sentences: what a finding says (detail, evidence) and why an entry is in its state.
+
+Text only, from what analysis.py decided: no rule lives here, so a rule changes in one place.
+Times are shown in the job's zone (the host's, or CRON_TZ on cronie), spans in two units.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from cronops.analysis import HostFacts, JobEntry, RunRecord
+    from cronops.crontab import PauseInfo
+
+EXAMPLES = 3  # occurrences spelled out in a finding's evidence
+
+_WHY_NOT_SCANNED = {
+    "unreachable": "cannot be reached",
+    "timeout": "did not answer in time",
+    "error": "could not be scanned",
+    "auth_failed": "refused our login",
+    "host_key_unknown": "has a host key that is not in known_hosts",
+    "host_key_changed": "has a different host key than known_hosts (reinstalled, or someone "
+    "in between)",
+}
+
+_WHAT_WAS_SEEN = {
+    "missed": "No start line was logged for the runs due at",
+    "never_ran": "No start line of this entry was logged at all; runs were due at",
+    "late": "Start lines came after the grace period",
+    "failed": "The run records (cron's log or a wrapper) show",
+    "slow": "Start and end lines show",
+    "hung": "The process list of the last scan shows",
+    "overlap": "Start and end lines (and the process list) show",
+    "pause_expired": "The crontab line carries cronops's pause marker",
+}
+
+# Why absence is judged from the moment it is (see analysis' module docstring).
+_JUDGED_FROM = {
+    "window": "the start of the audit window",
+    "coverage": "the oldest cron log line held",
+    "crontab": "its crontab's last change",
+    "first_seen": "its first sighting",
+}
+
+
+class Text(NamedTuple):
+    evidence: str  # what the logs showed and what they could not tell
+    detail: str  # one sentence for a person at 3 a.m.
+
+
+# -- host findings ------------------------------------------------------------------------------
+
+
+def not_scanned(facts: HostFacts, last_scan: datetime | None) -> Text:
+    if last_scan is None:
+        judged = "its jobs cannot be judged: it was never scanned successfully"
+    else:
+        judged = f"its jobs are judged only up to the last successful scan at {when(last_scan)}"
+    why = _WHY_NOT_SCANNED.get(facts.status, facts.status)
+    return Text(
+        f"Scan status {facts.status}: {facts.error or 'no error text'}; {judged}.",
+        f"{facts.name} {why}; {judged}.",
+    )
+
+
+def cron_stopped(facts: HostFacts) -> Text:
+    return Text(
+        "The process list of the last scan shows no cron daemon.",
+        f"cron is not running on {facts.name}: none of its jobs start until it is restarted.",
+    )
+
+
+def clock_skewed(facts: HostFacts, allowed: timedelta) -> Text:
+    off = span(abs(facts.clock_skew).total_seconds())
+    ahead = "ahead of" if facts.clock_skew > timedelta(0) else "behind"
+    return Text(
+        f"The host's clock was {off} {ahead} ours at the last scan "
+        f"(allowed {span(allowed.total_seconds())}).",
+        f"{facts.name}'s clock is {off} {ahead} ours: its jobs run that far off real time.",
+    )
+
+
+def logs_unreadable(facts: HostFacts) -> Text:
+    return Text(
+        "No cron log could be read at the last scan, so runs on this host cannot be seen.",
+        f"cronops cannot read {facts.name}'s cron log: its missed runs are unknown.",
+    )
+
+
+def crontab_errors(facts: HostFacts) -> Text:
+    problems = facts.crontab_problems
+    shown = "; ".join(
+        f"{source}:{line}: {message}" for source, line, message in problems[:EXAMPLES]
+    )
+    more = f"; and {len(problems) - EXAMPLES} more" if len(problems) > EXAMPLES else ""
+    return Text(
+        f"{shown}{more}.",
+        f"{facts.name} has {len(problems)} crontab line(s) cron rejects; Debian cron then ignores "
+        "the whole file, so none of its jobs run.",
+    )
+
+
+# -- one entry: its occurrences ---------------------------------------------------------------
+
+
+class Job(NamedTuple):
+    """The entry the sentences are about, and the zone its times are shown in."""
+
+    entry: JobEntry
+    facts: HostFacts
+    zone: tzinfo
+
+    def at(self, stamp: float) -> str:
+        return when(datetime.fromtimestamp(stamp, self.zone))
+
+
+def late(job: Job, due: float, start: float) -> str:
+    return f"started {span(start - due)} late for {job.at(due)}"
+
+
+def not_started(job: Job, due: float) -> str:
+    return f"did not start at {job.at(due)}"
+
+
+def failed(job: Job, run: RunRecord, start: float, manual: bool) -> str:
+    how = (
+        f"killed by signal {run.signal}"
+        if run.signal is not None
+        else f"failed with exit status {run.status}"
+    )
+    return f"{how} at {job.at(start)}{' (manual run)' if manual else ''}"
+
+
+def slow(job: Job, start: float, took: float, why: str) -> str:
+    return f"ran {span(took)} from {job.at(start)} ({why})"
+
+
+def over_max_duration(limit: float) -> str:
+    return f"its max_duration is {span(limit)}"
+
+
+def over_median(runs: int, usual: float) -> str:
+    return f"the median of its last {runs} runs is {span(usual)}"
+
+
+def hung(job: Job, pid: int, start: float, seen: float, limit: float) -> str:
+    return (
+        f"pid {pid}, started {job.at(start)}, was still running after "
+        f"{span(seen - start)} at the last scan (limit {span(limit)})"
+    )
+
+
+def overlap(job: Job, start: float, earlier: float, by_process: bool) -> str:
+    what = "process" if by_process else "run"
+    return f"started {job.at(start)} while the {what} from {job.at(earlier)} ran"
+
+
+def pause_marker(job: Job, pause: PauseInfo, seen: float) -> str:
+    assert pause.until is not None
+    at = f" at {job.at(pause.at.timestamp())}" if pause.at else ""
+    reason = f" (reason: {pause.reason})" if pause.reason else ""
+    return (
+        f"paused by {pause.by}{at} until {job.at(pause.until.timestamp())}{reason}, "
+        f"still in place at the last scan at {job.at(seen)}"
+    )
+
+
+def pause_over(job: Job, pause: PauseInfo, ago: float) -> str:
+    assert pause.until is not None
+    return (
+        f"was paused by {pause.by} until {job.at(pause.until.timestamp())}; the pause ended "
+        f"{span(ago)} ago but cron still does not run it: cronops does not resume on its own, "
+        f"so resume it (`cronops resume {job.entry.id}`, or p in the TUI) or pause it again"
+    )
+
+
+# -- one entry: its finding ---------------------------------------------------------------------
+
+
+class Tally(NamedTuple):
+    """A finding's occurrences, as the judge folded them."""
+
+    count: int
+    first: float
+    last: float
+    examples: list[str]  # the first few, as `_WHAT_WAS_SEEN` lists them
+    last_note: str  # the latest, as the detail tells it
+
+
+class Absence(NamedTuple):
+    """How absence was judged: from when (and why from then), up to the last successful scan."""
+
+    since: float
+    reason: str  # a key of _JUDGED_FROM
+    until: float | None
+    grace: timedelta
+
+
+def finding(job: Job, kind: str, tally: Tally, absence: Absence) -> Text:
+    label = _label(job.entry)
+    if kind == "never_ran":
+        since = job.at(absence.since)
+        detail = f"{label} has not run once since {since}, though {tally.count} run(s) were due."
+    else:
+        more = f" ({tally.count} times since {job.at(tally.first)})" if tally.count > 1 else ""
+        detail = f"{label} {tally.last_note}{more}."
+    if kind in ("missed", "never_ran") and job.facts.cron_running is False:
+        detail = detail[:-1] + "; cron is not running on the host."
+    return Text(_evidence(job, kind, tally, absence), detail)
+
+
+def _evidence(job: Job, kind: str, tally: Tally, absence: Absence) -> str:
+    shown = "; ".join(tally.examples)
+    if tally.count > len(tally.examples):
+        more = tally.count - len(tally.examples)
+        shown += f"; ... and {more} more, the last at {job.at(tally.last)}"
+    parts = [f"{_WHAT_WAS_SEEN[kind]}: {shown}."]
+    if kind in ("missed", "never_ran", "late"):
+        parts.append(_absence_basis(job, absence))
+    if job.entry.source in {source for source, _, _ in job.facts.crontab_problems}:
+        parts.append(
+            f"{job.entry.source} has lines cron rejects (Debian cron ignores the whole file)."
+        )
+    if kind != "pause_expired":  # read from the crontab, not the log
+        parts.append(log_limits(job.facts))
+    return " ".join(part for part in parts if part)
+
+
+def _absence_basis(job: Job, absence: Absence) -> str:
+    end = job.at(absence.until) if absence.until is not None else "?"
+    return (
+        f"Schedule '{job.entry.schedule}' in {_zone_name(job.zone)}; a start counts within "
+        f"{span(absence.grace.total_seconds())} of its time and before the next one. Judged "
+        f"from {job.at(absence.since)} ({_JUDGED_FROM[absence.reason]}) to the last successful "
+        f"scan at {end}; earlier and later runs are unknown."
+    )
+
+
+# -- one entry: its state -----------------------------------------------------------------------
+
+DISABLED = "commented out in its crontab: cron does not run it."
+
+
+def paused(job: Job, pause: PauseInfo, ago: float | None) -> str:
+    if ago is None:
+        return "paused by cronops: cron does not run it."
+    assert pause.until is not None
+    until = job.at(pause.until.timestamp())
+    return f"paused by cronops until {until}; that was {span(ago)} ago: cron still does not run it."
+
+
+def host_unknown(facts: HostFacts) -> str:
+    return f"{facts.name} is {facts.status}: nothing is known since its last successful scan."
+
+
+def hung_now(job: Job, pid: int, start: float, seen: float, limit: float) -> str:
+    return f"pid {pid} has run {span(seen - start)} since {job.at(start)} (limit {span(limit)})."
+
+
+def missed_now(job: Job, due: float) -> str:
+    stopped = "; cron is not running" if job.facts.cron_running is False else ""
+    return f"no start was logged for {job.at(due)}{stopped}."
+
+
+def late_now(job: Job, due: float, start: float) -> str:
+    return f"{late(job, due, start)}."
+
+
+def last_run(job: Job, run: RunRecord) -> str:
+    text = f"its last run started {job.at(run.started_at.timestamp())}"
+    if run.ended_at is not None:
+        text += f" and ran {span((run.ended_at - run.started_at).total_seconds())}"
+    if run.signal is not None:
+        return f"{text}, killed by signal {run.signal}."
+    if run.status:
+        return f"{text}, exit status {run.status}."
+    return f"{text}, exit status 0." if run.status == 0 else f"{text}."
+
+
+def running_since(job: Job, start: float) -> str:
+    return f"running since {job.at(start)}."
+
+
+def ran(job: Job, start: float) -> str:
+    return f"started {job.at(start)}; whether it succeeded is unknown."
+
+
+def why_unknown(job: Job, reason: str, since: float | None) -> str:
+    """No verdict: `reason` says which evidence is missing (see analysis' _Judge.state)."""
+    if reason == "log_off":
+        return "cronie does not log this job (its line starts with '-'): its runs cannot be seen."
+    if reason == "unreadable":
+        return "the host's cron log cannot be read."
+    if reason == "no_coverage":
+        return "no cron log lines are held for this host yet."
+    if reason == "reboot":
+        return "an @reboot job: no run seen since the log coverage began."
+    assert since is not None
+    return (
+        f"no run seen; runs before {job.at(since)} are unknown "
+        "(log coverage and crontab mtime), and none was due since."
+    )
+
+
+def log_limits(facts: HostFacts) -> str:
+    """What this host's cron log cannot tell, in an operator's words."""
+    if facts.ends_logged is False:
+        return (
+            "Outcomes are unknown: this host's cron log writes no end or exit status lines "
+            "(Debian cron at its default -L 1, or busybox), so failed, slow and hung runs "
+            "cannot be seen in it."
+        )
+    parts = []
+    if facts.ends_logged is None:
+        parts.append(
+            "whether this host's cron log writes end lines is unknown, so durations may be missing"
+        )
+    if facts.failures_logged is False:
+        parts.append(
+            "exit statuses are not logged (only Debian cron at -L 4 or more logs failures), "
+            "so a run that ended may still have failed"
+        )
+    elif facts.failures_logged is None:
+        parts.append(
+            "whether failures are logged is unknown, so a run without a failure line may "
+            "still have failed"
+        )
+    return (parts[0][0].upper() + "; ".join(parts)[1:] + ".") if parts else ""
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def span(seconds: float) -> str:
+    """'45s', '5m', '2h10m', '1d3h': the two largest units are enough for a person."""
+    whole = max(0, round(seconds))
+    amounts = (
+        (whole // 86400, "d"),
+        (whole // 3600 % 24, "h"),
+        (whole // 60 % 60, "m"),
+        (whole % 60, "s"),
+    )
+    first = next((i for i, (value, _) in enumerate(amounts) if value), len(amounts) - 1)
+    return "".join(f"{value}{name}" for value, name in amounts[first : first + 2] if value) or "0s"
+
+
+def _label(entry: JobEntry) -> str:
+    command = " ".join(entry.command.split())
+    if len(command) > 60:
+        command = command[:57] + "..."
+    return f"'{command}' ({entry.user}@{entry.host})"
+
+
+def _zone_name(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", None) or zone)
