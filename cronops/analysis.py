@@ -123,6 +123,8 @@ class JobEntry:
     first_seen: datetime  # when cronops first saw it, our clock
     crontab_mtime: datetime | None  # its file's mtime, the host's clock
     log_off: bool = False  # cronie's "-" prefix: cron runs it but logs nothing
+    line: int = 0  # its line in `source`
+    text: str = ""  # the line as written
 
 
 @dataclass(frozen=True)

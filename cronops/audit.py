@@ -8,16 +8,32 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
-from cronops.analysis import Finding, HostFacts, JobEntry, RunningJob, RunRecord, judge
+from cronops.analysis import (
+    EntryStatus,
+    Finding,
+    HostFacts,
+    JobEntry,
+    RunningJob,
+    RunRecord,
+    entry_status,
+    entry_zone,
+    judge,
+)
 from cronops.crontab import PauseInfo
 from cronops.inventory import Host, Inventory
+from cronops.policy import PolicyBook
 from cronops.probe import resolve_zone
+from cronops.schedule import Schedules
 from cronops.store import Store, from_iso, iso
 
 # Earlier runs than the window feed a job's own history (for `slow`) without being judged.
 HISTORY = timedelta(days=30)
+# An entry's state looks at the expected time before its latest one (whose grace may not have
+# passed yet): it needs its last few runs, not its whole history; the Jobs view's duration trend
+# shows these few.
+RECENT_RUNS = 3
 
 
 @dataclass
@@ -48,6 +64,54 @@ def run_audit(
         entries={e.id: e for e in entries},
         findings=findings,
         runs_checked=sum(1 for r in runs if r.started_at >= since),
+    )
+
+
+@dataclass
+class Jobs:
+    """The present entries of some hosts, with what their states are judged by: the host's
+    facts, each entry's latest runs and its processes at the last scan."""
+
+    hosts: dict[str, HostFacts]  # by name
+    entries: list[JobEntry]  # by host, source and line
+    recent_runs: dict[str, list[RunRecord]]  # by entry id, oldest first
+    running: dict[str, list[RunningJob]]  # by entry id
+
+    def zone(self, entry: JobEntry) -> tzinfo:
+        """The zone the entry's times are read in."""
+        return entry_zone(entry, self.hosts[entry.host])
+
+    def states(self, policy: PolicyBook, now: datetime) -> dict[str, EntryStatus]:
+        """Each entry's state (~60 µs each: half a second for 10k), by entry id."""
+        schedules = Schedules()  # entries of one host and schedule share their expected times
+        return {
+            entry.id: entry_status(
+                entry,
+                self.hosts[entry.host],
+                self.recent_runs.get(entry.id, []),
+                self.running.get(entry.id, []),
+                policy,
+                now,
+                schedules,
+            )
+            for entry in self.entries
+        }
+
+
+def read_jobs(store: Store, hosts: Sequence[Host]) -> Jobs:
+    """A few index lookups, so the Jobs view's first paint is quick; states come after."""
+    names = [host.name for host in hosts]
+    running: dict[str, list[RunningJob]] = {}
+    for process in load_running(store, names):
+        running.setdefault(process.entry_id or "", []).append(process)
+    recent: dict[str, list[RunRecord]] = {}
+    for row in store.recent_runs(names, RECENT_RUNS):
+        recent.setdefault(row["entry_id"], []).append(run_record(row))
+    return Jobs(
+        hosts={host.name: host_facts(store, host) for host in hosts},
+        entries=load_entries(store, names),
+        recent_runs=recent,
+        running=running,
     )
 
 
@@ -110,6 +174,8 @@ def load_entries(store: Store, hosts: Sequence[str]) -> list[JobEntry]:
             first_seen=from_iso(r["first_seen"]),
             crontab_mtime=from_iso(r["crontab_mtime"]),
             log_off=bool(r["log_off"]),
+            line=r["line"],
+            text=r["text"] or "",
         )
         for r in rows
     ]

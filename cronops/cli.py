@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_jobs,
         "list the cron entries found on the fleet, with their ids",
         "List every crontab entry of the last scan: its id (what rerun, pause and "
-        "edit take), host, user, source file and line, schedule and command. Reads the history "
+        "edit take), host, user, source file and line, schedule and command; in JSON also what "
+        "the TUI's Jobs view shows: its state, last run and next run. Reads the history "
         "database; run `cronops scan` first.",
     )
     judging = argparse.ArgumentParser(add_help=False)
@@ -400,9 +401,14 @@ def since_arg(text: str) -> timedelta | datetime:
         ) from exc
 
 
+def local_now() -> datetime:
+    """The wall clock in the local zone: "now" for every command (and where tests pin it)."""
+    return datetime.now().astimezone()
+
+
 def until_arg(text: str) -> datetime:
     moment = since_arg(text)
-    return datetime.now().astimezone() + moment if isinstance(moment, timedelta) else moment
+    return local_now() + moment if isinstance(moment, timedelta) else moment
 
 
 def fail_on_arg(text: str) -> Callable[[Finding], bool]:
@@ -567,7 +573,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if not args.no_scan:
             fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
             asyncio.run(_scan(inventory, hosts, store, fleet, args.window))
-        result = _audit(store, inventory, hosts, args.since, datetime.now().astimezone())
+        result = _audit(store, inventory, hosts, args.since, local_now())
     finally:
         store.close()
     return _print_audit(result, args)
@@ -617,7 +623,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         store = Store(demo.db_path)
         try:
             asyncio.run(_scan(demo.inventory, hosts, store, demo.connector(), demo.window))
-            result = _audit(store, demo.inventory, hosts, args.since, datetime.now().astimezone())
+            result = _audit(store, demo.inventory, hosts, args.since, local_now())
         finally:
             store.close()
     return _print_audit(result, args)
@@ -625,23 +631,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from cronops import report
+    from cronops.audit import read_jobs
 
-    _, hosts = open_inventory(args)
+    inventory, hosts = open_inventory(args)
     store = open_store(args)
     try:
-        names = {h.name for h in hosts}
-        entries = [e for e in store.entries() if e["host"] in names]
+        jobs = read_jobs(store, hosts)
     finally:
         store.close()
     if args.format == "json":
-        report.print_json(report.jobs_json(entries))
-    elif not entries:
+        states = jobs.states(inventory.policy, local_now())
+        report.print_json(report.jobs_json(jobs, states))
+    elif not jobs.entries:
         print("No entries in the history yet: run `cronops scan` first.", file=sys.stderr)
     else:
         from cronops import tables  # rich, for a person at a terminal
 
         out = tables.console()
-        out.print(tables.jobs_table(entries, out.width))
+        out.print(tables.jobs_table(jobs.entries, out.width))
     return EXIT_OK
 
 
@@ -836,7 +843,7 @@ def _plan(args, target: actions.Target, who: str) -> actions.Change:
     from cronops import actions
 
     if args.command == "pause":
-        now = datetime.now().astimezone()
+        now = local_now()
         return actions.plan_pause(target, who, now, args.reason, args.until)
     if args.command == "resume":
         return actions.plan_resume(target)

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from cronops.crontab import PauseInfo
 from cronops.kinds import SEVERITIES
 from cronops.scan import HostReport, HostScan, host_state
 from cronops.schedule import describe
+from cronops.store import iso
 from cronops.visible import visible
+from cronops.wording import zone_name
 
 if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judging
-    from cronops.analysis import Finding
-    from cronops.audit import AuditResult
+    from cronops.analysis import EntryStatus, Finding, JobEntry
+    from cronops.audit import AuditResult, Jobs
     from cronops.changes import Change
     from cronops.lint import LintNote
 
@@ -73,28 +76,55 @@ def scan_totals(outcomes: Sequence[HostScan]) -> dict[str, int]:
     }
 
 
-JOB_FIELDS = ("id", "host", "user", "source", "line", "schedule", "command", "disabled")
+def jobs_json(jobs: Jobs, states: Mapping[str, EntryStatus]) -> dict[str, Any]:
+    """What the Jobs view shows, for scripts: each entry, its state by the judge, its last run
+    and its next run. Times in the job's zone (its host's, or CRON_TZ on cronie), with offset."""
+    return {"jobs": [_job_json(entry, jobs, states[entry.id]) for entry in jobs.entries]}
 
 
-def jobs_json(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _job_json(entry: JobEntry, jobs: Jobs, status: EntryStatus) -> dict[str, Any]:
+    zone = jobs.zone(entry)
+    runs = jobs.recent_runs.get(entry.id)
+    last = runs[-1] if runs else None
     return {
-        "jobs": [
-            {
-                **{k: e[k] for k in JOB_FIELDS},
-                "disabled": bool(e["disabled"]),
-                "paused": json.loads(e["paused"]) if e["paused"] else None,
-                "description": describe(e["schedule"]),
-            }
-            for e in entries
-        ]
+        "id": entry.id,
+        "host": entry.host,
+        "user": entry.user,
+        "source": entry.source,
+        "line": entry.line,
+        "schedule": entry.schedule,
+        "command": entry.command,
+        "disabled": entry.disabled,
+        "paused": _pause_json(entry.paused),
+        "description": describe(entry.schedule),
+        "zone": zone_name(zone),
+        "state": status.state,
+        "explanation": status.explanation,
+        "last_run": None
+        if last is None
+        else {
+            "started_at": last.started_at.astimezone(zone).isoformat(),
+            "duration_s": None
+            if last.ended_at is None
+            else (last.ended_at - last.started_at).total_seconds(),
+            "outcome": status.last_outcome,
+        },
+        "next_run": status.next_run.astimezone(zone).isoformat() if status.next_run else None,
     }
 
 
-def paused_note(pause: dict[str, Any]) -> str:
-    """`paused by alice@ops until 2026-11-23 06:00: disk full`, from a pause marker's fields."""
-    until = f" until {pause['until'][:16].replace('T', ' ')} UTC" if pause.get("until") else ""
-    reason = f": {pause['reason']}" if pause.get("reason") else ""
-    return f"paused by {pause['by']}{until}{reason}"
+def _pause_json(pause: PauseInfo | None) -> dict[str, Any] | None:
+    """The pause marker's fields, times as the history stores them (UTC, ISO 8601)."""
+    if pause is None:
+        return None
+    return {"by": pause.by, "at": iso(pause.at), "reason": pause.reason, "until": iso(pause.until)}
+
+
+def paused_note(pause: PauseInfo) -> str:
+    """`paused by alice@ops until 2026-11-23 06:00 UTC: disk full`, from a pause marker."""
+    until = f" until {pause.until.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if pause.until else ""
+    reason = f": {pause.reason}" if pause.reason else ""
+    return f"paused by {pause.by}{until}{reason}"
 
 
 def audit_json(audit: AuditResult) -> dict[str, Any]:

@@ -227,6 +227,24 @@ class Store:
         )
         return found[0] if found else None
 
+    def recent_runs(self, hosts: list[str], count: int) -> list[dict[str, Any]]:
+        """The latest `count` runs of each present entry of the hosts, by entry, oldest first."""
+        # A few index probes per entry on (entry_id, started_at): never a scan of every run. By
+        # rowid, which that index holds, rather than id: a third less time than a probe of the
+        # id index per run (~0.1 s for 10k entries).
+        return self.rows(
+            f"""
+            select r.entry_id, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger
+            from entries e
+            join runs r on r.rowid in (
+                select rowid from runs where entry_id = e.id order by started_at desc limit ?
+            )
+            where e.present = 1 and e.host in ({", ".join("?" for _ in hosts) or "null"})
+            order by e.id, r.started_at
+            """,
+            [count, *hosts],
+        )
+
     def host_row(self, name: str) -> dict[str, Any] | None:
         found = self.rows("select * from hosts where name = ?", [name])
         return found[0] if found else None

@@ -6,7 +6,6 @@ when piped.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -26,6 +25,7 @@ from cronops.transport import HostStatus
 from cronops.visible import visible
 
 if TYPE_CHECKING:
+    from cronops.analysis import JobEntry
     from cronops.audit import AuditResult
     from cronops.changes import Change
     from cronops.lint import LintNote
@@ -138,7 +138,7 @@ def _scan_notes(outcome: HostScan) -> str:
     return "; ".join(notes)
 
 
-def jobs_table(entries: Sequence[dict[str, Any]], width: int) -> Table:
+def jobs_table(entries: Sequence[JobEntry], width: int) -> Table:
     """One line per entry; the schedule in words only where the terminal has room for it."""
     wide = width >= 140
     table = Table(title=f"{len(entries)} entries", title_justify="left", expand=True)
@@ -151,15 +151,15 @@ def jobs_table(entries: Sequence[dict[str, Any]], width: int) -> Table:
     table.add_column("COMMAND", no_wrap=True, overflow="ellipsis", ratio=1)
     table.add_column("SOURCE", no_wrap=True, overflow="ellipsis")
     for e in entries:
-        command = shown(e["command"])
-        if e["paused"]:
-            command = f"[strike]{command}[/] ({shown(paused_note(json.loads(e['paused'])))})"
-        elif e["disabled"]:
+        command = shown(e.command)
+        if e.paused:
+            command = f"[strike]{command}[/] ({shown(paused_note(e.paused))})"
+        elif e.disabled:
             command = f"[strike]{command}[/] (disabled)"
-        row = [e["id"], shown(e["host"]), shown(e["user"]), shown(e["schedule"])]
+        row = [e.id, shown(e.host), shown(e.user), shown(e.schedule)]
         if wide:
-            row.append(f"[italic]{shown(describe(e['schedule']))}[/]")
-        row += [command, shown(f"{_short_source(e['source'])}:{e['line']}")]
+            row.append(f"[italic]{shown(describe(e.schedule))}[/]")
+        row += [command, shown(f"{_short_source(e.source)}:{e.line}")]
         table.add_row(*row)
     return table
 

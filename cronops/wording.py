@@ -231,7 +231,7 @@ def _evidence(job: Job, kind: str, tally: Tally, absence: Absence) -> str:
 def _absence_basis(job: Job, absence: Absence) -> str:
     end = job.at(absence.until) if absence.until is not None else "?"
     return (
-        f"Schedule '{job.entry.schedule}' in {_zone_name(job.zone)}; a start counts within "
+        f"Schedule '{job.entry.schedule}' in {zone_name(job.zone)}; a start counts within "
         f"{span(absence.grace.total_seconds())} of its time and before the next one. Judged "
         f"from {job.at(absence.since)} ({_JUDGED_FROM[absence.reason]}) to the last successful "
         f"scan at {end}; earlier and later runs are unknown."
@@ -357,5 +357,6 @@ def _label(entry: JobEntry) -> str:
     return f"'{command}' ({entry.user}@{entry.host})"
 
 
-def _zone_name(zone: tzinfo) -> str:
+def zone_name(zone: tzinfo) -> str:
+    """Its IANA name where it has one ("Europe/Berlin")."""
     return str(getattr(zone, "key", None) or zone)

@@ -8,11 +8,13 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerState
 
+from cronops import cli
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
 from cronops.store import Store, iso, run_key
@@ -20,6 +22,7 @@ from cronops.transport.base import HostStatus, Reply
 from cronops.tui import CronopsApp
 from cronops.tui.screens.detail import DetailScreen
 from cronops.tui.screens.help import HelpScreen
+from cronops.tui.widgets.format import span, when
 from cronops.tui.widgets.progress import ScanProgress
 from cronops.tui.widgets.rowtable import RowTable
 from cronops.tui.widgets.table import TableView
@@ -282,6 +285,77 @@ async def test_jobs_view_shows_state_last_and_next_run_in_host_zone(history):
         assert jobs["b001"][0] == "unknown"  # its host timed out: nothing is known since
         # charlie is in Berlin: 03:00 there, whatever the UTC time.
         assert jobs["c001"][7] == "11-23 03:00"
+
+
+INVENTORY_TOML = """
+[defaults]
+grace = "5m"
+
+[[hosts]]
+name = "alpha"
+address = "10.0.0.1"
+tags = ["web", "prod"]
+
+[[hosts]]
+name = "bravo"
+address = "10.0.0.2"
+tags = ["db"]
+
+[[hosts]]
+name = "charlie"
+address = "10.0.0.3"
+tags = ["batch"]
+timezone = "Europe/Berlin"
+
+[[jobs]]
+command = "backup"
+max_duration = "30m"
+runbook = "https://wiki/backup"
+"""
+
+
+async def test_cronops_jobs_json_carries_what_the_jobs_view_shows(
+    history, tmp_path, capsys, monkeypatch
+):
+    path, _ = history
+    inventory = tmp_path / "hosts.toml"
+    inventory.write_text(INVENTORY_TOML)
+    monkeypatch.setattr(cli, "local_now", lambda: NOW)
+    assert cli.main(["jobs", "--format", "json", "-i", str(inventory), "--db", str(path)]) == 0
+    listed = {job["id"]: job for job in json.loads(capsys.readouterr().out)["jobs"]}
+
+    assert listed["a001"]["state"] == "ok"
+    assert listed["a001"]["last_run"] == {
+        "started_at": "2026-11-22T11:00:00+00:00",
+        "duration_s": 67.0,
+        "outcome": "ok",
+    }
+    assert listed["a001"]["next_run"] == "2026-11-22T13:00:00+00:00"
+    assert listed["a002"]["state"] == "failing"
+    assert "exit status 1" in listed["a002"]["explanation"]
+    assert (listed["a003"]["state"], listed["a003"]["last_run"]) == ("missed", None)
+    assert listed["b001"]["state"] == "unknown"
+    assert listed["c001"]["zone"] == "Europe/Berlin"
+    assert listed["c001"]["next_run"] == "2026-11-23T03:00:00+01:00"
+
+    app = app_for(history)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        shown = {r[-1]: r for r in rows(app, "jobs")}
+    assert set(shown) == set(listed)
+    for entry_id, job in listed.items():
+        state, last, took, upcoming = (shown[entry_id][i] for i in (0, 5, 6, 7))
+        zone = ZoneInfo(job["zone"])
+        assert job["state"] == state
+        if job["last_run"] is None:
+            assert last == "never seen"
+        else:
+            started = datetime.fromisoformat(job["last_run"]["started_at"])
+            assert last == f"{when(started, zone)} {job['last_run']['outcome']}"
+            assert took == span(job["last_run"]["duration_s"])
+        next_run = datetime.fromisoformat(job["next_run"]) if job["next_run"] else None
+        assert upcoming == when(next_run, zone)
 
 
 async def test_sort_keys_cycle_and_reverse(history):

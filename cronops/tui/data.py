@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
@@ -15,24 +15,22 @@ from cronops.analysis import (
     Finding,
     HostFacts,
     JobEntry,
-    RunningJob,
     RunRecord,
-    entry_status,
     entry_zone,
     scheduled_for,
     worst_first,
 )
 from cronops.audit import (
     AuditResult,
+    Jobs,
     host_facts,
     load_entries,
-    load_running,
+    read_jobs,
     run_audit,
-    run_record,
 )
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
-from cronops.schedule import Schedules, describe, next_runs
+from cronops.schedule import describe, next_runs
 from cronops.store import BUSY_TIMEOUT_S, Store, from_iso
 
 # The Problems view judges the last day, as `cronops audit` does by default.
@@ -41,10 +39,6 @@ HISTORY_ROWS = 50  # runs shown in a job's detail
 JUDGE_BATCH = 25  # hosts judged at a time, so the Problems view fills in as it goes
 # From this many entries on, judging goes to a worker process (starting one costs ~0.5 s).
 JUDGE_IN_PROCESS_FROM = 2000
-# An entry's state looks at the expected time before its latest one (whose grace may not have
-# passed yet): it needs its last few runs, not its whole history; the Jobs view's duration trend
-# shows these few.
-RECENT_RUNS = 3
 
 
 @dataclass
@@ -52,7 +46,6 @@ class JobRow:
     """One entry as the Jobs view lists it; `haystack` is what the filter matches."""
 
     entry: JobEntry
-    text: str  # the line as written
     status: EntryStatus
     recent_runs: list[RunRecord]  # its latest runs, oldest first
     zone: tzinfo
@@ -79,8 +72,7 @@ class Fleet:
     now: datetime
     hosts: list[HostRow]
     jobs: list[JobRow]
-    facts: dict[str, HostFacts] = field(default_factory=dict)
-    running: dict[str, list[RunningJob]] = field(default_factory=dict)  # by entry id
+    evidence: Jobs  # what the entries' states are judged by
 
 
 class ReadStore(Store):
@@ -116,21 +108,16 @@ class FleetReader:
     def read(self) -> Fleet:
         """Hosts and entries with their last run: a few index lookups, so the first paint is quick.
 
-        Entry states come after, from `judge_entries`: ~60 µs each, half a second for 10k."""
+        Entry states come after, from `judge_entries`."""
         now = self.now()
-        names = [h.name for h in self.hosts]
-        facts = {h.name: host_facts(self.store, h) for h in self.hosts}
-        texts, recent = self._entry_texts_and_recent_runs(names)
-        running: dict[str, list[RunningJob]] = {}
-        for process in load_running(self.store, names):
-            running.setdefault(process.entry_id or "", []).append(process)
+        evidence = read_jobs(self.store, self.hosts)
+        facts = evidence.hosts
         jobs = []
-        for entry in load_entries(self.store, names):
-            runs = recent.get(entry.id, [])
+        for entry in evidence.entries:
+            runs = evidence.recent_runs.get(entry.id, [])
             jobs.append(
                 JobRow(
                     entry=entry,
-                    text=texts.get(entry.id, ""),
                     status=_judging(entry, runs[-1] if runs else None),
                     recent_runs=runs,
                     zone=entry_zone(entry, facts[entry.host]),
@@ -153,23 +140,11 @@ class FleetReader:
             )
             for h in self.hosts
         ]
-        return Fleet(now=now, hosts=hosts, jobs=jobs, facts=facts, running=running)
+        return Fleet(now=now, hosts=hosts, jobs=jobs, evidence=evidence)
 
     def judge_entries(self, fleet: Fleet) -> None:
         """Each entry's state by its latest runs."""
-        schedules = Schedules()
-        for job in fleet.jobs:
-            facts = fleet.facts[job.entry.host]
-            job.status = entry_status(
-                job.entry,
-                facts,
-                job.recent_runs,
-                fleet.running.get(job.entry.id, []),
-                self.inventory.policy,
-                fleet.now,
-                schedules,
-            )
-            _index(job, facts)
+        apply_states(fleet, fleet.evidence.states(self.inventory.policy, fleet.now))
 
     def judge_in_batches(self, now: datetime, batch: int = JUDGE_BATCH) -> Iterator[AuditResult]:
         """The audit a few hosts at a time, each answer the whole audit so far, so findings
@@ -179,33 +154,6 @@ class FleetReader:
             hosts = self.hosts[start : start + batch]
             results.append(run_audit(self.store, self.inventory, hosts, now - PROBLEM_WINDOW, now))
             yield merged(results)
-
-    def _entry_texts_and_recent_runs(
-        self, names: list[str]
-    ) -> tuple[dict[str, str], dict[str, list[RunRecord]]]:
-        # A few index probes per entry on (entry_id, started_at): never a scan of every run. By
-        # rowid, which that index holds, rather than id: a third less time than a probe of the
-        # id index per run (~0.1 s for 10k entries).
-        rows = self.store.rows(
-            f"""
-            select e.id as entry_id, e.text, r.host, r.started_at, r.ended_at, r.status, r.signal,
-                   r.trigger
-            from entries e
-            left join runs r on r.rowid in (
-                select rowid from runs where entry_id = e.id
-                order by started_at desc limit {RECENT_RUNS}
-            )
-            where e.present = 1 and e.host in ({", ".join("?" for _ in names) or "null"})
-            order by e.id, r.started_at
-            """,
-            names,
-        )
-        texts = {r["entry_id"]: r["text"] or "" for r in rows}
-        recent: dict[str, list[RunRecord]] = {}
-        for r in rows:
-            if r["started_at"]:
-                recent.setdefault(r["entry_id"], []).append(run_record(r))
-        return texts, recent
 
     # -- one job, for its detail screen ------------------------------------------------------
 
@@ -289,7 +237,7 @@ def apply_states(fleet: Fleet, states: dict[str, EntryStatus]) -> None:
     for job in fleet.jobs:
         if job.entry.id in states:
             job.status = states[job.entry.id]
-            _index(job, fleet.facts[job.entry.host])
+            _index(job, fleet.evidence.hosts[job.entry.host])
 
 
 def problems_by_host(findings: Sequence[Finding]) -> Counter:
