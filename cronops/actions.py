@@ -212,26 +212,26 @@ def unified_diff(before: str, after: str, name: str) -> str:
 
 def find_target(store: Store, hosts: Sequence[Host], entry_id: str) -> Target:
     """The entry with this id (as `cronops jobs` lists it), re-read from the stored crontab."""
-    row = store.entry(entry_id)
-    if row is None or not row["present"]:
+    known = store.entry(entry_id)
+    if known is None or not known.present:
         raise ActionError(
             f"no entry {entry_id!r} in the history: `cronops jobs` lists the ids "
             "(`cronops scan` first if it is new)"
         )
-    host = _host(hosts, row["host"])
-    stored = store.crontab(row["host"], row["source"])
+    host = _host(hosts, known.host)
+    stored = store.crontab(known.host, known.source)
     if stored is None:
-        raise ActionError(f"the crontab {row['source']} of {row['host']} is not in the history")
+        raise ActionError(f"the crontab {known.source} of {known.host} is not in the history")
     crontab = parse_crontab(
         stored["text"],
-        host=row["host"],
-        source=row["source"],
+        host=known.host,
+        source=known.source,
         kind=stored["kind"],
         owner=stored["owner"],
     )
     entry = next((e for e in crontab.entries if e.id == entry_id), None)
     if entry is None:
-        raise ActionError(f"entry {entry_id} is no longer in {row['source']}: scan again")
+        raise ActionError(f"entry {entry_id} is no longer in {known.source}: scan again")
     return Target(host, entry, crontab)
 
 
@@ -420,9 +420,13 @@ def record_refusal(
     it (the login, once the host was reached)."""
     if exc.recorded:
         return
-    known = store.entry(entry_id) or {}
-    row = _trail_row(who, clock, known.get("host"), action, entry_id)
-    where = {"path": known.get("source"), "line": known.get("line"), "before": known.get("text")}
+    known = store.entry(entry_id)
+    row = _trail_row(who, clock, known.host if known else None, action, entry_id)
+    where = (
+        {"path": known.source, "line": known.line, "before": known.text}
+        if known
+        else {"path": None, "line": None, "before": None}
+    )
     _record_failure(store, row | where | {"login": exc.login}, exc)
 
 

@@ -59,7 +59,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from math import inf
 from statistics import median
 from typing import NamedTuple
@@ -69,10 +69,10 @@ from cronops import wording
 from cronops.crontab import PauseInfo
 from cronops.kinds import SEVERITIES
 from cronops.policy import Policy, PolicyBook, in_spans
+from cronops.records import CRON, EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import REBOOT, Schedules, gap_at, next_time, previous_time, split_schedule
 
 OK = "ok"
-CRON = "cron"  # RunRecord.trigger of a run cron started; anything else (e.g. "manual") is not
 START_SLACK_S = 1.0  # log timestamps are cut to the second; cron starts jobs just after the minute
 SAME_PROCESS_S = 5.0  # a process's start (clock minus elapsed time) is this near its log line
 HISTORY_RUNS = 20  # slow: compared with the median of this many earlier runs...
@@ -85,97 +85,6 @@ _CONNECTION_KINDS = {
     "host_key_unknown": "host_key",
     "host_key_changed": "host_key",
 }
-
-
-@dataclass(frozen=True)
-class HostFacts:
-    """What the store knows about one host."""
-
-    name: str
-    status: str  # "ok" or unreachable|timeout|auth_failed|host_key_unknown|host_key_changed|error
-    error: str | None
-    zone: tzinfo
-    tags: tuple[str, ...] = ()
-    cron_running: bool | None = None  # None: no process list
-    clock_skew: timedelta = timedelta(0)  # host clock minus ours
-    coverage_start: datetime | None = None  # earliest cron log line held for this host
-    last_ok_at: datetime | None = None  # last successful scan (evidence ends here), our clock
-    logs_readable: bool = True
-    crontab_problems: tuple[tuple[str, int, str], ...] = ()  # (source, line, message)
-    ends_logged: bool | None = None  # does this host's log write end lines? None: unknown
-    failures_logged: bool | None = None  # ... failure (exit status, signal) lines?
-    cron_flavor: str = "debian"  # "debian" | "cronie" | "busybox": CRON_TZ only on cronie
-
-
-@dataclass(frozen=True)
-class JobEntry:
-    """One crontab entry as the store holds it."""
-
-    id: str
-    host: str
-    user: str
-    source: str
-    schedule: str
-    command: str
-    disabled: bool
-    paused: PauseInfo | None  # the marker of `cronops pause`; None when not paused
-    cron_tz: str | None
-    first_seen: datetime  # when cronops first saw it, our clock
-    crontab_mtime: datetime | None  # its file's mtime, the host's clock
-    log_off: bool = False  # cronie's "-" prefix: cron runs it but logs nothing
-    line: int = 0  # its line in `source`
-    text: str = ""  # the line as written
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    entry_id: str | None
-    host: str
-    started_at: datetime
-    ended_at: datetime | None
-    status: int | None  # exit status, only when the log or a wrapper said so
-    signal: int | None
-    trigger: str = CRON
-
-
-@dataclass(frozen=True)
-class RunningJob:
-    """A job process in the host's last process list."""
-
-    host: str
-    entry_id: str | None
-    pid: int
-    started_at: datetime
-
-
-@dataclass
-class Finding:
-    host: str
-    kind: str
-    severity: str  # "critical" | "warning" | "info"
-    count: int
-    first_at: datetime
-    last_at: datetime
-    evidence: str  # what the logs showed and what they could not tell
-    detail: str  # one sentence for a person at 3 a.m.
-    entry_id: str | None = None
-    runbook: str | None = None
-
-
-@dataclass(frozen=True)
-class EntryStatus:
-    """One entry at a glance, for the TUI.
-
-    state: ok (last run succeeded), ran (started on schedule, outcome unknown), running, late,
-    missed, failing, hung, unknown (nothing to judge by: `explanation` says why), paused, disabled.
-    """
-
-    entry_id: str
-    state: str
-    last_run: datetime | None
-    last_outcome: str  # ok | failed | killed | running | unknown; "" when no run was seen
-    next_run: datetime | None
-    explanation: str  # what is known and what is not
 
 
 def judge(

@@ -1,35 +1,24 @@
 """The audit: what the history holds about the chosen hosts, handed to the judge, as one result.
 
-Reads the store (after a scan, usually), builds analysis inputs, and returns the findings.
+Reads the history (after a scan, usually) and returns the findings; and the entries with what
+their states are judged by, for the Jobs view and `cronops jobs`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from cronops.analysis import (
-    EntryStatus,
-    Finding,
-    HostFacts,
-    JobEntry,
-    RunningJob,
-    RunRecord,
-    entry_status,
-    entry_zone,
-    judge,
-)
-from cronops.crontab import PauseInfo
+from cronops.analysis import entry_status, entry_zone, judge
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
-from cronops.probe import resolve_zone
+from cronops.records import EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import Schedules
-from cronops.store import Store, from_iso, iso
+from cronops.store import History
 
 # Earlier runs than the window feed a job's own history (for `slow`) without being judged.
-HISTORY = timedelta(days=30)
+RUN_HISTORY = timedelta(days=30)
 # An entry's state looks at the expected time before its latest one (whose grace may not have
 # passed yet): it needs its last few runs, not its whole history; the Jobs view's duration trend
 # shows these few.
@@ -48,13 +37,13 @@ class AuditResult:
 
 
 def run_audit(
-    store: Store, inventory: Inventory, hosts: Sequence[Host], since: datetime, now: datetime
+    history: History, inventory: Inventory, hosts: Sequence[Host], since: datetime, now: datetime
 ) -> AuditResult:
-    facts = [host_facts(store, host) for host in hosts]
+    facts = list(history.host_facts(hosts).values())
     names = [host.name for host in hosts]
-    entries = load_entries(store, names)
-    runs = load_runs(store, names, since - HISTORY)
-    running = load_running(store, names)
+    entries = history.entries(names)
+    runs = history.runs(names, since - RUN_HISTORY)
+    running = history.processes(names)
     findings = judge(facts, entries, runs, running, inventory.policy, now=now, since=since)
     return AuditResult(
         generated_at=now,
@@ -98,137 +87,15 @@ class Jobs:
         }
 
 
-def read_jobs(store: Store, hosts: Sequence[Host]) -> Jobs:
+def read_jobs(history: History, hosts: Sequence[Host]) -> Jobs:
     """A few index lookups, so the Jobs view's first paint is quick; states come after."""
     names = [host.name for host in hosts]
     running: dict[str, list[RunningJob]] = {}
-    for process in load_running(store, names):
+    for process in history.processes(names):
         running.setdefault(process.entry_id or "", []).append(process)
-    recent: dict[str, list[RunRecord]] = {}
-    for row in store.recent_runs(names, RECENT_RUNS):
-        recent.setdefault(row["entry_id"], []).append(run_record(row))
     return Jobs(
-        hosts={host.name: host_facts(store, host) for host in hosts},
-        entries=load_entries(store, names),
-        recent_runs=recent,
+        hosts=history.host_facts(hosts),
+        entries=history.entries(names),
+        recent_runs=history.recent_runs(names, RECENT_RUNS),
         running=running,
     )
-
-
-def host_facts(store: Store, host: Host) -> HostFacts:
-    """The host as its last scan left it; a host never scanned says so."""
-    row = store.host_row(host.name)
-    if row is None:
-        zone, _ = resolve_zone(host.timezone or "", "")
-        return HostFacts(
-            name=host.name, status="error", error="never scanned", zone=zone, tags=host.tags
-        )
-    zone, _ = resolve_zone(host.timezone or row["zone"] or "", "")
-    problems = store.rows(
-        "select source, line, message from crontab_problems where host = ? order by source, line",
-        [host.name],
-    )
-    dialect = store.rows(
-        "select dialect from runs where host = ? and dialect != '' order by started_at desc limit 1",
-        [host.name],
-    )
-    return HostFacts(
-        name=host.name,
-        status=row["status"],
-        error=row["error"],
-        zone=zone,
-        tags=host.tags,
-        cron_running=None if row["cron_running"] is None else bool(row["cron_running"]),
-        clock_skew=timedelta(seconds=row["clock_skew_s"] or 0),
-        coverage_start=from_iso(row["coverage_start"]),
-        last_ok_at=from_iso(row["ok_at"]),
-        logs_readable=row["ok_at"] is None or bool(row["logs"]),
-        crontab_problems=tuple((p["source"], p["line"], p["message"]) for p in problems),
-        ends_logged=_flag(row["ends_logged"]),
-        failures_logged=_flag(row["failures_logged"]),
-        cron_flavor=dialect[0]["dialect"] if dialect else "debian",
-    )
-
-
-def load_entries(store: Store, hosts: Sequence[str]) -> list[JobEntry]:
-    rows = store.rows(
-        f"""
-        select e.*, c.mtime as crontab_mtime from entries e
-        left join crontabs c on c.host = e.host and c.path = e.source
-        where e.present = 1 and e.host in ({_marks(hosts)})
-        order by e.host, e.source, e.line
-        """,
-        list(hosts),
-    )
-    return [
-        JobEntry(
-            id=r["id"],
-            host=r["host"],
-            user=r["user"],
-            source=r["source"],
-            schedule=r["schedule"],
-            command=r["command"],
-            disabled=bool(r["disabled"]),
-            paused=_pause(r["paused"]),
-            cron_tz=json.loads(r["env"] or "{}").get("CRON_TZ"),
-            first_seen=from_iso(r["first_seen"]),
-            crontab_mtime=from_iso(r["crontab_mtime"]),
-            log_off=bool(r["log_off"]),
-            line=r["line"],
-            text=r["text"] or "",
-        )
-        for r in rows
-    ]
-
-
-def load_runs(store: Store, hosts: Sequence[str], since: datetime) -> list[RunRecord]:
-    rows = store.rows(
-        f"""
-        select entry_id, host, started_at, ended_at, status, signal, trigger from runs
-        where host in ({_marks(hosts)}) and started_at >= ?
-        """,
-        [*hosts, iso(since)],
-    )
-    return [run_record(r) for r in rows]
-
-
-def run_record(row: dict) -> RunRecord:
-    """A runs row (with its entry_id) as the judge takes it."""
-    return RunRecord(
-        entry_id=row["entry_id"],
-        host=row["host"],
-        started_at=from_iso(row["started_at"]),
-        ended_at=from_iso(row["ended_at"]),
-        status=row["status"],
-        signal=row["signal"],
-        trigger=row["trigger"],
-    )
-
-
-def load_running(store: Store, hosts: Sequence[str]) -> list[RunningJob]:
-    rows = store.rows(
-        f"select host, entry_id, pid, started_at from processes where host in ({_marks(hosts)})",
-        list(hosts),
-    )
-    return [RunningJob(r["host"], r["entry_id"], r["pid"], from_iso(r["started_at"])) for r in rows]
-
-
-def _pause(stored: str | None) -> PauseInfo | None:
-    """An entries row's `paused` column (JSON, times in ISO) as the marker it was read from."""
-    if stored is None:
-        return None
-    pause = json.loads(stored)
-    return PauseInfo(
-        by=pause["by"],
-        at=from_iso(pause["at"]),
-        reason=pause["reason"],
-        until=from_iso(pause["until"]),
-    )
-
-
-def _flag(value: int | None) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _marks(items: Sequence[str]) -> str:
-    return ", ".join("?" for _ in items) or "null"

@@ -21,9 +21,9 @@ from cronops import __version__, locations
 # nor textual). asyncio, asyncssh, sqlite-utils and rich each cost tens of milliseconds per start.
 if TYPE_CHECKING:
     from cronops import actions
-    from cronops.analysis import Finding
     from cronops.audit import AuditResult
     from cronops.inventory import Host, Inventory
+    from cronops.records import Finding
     from cronops.scan import HostReport, HostScan
     from cronops.store import Store
     from cronops.transport import Connector

@@ -275,7 +275,7 @@ def in_spans(spans: Sequence[tuple[float, float]], moment: float) -> bool:
 
 
 class JobIdentity(Protocol):
-    """What a [[jobs]] rule matches on, of an entry (analysis.JobEntry is one)."""
+    """What a [[jobs]] rule matches on, of an entry (records.JobEntry is one)."""
 
     @property
     def id(self) -> str: ...
@@ -288,7 +288,7 @@ class JobIdentity(Protocol):
 
 
 class HostIdentity(Protocol):
-    """What the policy looks up a host by (analysis.HostFacts is one)."""
+    """What the policy looks up a host by (records.HostFacts is one)."""
 
     @property
     def name(self) -> str: ...

@@ -21,10 +21,10 @@ from cronops.visible import visible
 from cronops.wording import zone_name
 
 if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judging
-    from cronops.analysis import EntryStatus, Finding, JobEntry
     from cronops.audit import AuditResult, Jobs
     from cronops.changes import Change
     from cronops.lint import LintNote
+    from cronops.records import EntryStatus, Finding, JobEntry
 
 
 def hosts_json(reports: Sequence[HostReport]) -> dict[str, Any]:

@@ -378,10 +378,8 @@ def _write(store: Store, db: sqlite3.Connection, digest: _Digest, started: datet
         store.write_host_state(db, digest.state)
         store.write_scan(db, _scan_row(outcome, started, now))
         return
-    coverage = db.execute("select coverage_start from hosts where name = ?", [name]).fetchone()
-    earliest = min(
-        filter(None, [coverage[0] if coverage else None, digest.first_event]), default=None
-    )
+    coverage = store.coverage_start(db, name)
+    earliest = min(filter(None, [coverage, digest.first_event]), default=None)
     store.write_host_state(db, digest.state | {"coverage_start": earliest})
     for row in digest.crontabs:
         store.write_crontab(db, row, now)

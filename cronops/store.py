@@ -14,19 +14,22 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cronops.changes import CronopsEdit, CrontabEdit
-from cronops.crontab import StoredCrontab
+from cronops.crontab import PauseInfo, StoredCrontab
 from cronops.locations import private_file
-from cronops.probe import LogCursor
+from cronops.probe import LogCursor, resolve_zone
+from cronops.records import HostFacts, JobEntry, RunningJob, RunRecord
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
+
+    from cronops.inventory import Host
 
 # Long enough for another cronops process to finish writing a host; never "database is locked".
 BUSY_TIMEOUT_S = 60.0
@@ -129,162 +132,121 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-class Store:
-    def __init__(self, path: Path):
-        self.path = path
-        # Before SQLite opens it: SQLite gives the -wal and -shm it makes the file's own mode.
-        private_file(path, ("-wal", "-shm"))
-        # A scan stores hosts on one worker thread while its event loop talks to the others.
-        self.db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-        self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self.db.execute(f"PRAGMA page_size = {PAGE_BYTES}")  # a new history only
-        _use_wal(self.db)
-        self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        # Each host's savepoint saves the pages it changes that the group has already changed;
-        # in memory, not in a temp file (a write() per page: 40,000 of them on a first scan).
-        self.db.execute("PRAGMA temp_store = MEMORY")
-        # Safe with WAL: a crash loses no committed scan.
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+class History:
+    """The history's reads, each returning records (or, for what no record models yet, rows).
+
+    No method here writes: opened on its own (`History.open`), it is a read-only view of the
+    history for a reader thread or worker process; a Store is a History that also writes."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    @classmethod
+    def open(cls, path: Path) -> History:
+        """A read-only connection of its own: SQLite connections must not be shared by threads
+        that may close them, and a reader never migrates or writes."""
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        return cls(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False))
 
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """IMMEDIATE: take the write lock up front, so two writers queue instead of deadlocking."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.execute("COMMIT")
-
-    @contextmanager
-    def savepoint(self, db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        """Inside a transaction: if the block fails, only its own writes are undone."""
-        db.execute("SAVEPOINT part")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK TO part")
-            db.execute("RELEASE part")
-            raise
-        db.execute("RELEASE part")
-
-    def _migrate(self) -> None:
-        """Bring the history to SCHEMA_VERSION, one step at a time, in one transaction: an
-        upgrade that fails leaves the history as it was."""
-        with self.transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version >= SCHEMA_VERSION:
-                return
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[step](database(db))
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    # -- reading -----------------------------------------------------------------------------
-
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         return _dicts(self.db, sql, params)
 
-    def log_cursors(self, host: str) -> tuple[dict[str, LogCursor], str | None]:
-        cursors: dict[str, LogCursor] = {}
-        journal_cursor = None
-        for row in self.rows("select * from log_cursors where host = ?", [host]):
-            if row["path"] == JOURNAL:
-                journal_cursor = row["journal_cursor"]
-            else:
-                cursors[row["path"]] = LogCursor(
-                    row["path"],
-                    row["inode"],
-                    row["offset"],
-                    row["head_len"],
-                    row["head_hash"],
-                    row["tail_len"] or 0,  # none before schema version 5
-                    row["tail_hash"] or "",
-                    row["archive_mtime"],
-                )
-        return cursors, journal_cursor
+    # -- records ---------------------------------------------------------------------------
 
-    def open_runs(self, host: str, since: datetime) -> list[dict[str, Any]]:
-        """Runs in the window with a start and no end yet, from logs that would log the end."""
-        return self.rows(
-            "select * from runs where host = ? and ended_at is null and started_at >= ? "
-            "and dialect in ('debian', 'cronie') and trigger = 'cron' order by started_at",
-            [host, iso(since)],
+    def host_facts(self, hosts: Sequence[Host]) -> dict[str, HostFacts]:
+        """Each host as its last scan left it, by name, in one query; a host never scanned says
+        so. The inventory's `timezone` wins over the zone the host reported."""
+        rows = self.rows(
+            f"""
+            select h.*, p.source as problem_source, p.line as problem_line, p.message as problem,
+                (select dialect from runs where host = h.name and dialect != ''
+                 order by started_at desc limit 1) as dialect
+            from hosts h left join crontab_problems p on p.host = h.name
+            where h.name in ({_marks(hosts)})
+            order by h.name, p.source, p.line
+            """,
+            [host.name for host in hosts],
         )
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_name.setdefault(row["name"], []).append(row)
+        return {host.name: _host_facts(host, by_name.get(host.name, [])) for host in hosts}
 
-    def run_of_process(
-        self, host: str, pid: int, earliest: datetime, latest: datetime
-    ) -> dict[str, Any] | None:
-        """The run the log shows for a process: its pid, started between the two times."""
-        found = self.rows(
-            "select * from runs where host = ? and pid = ? and started_at between ? and ? "
-            "order by started_at desc limit 1",
-            [host, pid, iso(earliest), iso(latest)],
+    def entries(self, hosts: Sequence[str]) -> list[JobEntry]:
+        """The hosts' present entries, by host, source and line."""
+        return [
+            _job_entry(row)
+            for row in self.rows(
+                f"""
+                {_ENTRIES}
+                where e.present = 1 and e.host in ({_marks(hosts)})
+                order by e.host, e.source, e.line
+                """,
+                list(hosts),
+            )
+        ]
+
+    def entry(self, entry_id: str) -> JobEntry | None:
+        """The entry with this id, present or not (an entry's last version is kept)."""
+        found = self.rows(f"{_ENTRIES} where e.id = ?", [entry_id])
+        return _job_entry(found[0]) if found else None
+
+    def entry_count(self) -> int:
+        """How many entries the fleet has now."""
+        return self.db.execute("select count(*) from entries where present = 1").fetchone()[0]
+
+    def runs(self, hosts: Sequence[str], since: datetime) -> list[RunRecord]:
+        """The hosts' runs that started at or after `since`."""
+        rows = self.rows(
+            f"select {_RUN_RECORD} from runs where host in ({_marks(hosts)}) and started_at >= ?",
+            [*hosts, iso(since)],
         )
-        return found[0] if found else None
+        return [_run(row) for row in rows]
 
-    def recent_runs(self, hosts: list[str], count: int) -> list[dict[str, Any]]:
-        """The latest `count` runs of each present entry of the hosts, by entry, oldest first."""
+    def recent_runs(self, hosts: Sequence[str], count: int) -> dict[str, list[RunRecord]]:
+        """The latest `count` runs of each present entry of the hosts, by entry id, oldest first."""
         # A few index probes per entry on (entry_id, started_at): never a scan of every run. By
         # rowid, which that index holds, rather than id: a third less time than a probe of the
         # id index per run (~0.1 s for 10k entries).
-        return self.rows(
+        rows = self.rows(
             f"""
             select r.entry_id, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger
             from entries e
             join runs r on r.rowid in (
                 select rowid from runs where entry_id = e.id order by started_at desc limit ?
             )
-            where e.present = 1 and e.host in ({", ".join("?" for _ in hosts) or "null"})
+            where e.present = 1 and e.host in ({_marks(hosts)})
             order by e.id, r.started_at
             """,
             [count, *hosts],
         )
+        recent: dict[str, list[RunRecord]] = {}
+        for row in rows:
+            recent.setdefault(row["entry_id"], []).append(_run(row))
+        return recent
 
-    def host_row(self, name: str) -> dict[str, Any] | None:
-        found = self.rows("select * from hosts where name = ?", [name])
-        return found[0] if found else None
-
-    def entries(self, host: str | None = None, present_only: bool = True) -> list[dict[str, Any]]:
-        where = ["1 = 1"]
-        params: list[Any] = []
-        if host:
-            where.append("host = ?")
-            params.append(host)
-        if present_only:
-            where.append("present = 1")
-        return self.rows(
-            f"select * from entries where {' and '.join(where)} order by host, source, line", params
+    def entry_runs(self, entry_id: str, count: int) -> list[RunRecord]:
+        """The entry's latest `count` runs, newest first."""
+        rows = self.rows(
+            f"select {_RUN_RECORD} from runs where entry_id = ? order by started_at desc limit ?",
+            [entry_id, count],
         )
+        return [_run(row) for row in rows]
 
-    def entry(self, entry_id: str) -> dict[str, Any] | None:
-        """The entry with this id, present or not (an entry's last version is kept)."""
-        found = self.rows("select * from entries where id = ?", [entry_id])
-        return found[0] if found else None
-
-    def crontab(self, host: str, path: str) -> dict[str, Any] | None:
-        found = self.rows("select * from crontabs where host = ? and path = ?", [host, path])
-        return found[0] if found else None
-
-    def actions(
-        self, *, entry_id: str | None = None, host: str | None = None, limit: int = 200
-    ) -> list[dict[str, Any]]:
-        """The audit trail, newest first; an entry's actions include those that gave it its id."""
-        where, params = ["1 = 1"], []
-        if entry_id:
-            where.append("(entry_id = ? or new_entry_id = ?)")
-            params += [entry_id, entry_id]
-        if host:
-            where.append("host = ?")
-            params.append(host)
-        return self.rows(
-            f"select * from actions where {' and '.join(where)} order by id desc limit ?",
-            [*params, limit],
+    def processes(self, hosts: Sequence[str]) -> list[RunningJob]:
+        """The job processes of each host's last process list."""
+        rows = self.rows(
+            f"select host, entry_id, pid, started_at from processes where host in ({_marks(hosts)})",
+            list(hosts),
         )
+        return [
+            RunningJob(r["host"], r["entry_id"], r["pid"], _moment(r["started_at"])) for r in rows
+        ]
+
+    # -- the crontabs' history, for `cronops changes` and `cronops lint` -----------------------
 
     def crontabs_now(self, hosts: Sequence[str]) -> list[StoredCrontab]:
         """The hosts' crontab files as their last scans read them, by host and path."""
@@ -359,6 +321,127 @@ class Store:
         )
         return {row["host"]: _moment(row["at"]) for row in rows}
 
+    # -- rows --------------------------------------------------------------------------------
+
+    def log_cursors(self, host: str) -> tuple[dict[str, LogCursor], str | None]:
+        cursors: dict[str, LogCursor] = {}
+        journal_cursor = None
+        for row in self.rows("select * from log_cursors where host = ?", [host]):
+            if row["path"] == JOURNAL:
+                journal_cursor = row["journal_cursor"]
+            else:
+                cursors[row["path"]] = LogCursor(
+                    row["path"],
+                    row["inode"],
+                    row["offset"],
+                    row["head_len"],
+                    row["head_hash"],
+                    row["tail_len"] or 0,  # none before schema version 5
+                    row["tail_hash"] or "",
+                    row["archive_mtime"],
+                )
+        return cursors, journal_cursor
+
+    def open_runs(self, host: str, since: datetime) -> list[dict[str, Any]]:
+        """Runs in the window with a start and no end yet, from logs that would log the end."""
+        return self.rows(
+            "select * from runs where host = ? and ended_at is null and started_at >= ? "
+            "and dialect in ('debian', 'cronie') and trigger = 'cron' order by started_at",
+            [host, iso(since)],
+        )
+
+    def run_of_process(
+        self, host: str, pid: int, earliest: datetime, latest: datetime
+    ) -> dict[str, Any] | None:
+        """The run the log shows for a process: its pid, started between the two times."""
+        found = self.rows(
+            "select * from runs where host = ? and pid = ? and started_at between ? and ? "
+            "order by started_at desc limit 1",
+            [host, pid, iso(earliest), iso(latest)],
+        )
+        return found[0] if found else None
+
+    def host_row(self, name: str) -> dict[str, Any] | None:
+        found = self.rows("select * from hosts where name = ?", [name])
+        return found[0] if found else None
+
+    def crontab(self, host: str, path: str) -> dict[str, Any] | None:
+        found = self.rows("select * from crontabs where host = ? and path = ?", [host, path])
+        return found[0] if found else None
+
+    def actions(
+        self, *, entry_id: str | None = None, host: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The audit trail, newest first; an entry's actions include those that gave it its id."""
+        where, params = ["1 = 1"], []
+        if entry_id:
+            where.append("(entry_id = ? or new_entry_id = ?)")
+            params += [entry_id, entry_id]
+        if host:
+            where.append("host = ?")
+            params.append(host)
+        return self.rows(
+            f"select * from actions where {' and '.join(where)} order by id desc limit ?",
+            [*params, limit],
+        )
+
+
+class Store(History):
+    """The history opened for writing: its schema steps and every write, besides every read."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        # Before SQLite opens it: SQLite gives the -wal and -shm it makes the file's own mode.
+        private_file(path, ("-wal", "-shm"))
+        # A scan stores hosts on one worker thread while its event loop talks to the others.
+        super().__init__(
+            sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        )
+        self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self.db.execute(f"PRAGMA page_size = {PAGE_BYTES}")  # a new history only
+        _use_wal(self.db)
+        self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        # Each host's savepoint saves the pages it changes that the group has already changed;
+        # in memory, not in a temp file (a write() per page: 40,000 of them on a first scan).
+        self.db.execute("PRAGMA temp_store = MEMORY")
+        # Safe with WAL: a crash loses no committed scan.
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """IMMEDIATE: take the write lock up front, so two writers queue instead of deadlocking."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self, db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        """Inside a transaction: if the block fails, only its own writes are undone."""
+        db.execute("SAVEPOINT part")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK TO part")
+            db.execute("RELEASE part")
+            raise
+        db.execute("RELEASE part")
+
+    def _migrate(self) -> None:
+        """Bring the history to SCHEMA_VERSION, one step at a time, in one transaction: an
+        upgrade that fails leaves the history as it was."""
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                return
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[step](database(db))
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
     # -- writing -----------------------------------------------------------------------------
 
     def record_action(self, action: dict[str, Any], runs: Iterable[dict[str, Any]] = ()) -> int:
@@ -376,6 +459,11 @@ class Store:
             "order by started_at desc, id desc limit 1",
             [host],
         )
+        return found[0] if found else None
+
+    def coverage_start(self, db: sqlite3.Connection, host: str) -> str | None:
+        """The earliest cron log line held for the host, as stored (inside the write)."""
+        found = db.execute("select coverage_start from hosts where name = ?", [host]).fetchone()
         return found[0] if found else None
 
     def write_host_state(self, db: sqlite3.Connection, state: dict[str, Any]) -> None:
@@ -515,6 +603,104 @@ class Store:
         _insert(db, "scans", [scan])
 
 
+# What the record types are read from.
+_ENTRIES = """
+    select e.*, c.mtime as crontab_mtime from entries e
+    left join crontabs c on c.host = e.host and c.path = e.source
+"""
+_RUN_RECORD = "entry_id, host, started_at, ended_at, status, signal, trigger"
+
+
+def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
+    if not rows:
+        zone, _ = resolve_zone(host.timezone or "", "")
+        return HostFacts(
+            name=host.name, status="error", error="never scanned", zone=zone, tags=host.tags
+        )
+    row = rows[0]
+    zone, _ = resolve_zone(host.timezone or row["zone"] or "", "")
+    return HostFacts(
+        name=host.name,
+        status=row["status"],
+        error=row["error"],
+        zone=zone,
+        tags=host.tags,
+        cron_running=_flag(row["cron_running"]),
+        clock_skew=timedelta(seconds=row["clock_skew_s"] or 0),
+        coverage_start=from_iso(row["coverage_start"]),
+        last_ok_at=from_iso(row["ok_at"]),
+        scanned_at=from_iso(row["scanned_at"]),
+        logs_readable=row["ok_at"] is None or bool(row["logs"]),
+        crontab_problems=tuple(
+            (r["problem_source"], r["problem_line"], r["problem"])
+            for r in rows
+            if r["problem"] is not None
+        ),
+        ends_logged=_flag(row["ends_logged"]),
+        failures_logged=_flag(row["failures_logged"]),
+        cron_flavor=row["dialect"] or "debian",
+    )
+
+
+def _job_entry(row: dict[str, Any]) -> JobEntry:
+    return JobEntry(
+        id=row["id"],
+        host=row["host"],
+        user=row["user"],
+        source=row["source"],
+        schedule=row["schedule"],
+        command=row["command"],
+        disabled=bool(row["disabled"]),
+        paused=_pause(row["paused"]),
+        cron_tz=json.loads(row["env"] or "{}").get("CRON_TZ"),
+        first_seen=_moment(row["first_seen"]),
+        crontab_mtime=from_iso(row["crontab_mtime"]),
+        log_off=bool(row["log_off"]),
+        line=row["line"],
+        text=row["text"] or "",
+        present=bool(row["present"]),
+    )
+
+
+def _pause(stored: str | None) -> PauseInfo | None:
+    """An entries row's `paused` column (JSON, times in ISO) as the marker it was read from."""
+    if stored is None:
+        return None
+    pause = json.loads(stored)
+    return PauseInfo(
+        by=pause["by"],
+        at=from_iso(pause["at"]),
+        reason=pause["reason"],
+        until=from_iso(pause["until"]),
+    )
+
+
+def _run(row: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        entry_id=row["entry_id"],
+        host=row["host"],
+        started_at=_moment(row["started_at"]),
+        ended_at=from_iso(row["ended_at"]),
+        status=row["status"],
+        signal=row["signal"],
+        trigger=row["trigger"],
+    )
+
+
+def _moment(text: str) -> datetime:
+    """A stored time the schema requires."""
+    return datetime.fromisoformat(text)
+
+
+def _flag(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _marks(items: Sequence[Any]) -> str:
+    """The placeholders of an `in (...)` list; `null` for none, which matches nothing."""
+    return ", ".join("?" for _ in items) or "null"
+
+
 # Writes go straight to SQLite: sqlite-utils' insert and upsert look the table up in
 # sqlite_master and PRAGMA table_info on every call, about fifty queries per host per scan.
 #
@@ -534,16 +720,6 @@ def _crontab(row: dict[str, Any], seen_at: str | None) -> StoredCrontab:
         seen_at=from_iso(seen_at),
         mtime=from_iso(row["mtime"]),
     )
-
-
-def _moment(text: str) -> datetime:
-    """A stored time the schema requires."""
-    return datetime.fromisoformat(text)
-
-
-def _marks(items: Sequence[Any]) -> str:
-    """The placeholders of an `in (...)` list; `null` for none, which matches nothing."""
-    return ", ".join("?" for _ in items) or "null"
 
 
 def _version(row: dict[str, Any], sha: str | None, seen_at: str) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from cronops.transport import HostStatus
 from cronops.visible import visible
 
 if TYPE_CHECKING:
-    from cronops.analysis import JobEntry
     from cronops.audit import AuditResult
     from cronops.changes import Change
     from cronops.lint import LintNote
+    from cronops.records import JobEntry
 
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}

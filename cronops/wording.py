@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from cronops.analysis import HostFacts, JobEntry, RunRecord
     from cronops.crontab import PauseInfo
+    from cronops.records import HostFacts, JobEntry, RunRecord
 
 EXAMPLES = 3  # occurrences spelled out in a finding's evidence
 

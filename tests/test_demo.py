@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from cronops.actions import ActionError, apply, find_target, plan_edit, plan_pause, rerun
 from cronops.analysis import entry_status
-from cronops.audit import AuditResult, load_running, load_runs, run_audit
+from cronops.audit import AuditResult, run_audit
 from cronops.demo import HOSTS, DemoFleet, build_demo
 from cronops.inventory import Host
 from cronops.kinds import KINDS
@@ -138,8 +138,8 @@ def test_every_finding_kind_shows_and_only_where_it_was_planted(demo):
 def test_healthy_jobs_look_healthy_in_the_job_list_too(demo):
     audit, store = demo.audit, demo.store
     names = [spec.name for spec in HOSTS if not spec.expect]
-    runs = load_runs(store, names, NOW - timedelta(days=30))
-    running = load_running(store, names)
+    runs = store.runs(names, NOW - timedelta(days=30))
+    running = store.processes(names)
     facts = {f.name: f for f in audit.hosts}
     states = {
         entry_status(e, facts[e.host], runs, running, demo.fleet.inventory.policy, NOW).state

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cronops.analysis import HostFacts, JobEntry
 from cronops.inventory import InventoryError, find_inventory, load_inventory, parse_inventory
+from cronops.records import HostFacts, JobEntry
 
 REPO = Path(__file__).resolve().parent.parent
 

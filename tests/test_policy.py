@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronops.analysis import HostFacts, JobEntry
 from cronops.inventory import parse_inventory
 from cronops.kinds import DEFAULT_SEVERITY, KINDS, SEVERITIES
 from cronops.policy import (
@@ -22,6 +21,7 @@ from cronops.policy import (
     PolicyError,
     read_job_rule,
 )
+from cronops.records import HostFacts, JobEntry
 from cronops.settings import parse_duration, read_table
 
 BERLIN = ZoneInfo("Europe/Berlin")

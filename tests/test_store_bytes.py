@@ -68,17 +68,16 @@ def test_a_crontab_that_is_not_utf8_is_stored_and_read_back_exactly(store):
     assert as_bytes(store.crontab("h", crontab.source)["text"]) == RAW
     (version,) = store.rows("select text from crontab_versions")
     assert as_bytes(version["text"]) == RAW
-    (entry,) = store.entries("h")
-    assert (entry["command"], entry["text"]) == (COMMAND, "0 3 * * * " + COMMAND)
-    assert '"MSG": "d\\udce9j\\udce0 vu"' in entry["env"]  # JSON: escaped, and exact
+    (entry,) = store.entries(["h"])
+    assert (entry.command, entry.text) == (COMMAND, "0 3 * * * " + COMMAND)
+    (stored,) = store.rows("select env from entries")
+    assert '"MSG": "d\\udce9j\\udce0 vu"' in stored["env"]  # JSON: escaped, and exact
     assert len(store.rows("select * from entry_versions")) == 1
     assert store.rows("select command from processes") == [{"command": COMMAND}]
     (problem,) = store.rows("select text, message from crontab_problems")
     assert as_bytes(problem["text"]) == b"\x00\x89PNG"
     # A query that compares host text finds it; valid UTF-8 stays text for SQLite.
-    assert store.rows("select id from entries where command = ?", [COMMAND]) == [
-        {"id": entry["id"]}
-    ]
+    assert store.rows("select id from entries where command = ?", [COMMAND]) == [{"id": entry.id}]
     assert store.rows("select typeof(text) as t from crontabs") == [{"t": "blob"}]
     assert store.rows("select typeof(message) as t from crontab_problems") == [{"t": "text"}]
 

@@ -17,7 +17,7 @@ from textual.worker import WorkerState
 from cronops import cli
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
-from cronops.store import Store, iso, run_key
+from cronops.store import History, Store, iso, run_key
 from cronops.transport.base import HostStatus, Reply
 from cronops.tui import CronopsApp
 from cronops.tui.screens.detail import DetailScreen
@@ -728,7 +728,7 @@ async def test_brackets_in_a_filter_or_an_error_are_text_not_markup(history):
 
 def _alpha_reader(tmp_path, entries, *, now, covered_from, runs=()):
     """A Jobs-view reader of alpha alone: scanned at `now`, its log read from `covered_from`."""
-    from cronops.tui.data import FleetReader, ReadStore
+    from cronops.tui.data import FleetReader
 
     store = Store(tmp_path / "h.db")
     with store.transaction() as db:
@@ -740,7 +740,7 @@ def _alpha_reader(tmp_path, entries, *, now, covered_from, runs=()):
         store.write_runs(db, list(runs))
     store.close()
     inventory = Inventory(path=tmp_path / "hosts.toml", hosts=[HOSTS[0]], policy=POLICY)
-    return FleetReader(ReadStore(tmp_path / "h.db"), inventory, [HOSTS[0]], lambda: now)
+    return FleetReader(History.open(tmp_path / "h.db"), inventory, [HOSTS[0]], lambda: now)
 
 
 def test_a_job_whose_latest_run_is_still_in_grace_is_ok_not_missed(tmp_path):

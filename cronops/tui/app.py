@@ -61,10 +61,10 @@ from cronops.actions import (
 from cronops.audit import AuditResult
 from cronops.inventory import Host, Inventory
 from cronops.scan import DEFAULT_WINDOW, HostScan, scan_fleet
-from cronops.store import Store
+from cronops.store import History, Store
 from cronops.transport import Connector, OutputSink, connector
 from cronops.tui import data
-from cronops.tui.data import Fleet, FleetReader, ReadStore, problems_by_host
+from cronops.tui.data import Fleet, FleetReader, problems_by_host
 from cronops.tui.screens.actions import (
     ChooseRunScreen,
     ConfirmScreen,
@@ -237,9 +237,9 @@ class CronopsApp(App[None]):
         """Read in three steps, each shown as soon as it is ready: hosts and entries (a few index
         lookups), then entry states, then the audit, a batch of hosts at a time."""
         worker = get_current_worker()
-        store = ReadStore(self.store_path)
+        history = History.open(self.store_path)
         try:
-            reader = FleetReader(store, self.inventory, self.hosts, self.now)
+            reader = FleetReader(history, self.inventory, self.hosts, self.now)
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
                 fleet = reader.read()
@@ -251,7 +251,7 @@ class CronopsApp(App[None]):
             else:
                 self._judge_here(reader, fleet, worker)
         finally:
-            store.close()
+            history.close()
 
     def _judge_here(self, reader: FleetReader, fleet: Fleet, worker: Worker) -> None:
         """A small fleet: judged on this thread in a blink."""
@@ -741,13 +741,12 @@ def _why(error: BaseException | None) -> str:
     return str(error) or type(error).__name__
 
 
-def _judging_pool(store: Store) -> ProcessPoolExecutor | None:
+def _judging_pool(history: History) -> ProcessPoolExecutor | None:
     """A worker process for judging, when the history is big enough to be worth one.
 
     Made before the app runs: multiprocessing's resource tracker is started with our real
     stderr, which Textual replaces while it runs (spawning later fails on its file number)."""
-    present = store.rows("select count(*) as n from entries where present = 1")[0]["n"]
-    if present < data.JUDGE_IN_PROCESS_FROM:
+    if history.entry_count() < data.JUDGE_IN_PROCESS_FROM:
         return None
     resource_tracker.ensure_running()
     return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))

@@ -3,35 +3,20 @@ and the audit's findings, as plain rows. No textual here, so it can be timed and
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import NamedTuple
 
-from cronops.analysis import (
-    EntryStatus,
-    Finding,
-    HostFacts,
-    JobEntry,
-    RunRecord,
-    entry_zone,
-    scheduled_for,
-    worst_first,
-)
-from cronops.audit import (
-    AuditResult,
-    Jobs,
-    host_facts,
-    load_entries,
-    read_jobs,
-    run_audit,
-)
+from cronops.analysis import entry_zone, run_outcome, scheduled_for, worst_first
+from cronops.audit import AuditResult, Jobs, read_jobs, run_audit
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
+from cronops.records import EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import describe, next_runs
-from cronops.store import BUSY_TIMEOUT_S, Store, from_iso
+from cronops.store import History
 
 # The Problems view judges the last day, as `cronops audit` does by default.
 PROBLEM_WINDOW = timedelta(hours=24)
@@ -60,9 +45,12 @@ class JobRow:
 class HostRow:
     host: Host
     facts: HostFacts
-    scanned_at: datetime | None
     entries: int
     haystack: str
+
+    @property
+    def scanned_at(self) -> datetime | None:
+        return self.facts.scanned_at
 
 
 @dataclass
@@ -75,31 +63,17 @@ class Fleet:
     evidence: Jobs  # what the entries' states are judged by
 
 
-class ReadStore(Store):
-    """A connection of its own for one reader thread: SQLite connections must not be shared
-    by threads that may close them, and a reader never migrates or writes."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.db = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro",
-            uri=True,
-            timeout=BUSY_TIMEOUT_S,
-            check_same_thread=False,
-        )
-
-
 class FleetReader:
     """Reads the fleet for the views; each method is a few short trips to SQLite."""
 
     def __init__(
         self,
-        store: Store,
+        history: History,
         inventory: Inventory,
         hosts: Sequence[Host],
         now: Callable[[], datetime],
     ):
-        self.store = store
+        self.history = history
         self.inventory = inventory
         self.hosts = list(hosts)
         self.now = now
@@ -110,7 +84,7 @@ class FleetReader:
 
         Entry states come after, from `judge_entries`."""
         now = self.now()
-        evidence = read_jobs(self.store, self.hosts)
+        evidence = read_jobs(self.history, self.hosts)
         facts = evidence.hosts
         jobs = []
         for entry in evidence.entries:
@@ -126,15 +100,10 @@ class FleetReader:
             )
             _index(jobs[-1], facts[entry.host])
         per_host = Counter(job.entry.host for job in jobs)
-        scanned = {
-            r["name"]: from_iso(r["scanned_at"])
-            for r in self.store.rows("select name, scanned_at from hosts")
-        }
         hosts = [
             HostRow(
                 host=h,
                 facts=facts[h.name],
-                scanned_at=scanned.get(h.name),
                 entries=per_host[h.name],
                 haystack=" ".join((h.name, *h.tags, facts[h.name].status)).lower(),
             )
@@ -152,27 +121,23 @@ class FleetReader:
         results: list[AuditResult] = []
         for start in range(0, len(self.hosts), batch):
             hosts = self.hosts[start : start + batch]
-            results.append(run_audit(self.store, self.inventory, hosts, now - PROBLEM_WINDOW, now))
+            since = now - PROBLEM_WINDOW
+            results.append(run_audit(self.history, self.inventory, hosts, since, now))
             yield merged(results)
 
     # -- one job, for its detail screen ------------------------------------------------------
 
     def job_detail(self, entry_id: str, findings: Sequence[Finding]) -> JobDetail | None:
-        found = self.store.rows("select * from entries where id = ?", [entry_id])
-        if not found or found[0]["host"] not in self._by_name:
+        entry = self.history.entry(entry_id)
+        if entry is None or not entry.present or entry.host not in self._by_name:
             return None
-        row = found[0]
-        host = self._by_name[row["host"]]
-        facts = host_facts(self.store, host)
-        entry = next(e for e in load_entries(self.store, [host.name]) if e.id == entry_id)
+        host = self._by_name[entry.host]
+        facts = self.history.host_facts([host])[host.name]
         zone = entry_zone(entry, facts)
-        runs = self.store.rows(
-            "select started_at, ended_at, status, signal, trigger from runs "
-            "where entry_id = ? order by started_at desc limit ?",
-            [entry_id, HISTORY_ROWS],
-        )
-        for run in runs:
-            run["scheduled"] = scheduled_for(entry.schedule, zone, from_iso(run["started_at"]))
+        runs = [
+            PastRun(run, scheduled_for(entry.schedule, zone, run.started_at))
+            for run in self.history.entry_runs(entry_id, HISTORY_ROWS)
+        ]
         policy = self.inventory.policy.resolve(entry, facts)
         now = self.now()
         try:
@@ -181,28 +146,40 @@ class FleetReader:
             upcoming = []
         return JobDetail(
             entry=entry,
-            text=row["text"] or "",
-            source=f"{row['source']}:{row['line']}",
+            source=f"{entry.source}:{entry.line}",
             described=describe(entry.schedule),
             zone=zone,
             upcoming=upcoming,
             runs=runs,
+            running=self.history.processes([host.name]),
             findings=[f for f in findings if f.entry_id == entry_id],
             policy=policy,
         )
 
 
+class PastRun(NamedTuple):
+    run: RunRecord
+    scheduled: datetime | None  # the expected time it ran for
+
+
 @dataclass
 class JobDetail:
     entry: JobEntry
-    text: str
     source: str
     described: str
     zone: tzinfo
     upcoming: list[datetime]
-    runs: list[dict]  # newest first, each with the expected time it ran for ("scheduled")
+    runs: list[PastRun]  # newest first
+    running: list[RunningJob]  # the host's job processes at the last scan
     findings: list[Finding]
     policy: Policy
+
+    @property
+    def text(self) -> str:
+        return self.entry.text
+
+    def outcome(self, run: RunRecord) -> str:
+        return run_outcome(run, [p for p in self.running if p.entry_id == self.entry.id])
 
 
 # -- judging in another process ------------------------------------------------------------------
@@ -213,24 +190,21 @@ class JobDetail:
 def entry_states(
     path: Path, inventory: Inventory, hosts: Sequence[Host], now: datetime
 ) -> dict[str, EntryStatus]:
-    store = ReadStore(path)
+    history = History.open(path)
     try:
-        reader = FleetReader(store, inventory, hosts, lambda: now)
-        fleet = reader.read()
-        reader.judge_entries(fleet)
-        return {job.entry.id: job.status for job in fleet.jobs}
+        return read_jobs(history, hosts).states(inventory.policy, now)
     finally:
-        store.close()
+        history.close()
 
 
 def audit_hosts(
     path: Path, inventory: Inventory, hosts: Sequence[Host], now: datetime
 ) -> AuditResult:
-    store = ReadStore(path)
+    history = History.open(path)
     try:
-        return run_audit(store, inventory, hosts, now - PROBLEM_WINDOW, now)
+        return run_audit(history, inventory, hosts, now - PROBLEM_WINDOW, now)
     finally:
-        store.close()
+        history.close()
 
 
 def apply_states(fleet: Fleet, states: dict[str, EntryStatus]) -> None:

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
-from cronops.store import from_iso
+from cronops.records import RunRecord
 from cronops.tui.data import JobDetail
 from cronops.tui.widgets.format import clip, loud, span, when
 from cronops.visible import visible
@@ -64,16 +64,13 @@ class DetailScreen(Screen):
         table = self.query_one("#runs", DataTable)
         table.add_columns("scheduled", "started", "took", "status", "trigger")
         theme = self.app.current_theme
-        for run in d.runs:
-            started = from_iso(run["started_at"])
-            ended = from_iso(run["ended_at"])
-            took = (ended - started).total_seconds() if started and ended else None
+        for run, scheduled in d.runs:
             table.add_row(
-                when(run["scheduled"], d.zone),
-                started.astimezone(d.zone).strftime("%m-%d %H:%M:%S") if started else "-",
-                span(took),
-                loud(_status(run), theme),
-                run["trigger"] or "cron",
+                when(scheduled, d.zone),
+                run.started_at.astimezone(d.zone).strftime("%m-%d %H:%M:%S"),
+                span(_took(run)),
+                loud(d.outcome(run), theme),
+                run.trigger or "cron",
             )
         table.focus()
 
@@ -99,17 +96,9 @@ class DetailScreen(Screen):
         return "\n".join(lines)
 
     def _durations(self) -> list[float]:
-        spans = []
-        for run in reversed(self.detail.runs):
-            started, ended = from_iso(run["started_at"]), from_iso(run["ended_at"])
-            if started and ended:
-                spans.append((ended - started).total_seconds())
-        return spans
+        took = (_took(run) for run, _ in reversed(self.detail.runs))
+        return [seconds for seconds in took if seconds is not None]
 
 
-def _status(run: dict) -> str:
-    if run["signal"] is not None:
-        return "killed"
-    if run["status"] is None:
-        return "running" if run["ended_at"] is None else "unknown"
-    return "ok" if run["status"] == 0 else "failed"
+def _took(run: RunRecord) -> float | None:
+    return None if run.ended_at is None else (run.ended_at - run.started_at).total_seconds()

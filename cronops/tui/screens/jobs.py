@@ -4,7 +4,7 @@ The next run is in the host's zone (or the entry's CRON_TZ on cronie), as cron r
 
 from __future__ import annotations
 
-from cronops.analysis import RunRecord
+from cronops.records import RunRecord
 from cronops.schedule import describe
 from cronops.tui.data import JobRow
 from cronops.tui.widgets.format import clip, loud, span, trend, when

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from cronops.analysis import Finding
 from cronops.audit import AuditResult
 from cronops.kinds import SEVERITIES
+from cronops.records import Finding
 from cronops.tui.widgets.format import clip, loud, when
 from cronops.tui.widgets.table import Column, TableView
 

@@ -1,0 +1,107 @@
+"""The records every layer shares: a host's state, an entry, a run, a running process, a finding.
+
+The store returns them, the judge takes and gives them, the views and reports show them. Plain
+data: no SQL, no textual, no judging (a scan loads this module, and must not load the judge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from cronops.crontab import PauseInfo
+
+CRON = "cron"  # RunRecord.trigger of a run cron started; anything else (e.g. "manual") is not
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the store knows about one host."""
+
+    name: str
+    status: str  # "ok" or unreachable|timeout|auth_failed|host_key_unknown|host_key_changed|error
+    error: str | None
+    zone: tzinfo
+    tags: tuple[str, ...] = ()
+    cron_running: bool | None = None  # None: no process list
+    clock_skew: timedelta = timedelta(0)  # host clock minus ours
+    coverage_start: datetime | None = None  # earliest cron log line held for this host
+    last_ok_at: datetime | None = None  # last successful scan (evidence ends here), our clock
+    scanned_at: datetime | None = None  # last scan, successful or not, our clock
+    logs_readable: bool = True
+    crontab_problems: tuple[tuple[str, int, str], ...] = ()  # (source, line, message)
+    ends_logged: bool | None = None  # does this host's log write end lines? None: unknown
+    failures_logged: bool | None = None  # ... failure (exit status, signal) lines?
+    cron_flavor: str = "debian"  # "debian" | "cronie" | "busybox": CRON_TZ only on cronie
+
+
+@dataclass(frozen=True)
+class JobEntry:
+    """One crontab entry as the store holds it."""
+
+    id: str
+    host: str
+    user: str
+    source: str
+    schedule: str
+    command: str
+    disabled: bool
+    paused: PauseInfo | None  # the marker of `cronops pause`; None when not paused
+    cron_tz: str | None
+    first_seen: datetime  # when cronops first saw it, our clock
+    crontab_mtime: datetime | None  # its file's mtime, the host's clock
+    log_off: bool = False  # cronie's "-" prefix: cron runs it but logs nothing
+    line: int = 0  # its line in `source`
+    text: str = ""  # the line as written
+    present: bool = True  # in its crontab at the last scan (else its last version, kept)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    entry_id: str | None
+    host: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: int | None  # exit status, only when the log or a wrapper said so
+    signal: int | None
+    trigger: str = CRON
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """A job process in the host's last process list."""
+
+    host: str
+    entry_id: str | None
+    pid: int
+    started_at: datetime
+
+
+@dataclass
+class Finding:
+    host: str
+    kind: str
+    severity: str  # "critical" | "warning" | "info"
+    count: int
+    first_at: datetime
+    last_at: datetime
+    evidence: str  # what the logs showed and what they could not tell
+    detail: str  # one sentence for a person at 3 a.m.
+    entry_id: str | None = None
+    runbook: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryStatus:
+    """One entry at a glance, for the TUI.
+
+    state: ok (last run succeeded), ran (started on schedule, outcome unknown), running, late,
+    missed, failing, hung, unknown (nothing to judge by: `explanation` says why), paused, disabled.
+    """
+
+    entry_id: str
+    state: str
+    last_run: datetime | None
+    last_outcome: str  # ok | failed | killed | running | unknown; "" when no run was seen
+    next_run: datetime | None
+    explanation: str  # what is known and what is not

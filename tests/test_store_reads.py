@@ -1,0 +1,152 @@
+"""Tests for the history's reads (cronops.store.History): records out, few queries, no writes.
+
+The history is written through Store's own write methods, as a scan writes it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cronops.crontab import PauseInfo
+from cronops.inventory import Host
+from cronops.records import HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.store import History, Store, iso
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+HOSTS = [
+    Host("alpha", "10.0.0.1", tags=("web",)),
+    Host("bravo", "10.0.0.2", timezone="Europe/Berlin"),
+    Host("charlie", "10.0.0.3"),  # never scanned
+]
+PAUSE = PauseInfo(by="alice@ops", at=NOW - timedelta(hours=1), reason="disk full", until=NOW)
+
+
+def entry_row(host: str, line: int, **changes) -> dict:
+    return {
+        "id": f"{host}-{line}",
+        "host": host,
+        "source": "/etc/crontab",
+        "user": "root",
+        "schedule": "0 * * * *",
+        "command": f"/bin/job{line}",
+        "env": {"CRON_TZ": "Asia/Tokyo"},
+        "line": line,
+        "text": f"0 * * * * root /bin/job{line}",
+        "disabled": 0,
+        "paused": None,
+        "log_off": 0,
+    } | changes
+
+
+def run_row(entry: dict, hours_ago: int, status: int | None = 0) -> dict:
+    started = NOW - timedelta(hours=hours_ago)
+    return {
+        "id": f"{entry['id']}@{hours_ago}",
+        "host": entry["host"],
+        "entry_id": entry["id"],
+        "user": "root",
+        "command": entry["command"],
+        "started_at": iso(started),
+        "ended_at": iso(started + timedelta(seconds=30)),
+        "status": status,
+        "signal": None,
+        "pid": 100 + hours_ago,
+        "source": "/var/log/syslog",
+        "dialect": "debian",
+        "trigger": "cron",
+        "output_tail": None,
+    }
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "history.db")
+    pause = json.dumps(
+        {"by": PAUSE.by, "at": iso(PAUSE.at), "reason": PAUSE.reason, "until": iso(PAUSE.until)}
+    )
+    first, paused = entry_row("alpha", 1), entry_row("alpha", 2, disabled=1, paused=pause)
+    with store.transaction() as db:
+        for name, zone, skew in (("alpha", "UTC", 2.0), ("bravo", "UTC", -1.0)):
+            state = {"name": name, "address": name, "status": "ok", "error": None, "zone": zone}
+            state |= {"clock_skew_s": skew, "cron_running": 1, "logs": "/var/log/syslog"}
+            state |= {"scanned_at": iso(NOW), "ok_at": iso(NOW - timedelta(minutes=5))}
+            store.write_host_state(db, state | {"coverage_start": iso(NOW - timedelta(days=2))})
+        store.write_problems(
+            db,
+            "alpha",
+            [
+                {
+                    "host": "alpha",
+                    "source": "/etc/cron.d/b",
+                    "line": 3,
+                    "text": "x",
+                    "message": "m3",
+                },
+                {
+                    "host": "alpha",
+                    "source": "/etc/cron.d/a",
+                    "line": 9,
+                    "text": "y",
+                    "message": "m9",
+                },
+            ],
+        )
+        store.write_entries(db, "alpha", [first, paused], iso(NOW - timedelta(days=3)))
+        store.write_runs(db, [run_row(first, hours) for hours in range(1, 6)])
+        process = {"host": "alpha", "pid": 7, "user": "root", "command": "/bin/job1"}
+        process |= {"entry_id": first["id"], "started_at": iso(NOW), "seen_at": iso(NOW)}
+        store.write_processes(db, "alpha", [process])
+    yield store
+    store.close()
+
+
+def test_the_facts_of_every_host_are_one_query(store):
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    facts = store.host_facts(HOSTS)
+    store.db.set_trace_callback(None)
+    assert len(statements) == 1
+
+    alpha = facts["alpha"]
+    assert isinstance(alpha, HostFacts)
+    assert (alpha.status, alpha.tags, alpha.clock_skew) == ("ok", ("web",), timedelta(seconds=2))
+    assert (alpha.scanned_at, alpha.last_ok_at) == (NOW, NOW - timedelta(minutes=5))
+    assert alpha.crontab_problems == (("/etc/cron.d/a", 9, "m9"), ("/etc/cron.d/b", 3, "m3"))
+    assert facts["bravo"].zone == ZoneInfo("Europe/Berlin")  # the inventory's zone wins
+    assert facts["bravo"].crontab_problems == ()
+    assert (facts["charlie"].status, facts["charlie"].error) == ("error", "never scanned")
+
+
+def test_entries_runs_and_processes_come_back_as_records(store):
+    first, paused = store.entries(["alpha", "bravo"])
+    assert isinstance(first, JobEntry) and first.id == "alpha-1"
+    assert (first.line, first.text, first.cron_tz) == (1, "0 * * * * root /bin/job1", "Asia/Tokyo")
+    assert paused.paused == PAUSE and paused.disabled
+    assert store.entry("alpha-2") == paused
+    assert store.entry("nothing") is None
+    assert store.entry_count() == 2
+
+    runs = store.runs(["alpha"], NOW - timedelta(hours=3, minutes=30))
+    assert all(isinstance(r, RunRecord) for r in runs)
+    assert sorted(r.started_at for r in runs) == [NOW - timedelta(hours=h) for h in (3, 2, 1)]
+    recent = store.recent_runs(["alpha"], 2)
+    assert [r.started_at for r in recent["alpha-1"]] == [NOW - timedelta(hours=h) for h in (2, 1)]
+    newest = store.entry_runs("alpha-1", 2)
+    assert [r.started_at for r in newest] == [NOW - timedelta(hours=h) for h in (1, 2)]
+    assert store.processes(["alpha", "bravo"]) == [RunningJob("alpha", "alpha-1", 7, NOW)]
+
+
+def test_a_history_opened_alone_reads_and_cannot_write(store):
+    history = History.open(store.path)
+    try:
+        assert history.entry_count() == 2
+        assert not hasattr(history, "write_runs") and not hasattr(history, "transaction")
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            history.rows("delete from runs")
+    finally:
+        history.close()
+    assert len(store.rows("select id from runs")) == 5
