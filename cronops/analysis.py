@@ -4,7 +4,7 @@ Pure functions, data in and verdicts out: no I/O and no clock (the caller passes
 The rules live here once; their sentences are in wording.py, expected times come from schedule.py.
 
 Clocks. Log lines, process starts and crontab mtimes are stamped by the host's clock, and cron fires
-by that clock too, so jobs are judged in it: `now`, `since` and `last_ok_at` (ours) are moved onto
+by that clock too, so jobs are judged in it: `now`, `since` and `ok_at` (ours) are moved onto
 it by `clock_skew` (host minus ours). Expected times come from schedule.py in the host's zone, or
 the entry's CRON_TZ on cronie (Debian and busybox ignore CRON_TZ).
 
@@ -202,9 +202,9 @@ def _state_since(
     for the latest whose deadline has passed is one of them (the other's grace may be running)."""
     view = _HostView.of(host, now, now)
     zone = entry_zone(entry, host)
-    latest = previous_time(entry.schedule, zone, view.seen + START_SLACK_S)
+    latest = previous_time(entry.schedule, zone, view.evidence_end + START_SLACK_S)
     before = previous_time(entry.schedule, zone, latest) if latest is not None else None
-    start = min(before or latest or view.seen, view.seen) - START_SLACK_S
+    start = min(before or latest or view.evidence_end, view.evidence_end) - START_SLACK_S
     return datetime.fromtimestamp(start - host.clock_skew.total_seconds(), UTC)
 
 
@@ -218,30 +218,30 @@ class _HostView:
     facts: HostFacts
     now: float
     since: float
-    scanned: float | None  # the last successful scan: no run after it has been read
+    ok_at: float | None  # the last successful scan: no run after it has been read
     coverage: float | None  # the earliest log line held
 
     @classmethod
     def of(cls, facts: HostFacts, now: datetime, since: datetime) -> _HostView:
         skew = facts.clock_skew.total_seconds()
         host_now = now.timestamp() + skew
-        if facts.last_ok_at is not None:
-            scanned: float | None = min(facts.last_ok_at.timestamp() + skew, host_now)
+        if facts.ok_at is not None:
+            ok_at: float | None = min(facts.ok_at.timestamp() + skew, host_now)
         else:
             # A host scanned fine that has no time recorded was scanned just now.
-            scanned = host_now if facts.status == OK else None
+            ok_at = host_now if facts.status == OK else None
         coverage = facts.coverage_start.timestamp() if facts.coverage_start else None
-        return cls(facts, host_now, since.timestamp() + skew, scanned, coverage)
+        return cls(facts, host_now, since.timestamp() + skew, ok_at, coverage)
 
     @property
-    def seen(self) -> float:
+    def evidence_end(self) -> float:
         """As far as the facts go: the last successful scan, else now (host clock)."""
-        return self.scanned if self.scanned is not None else self.now
+        return self.ok_at if self.ok_at is not None else self.now
 
     @property
     def absence_known(self) -> bool:
         """Whether a missing start line means the job did not start."""
-        return self.facts.logs_readable and self.coverage is not None and self.scanned is not None
+        return self.facts.logs_readable and self.coverage is not None and self.ok_at is not None
 
     def moment(self, stamp: float, zone: tzinfo) -> datetime:
         return datetime.fromtimestamp(stamp, zone)
@@ -283,14 +283,14 @@ def _connection_finding(view: _HostView) -> _HostFinding | None:
     kind = _CONNECTION_KINDS.get(facts.status)
     if kind is None:
         return None
-    scanned = view.moment(view.scanned, facts.zone) if view.scanned is not None else None
-    return _HostFinding(kind, 1, view.now, wording.not_scanned(facts, scanned))
+    ok_at = view.moment(view.ok_at, facts.zone) if view.ok_at is not None else None
+    return _HostFinding(kind, 1, view.now, wording.not_scanned(facts, ok_at))
 
 
 def _scan_findings(view: _HostView, policy: Policy) -> list[_HostFinding]:
     """What the last successful scan showed about the host itself."""
     facts = view.facts
-    at = view.seen
+    at = view.evidence_end
     found: list[_HostFinding] = []
     if facts.cron_running is False:
         found.append(_HostFinding("cron_not_running", 1, at, wording.cron_stopped(facts)))
@@ -406,7 +406,7 @@ class _Judge:
             return None
         grace = self.policy.grace.total_seconds()
         low = bisect_right(expected, self._judged_since())
-        high = _due_count(expected, grace, view.seen)
+        high = _due_count(expected, grace, view.evidence_end)
         starts = [
             start for start, run in zip(self.starts, self.runs, strict=True) if run.trigger == CRON
         ]
@@ -424,14 +424,14 @@ class _Judge:
 
     def _hangs(self) -> list[_Hang]:
         """Processes past their limit at the last scan."""
-        seen = self.view.seen
-        if self._quiet(seen):
+        evidence_end = self.view.evidence_end
+        if self._quiet(evidence_end):
             return []
         hangs = []
         for process in self.processes:
             start = process.started_at.timestamp()
             limit = self._limit(start)
-            if limit is not None and seen - start > limit:
+            if limit is not None and evidence_end - start > limit:
                 hangs.append(_Hang(process, start, limit))
         return hangs
 
@@ -518,10 +518,10 @@ class _Judge:
             history.append(took)
 
     def _tally_hangs(self) -> None:
-        seen = self.view.seen
+        evidence_end = self.view.evidence_end
         for hang in self._hangs():
-            note = wording.hung(self.job, hang.process.pid, hang.start, seen, hang.limit)
-            self.tallies["hung"].add(hang.start, note, until=seen)
+            note = wording.hung(self.job, hang.process.pid, hang.start, evidence_end, hang.limit)
+            self.tallies["hung"].add(hang.start, note, until=evidence_end)
 
     def _tally_overlaps(self) -> None:
         # Processes still running at the last scan were running at every later run's start.
@@ -545,7 +545,7 @@ class _Judge:
         pause, ago = expired
         assert pause.until is not None
         ended = pause.until.timestamp()
-        marker = wording.pause_marker(self.job, pause, self.view.seen)
+        marker = wording.pause_marker(self.job, pause, self.view.evidence_end)
         advice = wording.pause_over(self.job, pause, ago)
         self.tallies["pause_expired"].add_many(1, ended, ended, [marker], advice)
 
@@ -576,7 +576,7 @@ class _Judge:
             reason = "crontab"
         else:
             reason = "first_seen"
-        return wording.Absence(since, reason, view.scanned, self.policy.grace)
+        return wording.Absence(since, reason, view.ok_at, self.policy.grace)
 
     # -- the state ------------------------------------------------------------------------------
 
@@ -606,8 +606,8 @@ class _Judge:
         hangs = [] if self.policy.ignores("hung") else self._hangs()
         if hangs:
             hang = hangs[0]
-            pid, seen = hang.process.pid, self.view.seen
-            return "hung", wording.hung_now(job, pid, hang.start, seen, hang.limit)
+            pid, evidence_end = hang.process.pid, self.view.evidence_end
+            return "hung", wording.hung_now(job, pid, hang.start, evidence_end, hang.limit)
         missed, late = self._latest_due()
         if missed is not None:
             return "missed", wording.missed_now(job, missed)

@@ -26,7 +26,7 @@ class HostFacts:
     cron_running: bool | None = None  # None: no process list
     clock_skew: timedelta = timedelta(0)  # host clock minus ours
     coverage_start: datetime | None = None  # earliest cron log line held for this host
-    last_ok_at: datetime | None = None  # last successful scan (evidence ends here), our clock
+    ok_at: datetime | None = None  # last successful scan (evidence ends here), our clock
     scanned_at: datetime | None = None  # last scan, successful or not, our clock
     logs_readable: bool = True
     crontab_problems: tuple[tuple[str, int, str], ...] = ()  # (source, line, message)

@@ -628,7 +628,7 @@ def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
         cron_running=_flag(row["cron_running"]),
         clock_skew=timedelta(seconds=row["clock_skew_s"] or 0),
         coverage_start=from_iso(row["coverage_start"]),
-        last_ok_at=from_iso(row["ok_at"]),
+        ok_at=from_iso(row["ok_at"]),
         scanned_at=from_iso(row["scanned_at"]),
         logs_readable=row["ok_at"] is None or bool(row["logs"]),
         crontab_problems=tuple(

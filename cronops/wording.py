@@ -53,11 +53,11 @@ class Text(NamedTuple):
 # -- host findings ------------------------------------------------------------------------------
 
 
-def not_scanned(facts: HostFacts, last_scan: datetime | None) -> Text:
-    if last_scan is None:
+def not_scanned(facts: HostFacts, ok_at: datetime | None) -> Text:
+    if ok_at is None:
         judged = "its jobs cannot be judged: it was never scanned successfully"
     else:
-        judged = f"its jobs are judged only up to the last successful scan at {when(last_scan)}"
+        judged = f"its jobs are judged only up to the last successful scan at {when(ok_at)}"
     why = _WHY_NOT_SCANNED.get(facts.status, facts.status)
     return Text(
         f"Scan status {facts.status}: {facts.error or 'no error text'}; {judged}.",
@@ -145,10 +145,10 @@ def over_median(runs: int, usual: float) -> str:
     return f"the median of its last {runs} runs is {span(usual)}"
 
 
-def hung(job: Job, pid: int, start: float, seen: float, limit: float) -> str:
+def hung(job: Job, pid: int, start: float, evidence_end: float, limit: float) -> str:
     return (
         f"pid {pid}, started {job.at(start)}, was still running after "
-        f"{span(seen - start)} at the last scan (limit {span(limit)})"
+        f"{span(evidence_end - start)} at the last scan (limit {span(limit)})"
     )
 
 
@@ -157,13 +157,13 @@ def overlap(job: Job, start: float, earlier: float, by_process: bool) -> str:
     return f"started {job.at(start)} while the {what} from {job.at(earlier)} ran"
 
 
-def pause_marker(job: Job, pause: PauseInfo, seen: float) -> str:
+def pause_marker(job: Job, pause: PauseInfo, evidence_end: float) -> str:
     assert pause.until is not None
     at = f" at {job.at(pause.at.timestamp())}" if pause.at else ""
     reason = f" (reason: {pause.reason})" if pause.reason else ""
     return (
         f"paused by {pause.by}{at} until {job.at(pause.until.timestamp())}{reason}, "
-        f"still in place at the last scan at {job.at(seen)}"
+        f"still in place at the last scan at {job.at(evidence_end)}"
     )
 
 
@@ -194,7 +194,7 @@ class Absence(NamedTuple):
 
     since: float
     reason: str  # a key of _JUDGED_FROM
-    until: float | None
+    ok_at: float | None  # the last successful scan
     grace: timedelta
 
 
@@ -229,7 +229,7 @@ def _evidence(job: Job, kind: str, tally: Tally, absence: Absence) -> str:
 
 
 def _absence_basis(job: Job, absence: Absence) -> str:
-    end = job.at(absence.until) if absence.until is not None else "?"
+    end = job.at(absence.ok_at) if absence.ok_at is not None else "?"
     return (
         f"Schedule '{job.entry.schedule}' in {zone_name(job.zone)}; a start counts within "
         f"{span(absence.grace.total_seconds())} of its time and before the next one. Judged "
@@ -255,8 +255,9 @@ def host_unknown(facts: HostFacts) -> str:
     return f"{facts.name} is {facts.status}: nothing is known since its last successful scan."
 
 
-def hung_now(job: Job, pid: int, start: float, seen: float, limit: float) -> str:
-    return f"pid {pid} has run {span(seen - start)} since {job.at(start)} (limit {span(limit)})."
+def hung_now(job: Job, pid: int, start: float, evidence_end: float, limit: float) -> str:
+    ran = span(evidence_end - start)
+    return f"pid {pid} has run {ran} since {job.at(start)} (limit {span(limit)})."
 
 
 def missed_now(job: Job, due: float) -> str:

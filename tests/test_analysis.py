@@ -39,7 +39,7 @@ def host(**changes) -> HostFacts:
         "zone": UTC_ZONE,
         "cron_running": True,
         "coverage_start": NOW - timedelta(days=30),
-        "last_ok_at": NOW,
+        "ok_at": NOW,
         "ends_logged": True,
         "failures_logged": True,
     }
@@ -224,7 +224,7 @@ def test_a_0230_job_on_the_fall_back_day_is_expected_once():
     now = datetime(2024, 10, 28, 12, tzinfo=UTC)
     since = datetime(2024, 10, 25, tzinfo=UTC)
     job = entry("30 2 * * *", crontab_mtime=since - WEEK, first_seen=since - WEEK)
-    facts = berlin_host(coverage_start=since - WEEK, last_ok_at=now)
+    facts = berlin_host(coverage_start=since - WEEK, ok_at=now)
     runs = [run(datetime(2024, 10, d, 2, 30, 1, tzinfo=BERLIN)) for d in (25, 26, 27, 28)]
     assert judged([job], runs, [facts], now=now, since=since) == []
 
@@ -240,7 +240,7 @@ def test_a_0230_job_on_the_spring_forward_day_is_expected_at_the_end_of_the_gap(
     now = datetime(2024, 4, 1, 12, tzinfo=UTC)
     since = datetime(2024, 3, 29, tzinfo=UTC)
     job = entry("30 2 * * *", crontab_mtime=since - WEEK, first_seen=since - WEEK)
-    facts = berlin_host(coverage_start=since - WEEK, last_ok_at=now)
+    facts = berlin_host(coverage_start=since - WEEK, ok_at=now)
     runs = [
         run(datetime(2024, 3, 29, 2, 30, 1, tzinfo=BERLIN)),
         run(datetime(2024, 3, 30, 2, 30, 1, tzinfo=BERLIN)),
@@ -510,7 +510,7 @@ def test_a_manual_run_during_a_scheduled_one_is_an_overlap():
 
 
 def test_an_unreachable_host_gives_one_host_finding_and_no_missed():
-    facts = host(status="unreachable", error="connection refused", last_ok_at=None)
+    facts = host(status="unreachable", error="connection refused", ok_at=None)
     findings = judged(runs=[], hosts=[facts])
     assert kinds(findings) == ["unreachable"]
     assert findings[0].entry_id is None and findings[0].severity == "critical"
@@ -519,7 +519,7 @@ def test_an_unreachable_host_gives_one_host_finding_and_no_missed():
 
 def test_an_unreachable_host_is_judged_only_up_to_its_last_successful_scan():
     last_ok = NOW - timedelta(days=3)  # 2026-03-07 12:00; nothing read since
-    facts = host(status="timeout", error="timed out", last_ok_at=last_ok)
+    facts = host(status="timeout", error="timed out", ok_at=last_ok)
     runs = [r for r in daily() if r.started_at < last_ok]
     assert kinds(judged(runs=runs, hosts=[facts])) == ["unreachable"]
 
@@ -539,7 +539,7 @@ def test_an_unreachable_host_is_judged_only_up_to_its_last_successful_scan():
     ],
 )
 def test_connection_problems_are_host_findings(status, kind):
-    findings = judged(runs=[], hosts=[host(status=status, error="x", last_ok_at=None)])
+    findings = judged(runs=[], hosts=[host(status=status, error="x", ok_at=None)])
     assert kinds(findings) == [kind]
 
 
@@ -598,7 +598,7 @@ def test_no_job_finding_inside_a_maintenance_window():
 
 
 def test_a_host_finding_inside_a_maintenance_window_is_dropped():
-    facts = host(status="unreachable", error="down", last_ok_at=None)
+    facts = host(status="unreachable", error="down", ok_at=None)
     book = PolicyBook.from_tables(
         defaults={"maintenance": [{"cron": "0 11 * * *", "duration": "2h"}]}
     )
@@ -743,7 +743,7 @@ def both(runs, job=None, facts=None, running=(), book=None, now=NOW):
     """What Problems says about the entry (its finding kinds over the last day) and what the
     Jobs view says (its state), from the same evidence."""
     job = job or entry()
-    facts = facts or host(last_ok_at=now)
+    facts = facts or host(ok_at=now)
     book = book or PolicyBook()
     findings = judge([facts], [job], runs, running, book, now, now - timedelta(days=1))
     status = entry_status(job, facts, runs, running, book, now)
@@ -859,7 +859,7 @@ def test_a_process_is_its_run_within_5s_in_both_the_outcome_and_the_overlap():
 def test_cron_tz_moves_the_state_as_it_moves_the_findings():
     # On cronie CRON_TZ=Asia/Tokyo puts 03:00 at 18:00 UTC the day before.
     job = entry(cron_tz="Asia/Tokyo")
-    facts = host(cron_flavor="cronie", last_ok_at=NOW)
+    facts = host(cron_flavor="cronie", ok_at=NOW)
     runs = daily(hour=3, zone=ZoneInfo("Asia/Tokyo"))
     found, status = both(runs, job, facts)
     assert found == [] and status.state == "ok"

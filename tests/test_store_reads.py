@@ -114,7 +114,7 @@ def test_the_facts_of_every_host_are_one_query(store):
     alpha = facts["alpha"]
     assert isinstance(alpha, HostFacts)
     assert (alpha.status, alpha.tags, alpha.clock_skew) == ("ok", ("web",), timedelta(seconds=2))
-    assert (alpha.scanned_at, alpha.last_ok_at) == (NOW, NOW - timedelta(minutes=5))
+    assert (alpha.scanned_at, alpha.ok_at) == (NOW, NOW - timedelta(minutes=5))
     assert alpha.crontab_problems == (("/etc/cron.d/a", 9, "m9"), ("/etc/cron.d/b", 3, "m3"))
     assert facts["bravo"].zone == ZoneInfo("Europe/Berlin")  # the inventory's zone wins
     assert facts["bravo"].crontab_problems == ()
