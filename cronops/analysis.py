@@ -146,7 +146,7 @@ def entry_status(
 def entry_zone(entry: JobEntry, facts: HostFacts) -> tzinfo:
     """The zone cron reads the schedule in: CRON_TZ moves it on cronie only (Debian and busybox
     pass it to the job as any other variable)."""
-    if facts.cron_flavor == "cronie" and entry.cron_tz:
+    if facts.cron_family == "cronie" and entry.cron_tz:
         try:
             return ZoneInfo(entry.cron_tz)
         except (ZoneInfoNotFoundError, ValueError):

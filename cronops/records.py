@@ -32,7 +32,7 @@ class HostFacts:
     crontab_problems: tuple[tuple[str, int, str], ...] = ()  # (source, line, message)
     ends_logged: bool | None = None  # does this host's log write end lines? None: unknown
     failures_logged: bool | None = None  # ... failure (exit status, signal) lines?
-    cron_flavor: str = "debian"  # "debian" | "cronie" | "busybox": CRON_TZ only on cronie
+    cron_family: str | None = None  # "debian" | "cronie" | "busybox"; None: not known yet
 
 
 @dataclass(frozen=True)

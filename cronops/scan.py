@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -327,7 +328,8 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
     events = [e for e in events if e.at >= since]
     daemon, jobs = probe.cron_processes(result.processes or [])
     level = probe.debian_log_level(daemon) if daemon else None
-    ends, failures = _log_capabilities(level, store.host_row(name) or {})
+    stored = store.host_row(name) or {}  # what earlier scans learnt
+    ends, failures = _log_capabilities(level, stored)
     # Pairing knows a run by the host name its lines carry, which the store does not keep: the
     # lines of one host's log carry one name, the runs it left open the same.
     names = {e.host for e in events}
@@ -345,6 +347,7 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
     outcome.more_logs = result.more_logs
     state |= {
         "cron_running": None if running is None else int(running),
+        "cron_family": cron_family(events, daemon, result.crontabs) or stored.get("cron_family"),
         "log_level": level,
         "ends_logged": None if ends is None else int(ends),
         "failures_logged": None if failures is None else int(failures),
@@ -489,6 +492,31 @@ def _run_row(host: str, run: Run, entry_id: str | None) -> tuple:
         "cron",  # trigger
         None,  # output_tail
     )
+
+
+# Debian's and busybox's user crontabs are in /var/spool/cron/crontabs; cronie's in
+# /var/spool/cron itself (SUSE's in /var/spool/cron/tabs).
+_CRONIE_SPOOLS = ("/var/spool/cron", "/var/spool/cron/tabs")
+
+
+def cron_family(
+    events: Sequence[LogEvent], daemon: probe.Process | None, crontabs: Sequence[probe.CrontabFile]
+) -> str | None:
+    """debian, cronie or busybox, by what this scan saw; None when it could not tell.
+
+    The log lines say it best (each family writes its own); without any, the daemon: Debian's is
+    `cron`, while cronie's and busybox's are both `crond`, told apart by where user crontabs are
+    kept (busybox's spool is Debian's)."""
+    dialects = Counter(event.dialect for event in events if event.dialect)
+    if dialects:
+        return dialects.most_common(1)[0][0]
+    if daemon is None:
+        return None
+    if probe.debian_log_level(daemon) is not None:
+        return "debian"
+    if any(str(PurePosixPath(c.path).parent) in _CRONIE_SPOOLS for c in crontabs):
+        return "cronie"
+    return None
 
 
 def _log_capabilities(level: int | None, previous: dict) -> tuple[bool | None, bool | None]:

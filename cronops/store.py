@@ -161,9 +161,7 @@ class History:
         so. The inventory's `timezone` wins over the zone the host reported."""
         rows = self.rows(
             f"""
-            select h.*, p.source as problem_source, p.line as problem_line, p.message as problem,
-                (select dialect from runs where host = h.name and dialect != ''
-                 order by started_at desc limit 1) as dialect
+            select h.*, p.source as problem_source, p.line as problem_line, p.message as problem
             from hosts h left join crontab_problems p on p.host = h.name
             where h.name in ({_marks(hosts)})
             order by h.name, p.source, p.line
@@ -239,7 +237,8 @@ class History:
     def processes(self, hosts: Sequence[str]) -> list[RunningJob]:
         """The job processes of each host's last process list."""
         rows = self.rows(
-            f"select host, entry_id, pid, started_at from processes where host in ({_marks(hosts)})",
+            "select host, entry_id, pid, started_at from processes "
+            f"where host in ({_marks(hosts)})",
             list(hosts),
         )
         return [
@@ -438,7 +437,7 @@ class Store(History):
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version >= SCHEMA_VERSION:
                 return
-            for step in range(version + 1, SCHEMA_VERSION + 1):
+            for step in sorted(step for step in MIGRATIONS if step > version):
                 MIGRATIONS[step](database(db))
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -638,7 +637,7 @@ def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
         ),
         ends_logged=_flag(row["ends_logged"]),
         failures_logged=_flag(row["failures_logged"]),
-        cron_flavor=row["dialect"] or "debian",
+        cron_family=row["cron_family"],
     )
 
 
@@ -986,11 +985,21 @@ def _add_log_cursor_checks(db: Database) -> None:
     cursors.add_column("archive_mtime", int)
 
 
+def _add_cron_family(db: Database) -> None:
+    # Until now the family was guessed from the host's latest run: start from that guess.
+    db.table("hosts").add_column("cron_family", str)
+    db.execute(
+        "update hosts set cron_family = (select dialect from runs where runs.host = hosts.name "
+        "and dialect != '' order by started_at desc limit 1)"
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
     3: _add_action_login,
     4: _add_crontab_history,
     5: _add_log_cursor_checks,
+    6: _add_cron_family,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

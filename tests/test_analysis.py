@@ -270,9 +270,9 @@ def test_a_non_utc_host_is_judged_in_its_own_zone():
 def test_cron_tz_moves_the_schedule_on_cronie_only():
     job = entry("0 9 * * *", cron_tz="America/New_York")
     new_york_runs = daily(hour=9, zone=NEW_YORK)
-    assert judged([job], new_york_runs, [host(cron_flavor="cronie")]) == []
+    assert judged([job], new_york_runs, [host(cron_family="cronie")]) == []
     # Debian cron ignores CRON_TZ: the host's zone (UTC) decides, so those runs are late.
-    assert "late" in kinds(judged([job], new_york_runs, [host(cron_flavor="debian")]))
+    assert "late" in kinds(judged([job], new_york_runs, [host(cron_family="debian")]))
 
 
 def test_the_host_clock_decides_when_a_run_is_due():
@@ -859,7 +859,7 @@ def test_a_process_is_its_run_within_5s_in_both_the_outcome_and_the_overlap():
 def test_cron_tz_moves_the_state_as_it_moves_the_findings():
     # On cronie CRON_TZ=Asia/Tokyo puts 03:00 at 18:00 UTC the day before.
     job = entry(cron_tz="Asia/Tokyo")
-    facts = host(cron_flavor="cronie", ok_at=NOW)
+    facts = host(cron_family="cronie", ok_at=NOW)
     runs = daily(hour=3, zone=ZoneInfo("Asia/Tokyo"))
     found, status = both(runs, job, facts)
     assert found == [] and status.state == "ok"

@@ -56,6 +56,8 @@ def test_entries_problems_and_files_cron_ignores(charlie_scanned, inventory, tmp
         ("/etc/cron.d/broken", 2, "61 * * * * root /usr/local/bin/never")
     ]
     assert "61" in problems[0]["message"]
+    # Debian's cron wrote its log and runs as `cron`: the family is stored with the host.
+    assert rows(db, "select cron_family from hosts") == [{"cron_family": "debian"}]
     commands = {e["command"] for e in rows(db, "select * from entries where host = 'charlie'")}
     assert {"/usr/bin/certbot renew", "/home/alice/rotate-photos"} <= commands
 

@@ -7,13 +7,24 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from cronops import probe
+from cronops.audit import read_jobs
 from cronops.inventory import Host
+from cronops.logs import ClockContext, parse_lines
+from cronops.policy import PolicyBook
 from cronops.runs import Run
-from cronops.scan import HostReport, _run_row, probe_host, record_group, record_host_checks
+from cronops.scan import (
+    HostReport,
+    _run_row,
+    cron_family,
+    probe_host,
+    record_group,
+    record_host_checks,
+)
 from cronops.store import PAGE_BYTES, RUN_COLUMNS, RUNS_PER_STATEMENT, Store, run_key
 from cronops.transport import HostStatus, connector
 
@@ -249,3 +260,61 @@ async def test_a_run_whose_end_the_next_scan_reads_is_one_run_with_its_end(tmp_p
         ("/bin/early", True),
         ("/bin/long", True),
     ]
+
+
+# -- the cron family ------------------------------------------------------------------------------
+
+
+def process(args: str) -> probe.Process:
+    return probe.Process(pid=1, ppid=0, user="root", elapsed_s=600, args=args)
+
+
+def crontab(path: str, text: str = "") -> probe.CrontabFile:
+    return probe.CrontabFile(path, "user", path.rsplit("/", 1)[-1], NOW, text)
+
+
+def test_the_cron_family_is_what_the_log_the_daemon_or_the_spool_shows():
+    line = syslog_line(NOW.astimezone(UTC), "h", 7, "(root) CMD (true)")
+    debian_line = parse_lines([line], ClockContext(ZoneInfo("UTC"), NOW)).events
+    assert [event.dialect for event in debian_line] == ["debian"]
+    assert cron_family(debian_line, process("/usr/sbin/crond -n"), []) == "debian"
+    assert cron_family([], process("/usr/sbin/cron -f -L 15"), []) == "debian"
+    spool = [crontab("/var/spool/cron/alice")]
+    assert cron_family([], process("/usr/sbin/crond -n"), spool) == "cronie"
+    assert cron_family([], process("/usr/sbin/crond -n"), [crontab("/var/spool/cron/tabs/a")]) == (
+        "cronie"
+    )
+    # busybox's crond keeps Debian's spool: cronie or busybox, it cannot tell
+    debian_spool = [crontab("/var/spool/cron/crontabs/alice")]
+    assert cron_family([], process("crond -f -l 8"), debian_spool) is None
+    assert cron_family([], None, spool) is None  # no daemon, no log: nothing to go by
+
+
+def test_a_cronie_host_with_no_runs_yet_reads_cron_tz(tmp_path):
+    # Until the family was stored it came from the latest run: no run, no CRON_TZ.
+    host = Host(name="rocky", address="localhost")
+    facts = probe.HostFacts("rocky", NOW, UTC, "UTC", "root", 0, timedelta(0))
+    text = "CRON_TZ=Asia/Tokyo\n0 3 * * * /usr/local/bin/report\n"
+    result = probe.ProbeResult(
+        facts,
+        crontabs=[crontab("/var/spool/cron/alice", text)],
+        processes=[process("/usr/sbin/crond -n")],
+    )
+    store = Store(tmp_path / "history.db")
+    (outcome,) = record_group(
+        store, [HostReport(host, HostStatus.OK, None, 1.0, result)], SINCE, NOW
+    )
+    assert outcome.ok and outcome.new_runs == 0
+
+    assert store.host_facts([host])["rocky"].cron_family == "cronie"
+    jobs = read_jobs(store, [host])
+    (entry,) = jobs.entries
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert jobs.zone(entry) == tokyo
+    status = jobs.states(PolicyBook(), NOW)[entry.id]
+    assert status.next_run is not None and status.next_run.astimezone(tokyo).hour == 3
+
+    # A later scan that cannot tell (no daemon in its process list) keeps what was known.
+    quiet = probe.ProbeResult(facts, crontabs=result.crontabs, processes=[])
+    record_group(store, [HostReport(host, HostStatus.OK, None, 1.0, quiet)], SINCE, NOW)
+    assert store.host_facts([host])["rocky"].cron_family == "cronie"

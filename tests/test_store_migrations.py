@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cronops.store import SCHEMA_VERSION, Store
+from cronops.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 SCHEMAS = Path(__file__).parent / "schemas"
 RELEASED = sorted(SCHEMAS.glob("v*.sql"), key=lambda p: int(p.stem[1:]))
@@ -45,9 +45,10 @@ def fill(db: sqlite3.Connection) -> dict[str, int]:
 
 
 def test_every_version_up_to_the_current_one_is_kept_as_released():
-    assert [int(p.stem[1:]) for p in RELEASED] == list(range(1, SCHEMA_VERSION + 1)), (
+    assert [int(p.stem[1:]) for p in RELEASED] == sorted(MIGRATIONS), (
         "a new schema step needs its schema frozen in tests/schemas/vN.sql"
     )
+    assert max(MIGRATIONS) == SCHEMA_VERSION
 
 
 def test_the_current_schema_is_the_one_released(tmp_path):
@@ -94,3 +95,21 @@ def test_a_failed_upgrade_leaves_the_history_as_it_was(tmp_path, monkeypatch):
     assert check.execute("pragma user_version").fetchone()[0] == 1
     tables = {r[0] for r in check.execute("select name from sqlite_master where type = 'table'")}
     assert "half_done" not in tables
+
+
+def test_an_upgraded_host_keeps_the_cron_family_its_runs_showed(tmp_path):
+    # Before version 6 the family was guessed from the latest run; the upgrade stores that guess.
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript((SCHEMAS / "v2.sql").read_text())
+    old.executemany("insert into hosts (name, status) values (?, 'ok')", [("rocky",), ("new",)])
+    old.executemany(
+        "insert into runs (id, host, started_at, dialect) values (?, 'rocky', ?, ?)",
+        [("a", "2026-11-01T01:00:00.000000Z", "debian"), ("b", "2026-11-02T01:00:00Z", "cronie")],
+    )
+    old.commit()
+    old.close()
+
+    store = Store(path)
+    families = dict(store.db.execute("select name, cron_family from hosts").fetchall())
+    assert families == {"rocky": "cronie", "new": None}
