@@ -163,15 +163,13 @@ def scheduled_for(schedule: str, zone: tzinfo, started: datetime) -> datetime | 
 
 
 def run_outcome(run: RunRecord, processes: Sequence[RunningJob]) -> str:
-    """ok | failed | killed | running | unknown, by what the record and the process list show."""
-    if _failed(run):
-        return "killed" if run.signal is not None else "failed"
-    if run.ended_at is not None:
-        return OK if run.status == 0 else "unknown"
-    start = run.started_at.timestamp()
-    if any(_same_run(p.started_at.timestamp(), start) for p in processes):
-        return "running"
-    return "unknown"
+    """ok | failed | killed | running | unknown: the record's outcome, or running when it has
+    no end and its process is in the host's last process list."""
+    if run.outcome == "unknown" and run.ended_at is None:
+        start = run.started_at.timestamp()
+        if any(_same_run(p.started_at.timestamp(), start) for p in processes):
+            return "running"
+    return run.outcome
 
 
 def worst_first(finding: Finding) -> tuple:
@@ -183,11 +181,6 @@ def worst_first(finding: Finding) -> tuple:
         finding.kind,
         finding.entry_id or "",
     )
-
-
-def _failed(run: RunRecord) -> bool:
-    """Only an exit status other than 0, or a signal, in the record says a run failed."""
-    return run.signal is not None or bool(run.status)
 
 
 def _same_run(process_start: float, run_start: float) -> bool:
@@ -501,7 +494,7 @@ class _Judge:
 
     def _tally_failures(self) -> None:
         for start, run in zip(self.starts, self.runs, strict=True):
-            if _failed(run) and not self._quiet(start):
+            if run.failed and not self._quiet(start):
                 note = wording.failed(self.job, run, start, manual=run.trigger != CRON)
                 self.tallies["failed"].add(start, note)
 
@@ -638,9 +631,7 @@ class _Judge:
 
     def _failing(self, run: RunRecord) -> bool:
         start = run.started_at.timestamp()
-        return (
-            _failed(run) and not self.policy.ignores("failed") and not self._in_maintenance(start)
-        )
+        return run.failed and not self.policy.ignores("failed") and not self._in_maintenance(start)
 
     def _why_unknown(self) -> str:
         entry, view = self.entry, self.view

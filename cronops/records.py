@@ -58,6 +58,8 @@ class JobEntry:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """One run of a job: its start, and its end and exit as far as the log (or a rerun) said."""
+
     entry_id: str | None
     host: str
     started_at: datetime
@@ -65,6 +67,19 @@ class RunRecord:
     status: int | None  # exit status, only when the log or a wrapper said so
     signal: int | None
     trigger: str = CRON
+
+    @property
+    def failed(self) -> bool:
+        """Only an exit status other than 0, or a signal, in the record says a run failed."""
+        return self.signal is not None or bool(self.status)
+
+    @property
+    def outcome(self) -> str:
+        """killed | failed | ok | unknown, as the record says; whether a run without an end
+        still runs is the process list's to say (analysis.run_outcome)."""
+        if self.failed:
+            return "killed" if self.signal is not None else "failed"
+        return "ok" if self.ended_at is not None and self.status == 0 else "unknown"
 
 
 @dataclass(frozen=True)
