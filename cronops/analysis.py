@@ -136,7 +136,7 @@ def entry_status(
     mine = sorted((r for r in runs if r.entry_id == entry.id), key=_started)
     processes = [p for p in running if p.entry_id == entry.id]
     resolved = policy.resolve(entry, host)
-    view = _HostView.of(host, now, _state_since(entry, host, now, mine))
+    view = _HostView.of(host, now, _state_since(entry, host, now))
     return _Judge(entry, view, mine, processes, resolved, schedules or Schedules()).state()
 
 
@@ -188,9 +188,7 @@ def _same_run(process_start: float, run_start: float) -> bool:
     return abs(process_start - run_start) <= SAME_PROCESS_S
 
 
-def _state_since(
-    entry: JobEntry, host: HostFacts, now: datetime, runs: Sequence[RunRecord]
-) -> datetime:
+def _state_since(entry: JobEntry, host: HostFacts, now: datetime) -> datetime:
     """From when a state is judged: just before the two latest expected times by the last scan,
     for the latest whose deadline has passed is one of them (the other's grace may be running)."""
     view = _HostView.of(host, now, now)
