@@ -17,11 +17,11 @@ from rich.console import Console
 
 from cronops import tables
 from cronops.actions import Done, find_target
-from cronops.analysis import Finding
 from cronops.audit import AuditResult
 from cronops.cli import _output_sink, main
 from cronops.crontab import parse_crontab
 from cronops.inventory import Host, Inventory
+from cronops.records import Finding, JobEntry
 from cronops.report import audit_markdown, print_json
 from cronops.scan import HostScan, _entry_row
 from cronops.store import Store, iso
@@ -230,17 +230,20 @@ def test_json_never_carries_a_raw_control_character(capsys):
 
 
 def test_a_raw_byte_shows_as_its_escape_in_every_table_and_in_markdown():
-    entry = {
-        "id": "e1",
-        "host": "alpha",
-        "user": "root",
-        "schedule": "* * * * *",
-        "command": RAW_BYTE,
-        "source": "/var/spool/cron/crontabs/root",
-        "line": 1,
-        "paused": None,
-        "disabled": 0,
-    }
+    entry = JobEntry(
+        id="e1",
+        host="alpha",
+        user="root",
+        source="/var/spool/cron/crontabs/root",
+        schedule="* * * * *",
+        command=RAW_BYTE,
+        disabled=False,
+        paused=None,
+        cron_tz=None,
+        first_seen=NOW,
+        crontab_mtime=None,
+        line=1,
+    )
     console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     console.print(tables.jobs_table([entry], 200))
     action = {"at": iso(NOW), "actor": "root@here", "host": "alpha", "entry_id": "e1"}
