@@ -63,7 +63,7 @@ def rerun_loud_job(fleet, work: Path, mb: int) -> int:
     subprocess.run([*cronops, "scan", *common], check=True, capture_output=True, env=env)
     store = Store(db)
     try:
-        (job,) = [e["id"] for e in store.entries() if e["command"].startswith("yes ")]
+        (job,) = [e.id for e in store.entries() if e.command.startswith("yes ")]
     finally:
         store.close()
 

@@ -173,19 +173,14 @@ class History:
             by_name.setdefault(row["name"], []).append(row)
         return {host.name: _host_facts(host, by_name.get(host.name, [])) for host in hosts}
 
-    def entries(self, hosts: Sequence[str]) -> list[JobEntry]:
-        """The hosts' present entries, by host, source and line."""
-        return [
-            _job_entry(row)
-            for row in self.rows(
-                f"""
-                {_ENTRIES}
-                where e.present = 1 and e.host in ({_marks(hosts)})
-                order by e.host, e.source, e.line
-                """,
-                list(hosts),
-            )
-        ]
+    def entries(self, hosts: Sequence[str] | None = None) -> list[JobEntry]:
+        """The present entries of these hosts (of every host: None), by host, source and line."""
+        among = "" if hosts is None else f"and e.host in ({_marks(hosts)})"
+        rows = self.rows(
+            f"{_ENTRIES} where e.present = 1 {among} order by e.host, e.source, e.line",
+            list(hosts or ()),
+        )
+        return [_job_entry(row) for row in rows]
 
     def entry(self, entry_id: str) -> JobEntry | None:
         """The entry with this id, present or not (an entry's last version is kept)."""

@@ -81,8 +81,7 @@ def echo(echo_fleet, tmp_path):
 def entry_id(db: Path, fragment: str) -> str:
     store = Store(db)
     try:
-        present = store.rows("select id, text from entries where present = 1")
-        found = [e["id"] for e in present if fragment in e["text"]]
+        found = [e.id for e in store.entries() if fragment in e.text]
     finally:
         store.close()
     assert len(found) == 1, found

@@ -59,7 +59,7 @@ def golf(golf_fleet, tmp_path):
 def job_id(db: Path, fragment: str) -> str:
     store = Store(db)
     try:
-        (found,) = [e["id"] for e in store.entries() if fragment in e["command"]]
+        (found,) = [e.id for e in store.entries() if fragment in e.command]
     finally:
         store.close()
     return found
