@@ -58,8 +58,9 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
 from math import inf
 from statistics import median
 from typing import NamedTuple
@@ -136,7 +137,8 @@ def entry_status(
     mine = sorted((r for r in runs if r.entry_id == entry.id), key=_started)
     processes = [p for p in running if p.entry_id == entry.id]
     resolved = policy.resolve(entry, host)
-    view = _HostView.of(host, now, _state_since(entry, host, now))
+    view = _HostView.of(host, now, now)
+    view = replace(view, since=_state_since(entry, view))
     return _Judge(entry, view, mine, processes, resolved, schedules or Schedules()).state()
 
 
@@ -188,15 +190,14 @@ def _same_run(process_start: float, run_start: float) -> bool:
     return abs(process_start - run_start) <= SAME_PROCESS_S
 
 
-def _state_since(entry: JobEntry, host: HostFacts, now: datetime) -> datetime:
-    """From when a state is judged: just before the two latest expected times by the last scan,
-    for the latest whose deadline has passed is one of them (the other's grace may be running)."""
-    view = _HostView.of(host, now, now)
-    zone = entry_zone(entry, host)
+def _state_since(entry: JobEntry, view: _HostView) -> float:
+    """From when a state is judged (host clock): just before the two latest expected times by
+    the last scan, for the latest whose deadline has passed is one of them (the other's grace
+    may be running)."""
+    zone = entry_zone(entry, view.facts)
     latest = previous_time(entry.schedule, zone, view.evidence_end + START_SLACK_S)
     before = previous_time(entry.schedule, zone, latest) if latest is not None else None
-    start = min(before or latest or view.evidence_end, view.evidence_end) - START_SLACK_S
-    return datetime.fromtimestamp(start - host.clock_skew.total_seconds(), UTC)
+    return min(before or latest or view.evidence_end, view.evidence_end) - START_SLACK_S
 
 
 # -- per host ---------------------------------------------------------------------------------
@@ -365,7 +366,7 @@ class _Judge:
         self.policy = policy
         self.zone = entry_zone(entry, view.facts)
         self.job = wording.Job(entry, view.facts, self.zone)
-        self.expected = schedules.times(entry.schedule, self.zone, view.since, view.now)
+        self.schedules = schedules
         self.spans = (
             policy.maintenance_spans(self.zone, _utc(view.since), _utc(view.now))
             if policy.maintenance
@@ -373,6 +374,13 @@ class _Judge:
         )
         self.absence_from = _judged_from(entry, view, runs)
         self.starts = [run.started_at.timestamp() for run in runs]
+
+    @cached_property
+    def expected(self) -> tuple[float, ...] | None:
+        """The expected times in the window (since, now]; None for a schedule cron rejects.
+        Asked for only where absence is judged: a window of times is the costly part."""
+        view = self.view
+        return self.schedules.times(self.entry.schedule, self.zone, view.since, view.now)
 
     # -- the rules ------------------------------------------------------------------------------
 
@@ -392,8 +400,11 @@ class _Judge:
 
     def _absence(self) -> _Absence | None:
         """None where absence says nothing: see the module docstring."""
-        entry, view, expected = self.entry, self.view, self.expected
-        if not expected or self.absence_from is None or not _absence_judged(entry, view):
+        entry, view = self.entry, self.view
+        if self.absence_from is None or not _absence_judged(entry, view):
+            return None
+        expected = self.expected
+        if not expected:
             return None
         grace = self.policy.grace.total_seconds()
         low = bisect_right(expected, self._judged_since())
