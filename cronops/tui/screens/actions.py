@@ -36,6 +36,7 @@ from cronops.schedule import describe, next_runs, validate
 from cronops.transport import OutputSink
 from cronops.tui.widgets.format import loud, when
 from cronops.visible import VisibleStream, visible
+from cronops.wording import zone_name
 
 
 def diff_view(diff: str) -> Syntax:
@@ -162,7 +163,7 @@ class EditScreen(ModalScreen[Change | None]):
             if schedule != "@reboot":
                 runs = next_runs(schedule, self.zone, self.now, 5)  # type: ignore[arg-type]
                 upcoming = ", ".join(when(t, self.zone) for t in runs)
-        zone = getattr(self.zone, "key", str(self.zone))
+        zone = zone_name(self.zone)
         self.query_one("#words", Static).update(
             Text(f"{words}\nnext ({zone}): {upcoming or '-'}") if words else ""
         )

@@ -17,6 +17,7 @@ from cronops.records import RunRecord
 from cronops.tui.data import JobDetail
 from cronops.tui.widgets.format import clip, loud, span, when
 from cronops.visible import visible
+from cronops.wording import zone_name
 
 
 class DetailScreen(Screen):
@@ -29,7 +30,7 @@ class DetailScreen(Screen):
     def compose(self) -> ComposeResult:
         d = self.detail
         entry = d.entry
-        zone = getattr(d.zone, "key", str(d.zone))
+        zone = zone_name(d.zone)
         with VerticalScroll(id="detail"):
             # Text, not markup: all but the id comes from the host.
             yield Static(

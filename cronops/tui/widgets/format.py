@@ -9,6 +9,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.theme import Theme
 
+from cronops import wording
 from cronops.visible import visible
 
 # How loud each word is: findings by severity, entries by state, hosts by status.
@@ -50,14 +51,8 @@ def when(moment: datetime | None, zone: tzinfo | None = None) -> str:
 
 
 def span(seconds: float | None) -> str:
-    """'45s', '5m', '2h10m', '1d3h': two units are enough to compare at a glance."""
-    if seconds is None:
-        return "-"
-    whole = max(0, round(seconds))
-    units = ((whole // 86400, "d"), (whole // 3600 % 24, "h"), (whole // 60 % 60, "m"))
-    units += ((whole % 60, "s"),)
-    first = next((i for i, (value, _) in enumerate(units) if value), len(units) - 1)
-    return "".join(f"{v}{u}" for v, u in units[first : first + 2] if v) or "0s"
+    """'45s', '5m', '2h10m', '1d3h' as the findings say it; '-' when unknown."""
+    return "-" if seconds is None else wording.span(seconds)
 
 
 def clip(text: str, width: int) -> str:
