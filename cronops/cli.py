@@ -654,19 +654,19 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     from cronops import report
-    from cronops.audit import host_facts
     from cronops.lint import lint_host
 
     _, hosts = open_inventory(args)
     store = open_store(args)
-    now = datetime.now().astimezone()
+    now = local_now()
     try:
         crontabs = store.crontabs_now([h.name for h in hosts])
+        facts = store.host_facts(hosts)
         notes = []
         for host in hosts:
-            facts = host_facts(store, host)
             mine = [c for c in crontabs if c.host == host.name]
-            notes += lint_host(mine, facts.zone, facts.cron_flavor, now)
+            family = facts[host.name].cron_family
+            notes += lint_host(mine, facts[host.name].zone, family, now)
     finally:
         store.close()
     if not crontabs:
@@ -686,7 +686,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
 
     _, hosts = open_inventory(args)
     names = [h.name for h in hosts]
-    now = datetime.now().astimezone()
+    now = local_now()
     since = args.since if isinstance(args.since, datetime) else now - args.since
     store = open_store(args)
     try:

@@ -102,7 +102,7 @@ def test_crontabs_replaced_between_two_scans_show_who_and_when(mike, tmp_path, c
 def _entry(db: Path, command: str) -> str:
     store = Store(db)
     try:
-        (found,) = [e["id"] for e in store.entries() if e["command"] == command]
+        (found,) = [e.id for e in store.entries() if e.command == command]
     finally:
         store.close()
     return found
