@@ -103,8 +103,8 @@ def judge(
     running_by_entry = _by_entry(running)
     schedules = Schedules()
     findings: list[Finding] = []
-    for view in views.values():
-        findings += _host_findings(view, policy.resolve_host(view.facts))
+    for host_view in views.values():
+        findings += _host_findings(host_view, policy.resolve_host(host_view.facts))
     for entry in entries:
         view = views.get(entry.host)
         if view is None:
@@ -239,7 +239,8 @@ class _HostView:
         return datetime.fromtimestamp(stamp, zone)
 
 
-class _HostFinding(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _HostFinding:
     kind: str
     count: int
     at: float  # host clock

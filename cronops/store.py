@@ -793,7 +793,7 @@ def _dicts(db: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list
 
 
 def _create_tables(db: Database) -> None:
-    db["hosts"].create(
+    db.table("hosts").create(
         {
             "name": str,
             "address": str,
@@ -814,7 +814,7 @@ def _create_tables(db: Database) -> None:
         },
         pk="name",
     )
-    db["scans"].create(
+    db.table("scans").create(
         {
             "id": int,
             "host": str,
@@ -829,7 +829,7 @@ def _create_tables(db: Database) -> None:
         },
         pk="id",
     )
-    db["crontabs"].create(
+    db.table("crontabs").create(
         {
             "host": str,
             "path": str,
@@ -842,10 +842,10 @@ def _create_tables(db: Database) -> None:
         },
         pk=("host", "path"),
     )
-    db["crontab_versions"].create(
+    db.table("crontab_versions").create(
         {"id": int, "host": str, "path": str, "sha256": str, "text": str, "seen_at": str}, pk="id"
     )
-    db["entries"].create(
+    db.table("entries").create(
         {
             "id": str,
             "host": str,
@@ -865,7 +865,7 @@ def _create_tables(db: Database) -> None:
         },
         pk="id",
     )
-    db["entry_versions"].create(
+    db.table("entry_versions").create(
         {
             "id": int,
             "entry_id": str,
@@ -879,11 +879,11 @@ def _create_tables(db: Database) -> None:
         },
         pk="id",
     )
-    db["crontab_problems"].create(
+    db.table("crontab_problems").create(
         {"host": str, "source": str, "line": int, "text": str, "message": str}
     )
-    db["runs"].create(RUN_COLUMNS, pk="id")
-    db["log_cursors"].create(
+    db.table("runs").create(RUN_COLUMNS, pk="id")
+    db.table("log_cursors").create(
         {
             "host": str,
             "path": str,
@@ -895,7 +895,7 @@ def _create_tables(db: Database) -> None:
         },
         pk=("host", "path"),
     )
-    db["processes"].create(
+    db.table("processes").create(
         {
             "host": str,
             "pid": int,
@@ -906,16 +906,16 @@ def _create_tables(db: Database) -> None:
             "seen_at": str,
         }
     )
-    db["entries"].create_index(["host"])
-    db["runs"].create_index(["host", "started_at"])
-    db["runs"].create_index(["entry_id", "started_at"])
-    db["crontab_versions"].create_index(["host", "path"])
-    db["entry_versions"].create_index(["entry_id"])
-    db["scans"].create_index(["host", "started_at"])
+    db.table("entries").create_index(["host"])
+    db.table("runs").create_index(["host", "started_at"])
+    db.table("runs").create_index(["entry_id", "started_at"])
+    db.table("crontab_versions").create_index(["host", "path"])
+    db.table("entry_versions").create_index(["entry_id"])
+    db.table("scans").create_index(["host", "started_at"])
 
 
 def _add_audit_trail(db: Database) -> None:
-    db["actions"].create(
+    db.table("actions").create(
         {
             "id": int,
             "at": str,
@@ -935,18 +935,18 @@ def _add_audit_trail(db: Database) -> None:
         },
         pk="id",
     )
-    db["actions"].create_index(["entry_id"])
+    db.table("actions").create_index(["entry_id"])
 
 
 def _add_action_login(db: Database) -> None:
     # The login cronops used on the host (the actor is the local user who ran cronops).
-    db["actions"].add_column("login", str)
+    db.table("actions").add_column("login", str)
 
 
 def _add_crontab_history(db: Database) -> None:
     # What a timeline of changes needs: when the host wrote each version, what kind of file it
     # was (a removed file has no crontabs row left to say), and who ran `crontab` on the host.
-    versions = db["crontab_versions"]
+    versions = db.table("crontab_versions")
     versions.add_column("mtime", str)
     versions.add_column("kind", str)
     versions.add_column("owner", str)
@@ -955,7 +955,7 @@ def _add_crontab_history(db: Database) -> None:
             f"update crontab_versions set {column} = (select c.{column} from crontabs c "
             "where c.host = crontab_versions.host and c.path = crontab_versions.path)"
         )
-    db["crontab_edits"].create(
+    db.table("crontab_edits").create(
         {
             "id": int,
             "host": str,
@@ -967,7 +967,9 @@ def _add_crontab_history(db: Database) -> None:
         },
         pk="id",
     )
-    db["crontab_edits"].create_index(["host", "at", "pid", "action", "user", "actor"], unique=True)
+    db.table("crontab_edits").create_index(
+        ["host", "at", "pid", "action", "user", "actor"], unique=True
+    )
 
 
 def _add_log_cursor_checks(db: Database) -> None:

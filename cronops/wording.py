@@ -6,6 +6,7 @@ Times are shown in the job's zone (the host's, or CRON_TZ on cronie), spans in t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -179,7 +180,8 @@ def pause_over(job: Job, pause: PauseInfo, ago: float) -> str:
 # -- one entry: its finding ---------------------------------------------------------------------
 
 
-class Tally(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Tally:
     """A finding's occurrences, as the judge folded them."""
 
     count: int

@@ -754,8 +754,8 @@ def quieting(kind: str) -> tuple[PolicyBook, PolicyBook]:
     """Two policies that quiet `kind` for today's 03:00 run: a maintenance window, an ignore."""
     window = {"start": "2026-03-10T02:00:00Z", "end": "2026-03-10T04:00:00Z"}
     return (
-        PolicyBook(defaults={"maintenance": [window]}),
-        PolicyBook(jobs=[{"id": "backup", "ignore": [kind]}]),
+        PolicyBook.from_tables(defaults={"maintenance": [window]}),
+        PolicyBook.from_tables(jobs=[{"id": "backup", "ignore": [kind]}]),
     )
 
 
@@ -786,11 +786,13 @@ def test_hung_past_max_duration_in_both_and_neither_when_the_policy_ignores_it()
     start = NOW.replace(hour=11, second=2)
     runs = [run(NOW.replace(hour=10, second=2)), run(start, took=None, status=None)]
     process = RunningJob("web1", "backup", 7, start)
-    book = PolicyBook(jobs=[{"id": "backup", "max_duration": "30m"}])
+    book = PolicyBook.from_tables(jobs=[{"id": "backup", "max_duration": "30m"}])
     found, status = both(runs, job, running=[process], book=book)
     assert "hung" in found and status.state == "hung" and "limit 30m" in status.explanation
 
-    book = PolicyBook(jobs=[{"id": "backup", "max_duration": "30m", "ignore": ["hung"]}])
+    book = PolicyBook.from_tables(
+        jobs=[{"id": "backup", "max_duration": "30m", "ignore": ["hung"]}]
+    )
     found, status = both(runs, job, running=[process], book=book)
     assert "hung" not in found and status.state == "running"
 
@@ -820,7 +822,7 @@ def test_the_latest_due_run_is_late_in_both():
     found, status = both(runs)
     assert "late" in found and status.state == "late"
 
-    book = PolicyBook(defaults={"grace": "30m"})
+    book = PolicyBook.from_tables(defaults={"grace": "30m"})
     found, status = both(runs, book=book)
     assert "late" not in found and status.state == "ok"
 

@@ -73,7 +73,7 @@ class Cronops:
     def entry(self, fragment: str) -> str:
         store = Store(self.db)
         try:
-            (found,) = [e["id"] for e in store.entries() if fragment in e["command"]]
+            (found,) = [e.id for e in store.entries() if fragment in e.command]
         finally:
             store.close()
         return found

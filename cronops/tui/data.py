@@ -141,7 +141,7 @@ class FleetReader:
         policy = self.inventory.policy.resolve(entry, facts)
         now = self.now()
         try:
-            upcoming = next_runs(entry.schedule, zone, now, 5)  # type: ignore[arg-type]
+            upcoming = next_runs(entry.schedule, zone, now, 5)
         except Exception:  # an invalid or @reboot schedule has no next runs to show
             upcoming = []
         return JobDetail(
