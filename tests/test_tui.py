@@ -83,7 +83,9 @@ def build_history(path: Path, now: datetime = NOW) -> tuple[Path, Inventory]:
     seen = iso(now - timedelta(days=3))
     backup = _entry("alpha", 1, "root", "0 * * * *", "/usr/local/bin/backup --all")
     sync = _entry("alpha", 2, "deploy", "*/15 * * * *", "rsync -a /srv/ mirror:/srv/")
-    report = _entry("alpha", 3, "root", "30 2 * * *", "/opt/report.sh")
+    report = _entry(
+        "alpha", 3, "root", "30 2 * * *", "/usr/local/share/acme/reports/bin/nightly-report --all"
+    )
     cleanup = _entry("charlie", 1, "app", "0 3 * * *", "find /tmp -mtime +7 -delete")
     vacuum = _entry("bravo", 1, "postgres", "0 4 * * 0", "vacuumdb --all")
     runs = []
@@ -246,7 +248,13 @@ async def test_opens_on_problems_worst_first(history):
         assert {("bravo", "unreachable"), ("alpha", "failed"), ("alpha", "never_ran")} <= kinds
         assert ("alpha", "crontab_errors") in kinds
         failed = next(r for r in found if r[3] == "failed")
-        assert "a002" in failed[2] and "rsync" in failed[2] and "exit status 1" in failed[6]
+        assert failed[2] == "deploy: rsync -a /srv/ mirror:/srv/" and failed[-1] == "a002"
+        assert "exit status 1" in failed[6]
+        # A long path loses its middle directories, never the script's name.
+        never = next(r for r in found if r[3] == "never_ran")
+        assert never[2] == "root: /usr/local/…/nightly-report --all"
+        assert failed[5] == "15m ago"  # the last failure, relative to the audit's now
+        assert next(r for r in found if r[3] == "unreachable")[5] == "just now"
         assert note(app, "problems") == f"{len(found)} problems"
 
 

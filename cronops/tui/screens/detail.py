@@ -91,7 +91,7 @@ class DetailScreen(Screen):
         lines = ["[b]Findings[/b]"]
         for f in findings:
             lines.append(
-                f"  {f.severity} {f.kind} ×{f.count}, last {when(f.last_at)}: "
+                f"  {f.severity} {f.kind} ×{f.count}, last {f.last_at:%m-%d %H:%M %Z}: "
                 f"{escape(clip(f.detail, 120))}"
             )
         return "\n".join(lines)

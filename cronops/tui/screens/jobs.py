@@ -4,6 +4,7 @@ The next run is in the host's zone (or the entry's CRON_TZ on cronie), as cron r
 
 from __future__ import annotations
 
+from cronops.labels import short_command
 from cronops.records import RunRecord
 from cronops.schedule import describe
 from cronops.tui.data import JobRow
@@ -26,7 +27,7 @@ class JobsView(TableView[JobRow]):
             Column("host", lambda j: j.entry.host, lambda j: (j.entry.host, j.entry.id)),
             Column("user", lambda j: j.entry.user, lambda j: j.entry.user),
             Column("schedule", lambda j: j.entry.schedule, lambda j: j.entry.schedule),
-            Column("command", lambda j: clip(j.entry.command, 32), lambda j: j.entry.command),
+            Column("command", lambda j: short_command(j.entry.command, 32), _command),
             Column("last run", lambda j: _last(j), lambda j: _started(j)),
             Column("took", lambda j: _took(j), lambda j: _duration(j)),
             Column("next run", lambda j: when(j.status.next_run, j.zone), _next),
@@ -40,6 +41,10 @@ class JobsView(TableView[JobRow]):
 
     def haystack(self, row: JobRow) -> str:
         return row.haystack
+
+
+def _command(job: JobRow) -> str:
+    return job.entry.command
 
 
 def _described_of(job: JobRow) -> str:

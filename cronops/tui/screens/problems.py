@@ -8,9 +8,13 @@ from rich.text import Text
 
 from cronops.audit import AuditResult
 from cronops.kinds import SEVERITIES
+from cronops.labels import job_label
 from cronops.records import Finding
-from cronops.tui.widgets.format import clip, loud, when
+from cronops.tui.widgets.format import ago, clip, loud, when
 from cronops.tui.widgets.table import Column, TableView
+
+# Room for "user: command" in the job column: what tells one job from another.
+JOB_WIDTH = 44
 
 
 class ProblemsView(TableView[Finding]):
@@ -19,7 +23,7 @@ class ProblemsView(TableView[Finding]):
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id)
         self.audit: AuditResult | None = None
-        self.labels: dict[str, str] = {}  # entry id -> "id  command", for the entry column
+        self.labels: dict[str, str] = {}  # entry id -> "user: command", shortened to JOB_WIDTH
         self.tags: dict[str, str] = {}  # host -> its tags, so the filter finds them
         self.hosts = 0
         self.complete = False
@@ -27,25 +31,29 @@ class ProblemsView(TableView[Finding]):
     @property
     def columns(self) -> list[Column[Finding]]:  # type: ignore[override]
         theme = self.app.current_theme
+        # Relative to when the audit judged: the hosts' zones differ, "3h ago" reads the same.
+        now = self.audit.until if self.audit else None
         return [
             Column("severity", lambda f: loud(f.severity, theme), _severity_order),
             Column("host", lambda f: f.host, lambda f: f.host),
-            Column("entry", lambda f: clip(self.labels.get(f.entry_id or "", "-"), 36), self._e),
+            Column("job", lambda f: self.labels.get(f.entry_id or "", "-"), self._job),
             Column("kind", lambda f: loud(f.kind, theme, like=f.severity), lambda f: f.kind),
             Column("count", lambda f: str(f.count), lambda f: f.count),
-            Column("last", lambda f: when(f.last_at), lambda f: f.last_at.timestamp()),
+            Column("last", lambda f: ago(f.last_at, now) if now else "", _last),
             Column("evidence", lambda f: clip(f.evidence or f.detail, 80), lambda f: f.evidence),
+            Column("id", lambda f: f.entry_id or "-", lambda f: f.entry_id or ""),
         ]
 
-    def _e(self, finding: Finding) -> str:
+    def _job(self, finding: Finding) -> str:
         return self.labels.get(finding.entry_id or "", "")
 
     def key(self, row: Finding) -> str:
         return f"{row.host}\0{row.entry_id}\0{row.kind}"
 
     def haystack(self, row: Finding) -> str:
-        label = self.labels.get(row.entry_id or "", "")
-        return f"{row.host} {self.tags.get(row.host, '')} {label} {row.kind}".lower()
+        entry = self.audit.entries.get(row.entry_id or "") if self.audit else None
+        job = f"{entry.id} {entry.user} {entry.command}" if entry else ""
+        return f"{row.host} {self.tags.get(row.host, '')} {job} {row.kind}".lower()
 
     def show_audit(
         self, audit: AuditResult, tags: dict[str, str], hosts: int, complete: bool = True
@@ -54,7 +62,9 @@ class ProblemsView(TableView[Finding]):
         self.hosts = hosts
         self.complete = complete
         self.tags = tags
-        self.labels = {e.id: f"{e.id}  {e.user}: {e.command}" for e in audit.entries.values()}
+        self.labels = {
+            e.id: job_label(e.user, e.command, JOB_WIDTH) for e in audit.entries.values()
+        }
         self.show(list(audit.findings))
 
     def note(self, matched: int) -> str | Text:
@@ -72,6 +82,10 @@ class ProblemsView(TableView[Finding]):
             healthy = f"✔ The fleet is healthy since {when(audit.since)}: {checked}."
             return Text(healthy, style=f"bold {self.app.current_theme.success}")
         return super().note(matched)
+
+
+def _last(finding: Finding) -> float:
+    return finding.last_at.timestamp()
 
 
 def _severity_order(finding: Finding) -> tuple:
