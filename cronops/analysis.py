@@ -119,7 +119,14 @@ def judge(
         )
         findings += judged.findings()
     findings.sort(key=worst_first)
-    return findings
+    return _fold_under_hosts(findings)
+
+
+def every_finding(findings: Iterable[Finding]) -> Iterator[Finding]:
+    """Each finding, and after it the job findings folded under it."""
+    for finding in findings:
+        yield finding
+        yield from finding.jobs
 
 
 def entry_status(
@@ -198,6 +205,24 @@ def _state_since(entry: JobEntry, view: _HostView) -> float:
     latest = previous_time(entry.schedule, zone, view.evidence_end + START_SLACK_S)
     before = previous_time(entry.schedule, zone, latest) if latest is not None else None
     return min(before or latest or view.evidence_end, view.evidence_end) - START_SLACK_S
+
+
+def _fold_under_hosts(findings: list[Finding]) -> list[Finding]:
+    """A stopped cron daemon is one problem: its jobs' missed runs go under its finding (in
+    the order they came, worst first) instead of a row each."""
+    stopped = {f.host: f for f in findings if f.kind == "cron_not_running"}
+    kept = []
+    for finding in findings:
+        host = stopped.get(finding.host)
+        if host is not None and finding.kind == "missed":  # (never_ran is missed then)
+            host.jobs.append(finding)
+        else:
+            kept.append(finding)
+    for host in stopped.values():
+        if host.jobs:
+            runs, first = sum(job.count for job in host.jobs), min(j.first_at for j in host.jobs)
+            host.detail += " " + wording.stopped_cron_cost(len(host.jobs), runs, first)
+    return kept
 
 
 # -- per host ---------------------------------------------------------------------------------

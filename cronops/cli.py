@@ -601,7 +601,11 @@ def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
         out = tables.console()
         for part in tables.audit_tables(result):
             out.print(part)
-    return EXIT_ATTENTION if any(args.fail_on(f) for f in result.findings) else EXIT_OK
+    from cronops.analysis import every_finding
+
+    # A job's missed runs folded under its host's finding still fail `--fail-on missed`.
+    failing = any(args.fail_on(f) for f in every_finding(result.findings))
+    return EXIT_ATTENTION if failing else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ data: no SQL, no textual, no judging (a scan loads this module, and must not loa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from cronops.crontab import PauseInfo
@@ -104,6 +104,8 @@ class Finding:
     detail: str  # one sentence for a person at 3 a.m.
     entry_id: str | None = None
     runbook: str | None = None
+    # A host finding's job findings that it explains (cron stopped: its jobs' missed runs).
+    jobs: list[Finding] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,8 @@ def _finding_json(finding: Finding, audit: AuditResult) -> dict[str, Any]:
         "evidence": finding.evidence,
         "detail": finding.detail,
         "runbook": finding.runbook,
+        # A host finding's job findings it explains (cron stopped: their missed runs).
+        "jobs": [_finding_json(job, audit) for job in finding.jobs],
         "job": None
         if entry is None
         else {
@@ -187,7 +189,7 @@ def audit_markdown(audit: AuditResult) -> str:
         for f in sorted(findings, key=lambda f: f.host):
             cells = [
                 f.host,
-                job_label(f, audit),
+                _md_jobs(f, audit) if f.jobs else job_label(f, audit),
                 f.kind,
                 str(f.count),
                 f.last_at.isoformat(),
@@ -205,7 +207,16 @@ def job_label(finding: Finding, audit: AuditResult) -> str:
     return f"{entry.id} {entry.user}: {entry.command} ({describe(entry.schedule)})"
 
 
-def _md_cell(text: str) -> str:
+def _md_jobs(finding: Finding, audit: AuditResult) -> list[str]:
+    """A host finding's jobs, one a line of its cell."""
+    jobs = [f"{job_label(job, audit)}: {job.kind} ×{job.count}" for job in finding.jobs]
+    return [f"{len(jobs)} jobs:", *jobs]
+
+
+def _md_cell(text: str | list[str]) -> str:
+    """A table cell: escaped, on one line (lines given as a list are joined by <br>)."""
+    if isinstance(text, list):
+        return "<br>".join(_md_cell(line) for line in text)
     return visible(text.replace("\n", " ")).replace("|", "\\|")
 
 

@@ -83,6 +83,11 @@ def clock_skewed(facts: HostFacts, allowed: timedelta) -> Text:
     )
 
 
+def stopped_cron_cost(jobs: int, runs: int, first: datetime) -> str:
+    """What a stopped cron daemon cost its jobs, after its finding's detail."""
+    return f"{many(jobs, 'job')} missed {many(runs, 'run')} since {when(first)}."
+
+
 def logs_unreadable(facts: HostFacts) -> Text:
     return Text(
         "No cron log could be read at the last scan, so runs on this host cannot be seen.",
@@ -351,6 +356,11 @@ def span(seconds: float) -> str:
     )
     first = next((i for i, (value, _) in enumerate(amounts) if value), len(amounts) - 1)
     return "".join(f"{value}{name}" for value, name in amounts[first : first + 2] if value) or "0s"
+
+
+def many(count: int, thing: str) -> str:
+    """'1 job', '6 jobs'."""
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def _label(entry: JobEntry) -> str:

@@ -19,6 +19,7 @@ from cronops.analysis import (
     RunningJob,
     RunRecord,
     entry_status,
+    every_finding,
     judge,
 )
 from cronops.crontab import PauseInfo
@@ -543,23 +544,31 @@ def test_connection_problems_are_host_findings(status, kind):
     assert kinds(findings) == [kind]
 
 
-def test_a_stopped_cron_daemon_gives_cron_not_running_and_missed_runs():
+def test_a_stopped_cron_daemon_is_one_finding_with_its_jobs_missed_runs_under_it():
     stopped_at = NOW - timedelta(hours=1, minutes=30)
     job = entry("*/5 * * * *")
     starts = [NOW - timedelta(hours=4) + timedelta(minutes=5 * n, seconds=1) for n in range(48)]
     runs = [run(s) for s in starts if s < stopped_at]
     facts = host(cron_running=False)
     findings = judged([job], runs, [facts], since=NOW - timedelta(hours=4))
-    assert kinds(findings) == ["cron_not_running", "missed"]
-    missed = only(findings, "missed")
+    assert kinds(findings) == ["cron_not_running"]
+    stopped = findings[0]
+    assert kinds(stopped.jobs) == ["missed"]
+    missed = stopped.jobs[0]
     assert missed.first_at == datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
     assert "cron is not running" in missed.detail
+    assert stopped.detail.endswith(f"1 job missed {missed.count} runs since 2026-03-10 10:30 UTC.")
+    assert list(every_finding(findings)) == [stopped, missed]
 
     # A job that never ran there is missed too: the daemon, not the entry, is why.
-    assert kinds(judged([job], [], [facts], since=NOW - timedelta(hours=4))) == [
-        "cron_not_running",
-        "missed",
-    ]
+    (stopped,) = judged([job], [], [facts], since=NOW - timedelta(hours=4))
+    assert kinds(stopped.jobs) == ["missed"]
+
+
+def test_a_running_cron_daemon_leaves_missed_runs_each_a_finding():
+    job = entry("*/5 * * * *")
+    findings = judged([job], [run(NOW - timedelta(hours=3))], since=NOW - timedelta(hours=4))
+    assert kinds(findings) == ["missed"] and findings[0].jobs == []
 
 
 def test_host_facts_findings():

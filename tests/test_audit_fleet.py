@@ -57,11 +57,16 @@ def findings(audit):
     return json.loads(out)
 
 
+def every(data):
+    """Each finding, and the job findings listed under it."""
+    return [g for f in data["findings"] for g in (f, *f["jobs"])]
+
+
 def of(data, host, command=None):
     """(kind, finding) for a host's job (or the host itself when command is None)."""
     return {
         f["kind"]: f
-        for f in data["findings"]
+        for f in every(data)
         if f["host"] == host
         and (
             (f["job"] is None) if command is None else (f["job"] and f["job"]["command"] == command)
@@ -92,10 +97,13 @@ def test_start_lines_only_give_no_failed(findings):
     assert not [f for f in bravo if f["kind"] in ("failed", "slow")]
 
 
-def test_a_stopped_cron_daemon_gives_missed_and_cron_not_running(findings):
-    assert "cron_not_running" in of(findings, "delta")
+def test_a_stopped_cron_daemon_is_one_finding_with_its_jobs_missed_runs_under_it(findings):
+    stopped = of(findings, "delta")["cron_not_running"]
     missed = of(findings, "delta", "echo delta")["missed"]
     assert missed["severity"] == "critical"
+    assert stopped["jobs"] == [missed]
+    delta = [f for f in findings["findings"] if f["host"] == "delta"]
+    assert [f["kind"] for f in delta] == ["cron_not_running"]  # not a row per job
 
 
 def test_a_host_is_judged_in_its_own_zone(findings):
@@ -127,6 +135,7 @@ def test_json_contract(findings):
             "evidence",
             "detail",
             "job",
+            "jobs",
         } <= set(finding)
         assert finding["first_at"][-6] in "+-"  # ISO 8601 with an offset
 
@@ -134,7 +143,7 @@ def test_json_contract(findings):
 def test_fail_on_and_exit_codes(audit, findings):
     from cronops.kinds import KINDS
 
-    found = {f["kind"] for f in findings["findings"]}
+    found = {f["kind"] for f in every(findings)}
     absent = sorted(set(KINDS) - found)
     assert audit("--no-scan", "--fail-on", "info")[0] == 1
     assert audit("--no-scan", "--fail-on", ",".join(absent))[0] == 0

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from cronops.actions import ActionError, apply, find_target, plan_edit, plan_pause, rerun
-from cronops.analysis import entry_status
+from cronops.analysis import entry_status, every_finding
 from cronops.audit import AuditResult, run_audit
 from cronops.demo import HOSTS, DemoFleet, build_demo
 from cronops.inventory import Host
@@ -128,11 +128,15 @@ def test_about_20_hosts_and_150_entries_with_a_modest_log(demo):
 
 def test_every_finding_kind_shows_and_only_where_it_was_planted(demo):
     found: dict[str, set[str]] = {spec.name: set() for spec in HOSTS}
-    for finding in demo.audit.findings:
+    for finding in every_finding(demo.audit.findings):
         found[finding.host].add(finding.kind)
     assert {spec.name: set(spec.expect) for spec in HOSTS} == found
     assert set().union(*found.values()) >= EVERY_KIND
     assert set(KINDS) >= EVERY_KIND  # the names analysis uses
+    # cron died on build-01: one problem, its jobs' missed runs under it.
+    build = [f for f in demo.audit.findings if f.host == "build-01"]
+    assert [f.kind for f in build] == ["cron_not_running"]
+    assert {job.kind for job in build[0].jobs} == {"missed"} and len(build[0].jobs) > 1
 
 
 def test_healthy_jobs_look_healthy_in_the_job_list_too(demo):
@@ -190,7 +194,7 @@ async def test_an_hour_later_cron_has_run_on_and_the_problems_stay(demo):
     assert sum(s.new_runs for s in scans) > 20
     audit = run_audit(demo.store, demo.fleet.inventory, troubled, later - demo.fleet.window, later)
     found: dict[str, set[str]] = {h.name: set() for h in troubled}
-    for finding in audit.findings:
+    for finding in every_finding(audit.findings):
         found[finding.host].add(finding.kind)
     assert found == {s.name: set(s.expect) for s in HOSTS if s.expect}
 

@@ -272,6 +272,60 @@ async def test_healthy_fleet_says_so(history):
         assert "1 hosts, 1 entries, 1 runs checked" in text
 
 
+def build_stopped_history(path: Path) -> tuple[Path, Inventory]:
+    """alpha, whose cron daemon stopped 6 hours ago: its hourly backup and its sync ran until
+    then."""
+    store = Store(path)
+    seen = iso(NOW - timedelta(days=3))
+    backup = _entry("alpha", 1, "root", "0 * * * *", "/usr/local/bin/backup --all")
+    sync = _entry("alpha", 2, "deploy", "*/15 * * * *", "rsync -a /srv/ mirror:/srv/")
+    runs = [_run(backup, NOW - timedelta(hours=h), 60, 0) for h in range(6, 30)]
+    runs += [_run(sync, NOW - timedelta(minutes=15 * q), 20, 0) for q in range(24, 120)]
+    with store.transaction() as db:
+        row = {"name": "alpha", "address": "10.0.0.1", "status": "ok", "zone": "UTC"}
+        row |= {"ok_at": iso(NOW), "scanned_at": iso(NOW), "cron_running": 0}
+        row |= {"coverage_start": seen, "logs": "/var/log/syslog", "ends_logged": 1}
+        store.write_host_state(db, row | {"failures_logged": 1})
+        store.write_entries(db, "alpha", [backup, sync], seen)
+        store.write_runs(db, runs)
+    store.close()
+    return path, Inventory(Path("hosts.toml"), [HOSTS[0]], policy=POLICY)
+
+
+async def test_a_stopped_cron_is_one_problem_whose_jobs_show_under_it(tmp_path):
+    app = app_for(build_stopped_history(tmp_path / "history.db"))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        (stopped,) = rows(app, "problems")
+        assert stopped[:4] == ["critical", "alpha", "▸ 2 jobs", "cron_not_running"]
+        assert note(app, "problems") == "1 problems"
+        await pilot.press("enter")  # shows its jobs under it, worst first
+        found = rows(app, "problems")
+        assert [r[2] for r in found] == [
+            "▾ 2 jobs",
+            "↳ deploy: rsync -a /srv/ mirror:/srv/",
+            "↳ root: /usr/local/bin/backup --all",
+        ]
+        assert [r[3] for r in found[1:]] == ["missed", "missed"]
+        assert [r[0] + r[1] for r in found[1:]] == ["", ""]
+        assert [r[4] for r in found[1:]] == ["23", "5"]
+        assert note(app, "problems") == "1 problems"
+        await pilot.press("down", "down", "enter")  # a job under it opens as any job does
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.detail.entry.id == "a001"
+        assert [f.kind for f in app.screen.detail.findings] == ["missed"]
+        await pilot.press("escape", "space")  # space on a job folds its group, cursor on it
+        assert [r[2] for r in rows(app, "problems")] == ["▸ 2 jobs"]
+        assert app.query_one("#problems-view RowTable", RowTable).cursor_row == 0
+        await pilot.press("slash")
+        app.query_one("#filter", Input).value = "rsync"  # a job's words find it under its host
+        await pilot.pause()
+        assert [r[2] for r in rows(app, "problems")] == [
+            "▸ 2 jobs",
+            "↳ deploy: rsync -a /srv/ mirror:/srv/",
+        ]
+
+
 # -- Jobs -----------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_tui import HeldFleet, app_for, build_history, settle, wait_until
+from tests.test_tui import (
+    HeldFleet,
+    app_for,
+    build_history,
+    build_stopped_history,
+    settle,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -71,3 +78,12 @@ def test_scan_progress_light_80x24(snap_compare, history):
 
     app = app_for(history, connector_factory=lambda: fleet)
     assert snap_compare(app, terminal_size=(80, 24), run_before=scanning)
+
+
+def test_stopped_cron_expanded(snap_compare, tmp_path):
+    async def expanded(pilot):
+        await settle(pilot)
+        await pilot.press("enter")
+
+    app = app_for(build_stopped_history(tmp_path / "history.db"))
+    assert snap_compare(app, terminal_size=(140, 12), run_before=expanded)

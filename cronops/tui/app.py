@@ -108,6 +108,13 @@ class CronopsApp(App[None]):
             key_display="/",
             tooltip="filter by host, tag, user, command or kind",
         ),
+        Binding(
+            "space",
+            "expand",
+            "Expand",
+            show=False,
+            tooltip="show or hide the jobs under a ▸ problem",
+        ),
         Binding("s", "scan", "Scan now", tooltip="scan every host now, in the background"),
         Binding("o", "sort", "Sort", tooltip="sort by the next column"),
         Binding("O", "reverse", "Reverse", show=False, tooltip="reverse the sort"),
@@ -413,12 +420,20 @@ class CronopsApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))  # type: ignore[arg-type]
 
+    def action_expand(self) -> None:
+        view = self.view()
+        if isinstance(view, ProblemsView):
+            view.toggle()
+
     def action_open(self) -> None:
         """Enter: a job's detail, from Jobs or Problems; on a host (or a host's problem), the
-        host's jobs (or the host)."""
+        host's jobs (or the host); on a host's problem with jobs under it, those jobs."""
         view = self.view()
         row = view.current()
         if row is None:
+            return
+        if isinstance(view, ProblemsView) and row.jobs:
+            view.toggle()
             return
         if isinstance(view, HostsView):
             self.show_filtered("jobs", row.host.name)

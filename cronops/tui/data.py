@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
-from cronops.analysis import entry_zone, run_outcome, scheduled_for, worst_first
+from cronops.analysis import entry_zone, every_finding, run_outcome, scheduled_for, worst_first
 from cronops.audit import AuditResult, Jobs, read_jobs, run_audit
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
@@ -152,7 +152,7 @@ class FleetReader:
             upcoming=upcoming,
             runs=runs,
             running=self.history.processes([host.name]),
-            findings=[f for f in findings if f.entry_id == entry_id],
+            findings=[f for f in every_finding(findings) if f.entry_id == entry_id],
             policy=policy,
         )
 

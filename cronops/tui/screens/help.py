@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 # Keys that are not app bindings: the table's own, and the filter box's.
 EXTRA_KEYS = (
-    ("enter", "open the job under the cursor; on a host, its jobs"),
+    ("enter", "open the job under the cursor; on a host, its jobs; on ▸, expand"),
     ("escape", "clear the filter, close a detail or this help"),
     ("↑ ↓ pgup pgdn", "move in the table"),
     ("click a header", "sort by it (again: reverse)"),

@@ -1,6 +1,8 @@
 """The Problems view, where cronops opens: every finding across the fleet, worst first.
 
-Its empty state says the fleet is healthy, since when, and how much was checked."""
+A host's finding that explains its jobs' findings (cron stopped) is one row; Enter or space shows
+the jobs under it. Its empty state says the fleet is healthy, since when, and how much was checked.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ class ProblemsView(TableView[Finding]):
         self.tags: dict[str, str] = {}  # host -> its tags, so the filter finds them
         self.hosts = 0
         self.complete = False
+        self.expanded: set[str] = set()  # keys of the host findings whose jobs are shown
+        # key of a job finding folded under a host's finding -> that host's finding
+        self.groups: dict[str, Finding] = {}
 
     @property
     def columns(self) -> list[Column[Finding]]:  # type: ignore[override]
@@ -36,7 +41,7 @@ class ProblemsView(TableView[Finding]):
         return [
             Column("severity", lambda f: loud(f.severity, theme), _severity_order),
             Column("host", lambda f: f.host, lambda f: f.host),
-            Column("job", lambda f: self.labels.get(f.entry_id or "", "-"), self._job),
+            Column("job", self._job_cell, self._job),
             Column("kind", lambda f: loud(f.kind, theme, like=f.severity), lambda f: f.kind),
             Column("count", lambda f: str(f.count), lambda f: f.count),
             Column("last", lambda f: ago(f.last_at, now) if now else "", _last),
@@ -47,13 +52,51 @@ class ProblemsView(TableView[Finding]):
     def _job(self, finding: Finding) -> str:
         return self.labels.get(finding.entry_id or "", "")
 
+    def _job_cell(self, finding: Finding) -> str:
+        if finding.jobs:
+            arrow = "▾" if self.key(finding) in self.expanded else "▸"
+            return f"{arrow} {len(finding.jobs)} jobs"
+        return self.labels.get(finding.entry_id or "", "-")
+
+    def cells(self, row: Finding) -> list[Text]:
+        cells = super().cells(row)
+        if self.key(row) in self.groups:  # a job under its host's finding
+            cells[:3] = [Text(""), Text(""), Text("↳ ") + cells[2]]
+        return cells
+
     def key(self, row: Finding) -> str:
         return f"{row.host}\0{row.entry_id}\0{row.kind}"
 
     def haystack(self, row: Finding) -> str:
+        # A host's finding is found by its jobs' words too.
+        return " ".join([self._words(row), *(self._words(job) for job in row.jobs)])
+
+    def _words(self, row: Finding) -> str:
         entry = self.audit.entries.get(row.entry_id or "") if self.audit else None
         job = f"{entry.id} {entry.user} {entry.command}" if entry else ""
         return f"{row.host} {self.tags.get(row.host, '')} {job} {row.kind}".lower()
+
+    def under(self, row: Finding, words: list[str]) -> list[Finding]:
+        """All of a host finding's jobs when it is expanded; while filtering, those that match."""
+        if self.key(row) in self.expanded:
+            return list(row.jobs)
+        if not words:
+            return []
+        return [job for job in row.jobs if all(w in self._words(job) for w in words)]
+
+    def toggle(self) -> bool:
+        """Show or hide the jobs under the host finding at the cursor (or of the job at the
+        cursor); False when the cursor is on neither."""
+        row = self.current()
+        if row is None:
+            return False
+        group = self.groups.get(self.key(row)) or (row if row.jobs else None)
+        if group is None:
+            return False
+        self.expanded ^= {self.key(group)}
+        self.refill()
+        self.table.move_cursor(self.table.index_of(self.key(group)))
+        return True
 
     def show_audit(
         self, audit: AuditResult, tags: dict[str, str], hosts: int, complete: bool = True
@@ -65,6 +108,7 @@ class ProblemsView(TableView[Finding]):
         self.labels = {
             e.id: job_label(e.user, e.command, JOB_WIDTH) for e in audit.entries.values()
         }
+        self.groups = {self.key(job): f for f in audit.findings for job in f.jobs}
         self.show(list(audit.findings))
 
     def note(self, matched: int) -> str | Text:

@@ -65,6 +65,10 @@ class TableView(Vertical, Generic[Row]):
     def haystack(self, row: Row) -> str:
         raise NotImplementedError
 
+    def under(self, row: Row, words: list[str]) -> list[Row]:
+        """The rows shown under `row`, which matched `words` (an expanded group's members)."""
+        return []
+
     def note(self, matched: int) -> str | Text:
         """The line above the table: counts, and the empty state."""
         total = len(self.items)
@@ -124,7 +128,8 @@ class TableView(Vertical, Generic[Row]):
         for word in query.split():
             matches = [pair for pair in matches if word in pair[1]]
         self._matches, self._matched_query = matches, query
-        self.matched = [row for row, _ in matches]
+        words = query.split()
+        self.matched = [shown for row, _ in matches for shown in (row, *self.under(row, words))]
         labels = []
         for index, column in enumerate(self._columns):
             arrow = ""
@@ -134,7 +139,7 @@ class TableView(Vertical, Generic[Row]):
         table = self.table
         widths = [column.width for column in self._columns]
         table.show(self.matched, labels, widths, keep=table.current_key())
-        note = self.note(len(self.matched))
+        note = self.note(len(matches))
         # Never markup: the note repeats what the operator typed, brackets and all.
         self.query_one(".note", Static).update(note if isinstance(note, Text) else Text(note))
 
