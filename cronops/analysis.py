@@ -221,7 +221,8 @@ def _fold_under_hosts(findings: list[Finding]) -> list[Finding]:
     for host in stopped.values():
         if host.jobs:
             runs, first = sum(job.count for job in host.jobs), min(j.first_at for j in host.jobs)
-            host.detail += " " + wording.stopped_cron_cost(len(host.jobs), runs, first)
+            cost = wording.stopped_cron_cost(len(host.jobs), runs, first)
+            host.detail, host.summary = f"{host.detail} {cost.full}", cost.short
     return kept
 
 
@@ -290,6 +291,7 @@ def _host_findings(view: _HostView, policy: Policy) -> list[Finding]:
             evidence=item.text.evidence,
             detail=item.text.detail,
             runbook=policy.runbook,
+            summary=item.text.summary,
         )
         for item in found
         if not policy.ignores(item.kind)
@@ -326,6 +328,9 @@ def _scan_findings(view: _HostView, policy: Policy) -> list[_HostFinding]:
 # -- per entry --------------------------------------------------------------------------------
 
 
+_NO_NOTE = wording.Note("", "")
+
+
 @dataclass
 class _Tally:
     """Occurrences of one kind on one entry, folded into one finding."""
@@ -334,22 +339,22 @@ class _Tally:
     first: float = inf
     last: float = -inf
     examples: list[str] = field(default_factory=list)
-    last_note: str = ""
+    latest: wording.Note = _NO_NOTE
 
-    def add(self, at: float, note: str, until: float | None = None) -> None:
-        self.add_many(1, at, until if until is not None else at, [note], note)
+    def add(self, at: float, note: wording.Note, until: float | None = None) -> None:
+        self.add_many(1, at, until if until is not None else at, [note.full], note)
 
     def add_many(
-        self, count: int, first: float, last: float, notes: list[str], last_note: str
+        self, count: int, first: float, last: float, notes: list[str], latest: wording.Note
     ) -> None:
         self.count += count
         self.first = min(self.first, first)
         if last >= self.last:
-            self.last, self.last_note = last, last_note
+            self.last, self.latest = last, latest
         self.examples += notes[: wording.EXAMPLES - len(self.examples)]
 
     def folded(self) -> wording.Tally:
-        return wording.Tally(self.count, self.first, self.last, self.examples, self.last_note)
+        return wording.Tally(self.count, self.first, self.last, self.examples, self.latest)
 
 
 class _Late(NamedTuple):
@@ -391,7 +396,7 @@ class _Judge:
         self.processes = processes
         self.policy = policy
         self.zone = entry_zone(entry, view.facts)
-        self.job = wording.Job(entry, view.facts, self.zone)
+        self.job = wording.Job(entry, view.facts, self.zone, view.now)
         self.schedules = schedules
         self.spans = (
             policy.maintenance_spans(self.zone, _utc(view.since), _utc(view.now))
@@ -481,7 +486,9 @@ class _Judge:
         ago = ours - pause.until.timestamp()
         return (pause, ago) if ago > 0 else None
 
-    def _too_slow(self, took: float, limit: float | None, history: list[float]) -> str | None:
+    def _too_slow(
+        self, took: float, limit: float | None, history: list[float]
+    ) -> wording.Note | None:
         if limit is not None and took > limit:
             return wording.over_max_duration(limit)
         if len(history) < MIN_HISTORY:
@@ -591,6 +598,7 @@ class _Judge:
             detail=text.detail,
             entry_id=entry.id,
             runbook=self.policy.runbook,
+            summary=text.summary,
         )
 
     def _absence_basis(self) -> wording.Absence:

@@ -104,6 +104,7 @@ class Finding:
     detail: str  # one sentence for a person at 3 a.m.
     entry_id: str | None = None
     runbook: str | None = None
+    summary: str = ""  # the essential in a few words, for a table cell ("no start at 03:00")
     # A host finding's job findings that it explains (cron stopped: its jobs' missed runs).
     jobs: list[Finding] = field(default_factory=list)
 

@@ -147,6 +147,7 @@ def _finding_json(finding: Finding, audit: AuditResult) -> dict[str, Any]:
         "count": finding.count,
         "first_at": finding.first_at.isoformat(),
         "last_at": finding.last_at.isoformat(),
+        "summary": finding.summary,
         "evidence": finding.evidence,
         "detail": finding.detail,
         "runbook": finding.runbook,

@@ -49,6 +49,14 @@ _JUDGED_FROM = {
 class Text(NamedTuple):
     evidence: str  # what the logs showed and what they could not tell
     detail: str  # one sentence for a person at 3 a.m.
+    summary: str  # the essential in a few words, for a table cell
+
+
+class Note(NamedTuple):
+    """One occurrence: as a finding's detail tells it, and in a few words."""
+
+    full: str
+    short: str
 
 
 # -- host findings ------------------------------------------------------------------------------
@@ -63,6 +71,7 @@ def not_scanned(facts: HostFacts, ok_at: datetime | None) -> Text:
     return Text(
         f"Scan status {facts.status}: {facts.error or 'no error text'}; {judged}.",
         f"{facts.name} {why}; {judged}.",
+        f"{facts.status}: {facts.error or 'no error text'}",
     )
 
 
@@ -70,6 +79,7 @@ def cron_stopped(facts: HostFacts) -> Text:
     return Text(
         "The process list of the last scan shows no cron daemon.",
         f"cron is not running on {facts.name}: none of its jobs start until it is restarted.",
+        "no cron daemon in the process list",
     )
 
 
@@ -80,18 +90,23 @@ def clock_skewed(facts: HostFacts, allowed: timedelta) -> Text:
         f"The host's clock was {off} {ahead} ours at the last scan "
         f"(allowed {span(allowed.total_seconds())}).",
         f"{facts.name}'s clock is {off} {ahead} ours: its jobs run that far off real time.",
+        f"clock {off} {ahead} ours",
     )
 
 
-def stopped_cron_cost(jobs: int, runs: int, first: datetime) -> str:
-    """What a stopped cron daemon cost its jobs, after its finding's detail."""
-    return f"{many(jobs, 'job')} missed {many(runs, 'run')} since {when(first)}."
+def stopped_cron_cost(jobs: int, runs: int, first: datetime) -> Note:
+    """What a stopped cron daemon cost its jobs: after its finding's detail, and in a few words."""
+    return Note(
+        f"{many(jobs, 'job')} missed {many(runs, 'run')} since {when(first)}.",
+        f"no cron daemon: {many(jobs, 'job')} missed {runs} runs since {first:%m-%d %H:%M}",
+    )
 
 
 def logs_unreadable(facts: HostFacts) -> Text:
     return Text(
         "No cron log could be read at the last scan, so runs on this host cannot be seen.",
         f"cronops cannot read {facts.name}'s cron log: its missed runs are unknown.",
+        "no cron log could be read",
     )
 
 
@@ -101,10 +116,13 @@ def crontab_errors(facts: HostFacts) -> Text:
         f"{source}:{line}: {message}" for source, line, message in problems[:EXAMPLES]
     )
     more = f"; and {len(problems) - EXAMPLES} more" if len(problems) > EXAMPLES else ""
+    source, line, message = problems[0]
+    others = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     return Text(
         f"{shown}{more}.",
         f"{facts.name} has {len(problems)} crontab line(s) cron rejects; Debian cron then ignores "
         "the whole file, so none of its jobs run.",
+        f"{source}:{line}: {message}{others}",
     )
 
 
@@ -112,55 +130,83 @@ def crontab_errors(facts: HostFacts) -> Text:
 
 
 class Job(NamedTuple):
-    """The entry the sentences are about, and the zone its times are shown in."""
+    """The entry the sentences are about, the zone its times are shown in, and the host's now."""
 
     entry: JobEntry
     facts: HostFacts
     zone: tzinfo
+    now: float  # host clock: a time within the last day is short without its date
 
     def at(self, stamp: float) -> str:
         return when(datetime.fromtimestamp(stamp, self.zone))
 
+    def short(self, stamp: float) -> str:
+        """'03:00' within the last day, else '11-28 03:00': short, and never ambiguous."""
+        moment = datetime.fromtimestamp(stamp, self.zone)
+        return f"{moment:%H:%M}" if self.now - stamp < 86400 else f"{moment:%m-%d %H:%M}"
 
-def late(job: Job, due: float, start: float) -> str:
-    return f"started {span(start - due)} late for {job.at(due)}"
+    def day_or_time(self, stamp: float, until: float) -> str:
+        """'11-28', or '03:00' when that is the day of `until` too."""
+        moment = datetime.fromtimestamp(stamp, self.zone)
+        end = datetime.fromtimestamp(until, self.zone)
+        return f"{moment:%H:%M}" if moment.date() == end.date() else f"{moment:%m-%d}"
 
 
-def not_started(job: Job, due: float) -> str:
-    return f"did not start at {job.at(due)}"
+def late(job: Job, due: float, start: float) -> Note:
+    late = f"started {span(start - due)} late for"
+    return Note(f"{late} {job.at(due)}", f"{late} {job.short(due)}")
 
 
-def failed(job: Job, run: RunRecord, start: float, manual: bool) -> str:
-    how = (
-        f"killed by signal {run.signal}"
-        if run.signal is not None
-        else f"failed with exit status {run.status}"
+def not_started(job: Job, due: float) -> Note:
+    return Note(f"did not start at {job.at(due)}", f"no start at {job.short(due)}")
+
+
+def failed(job: Job, run: RunRecord, start: float, manual: bool) -> Note:
+    what = failure(run)
+    how = what if run.signal is not None else f"failed with {what}"
+    manual_run = " (manual run)" if manual else ""
+    return Note(
+        f"{how} at {job.at(start)}{manual_run}", f"{what} at {job.short(start)}{manual_run}"
     )
-    return f"{how} at {job.at(start)}{' (manual run)' if manual else ''}"
 
 
-def slow(job: Job, start: float, took: float, why: str) -> str:
-    return f"ran {span(took)} from {job.at(start)} ({why})"
-
-
-def over_max_duration(limit: float) -> str:
-    return f"its max_duration is {span(limit)}"
-
-
-def over_median(runs: int, usual: float) -> str:
-    return f"the median of its last {runs} runs is {span(usual)}"
-
-
-def hung(job: Job, pid: int, start: float, evidence_end: float, limit: float) -> str:
+def failure(run: RunRecord) -> str:
+    """'exit status 2', 'killed by signal 9': how a failed run failed."""
     return (
-        f"pid {pid}, started {job.at(start)}, was still running after "
-        f"{span(evidence_end - start)} at the last scan (limit {span(limit)})"
+        f"killed by signal {run.signal}" if run.signal is not None else f"exit status {run.status}"
     )
 
 
-def overlap(job: Job, start: float, earlier: float, by_process: bool) -> str:
+def slow(job: Job, start: float, took: float, why: Note) -> Note:
+    ran = f"ran {span(took)}"
+    return Note(
+        f"{ran} from {job.at(start)} ({why.full})", f"{ran} at {job.short(start)} ({why.short})"
+    )
+
+
+def over_max_duration(limit: float) -> Note:
+    return Note(f"its max_duration is {span(limit)}", f"max {span(limit)}")
+
+
+def over_median(runs: int, usual: float) -> Note:
+    return Note(f"the median of its last {runs} runs is {span(usual)}", f"usual {span(usual)}")
+
+
+def hung(job: Job, pid: int, start: float, evidence_end: float, limit: float) -> Note:
+    ran, most = span(evidence_end - start), span(limit)
+    return Note(
+        f"pid {pid}, started {job.at(start)}, was still running after {ran} at the last scan "
+        f"(limit {most})",
+        f"pid {pid} running {ran} (limit {most})",
+    )
+
+
+def overlap(job: Job, start: float, earlier: float, by_process: bool) -> Note:
     what = "process" if by_process else "run"
-    return f"started {job.at(start)} while the {what} from {job.at(earlier)} ran"
+    return Note(
+        f"started {job.at(start)} while the {what} from {job.at(earlier)} ran",
+        f"started {job.short(start)} while {job.short(earlier)} ran",
+    )
 
 
 def pause_marker(job: Job, pause: PauseInfo, evidence_end: float) -> str:
@@ -173,12 +219,14 @@ def pause_marker(job: Job, pause: PauseInfo, evidence_end: float) -> str:
     )
 
 
-def pause_over(job: Job, pause: PauseInfo, ago: float) -> str:
+def pause_over(job: Job, pause: PauseInfo, ago: float) -> Note:
     assert pause.until is not None
-    return (
-        f"was paused by {pause.by} until {job.at(pause.until.timestamp())}; the pause ended "
+    until = pause.until.timestamp()
+    return Note(
+        f"was paused by {pause.by} until {job.at(until)}; the pause ended "
         f"{span(ago)} ago but cron still does not run it: cronops does not resume on its own, "
-        f"so resume it (`cronops resume {job.entry.id}`, or p in the TUI) or pause it again"
+        f"so resume it (`cronops resume {job.entry.id}`, or p in the TUI) or pause it again",
+        f"paused by {pause.by} until {job.short(until)}",
     )
 
 
@@ -193,7 +241,7 @@ class Tally:
     first: float
     last: float
     examples: list[str]  # the first few, as `_WHAT_WAS_SEEN` lists them
-    last_note: str  # the latest, as the detail tells it
+    latest: Note  # the latest, as the detail tells it and in a few words
 
 
 class Absence(NamedTuple):
@@ -212,10 +260,20 @@ def finding(job: Job, kind: str, tally: Tally, absence: Absence) -> Text:
         detail = f"{label} has not run once since {since}, though {tally.count} run(s) were due."
     else:
         more = f" ({tally.count} times since {job.at(tally.first)})" if tally.count > 1 else ""
-        detail = f"{label} {tally.last_note}{more}."
+        detail = f"{label} {tally.latest.full}{more}."
     if kind in ("missed", "never_ran") and job.facts.cron_running is False:
         detail = detail[:-1] + "; cron is not running on the host."
-    return Text(_evidence(job, kind, tally, absence), detail)
+    return Text(_evidence(job, kind, tally, absence), detail, _summary(job, kind, tally, absence))
+
+
+def _summary(job: Job, kind: str, tally: Tally, absence: Absence) -> str:
+    if kind == "never_ran":
+        judged = datetime.fromtimestamp(absence.since, job.zone)
+        return f"never started: {many(tally.count, 'run')} due since {judged:%m-%d %H:%M}"
+    if tally.count == 1:
+        return tally.latest.short
+    since = job.day_or_time(tally.first, tally.last)
+    return f"{tally.latest.short} (×{tally.count} since {since})"
 
 
 def _evidence(job: Job, kind: str, tally: Tally, absence: Absence) -> str:

@@ -148,6 +148,7 @@ def test_one_missing_run_is_one_missed_finding_at_its_expected_time():
     assert (missed.entry_id, missed.host, missed.severity) == ("backup", "web1", "critical")
     assert "did not start at 2026-03-08 03:00 UTC" in missed.detail
     assert "No start line was logged" in missed.evidence
+    assert missed.summary == "no start at 03-08 03:00"  # over a day ago: its date too
 
 
 def test_repeated_misses_fold_into_one_finding_with_count_first_and_last():
@@ -157,6 +158,14 @@ def test_repeated_misses_fold_into_one_finding_with_count_first_and_last():
     assert missed.first_at == datetime(2026, 3, 5, 3, 0, tzinfo=UTC)
     assert missed.last_at == datetime(2026, 3, 9, 3, 0, tzinfo=UTC)
     assert "3 times since 2026-03-05 03:00 UTC" in missed.detail
+    assert missed.summary == "no start at 03-09 03:00 (×3 since 03-05)"
+
+
+def test_a_summary_gives_times_of_the_last_day_without_their_date():
+    job = entry("0 * * * *")
+    runs = [run(NOW - timedelta(hours=h, seconds=-2)) for h in range(24, 4, -1)]
+    missed = only(judged([job], runs, since=NOW - timedelta(hours=24)), "missed")
+    assert missed.summary == "no start at 11:00 (×4 since 08:00)"
 
 
 def test_a_start_after_the_grace_period_is_late_not_missed():
@@ -172,6 +181,7 @@ def test_a_start_after_the_grace_period_is_late_not_missed():
         "warning",
     )
     assert "started 20m late" in late.detail
+    assert late.summary == "started 20m late for 03-09 03:00"
 
 
 def test_a_start_within_the_grace_period_is_on_time():
@@ -297,6 +307,7 @@ def test_an_entry_with_no_run_at_all_is_one_never_ran_finding():
     assert never.first_at == datetime(2026, 3, 4, 3, tzinfo=UTC)
     assert never.last_at == datetime(2026, 3, 10, 3, tzinfo=UTC)
     assert "has not run once since" in never.detail
+    assert never.summary == "never started: 7 runs due since 03-03 12:00"
 
 
 def test_a_job_added_yesterday_was_not_missed_last_week():
@@ -353,6 +364,7 @@ def test_an_expired_pause_is_one_pause_expired_finding_even_days_later():
         "08:00 UTC until 2026-03-07 12:00 UTC (reason: disk full), still in place at the last "
         "scan at 2026-03-10 12:00 UTC."
     )
+    assert expired.summary == "paused by alice@ops until 03-07 12:00"
 
 
 def test_an_expired_pause_is_still_neither_missed_nor_never_ran():
@@ -417,6 +429,7 @@ def test_failed_needs_an_exit_status_or_signal_in_the_record():
     assert "show: killed by signal 9 at 2026-03-09 03:00 UTC; failed with exit status 2" in (
         failed.evidence
     )
+    assert failed.summary == "exit status 2 at 03:00 (×2 since 03-09)"
 
 
 def test_debian_default_log_level_runs_give_no_failed_or_slow_and_say_so():
@@ -442,6 +455,7 @@ def test_slow_beyond_max_duration():
     slow = only(judged(runs=runs, book=book), "slow")
     assert slow.count == 1
     assert "ran 45m" in slow.detail and "max_duration is 30m" in slow.detail
+    assert slow.summary == "ran 45m at 03:00 (max 30m)"
 
 
 def test_slow_far_beyond_its_own_history_needs_five_runs_of_it():
@@ -451,6 +465,7 @@ def test_slow_far_beyond_its_own_history_needs_five_runs_of_it():
     outlier = run(starts[-1], took=timedelta(minutes=20))
     slow = only(judged([job], [*usual, outlier], since=NOW - timedelta(hours=13)), "slow")
     assert "the median of its last 11 runs is 5m" in slow.detail
+    assert slow.summary == "ran 20m at 11:00 (usual 5m)"
 
     few = [*usual[-4:], outlier]
     assert "slow" not in kinds(judged([job], few, since=NOW - timedelta(hours=13)))
@@ -473,6 +488,7 @@ def test_hung_is_a_process_running_longer_than_the_interval():
     assert hung.first_at == NOW.replace(hour=9, second=2)
     assert hung.last_at == NOW
     assert "pid 4242" in hung.evidence and "limit 1h" in hung.evidence
+    assert hung.summary == "pid 4242 running 2h59m (limit 1h)"
 
     fresh = RunningJob("web1", "backup", 4243, NOW.replace(hour=11, minute=30))
     assert "hung" not in kinds(judged([job], runs, running=[fresh], since=NOW.replace(hour=0)))
@@ -490,6 +506,7 @@ def test_overlap_from_end_times_and_from_the_process_list():
     overlap = only(judged([job], runs, since=base), "overlap")
     assert overlap.count == 1
     assert overlap.first_at == runs[3].started_at
+    assert overlap.summary == "started 11:45 while 11:40 ran"
 
     # -L 1: no ends; the process list shows the run from 11:45 still going at 11:50 and 11:55.
     no_ends = [run(r.started_at, took=None, status=None) for r in runs]
@@ -497,6 +514,7 @@ def test_overlap_from_end_times_and_from_the_process_list():
     facts = host(ends_logged=False, failures_logged=False)
     findings = judged([job], no_ends, [facts], running=[process], since=base)
     assert only(findings, "overlap").count == 2
+    assert only(findings, "overlap").summary == "started 11:55 while 11:45 ran (×2 since 11:50)"
 
 
 def test_a_manual_run_during_a_scheduled_one_is_an_overlap():
@@ -516,6 +534,7 @@ def test_an_unreachable_host_gives_one_host_finding_and_no_missed():
     assert kinds(findings) == ["unreachable"]
     assert findings[0].entry_id is None and findings[0].severity == "critical"
     assert "never scanned successfully" in findings[0].detail
+    assert findings[0].summary == "unreachable: connection refused"
 
 
 def test_an_unreachable_host_is_judged_only_up_to_its_last_successful_scan():
@@ -558,6 +577,7 @@ def test_a_stopped_cron_daemon_is_one_finding_with_its_jobs_missed_runs_under_it
     assert missed.first_at == datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
     assert "cron is not running" in missed.detail
     assert stopped.detail.endswith(f"1 job missed {missed.count} runs since 2026-03-10 10:30 UTC.")
+    assert stopped.summary == f"no cron daemon: 1 job missed {missed.count} runs since 03-10 10:30"
     assert list(every_finding(findings)) == [stopped, missed]
 
     # A job that never ran there is missed too: the daemon, not the entry, is why.
@@ -580,6 +600,12 @@ def test_host_facts_findings():
     assert kinds(findings) == ["clock_skew", "crontab_errors"]
     assert "3m ahead of ours" in only(findings, "clock_skew").evidence
     assert "/etc/cron.d/sync:3: bad minute '61'" in only(findings, "crontab_errors").evidence
+    assert only(findings, "clock_skew").summary == "clock 3m ahead of ours"
+    assert only(findings, "crontab_errors").summary == "/etc/cron.d/sync:3: bad minute '61'"
+    more = host(crontab_problems=(("/etc/crontab", 1, "bad hour"), ("/etc/crontab", 2, "x")))
+    assert only(judged(runs=daily(), hosts=[more]), "crontab_errors").summary == (
+        "/etc/crontab:1: bad hour (+1 more)"
+    )
 
 
 def test_a_job_in_a_file_cron_rejects_says_so():

@@ -249,7 +249,7 @@ async def test_opens_on_problems_worst_first(history):
         assert ("alpha", "crontab_errors") in kinds
         failed = next(r for r in found if r[3] == "failed")
         assert failed[2] == "deploy: rsync -a /srv/ mirror:/srv/" and failed[-1] == "a002"
-        assert "exit status 1" in failed[6]
+        assert failed[6] == "exit status 1 at 11:45 (×2 since 11:30)"  # not the whole evidence
         # A long path loses its middle directories, never the script's name.
         never = next(r for r in found if r[3] == "never_ran")
         assert never[2] == "root: /usr/local/…/nightly-report --all"
@@ -583,6 +583,10 @@ async def test_enter_on_a_problem_opens_the_job_with_its_findings(history):
         assert isinstance(app.screen, DetailScreen)
         assert app.screen.detail.entry.id == "a002"
         assert {f.kind for f in app.screen.detail.findings} == {"failed"}
+        # The Problems view says the essential; the detail says it all, times in the job's zone.
+        shown = str(app.screen.query_one(".findings", Static).render())
+        assert "critical failed ×2, last 11-22 11:45 UTC: 'rsync -a" in shown
+        assert "The run records (cron's log or a wrapper) show: failed with exit status 1" in shown
 
 
 async def test_enter_on_a_host_problem_shows_the_host(history):

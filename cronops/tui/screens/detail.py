@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from cronops.records import RunRecord
 from cronops.tui.data import JobDetail
-from cronops.tui.widgets.format import clip, loud, span, when
+from cronops.tui.widgets.format import loud, span, when
 from cronops.visible import visible
 from cronops.wording import zone_name
 
@@ -84,17 +84,20 @@ class DetailScreen(Screen):
             f"tier {p.tier}{runbook}"
         )
 
-    def _findings(self) -> str:
+    def _findings(self) -> str | Text:
         findings = self.detail.findings
         if not findings:
             return "[b]Findings[/b]  none in the last 24 hours"
-        lines = ["[b]Findings[/b]"]
+        # Text, not markup: the detail and evidence quote the host's lines, brackets and all.
+        # In full, in the job's zone: the Problems view gives only the essential.
+        text = Text("Findings", style="bold")
         for f in findings:
-            lines.append(
-                f"  {f.severity} {f.kind} ×{f.count}, last {f.last_at:%m-%d %H:%M %Z}: "
-                f"{escape(clip(f.detail, 120))}"
+            text.append(
+                f"\n  {f.severity} {f.kind} ×{f.count}, last {f.last_at:%m-%d %H:%M %Z}: "
+                f"{visible(f.detail)}"
             )
-        return "\n".join(lines)
+            text.append(f"\n    {visible(f.evidence)}", style="italic")
+        return text
 
     def _durations(self) -> list[float]:
         took = (_took(run) for run, _ in reversed(self.detail.runs))

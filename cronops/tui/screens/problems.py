@@ -45,7 +45,8 @@ class ProblemsView(TableView[Finding]):
             Column("kind", lambda f: loud(f.kind, theme, like=f.severity), lambda f: f.kind),
             Column("count", lambda f: str(f.count), lambda f: f.count),
             Column("last", lambda f: ago(f.last_at, now) if now else "", _last),
-            Column("evidence", lambda f: clip(f.evidence or f.detail, 80), lambda f: f.evidence),
+            # The essential in a few words; the evidence in full is in the job's detail.
+            Column("evidence", lambda f: clip(f.summary, 64), lambda f: f.summary),
             Column("id", lambda f: f.entry_id or "-", lambda f: f.entry_id or ""),
         ]
 
