@@ -97,7 +97,8 @@ def judge(
     now: datetime,
     since: datetime,
 ) -> list[Finding]:
-    """Every finding between `since` and `now`, worst first (severity, then latest first)."""
+    """Every finding between `since` and `now`: the hosts' own first (they explain their jobs'),
+    then worst first (severity, then latest first); see `worst_first`."""
     views = {facts.name: _HostView.of(facts, now, since) for facts in hosts}
     runs_by_entry = _by_entry(runs)
     running_by_entry = _by_entry(running)
@@ -182,8 +183,11 @@ def run_outcome(run: RunRecord, processes: Sequence[RunningJob]) -> str:
 
 
 def worst_first(finding: Finding) -> tuple:
-    """How findings are listed: severity, then the latest first, then host, kind and entry."""
+    """How findings are listed: a host's own finding (unreachable, cron stopped, crontab
+    rejected) before any job's, since it is often why the jobs' went wrong; then the worst
+    severity, then the latest first, then host, kind and entry."""
     return (
+        finding.entry_id is not None,
         SEVERITIES.index(finding.severity),
         -finding.last_at.timestamp(),
         finding.host,

@@ -163,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding is at or above this severity (critical, warning, info), or of "
         "one of these comma-separated kinds (default: warning)",
     )
+    judging.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="in the table: each finding's detail and evidence in full, and every job under a "
+        "host's finding (the default is one line a finding)",
+    )
     audit = command(
         "audit",
         cmd_audit,
@@ -599,7 +606,7 @@ def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
         from cronops import tables  # rich, for a person at a terminal
 
         out = tables.console()
-        for part in tables.audit_tables(result):
+        for part in tables.audit_tables(result, out.width, verbose=args.verbose):
             out.print(part)
     from cronops.analysis import every_finding
 

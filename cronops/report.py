@@ -187,7 +187,7 @@ def audit_markdown(audit: AuditResult) -> str:
             "| host | job | what | count | last | detail | evidence |",
             "|---|---|---|---|---|---|---|",
         ]
-        for f in sorted(findings, key=lambda f: f.host):
+        for f in findings:  # in the judge's order: the hosts' own first
             cells = [
                 f.host,
                 _md_jobs(f, audit) if f.jobs else job_label(f, audit),

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cronops.changes import BY_SCAN
-from cronops.kinds import SEVERITIES
+from cronops.labels import ago, short_command, short_job
 from cronops.report import audit_headline, job_label, paused_note, scan_totals
 from cronops.scan import HostReport, HostScan
 from cronops.schedule import describe
@@ -25,12 +25,15 @@ from cronops.transport import HostStatus
 from cronops.visible import visible
 
 if TYPE_CHECKING:
+    from cronops.analysis import Finding
     from cronops.audit import AuditResult
     from cronops.changes import Change
     from cronops.lint import LintNote
     from cronops.records import JobEntry
 
 
+JOBS_LISTED = 5  # of the jobs under a host's finding, on the one-line audit (--verbose: all)
+WIDE = 120  # columns from which the one-line audit has room for the LAST column
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 STATUS_STYLE = {
     HostStatus.OK: "green",
@@ -170,35 +173,95 @@ def _short_source(path: str) -> str:
     return "/".join(parts[-2:]) if len(parts) == 3 and parts[0] else path
 
 
-def audit_tables(audit: AuditResult) -> list[Any]:
-    """A headline, then per severity the findings by host: what happened on one line, the
-    detail and the evidence beneath it, so it reads in 80 columns as well as in 200."""
+def audit_tables(audit: AuditResult, width: int, verbose: bool = False) -> list[Any]:
+    """A headline, then the findings in the judge's order (the hosts' own first): one line
+    each, or with `verbose` each one's detail and evidence in full beneath it."""
     parts: list[Any] = [f"[bold]{shown(audit_headline(audit))}[/]"]
-    for severity in SEVERITIES:
-        findings = sorted(
-            (f for f in audit.findings if f.severity == severity), key=lambda f: f.host
-        )
-        if not findings:
-            continue
-        style = SEVERITY_STYLE[severity]
-        parts.append(f"\n[{style}]{severity.upper()}[/] ({len(findings)})")
-        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True)
-        table.add_column(ratio=1, overflow="fold")
-        for finding in findings:
-            count = f" x{finding.count}" if finding.count > 1 else ""
-            what = shown(job_label(finding, audit))
-            when = f"{finding.last_at:%m-%d %H:%M %Z}"
-            lines = [f"{what}  [bold]{when}[/]", shown(finding.detail)]
-            lines.append(f"[italic]{shown(finding.evidence)}[/]")
-            if finding.runbook:
-                lines.append(f"runbook: {shown(finding.runbook)}")
-            table.add_row(
-                shown(finding.host), f"[{style}]{finding.kind}{count}[/]", "\n".join(lines)
-            )
-        parts.append(table)
+    if audit.findings:
+        parts.append(_findings_in_full(audit) if verbose else _finding_lines(audit, width))
     return parts
+
+
+def _finding_lines(audit: AuditResult, width: int) -> Table:
+    """One line a finding, what it is about and the essential of it; the jobs under a host's
+    finding (cron stopped) on lines of their own beneath it, the first few. Below 120 columns
+    the LAST column goes (the essential names the time) and severities take four letters."""
+    wide = width >= WIDE
+    label_width = max(20, min(48, width - 100))
+    table = Table(box=None, pad_edge=False, header_style="bold", expand=True)
+    table.add_column("SEVERITY" if wide else "SEV", no_wrap=True)
+    table.add_column("HOST", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("KIND", no_wrap=True)
+    table.add_column("JOB", no_wrap=True, overflow="ellipsis", max_width=label_width)
+    if wide:
+        table.add_column("LAST", no_wrap=True)
+    table.add_column("WHAT", no_wrap=True, overflow="ellipsis", ratio=1)
+
+    def line(*cells: str, last: datetime | None) -> None:
+        when = [ago(last, audit.until) if last else ""] if wide else []
+        table.add_row(*cells[:4], *when, *cells[4:])
+
+    for finding in audit.findings:
+        style = SEVERITY_STYLE[finding.severity]
+        line(
+            f"[{style}]{finding.severity if wide else finding.severity[:4]}[/]",
+            shown(finding.host),
+            f"[{style}]{_kind(finding)}[/]",
+            f"{len(finding.jobs)} jobs" if finding.jobs else _job(finding, audit, label_width),
+            shown(finding.summary),
+            last=finding.last_at,
+        )
+        for job in finding.jobs[:JOBS_LISTED]:
+            job_line = (f"↳ {_kind(job)}", _job(job, audit, label_width), shown(job.summary))
+            line("", "", *job_line, last=job.last_at)
+        if len(finding.jobs) > JOBS_LISTED:
+            more = len(finding.jobs) - JOBS_LISTED
+            line("", "", "↳ …", f"and {more} more", "--verbose lists every one", last=None)
+    return table
+
+
+def _findings_in_full(audit: AuditResult) -> Table:
+    """Each finding over a few lines: what happened, the detail, the evidence beneath it, so
+    it reads in 80 columns as well as in 200; the jobs under a host's finding likewise."""
+    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(ratio=1, overflow="fold")
+    for finding in audit.findings:
+        style = SEVERITY_STYLE[finding.severity]
+        lines = _in_full(finding, audit)
+        for job in finding.jobs:
+            lines += [f"↳ [{style}]{_kind(job)}[/] " + _in_full(job, audit)[0]]
+            lines += [f"  {line}" for line in _in_full(job, audit)[1:]]
+        table.add_row(
+            shown(finding.host),
+            f"[{style}]{finding.severity} {_kind(finding)}[/]",
+            "\n".join(lines),
+        )
+    return table
+
+
+def _in_full(finding: Finding, audit: AuditResult) -> list[str]:
+    when = f"{finding.last_at:%m-%d %H:%M %Z}"  # in the job's zone, named
+    lines = [f"{shown(job_label(finding, audit))}  [bold]{when}[/]", shown(finding.detail)]
+    lines.append(f"[italic]{shown(finding.evidence)}[/]")
+    if finding.runbook:
+        lines.append(f"runbook: {shown(finding.runbook)}")
+    return lines
+
+
+def _kind(finding: Finding) -> str:
+    return f"{finding.kind} ×{finding.count}" if finding.count > 1 else finding.kind
+
+
+def _job(finding: Finding, audit: AuditResult, width: int) -> str:
+    """The job's user and command in `width` columns; below 30, its command alone."""
+    entry = audit.entries.get(finding.entry_id) if finding.entry_id else None
+    if entry is None:
+        return "-"
+    if width < 30:
+        return escape(short_command(visible(entry.command), width))
+    return escape(short_job(entry.user, entry.command, width))
 
 
 def actions_table(actions: Sequence[dict[str, Any]]) -> Table:

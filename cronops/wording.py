@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
+from cronops.labels import short_command, span
+
 if TYPE_CHECKING:
     from cronops.crontab import PauseInfo
     from cronops.records import HostFacts, JobEntry, RunRecord
@@ -71,7 +73,7 @@ def not_scanned(facts: HostFacts, ok_at: datetime | None) -> Text:
     return Text(
         f"Scan status {facts.status}: {facts.error or 'no error text'}; {judged}.",
         f"{facts.name} {why}; {judged}.",
-        f"{facts.status}: {facts.error or 'no error text'}",
+        facts.error or facts.status,
     )
 
 
@@ -403,29 +405,14 @@ def when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z")
 
 
-def span(seconds: float) -> str:
-    """'45s', '5m', '2h10m', '1d3h': the two largest units are enough for a person."""
-    whole = max(0, round(seconds))
-    amounts = (
-        (whole // 86400, "d"),
-        (whole // 3600 % 24, "h"),
-        (whole // 60 % 60, "m"),
-        (whole % 60, "s"),
-    )
-    first = next((i for i, (value, _) in enumerate(amounts) if value), len(amounts) - 1)
-    return "".join(f"{value}{name}" for value, name in amounts[first : first + 2] if value) or "0s"
-
-
 def many(count: int, thing: str) -> str:
     """'1 job', '6 jobs'."""
     return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def _label(entry: JobEntry) -> str:
-    command = " ".join(entry.command.split())
-    if len(command) > 60:
-        command = command[:57] + "..."
-    return f"'{command}' ({entry.user}@{entry.host})"
+    # Long paths lose their middle directories, never the script's name (see labels.py).
+    return f"'{short_command(entry.command, 60)}' ({entry.user}@{entry.host})"
 
 
 def zone_name(zone: tzinfo) -> str:

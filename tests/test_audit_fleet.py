@@ -154,4 +154,12 @@ def test_markdown_and_table(audit, findings):
     text = audit("--no-scan", "--format", "markdown")[1]
     assert text.startswith("# cronops audit") and "| alpha |" in text
     table = audit("--no-scan")[1]
-    assert "CRITICAL" in table and "\x1b[" not in table
+    assert "crit" in table and "\x1b[" not in table
+    # One line a finding: delta's stopped cron is one line, its job listed beneath it.
+    lines = table.splitlines()
+    stopped = next(line for line in lines if "cron_not_running" in line and "delta" in line)
+    below = lines[lines.index(stopped) + 1]
+    assert stopped.split()[:2] == ["crit", "delta"] and below.split()[:2] == ["↳", "missed"]
+    assert "no start line" not in table.lower()  # the evidence is --verbose's
+    verbose = " ".join(audit("--no-scan", "--verbose")[1].split())  # as one line, unwrapped
+    assert "The process list of the last scan shows no cron daemon" in verbose

@@ -238,17 +238,23 @@ class HeldFleet(DownFleet):
 # -- Problems -------------------------------------------------------------------------------------
 
 
-async def test_opens_on_problems_worst_first(history):
+async def test_opens_on_problems_hosts_first_then_worst_first(history):
     app = app_for(history)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         found = rows(app, "problems")
-        assert [r[0] for r in found] == ["critical", "critical", "critical", "warning"]
+        # The hosts' own findings first (they explain their jobs'), each part worst first.
+        assert [(r[0], r[3]) for r in found] == [
+            ("critical", "unreachable"),
+            ("warning", "crontab_errors"),
+            ("critical", "failed"),
+            ("critical", "never_ran"),
+        ]
         kinds = {(r[1], r[3]) for r in found}
         assert {("bravo", "unreachable"), ("alpha", "failed"), ("alpha", "never_ran")} <= kinds
         assert ("alpha", "crontab_errors") in kinds
         failed = next(r for r in found if r[3] == "failed")
-        assert failed[2] == "deploy: rsync -a /srv/ mirror:/srv/" and failed[-1] == "a002"
+        assert failed[2] == "deploy: rsync -a /srv/ mirror:/srv/"
         assert failed[6] == "exit status 1 at 11:45 (×2 since 11:30)"  # not the whole evidence
         # A long path loses its middle directories, never the script's name.
         never = next(r for r in found if r[3] == "never_ran")
@@ -467,6 +473,9 @@ async def test_filter_matches_kind_on_problems(history):
         await pilot.press("enter")
         assert [r[3] for r in rows(app, "problems")] == ["never_ran"]
         assert app.query_one("#problems-view RowTable").has_focus
+        app.query_one("#filter", Input).value = "a002"  # the entry's id, as `cronops jobs` gives
+        await pilot.pause()
+        assert [r[3] for r in rows(app, "problems")] == ["failed"]
 
 
 async def test_typing_on_narrows_and_deleting_widens_again(history):

@@ -153,11 +153,14 @@ def test_jobs_table_and_json(hostile, capsys):
 
 
 def test_audit_table_markdown_and_json(hostile, capsys):
-    for form in ("table", "markdown"):
-        hostile("audit", "--no-scan", "--since", "36h", "--format", form)
+    for form in (("table", "--verbose"), ("markdown",)):
+        hostile("audit", "--no-scan", "--since", "36h", "--format", *form)
         out = capsys.readouterr().out
         assert "never_ran" in out or "missed" in out
         assert_shown(out)
+    hostile("audit", "--no-scan", "--since", "36h")  # one line a finding: the commands shortened
+    out = capsys.readouterr().out
+    assert raw_controls(out) == [] and r"\x1b]0;owned" in out and r"echo caf\xe9" in out
     hostile("audit", "--no-scan", "--since", "36h", "--format", "json")
     out = capsys.readouterr().out
     assert raw_controls(out) == []

@@ -10,6 +10,7 @@ from cronops.schedule import describe
 from cronops.tui.data import JobRow
 from cronops.tui.widgets.format import clip, loud, span, trend, when
 from cronops.tui.widgets.table import Column, TableView
+from cronops.visible import visible
 
 _STATE_ORDER = ("missed", "failing", "hung", "late", "unknown", "running", "ran", "ok")
 
@@ -27,7 +28,7 @@ class JobsView(TableView[JobRow]):
             Column("host", lambda j: j.entry.host, lambda j: (j.entry.host, j.entry.id)),
             Column("user", lambda j: j.entry.user, lambda j: j.entry.user),
             Column("schedule", lambda j: j.entry.schedule, lambda j: j.entry.schedule),
-            Column("command", lambda j: short_command(j.entry.command, 32), _command),
+            Column("command", lambda j: short_command(visible(j.entry.command), 32), _command),
             Column("last run", lambda j: _last(j), lambda j: _started(j)),
             Column("took", lambda j: _took(j), lambda j: _duration(j)),
             Column("next run", lambda j: when(j.status.next_run, j.zone), _next),

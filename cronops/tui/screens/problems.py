@@ -1,4 +1,4 @@
-"""The Problems view, where cronops opens: every finding across the fleet, worst first.
+"""The Problems view, where cronops opens: every finding across the fleet, hosts' own first.
 
 A host's finding that explains its jobs' findings (cron stopped) is one row; Enter or space shows
 the jobs under it. Its empty state says the fleet is healthy, since when, and how much was checked.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from cronops.analysis import worst_first
 from cronops.audit import AuditResult
-from cronops.kinds import SEVERITIES
-from cronops.labels import job_label
+from cronops.labels import ago, short_job
 from cronops.records import Finding
-from cronops.tui.widgets.format import ago, clip, loud, when
+from cronops.tui.widgets.format import clip, loud, when
 from cronops.tui.widgets.table import Column, TableView
 
 # Room for "user: command" in the job column: what tells one job from another.
@@ -39,7 +39,8 @@ class ProblemsView(TableView[Finding]):
         # Relative to when the audit judged: the hosts' zones differ, "3h ago" reads the same.
         now = self.audit.until if self.audit else None
         return [
-            Column("severity", lambda f: loud(f.severity, theme), _severity_order),
+            # The judge's order: hosts' own findings first, then the worst, then the latest.
+            Column("severity", lambda f: loud(f.severity, theme), worst_first),
             Column("host", lambda f: f.host, lambda f: f.host),
             Column("job", self._job_cell, self._job),
             Column("kind", lambda f: loud(f.kind, theme, like=f.severity), lambda f: f.kind),
@@ -47,7 +48,6 @@ class ProblemsView(TableView[Finding]):
             Column("last", lambda f: ago(f.last_at, now) if now else "", _last),
             # The essential in a few words; the evidence in full is in the job's detail.
             Column("evidence", lambda f: clip(f.summary, 64), lambda f: f.summary),
-            Column("id", lambda f: f.entry_id or "-", lambda f: f.entry_id or ""),
         ]
 
     def _job(self, finding: Finding) -> str:
@@ -107,7 +107,7 @@ class ProblemsView(TableView[Finding]):
         self.complete = complete
         self.tags = tags
         self.labels = {
-            e.id: job_label(e.user, e.command, JOB_WIDTH) for e in audit.entries.values()
+            e.id: short_job(e.user, e.command, JOB_WIDTH) for e in audit.entries.values()
         }
         self.groups = {self.key(job): f for f in audit.findings for job in f.jobs}
         self.show(list(audit.findings))
@@ -131,8 +131,3 @@ class ProblemsView(TableView[Finding]):
 
 def _last(finding: Finding) -> float:
     return finding.last_at.timestamp()
-
-
-def _severity_order(finding: Finding) -> tuple:
-    # Worst first, then the latest, as the audit orders them.
-    return (SEVERITIES.index(finding.severity), -finding.last_at.timestamp())

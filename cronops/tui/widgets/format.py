@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.theme import Theme
 
-from cronops import wording
+from cronops import labels
 from cronops.visible import visible
 
 # How loud each word is: findings by severity, entries by state, hosts by status.
@@ -50,16 +50,9 @@ def when(moment: datetime | None, zone: tzinfo | None = None) -> str:
     return (moment.astimezone(zone) if zone else moment).strftime("%m-%d %H:%M")
 
 
-def ago(moment: datetime, now: datetime) -> str:
-    """'12m ago', '1d3h ago': a column of these sorts and reads the same whatever the hosts'
-    zones. Under a minute is 'just now', also for a host whose clock runs a little ahead."""
-    seconds = (now - moment).total_seconds()
-    return f"{span(seconds)} ago" if seconds >= 60 else "just now"
-
-
 def span(seconds: float | None) -> str:
-    """'45s', '5m', '2h10m', '1d3h' as the findings say it; '-' when unknown."""
-    return "-" if seconds is None else wording.span(seconds)
+    """'45s', '5m', '2h10m', '1d3h' (see labels.span); '-' when unknown."""
+    return "-" if seconds is None else labels.span(seconds)
 
 
 def clip(text: str, width: int) -> str:
