@@ -196,6 +196,19 @@ def worst_first(finding: Finding) -> tuple:
     )
 
 
+def _failing_streak(runs: Sequence[RunRecord], processes: Sequence[RunningJob]) -> list[RunRecord]:
+    """The failed runs in a row that end the history read (a run still going is not an outcome
+    yet: passed over), oldest first; none when the latest outcome was not a failure."""
+    streak: list[RunRecord] = []
+    for run in reversed(runs):
+        outcome = run_outcome(run, processes)
+        if outcome in ("failed", "killed"):
+            streak.append(run)
+        elif outcome != "running" or streak:
+            break
+    return streak[::-1]
+
+
 def _same_run(process_start: float, run_start: float) -> bool:
     """Whether a process is the one a run's start line logged."""
     return abs(process_start - run_start) <= SAME_PROCESS_S
@@ -590,7 +603,8 @@ class _Judge:
 
     def _finding(self, kind: str, tally: _Tally) -> Finding:
         entry, view = self.entry, self.view
-        text = wording.finding(self.job, kind, tally.folded(), self._absence_basis())
+        streak = _failing_streak(self.runs, self.processes) if kind == "failed" else []
+        text = wording.finding(self.job, kind, tally.folded(), self._absence_basis(), streak)
         return Finding(
             host=entry.host,
             kind=kind,
@@ -603,6 +617,8 @@ class _Judge:
             entry_id=entry.id,
             runbook=self.policy.runbook,
             summary=text.summary,
+            streak=len(streak),
+            streak_since=streak[0].started_at.astimezone(self.zone) if streak else None,
         )
 
     def _absence_basis(self) -> wording.Absence:

@@ -105,6 +105,9 @@ class Finding:
     entry_id: str | None = None
     runbook: str | None = None
     summary: str = ""  # the essential in a few words, for a table cell ("no start at 03:00")
+    # failed: the failed runs in a row up to the latest run, which may reach before `since`
+    streak: int = 0
+    streak_since: datetime | None = None  # the first of them started
     # A host finding's job findings that it explains (cron stopped: its jobs' missed runs).
     jobs: list[Finding] = field(default_factory=list)
 

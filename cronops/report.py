@@ -148,6 +148,9 @@ def _finding_json(finding: Finding, audit: AuditResult) -> dict[str, Any]:
         "first_at": finding.first_at.isoformat(),
         "last_at": finding.last_at.isoformat(),
         "summary": finding.summary,
+        # failed: the failed runs in a row up to the latest run (may reach before `since`)
+        "streak": finding.streak,
+        "streak_since": finding.streak_since.isoformat() if finding.streak_since else None,
         "evidence": finding.evidence,
         "detail": finding.detail,
         "runbook": finding.runbook,

@@ -6,6 +6,7 @@ Times are shown in the job's zone (the host's, or CRON_TZ on cronie), spans in t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
@@ -255,7 +256,10 @@ class Absence(NamedTuple):
     grace: timedelta
 
 
-def finding(job: Job, kind: str, tally: Tally, absence: Absence) -> Text:
+def finding(
+    job: Job, kind: str, tally: Tally, absence: Absence, streak: Sequence[RunRecord] = ()
+) -> Text:
+    """What a finding says; `streak`, for failed, is the failed runs in a row up to the latest."""
     label = _label(job.entry)
     if kind == "never_ran":
         since = job.at(absence.since)
@@ -265,13 +269,22 @@ def finding(job: Job, kind: str, tally: Tally, absence: Absence) -> Text:
         detail = f"{label} {tally.latest.full}{more}."
     if kind in ("missed", "never_ran") and job.facts.cron_running is False:
         detail = detail[:-1] + "; cron is not running on the host."
-    return Text(_evidence(job, kind, tally, absence), detail, _summary(job, kind, tally, absence))
+    if len(streak) > 1:
+        since = job.at(streak[0].started_at.timestamp())
+        detail += f" It has failed {len(streak)} times in a row since {since}."
+    summary = _summary(job, kind, tally, absence, streak)
+    return Text(_evidence(job, kind, tally, absence), detail, summary)
 
 
-def _summary(job: Job, kind: str, tally: Tally, absence: Absence) -> str:
+def _summary(
+    job: Job, kind: str, tally: Tally, absence: Absence, streak: Sequence[RunRecord]
+) -> str:
     if kind == "never_ran":
         judged = datetime.fromtimestamp(absence.since, job.zone)
         return f"never started: {many(tally.count, 'run')} due since {judged:%m-%d %H:%M}"
+    if len(streak) > 1:
+        since = job.day_or_time(streak[0].started_at.timestamp(), job.now)
+        return f"failed ×{len(streak)} since {since} ({failure(streak[-1])})"
     if tally.count == 1:
         return tally.latest.short
     since = job.day_or_time(tally.first, tally.last)

@@ -429,7 +429,33 @@ def test_failed_needs_an_exit_status_or_signal_in_the_record():
     assert "show: killed by signal 9 at 2026-03-09 03:00 UTC; failed with exit status 2" in (
         failed.evidence
     )
-    assert failed.summary == "exit status 2 at 03:00 (×2 since 03-09)"
+    assert failed.summary == "failed ×2 since 03-09 (exit status 2)"  # the last two runs
+
+
+def test_a_failing_job_shows_its_streak_back_before_the_window():
+    runs = [run(r.started_at, status=1) if r.started_at.day >= 4 else r for r in daily()]
+    failed = only(judged(runs=runs, since=NOW - timedelta(hours=24)), "failed")
+    assert failed.count == 1  # inside the window...
+    assert (failed.streak, failed.streak_since) == (7, datetime(2026, 3, 4, 3, 0, 2, tzinfo=UTC))
+    assert failed.summary == "failed ×7 since 03-04 (exit status 1)"  # ...and in a row
+    assert failed.detail.endswith("It has failed 7 times in a row since 2026-03-04 03:00 UTC.")
+
+
+def test_a_streak_ends_at_a_run_that_did_not_fail_and_passes_over_one_still_running():
+    runs = [run(r.started_at, status=1) for r in daily()]
+    job = entry("0 3 * * *")
+    recovered = [*runs[:-1], run(runs[-1].started_at, status=0)]
+    failed = only(judged([job], recovered), "failed")
+    assert (failed.streak, failed.streak_since) == (0, None)
+    assert failed.summary == "exit status 1 at 03-09 03:00 (×6 since 03-04)"
+    # An unknown outcome (an end, no status, where failures are logged) breaks it too.
+    unknown = [*runs[:-2], run(runs[-2].started_at, status=None), runs[-1]]
+    assert only(judged([job], unknown), "failed").streak == 1
+    # The latest run still going (its process is in the list) is no outcome yet.
+    going = [*runs[:-1], run(runs[-1].started_at, took=None, status=None)]
+    process = RunningJob("web1", "backup", 7, runs[-1].started_at)
+    failed = only(judged([job], going, running=[process]), "failed")
+    assert failed.streak == len(runs) - 1
 
 
 def test_debian_default_log_level_runs_give_no_failed_or_slow_and_say_so():

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import LIVE_POLICY
+from tests.conftest import LIVE_POLICY, logged, wait_for
 
 pytestmark = pytest.mark.fleet
 
@@ -82,6 +82,18 @@ def test_a_job_that_exits_non_zero_is_failed(findings):
     failed = of(findings, "alpha", "exit 3")["failed"]
     assert failed["severity"] == "critical" and failed["count"] >= 1
     assert "exit status 3" in failed["detail"] + failed["evidence"]
+
+
+def test_a_failing_job_shows_its_streak_back_before_the_window(audit, findings, live_fleet):
+    whole = of(findings, "alpha", "exit 3")["failed"]
+    assert whole["streak"] == whole["count"]  # every run of it failed: all in a row
+    wait_for(lambda: logged(live_fleet.hosts["alpha"], "CMD", "exit 3") >= 3, 90, "3 runs")
+    recent = of(json.loads(audit("--since", "70s", "--format", "json")[1]), "alpha", "exit 3")
+    failed = recent["failed"]
+    # The window holds the last run or two; the streak goes back to its first run.
+    assert failed["count"] <= 2 < failed["streak"]
+    assert failed["streak_since"] == whole["streak_since"] == whole["first_at"]
+    assert failed["summary"].startswith(f"failed ×{failed['streak']} since ")
 
 
 def test_a_job_longer_than_its_interval_overlaps(findings):

@@ -51,7 +51,7 @@ def test_one_line_a_finding_the_hosts_own_first(audit):
     ]
     failed = lines[2]
     assert "deploy: rsync -a /srv/ mirror:/srv/" in failed
-    assert failed.endswith("15m ago    exit status 1 at 11:45 (×2 since 11:30)")
+    assert failed.endswith("15m ago    failed ×100 since 11-21 (exit status 1)")
     assert "root: /usr/local/share/…/nightly-report --all" in lines[3]
     assert "connection timed out after 10s" in lines[0]
     text = "\n".join(lines)

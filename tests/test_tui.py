@@ -77,7 +77,7 @@ def _run(entry: dict, start: datetime, took: float | None, status: int | None) -
 
 
 def build_history(path: Path, now: datetime = NOW) -> tuple[Path, Inventory]:
-    """alpha: a healthy hourly backup, a failing sync, a daily report that never ran.
+    """alpha: a healthy hourly backup, a sync failing for 25 hours, a daily report that never ran.
     bravo: timed out on its last scan. charlie (Berlin): a clean daily job."""
     store = Store(path)
     seen = iso(now - timedelta(days=3))
@@ -92,7 +92,7 @@ def build_history(path: Path, now: datetime = NOW) -> tuple[Path, Inventory]:
     for hour in range(1, 48):
         runs.append(_run(backup, now - timedelta(hours=hour), 60 + hour * 7, 0))
     for quarter in range(1, 4 * 24 * 3):
-        failed = quarter <= 2
+        failed = quarter <= 100  # since 11-21 11:00: a streak reaching before the window
         runs.append(_run(sync, now - timedelta(minutes=15 * quarter), 20, 1 if failed else 0))
     for day in range(3):
         start = datetime(2026, 11, 22 - day, 2, 0, tzinfo=UTC)  # 03:00 in Berlin
@@ -255,7 +255,8 @@ async def test_opens_on_problems_hosts_first_then_worst_first(history):
         assert ("alpha", "crontab_errors") in kinds
         failed = next(r for r in found if r[3] == "failed")
         assert failed[2] == "deploy: rsync -a /srv/ mirror:/srv/"
-        assert failed[6] == "exit status 1 at 11:45 (×2 since 11:30)"  # not the whole evidence
+        # Not the whole evidence: its streak, which began before the 24 hours judged.
+        assert failed[4] == "95" and failed[6] == "failed ×100 since 11-21 (exit status 1)"
         # A long path loses its middle directories, never the script's name.
         never = next(r for r in found if r[3] == "never_ran")
         assert never[2] == "root: /usr/local/…/nightly-report --all"
@@ -594,7 +595,8 @@ async def test_enter_on_a_problem_opens_the_job_with_its_findings(history):
         assert {f.kind for f in app.screen.detail.findings} == {"failed"}
         # The Problems view says the essential; the detail says it all, times in the job's zone.
         shown = str(app.screen.query_one(".findings", Static).render())
-        assert "critical failed ×2, last 11-22 11:45 UTC: 'rsync -a" in shown
+        assert "critical failed ×95, last 11-22 11:45 UTC: 'rsync -a" in shown
+        assert "It has failed 100 times in a row since 2026-11-21 11:00 UTC." in shown
         assert "The run records (cron's log or a wrapper) show: failed with exit status 1" in shown
 
 
