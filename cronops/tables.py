@@ -231,8 +231,8 @@ def _findings_in_full(audit: AuditResult) -> Table:
         style = SEVERITY_STYLE[finding.severity]
         lines = _in_full(finding, audit)
         for job in finding.jobs:
-            lines += [f"↳ [{style}]{_kind(job)}[/] " + _in_full(job, audit)[0]]
-            lines += [f"  {line}" for line in _in_full(job, audit)[1:]]
+            head, *rest = _in_full(job, audit)
+            lines += [f"↳ [{style}]{_kind(job)}[/] {head}", *(f"  {line}" for line in rest)]
         table.add_row(
             shown(finding.host),
             f"[{style}]{finding.severity} {_kind(finding)}[/]",

@@ -79,6 +79,8 @@ class ProblemsView(TableView[Finding]):
 
     def under(self, row: Finding, words: list[str]) -> list[Finding]:
         """All of a host finding's jobs when it is expanded; while filtering, those that match."""
+        if not row.jobs:  # nearly every row: called for each row at each keystroke
+            return []
         if self.key(row) in self.expanded:
             return list(row.jobs)
         if not words:
