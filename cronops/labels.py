@@ -22,8 +22,7 @@ def short_command(command: str, width: int) -> str:
     (`…/vacuum-db`); then, if it is still too long, the end of the line goes. To show host
     text, shorten what `visible` made of it: its escapes then count in the width."""
     words = " ".join(command.split()).split(" ")
-    paths = {i: _Path.of(word) for i, word in enumerate(words)}
-    paths = {i: path for i, path in paths.items() if path is not None}
+    paths = {i: path for i, word in enumerate(words) if (path := _Path.of(word)) is not None}
     while _length(words) > width:
         longest = max(paths, key=lambda i: (paths[i].spare, i), default=None)
         if longest is None or not paths[longest].spare:

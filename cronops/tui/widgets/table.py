@@ -125,10 +125,10 @@ class TableView(Vertical, Generic[Row]):
         # keystroke filters the last matches, not every item again.
         narrower = self._matched_query is not None and query.startswith(self._matched_query)
         matches = self._matches if narrower else self._haystacks
-        for word in query.split():
+        words = query.split()
+        for word in words:
             matches = [pair for pair in matches if word in pair[1]]
         self._matches, self._matched_query = matches, query
-        words = query.split()
         self.matched = [shown for row, _ in matches for shown in (row, *self.under(row, words))]
         labels = []
         for index, column in enumerate(self._columns):
