@@ -19,18 +19,21 @@ HOST_KINDS = (
 )
 KINDS = JOB_KINDS + HOST_KINDS
 
-# Work that did not happen, and hosts we cannot see, cost data: critical. Work that happened
-# badly, a pause left in place past its `until`, or a host fact that makes the judging shakier,
-# is a warning.
+# A job's findings follow its tier (TIERS moves these, the normal tier's, a step): work that did
+# not happen is critical for a critical job (it wakes someone), a warning for a normal one, info
+# for a low one; work that happened badly, or a pause left in place past its `until`, is a step
+# below that. A host's own findings follow no tier: they explain its jobs', and a host we cannot
+# see, or whose cron is stopped, costs every job on it (critical); a host fact that makes the
+# judging shakier is a warning.
 DEFAULT_SEVERITY: dict[str, str] = {
-    "missed": CRITICAL,
-    "never_ran": CRITICAL,
-    "failed": CRITICAL,
-    "hung": CRITICAL,
-    "late": WARNING,
-    "slow": WARNING,
-    "overlap": WARNING,
-    "pause_expired": WARNING,
+    "missed": WARNING,
+    "never_ran": WARNING,
+    "failed": WARNING,
+    "hung": WARNING,
+    "late": INFO,
+    "slow": INFO,
+    "overlap": INFO,
+    "pause_expired": INFO,
     "unreachable": CRITICAL,
     "host_key": CRITICAL,
     "auth": CRITICAL,
@@ -39,4 +42,4 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "logs_unreadable": WARNING,
     "crontab_errors": WARNING,
 }
-TIERS = {"critical": -1, "normal": 0, "low": 1}  # steps along SEVERITIES
+TIERS = {"critical": -1, "normal": 0, "low": 1}  # a job's steps along SEVERITIES

@@ -7,9 +7,11 @@ Precedence, each key on its own: [defaults] < [tags.NAME] (in the order of the h
 below it whole: lists (`ignore`, `maintenance`) are not merged, so a job can opt out of a fleet
 window with `maintenance = []`.
 
-Severity of a finding: its kind's default (DEFAULT_SEVERITY), moved one step up by `tier =
-"critical"` or one step down by `tier = "low"`, unless `severity` names it outright (one severity
-for every kind, or a table of kind = severity).
+Severity of a finding: its kind's default (DEFAULT_SEVERITY: a normal job's missed, failed and
+hung are warnings, its late, slow and overlap info), a job's moved one step up by `tier =
+"critical"` or one step down by `tier = "low"`; a host's own (unreachable, cron_not_running, ...)
+follow no tier. An explicit `severity` wins over both (one severity for every kind, or a table of
+kind = severity).
 
 Maintenance windows, in any of the tables:
     maintenance = [
@@ -31,7 +33,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronops.kinds import DEFAULT_SEVERITY, KINDS, SEVERITIES, TIERS
+from cronops.kinds import DEFAULT_SEVERITY, JOB_KINDS, KINDS, SEVERITIES, TIERS
 from cronops.schedule import REBOOT, expected_runs, split_schedule, validate
 from cronops.settings import (
     DURATION_TEXT,
@@ -249,7 +251,9 @@ class Policy:
         explicit = dict(self.severities)
         if kind in explicit:
             return explicit[kind]
-        step = SEVERITIES.index(DEFAULT_SEVERITY[kind]) + TIERS[self.tier]
+        step = SEVERITIES.index(DEFAULT_SEVERITY[kind])
+        if kind in JOB_KINDS:  # a host's own findings explain its jobs': no tier lowers them
+            step += TIERS[self.tier]
         return SEVERITIES[min(max(step, 0), len(SEVERITIES) - 1)]
 
     def ignores(self, kind: str) -> bool:

@@ -145,7 +145,7 @@ def test_one_missing_run_is_one_missed_finding_at_its_expected_time():
     assert kinds(findings) == ["missed"]
     expected = datetime(skipped.year, skipped.month, skipped.day, 3, 0, tzinfo=UTC)
     assert (missed.count, missed.first_at, missed.last_at) == (1, expected, expected)
-    assert (missed.entry_id, missed.host, missed.severity) == ("backup", "web1", "critical")
+    assert (missed.entry_id, missed.host, missed.severity) == ("backup", "web1", "warning")
     assert "did not start at 2026-03-08 03:00 UTC" in missed.detail
     assert "No start line was logged" in missed.evidence
     assert missed.summary == "no start at 03-08 03:00"  # over a day ago: its date too
@@ -178,7 +178,7 @@ def test_a_start_after_the_grace_period_is_late_not_missed():
     assert (late.count, late.first_at, late.severity) == (
         1,
         datetime(2026, 3, 9, 3, 0, tzinfo=UTC),
-        "warning",
+        "info",
     )
     assert "started 20m late" in late.detail
     assert late.summary == "started 20m late for 03-09 03:00"
@@ -351,7 +351,7 @@ def test_an_expired_pause_is_one_pause_expired_finding_even_days_later():
     findings = judged([paused(ENDED)], runs=[], since=NOW - timedelta(hours=24))
     expired = only(findings, "pause_expired")
     assert kinds(findings) == ["pause_expired"]
-    assert (expired.entry_id, expired.severity, expired.count) == ("backup", "warning", 1)
+    assert (expired.entry_id, expired.severity, expired.count) == ("backup", "info", 1)
     assert expired.first_at == expired.last_at == ENDED
     assert expired.detail == (
         "'/usr/local/bin/backup --full' (root@web1) was paused by alice@ops until "
@@ -680,7 +680,9 @@ def test_ignored_kinds_and_severity_from_policy():
         book=PolicyBook.from_tables(tags={"batch": {"tier": "low"}}),
         hosts=[host(tags=("batch",))],
     )
-    assert only(low, "missed").severity == "warning"
+    assert only(low, "missed").severity == "info"
+    critical = PolicyBook.from_tables(jobs=[{"command": "backup", "tier": "critical"}])
+    assert only(judged(runs=runs, book=critical), "missed").severity == "critical"
     book = PolicyBook.from_tables(
         jobs=[{"user": "root", "runbook": "https://wiki/backup", "severity": "info"}]
     )
@@ -707,9 +709,9 @@ def test_findings_come_hosts_first_then_worst_first_then_latest_first():
     order = [(f.severity, f.kind, f.entry_id) for f in findings]
     assert order == [
         ("warning", "clock_skew", None),  # the host's own: it may explain the jobs'
-        ("critical", "missed", "b"),  # 03-09 05:00
-        ("critical", "missed", "a"),  # 03-08 03:00
-        ("warning", "late", "a"),
+        ("warning", "missed", "b"),  # 03-09 05:00
+        ("warning", "missed", "a"),  # 03-08 03:00
+        ("info", "late", "a"),
     ]
 
 

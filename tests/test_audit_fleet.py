@@ -22,7 +22,9 @@ def audit(live_fleet, tmp_path_factory):
     """Run the real `cronops audit` command; returns (exit code, stdout)."""
     tmp = tmp_path_factory.mktemp("audit")
     inventory = tmp / "hosts.toml"
-    inventory.write_text(live_fleet.inventory_toml(extra_defaults=LIVE_POLICY))
+    # alpha's `exit 3` is a critical job: its failures wake someone; the rest are normal.
+    critical = '\n[[jobs]]\ncommand = "exit 3"\ntier = "critical"\n'
+    inventory.write_text(live_fleet.inventory_toml(extra_defaults=LIVE_POLICY) + critical)
     db = tmp / "history.db"
 
     def run(*args: str) -> tuple[int, str]:
@@ -80,7 +82,8 @@ def test_a_healthy_job_stays_silent(findings):
 
 def test_a_job_that_exits_non_zero_is_failed(findings):
     failed = of(findings, "alpha", "exit 3")["failed"]
-    assert failed["severity"] == "critical" and failed["count"] >= 1
+    assert failed["severity"] == "critical" and failed["count"] >= 1  # its tier is critical
+    assert of(findings, "alpha", "sleep 75")["overlap"]["severity"] == "info"  # a normal job's
     assert "exit status 3" in failed["detail"] + failed["evidence"]
 
 
@@ -112,7 +115,8 @@ def test_start_lines_only_give_no_failed(findings):
 def test_a_stopped_cron_daemon_is_one_finding_with_its_jobs_missed_runs_under_it(findings):
     stopped = of(findings, "delta")["cron_not_running"]
     missed = of(findings, "delta", "echo delta")["missed"]
-    assert missed["severity"] == "critical"
+    assert missed["severity"] == "warning"  # a normal job's
+    assert stopped["severity"] == "critical"  # a host's own: no tier lowers it
     assert stopped["jobs"] == [missed]
     delta = [f for f in findings["findings"] if f["host"] == "delta"]
     assert [f["kind"] for f in delta] == ["cron_not_running"]  # not a row per job

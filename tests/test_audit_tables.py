@@ -41,13 +41,13 @@ def audit(tmp_path):
 
 def test_one_line_a_finding_the_hosts_own_first(audit):
     headline, header, *lines = rendered(audit, 200)
-    assert headline.startswith("3 critical, 1 warning across 3 hosts (1 not reachable)")
+    assert headline.startswith("2 critical, 2 warning across 3 hosts (1 not reachable)")
     assert header.split() == ["SEVERITY", "HOST", "KIND", "JOB", "LAST", "WHAT"]
     assert [line.split()[:3] for line in lines] == [
         ["critical", "bravo", "unreachable"],
         ["warning", "alpha", "crontab_errors"],
         ["critical", "alpha", "failed"],
-        ["critical", "alpha", "never_ran"],
+        ["warning", "alpha", "never_ran"],
     ]
     failed = lines[2]
     assert "deploy: rsync -a /srv/ mirror:/srv/" in failed
@@ -62,7 +62,7 @@ def test_a_narrow_terminal_keeps_one_line_a_finding_and_drops_the_last_column(au
     header, *lines = rendered(audit, 80)[2:]  # the headline wraps
     assert header.split() == ["SEV", "HOST", "KIND", "JOB", "WHAT"]
     assert len(lines) == 4 and all(len(line) <= 80 for line in lines)
-    assert lines[3].split()[:4] == ["crit", "alpha", "never_ran", "…/nightly-report"]
+    assert lines[3].split()[:4] == ["warn", "alpha", "never_ran", "…/nightly-report"]
 
 
 def test_verbose_gives_each_findings_detail_and_evidence_in_full(audit):

@@ -286,19 +286,32 @@ def test_job_rules_match_on_every_key_they_give():
 def test_default_severities_cover_every_kind():
     assert set(DEFAULT_SEVERITY) == set(KINDS)
     assert set(DEFAULT_SEVERITY.values()) <= set(SEVERITIES)
-    assert Policy().severity("missed") == "critical"
-    assert Policy().severity("late") == "warning"
+    # A normal job: what did not happen is a warning, what happened badly is info.
+    assert Policy().severity("missed") == Policy().severity("failed") == "warning"
+    assert Policy().severity("late") == "info"
 
 
-def test_tier_shifts_severity_one_step_and_explicit_severity_wins():
+def test_a_jobs_severity_follows_its_tier_and_explicit_severity_wins():
     low, high = Policy(tier="low"), Policy(tier="critical")
-    assert (low.severity("missed"), low.severity("late")) == ("warning", "info")
-    assert (high.severity("late"), high.severity("missed")) == ("critical", "critical")
+    did_not_happen, went_badly = ("missed", "never_ran", "failed", "hung"), ("late", "slow")
+    assert {high.severity(kind) for kind in did_not_happen} == {"critical"}  # wakes someone
+    assert {Policy().severity(kind) for kind in did_not_happen} == {"warning"}
+    assert {low.severity(kind) for kind in did_not_happen} == {"info"}
+    assert [high.severity(k) for k in went_badly] == ["warning", "warning"]
+    assert [low.severity(k) for k in went_badly] == ["info", "info"]
     book = PolicyBook.from_tables(defaults={"tier": "low", "severity": {"late": "critical"}})
     policy = book.resolve_host(facts())
-    assert (policy.severity("late"), policy.severity("missed")) == ("critical", "warning")
+    assert (policy.severity("late"), policy.severity("missed")) == ("critical", "info")
     everything = PolicyBook.from_tables(defaults={"severity": "info"}).resolve_host(facts())
     assert {everything.severity(kind) for kind in KINDS} == {"info"}
+
+
+@pytest.mark.parametrize("tier", ["low", "normal", "critical"])
+def test_a_hosts_own_findings_follow_no_tier(tier):
+    policy = Policy(tier=tier)
+    stays = ("unreachable", "host_key", "auth", "cron_not_running")
+    assert {policy.severity(kind) for kind in stays} == {"critical"}
+    assert policy.severity("crontab_errors") == policy.severity("clock_skew") == "warning"
 
 
 def test_ignore_false_and_a_list():

@@ -35,7 +35,10 @@ HOSTS = [
 ]
 POLICY = PolicyBook.from_tables(
     defaults={"grace": "5m"},
-    jobs=[{"command": "backup", "max_duration": "30m", "runbook": "https://wiki/backup"}],
+    jobs=[
+        {"command": "backup", "max_duration": "30m", "runbook": "https://wiki/backup"},
+        {"command": "rsync", "tier": "critical"},  # its failures wake someone
+    ],
 )
 
 
@@ -247,8 +250,8 @@ async def test_opens_on_problems_hosts_first_then_worst_first(history):
         assert [(r[0], r[3]) for r in found] == [
             ("critical", "unreachable"),
             ("warning", "crontab_errors"),
-            ("critical", "failed"),
-            ("critical", "never_ran"),
+            ("critical", "failed"),  # the sync's tier is critical
+            ("warning", "never_ran"),  # the report's is normal
         ]
         kinds = {(r[1], r[3]) for r in found}
         assert {("bravo", "unreachable"), ("alpha", "failed"), ("alpha", "never_ran")} <= kinds

@@ -553,13 +553,18 @@ MAILTO=postmaster@example.com
 
 POLICY = PolicyBook.from_tables(
     tags={
-        "billing": {"runbook": "https://wiki.example.com/runbooks/billing-jobs"},
+        # Billing's jobs wake someone; the rest of the fleet's are warnings, staging's info.
+        "billing": {
+            "tier": "critical",
+            "runbook": "https://wiki.example.com/runbooks/billing-jobs",
+        },
         "staging": {"tier": "low"},
     },
     jobs=[
         {
             "command": "export-warehouse",
             "max_duration": "2h",
+            "tier": "critical",
             "runbook": "https://wiki.example.com/runbooks/warehouse-export",
         }
     ],
