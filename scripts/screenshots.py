@@ -1,4 +1,5 @@
-"""Writes screenshots/*.svg: each screen of the TUI on the built-in demo fleet, the clock pinned.
+"""Writes screenshots/*.svg: each screen of the TUI on the built-in demo fleet, the clock pinned,
+and the audit as a terminal shows it.
 
 Run with `.venv/bin/python scripts/screenshots.py`; the README shows the files it writes.
 """
@@ -6,17 +7,22 @@ Run with `.venv/bin/python scripts/screenshots.py`; the README shows the files i
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input
 from textual.worker import WorkerState
 
+from cronops import tables
+from cronops.audit import run_audit
 from cronops.demo import build_demo
+from cronops.store import Store
 from cronops.tui import CronopsApp
 
 NOW = datetime(2026, 11, 20, 9, 41, tzinfo=UTC)
@@ -38,6 +44,11 @@ async def settle(pilot: Pilot) -> None:
 
 async def problems(pilot: Pilot) -> None:
     await pilot.press("1")
+
+
+async def expanded(pilot: Pilot) -> None:
+    """The stopped cron's jobs shown under it."""
+    await pilot.press("1", "slash", *"cron_not", "enter", "enter", "escape")
 
 
 async def jobs(pilot: Pilot) -> None:
@@ -73,6 +84,7 @@ async def light(pilot: Pilot) -> None:
 
 SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "problems": problems,
+    "problems-expanded": expanded,
     "jobs": jobs,
     "hosts": hosts,
     "job-detail": detail,
@@ -92,6 +104,21 @@ async def shoot(demo, name: str, steps: Callable[[Pilot], Awaitable[None]]) -> N
         app.save_screenshot(f"{name}.svg", str(OUT))
 
 
+def audit(demo) -> None:
+    """`cronops audit` at a terminal of SIZE's width, one line a finding."""
+    store = Store(demo.db_path)
+    try:
+        hosts = demo.inventory.hosts
+        result = run_audit(store, demo.inventory, hosts, NOW - timedelta(hours=24), NOW)
+    finally:
+        store.close()
+    out = Console(width=SIZE[0], record=True, file=io.StringIO(), highlight=False)
+    out.print("$ cronops audit", style="bold")
+    for part in tables.audit_tables(result, SIZE[0]):
+        out.print(part)
+    out.save_svg(str(OUT / "audit.svg"), title="cronops audit")
+
+
 async def main() -> None:
     os.environ["TZ"] = "UTC"
     OUT.mkdir(exist_ok=True)
@@ -101,6 +128,8 @@ async def main() -> None:
         for name, steps in SHOTS.items():
             await shoot(demo, name, steps)
             print(f"screenshots/{name}.svg")
+        audit(demo)
+        print("screenshots/audit.svg")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,8 @@ class DetailScreen(Screen):
             return "[b]Findings[/b]  none in the last 24 hours"
         # Text, not markup: the detail and evidence quote the host's lines, brackets and all.
         # In full, in the job's zone: the Problems view gives only the essential.
-        text = Text("Findings", style="bold")
+        text = Text()
+        text.append("Findings", style="bold")
         for f in findings:
             text.append(
                 f"\n  {f.severity} {f.kind} ×{f.count}, last {f.last_at:%m-%d %H:%M %Z}: "
