@@ -1,4 +1,4 @@
-"""The judge's sentences: what a finding says (detail, evidence) and why an entry is in its state.
+"""The judge's sentences: what a finding says (detail, evidence, summary), why a state is what it is.
 
 Text only, from what analysis.py decided: no rule lives here, so a rule changes in one place.
 Times are shown in the job's zone (the host's, or CRON_TZ on cronie), spans in two units.
