@@ -964,7 +964,7 @@ def _runas(sections: dict[str, bytes], user: str, host: Host, login: str | None)
     return how, rest.strip()
 
 
-def _entry_jobs(entry: Entry, processes: list[probe.Process]) -> list[probe.RunningJob]:
+def _entry_jobs(entry: Entry, processes: list[probe.Process]) -> list[probe.JobProcess]:
     """The entry's runs in a process list: cron's children running its command."""
     _, jobs = probe.cron_processes(processes)
     match = entry_matcher([entry])

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronops.records import LogCursor
 from cronops.transport.base import Reply
 
 # The answer: sections, each `$M KIND FIELDS...`, its body, then `\n$M end LENGTH [MORE...]` where
@@ -259,22 +260,6 @@ counted ps -eo pid=,ppid=,user:32=,etimes=,args=
 PROBE_COMMAND = "sh -s"
 
 
-@dataclass(frozen=True)
-class LogCursor:
-    """Where the last scan stopped in one log file, and how to recognise that file again."""
-
-    path: str
-    inode: int
-    offset: int
-    head_len: int
-    head_hash: str
-    tail_len: int = 0  # the bytes just before `offset` (up to 1 KiB), and their checksum
-    tail_hash: str = ""
-    # Set while a first read is still in the log's rotated files: `inode` and `offset` are then
-    # those of the rotated file it stopped in, whose mtime this is.
-    archive_mtime: int | None = None
-
-
 @dataclass
 class LogRequest:
     """Which logs a scan reads on one host, and from where."""
@@ -286,7 +271,9 @@ class LogRequest:
 
 
 @dataclass
-class HostFacts:
+class ProbeFacts:
+    """What the probe found about the host it ran on (records.HostFacts is the host as stored)."""
+
     hostname: str
     clock: datetime  # the host's clock when the probe started
     zone: tzinfo
@@ -352,7 +339,7 @@ class Process:
 
 @dataclass
 class ProbeResult:
-    facts: HostFacts
+    facts: ProbeFacts
     crontabs: list[CrontabFile] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # paths the probe could not read
     logs: list[LogChunk] = field(default_factory=list)
@@ -546,7 +533,7 @@ def split_sections(stdout: bytes, marker: str) -> list[tuple[str, bytes]]:
     return sections
 
 
-def _facts(body: bytes, reply: Reply, zone_override: str | None) -> HostFacts:
+def _facts(body: bytes, reply: Reply, zone_override: str | None) -> ProbeFacts:
     values = dict(
         line.split("=", 1) for line in body.decode(errors="replace").splitlines() if "=" in line
     )
@@ -557,7 +544,7 @@ def _facts(body: bytes, reply: Reply, zone_override: str | None) -> HostFacts:
     zone, zone_name = resolve_zone(
         zone_override or values.get("zone", ""), values.get("offset", "")
     )
-    return HostFacts(
+    return ProbeFacts(
         hostname=values.get("hostname", ""),
         clock=datetime.fromtimestamp(epoch, zone),
         zone=zone,
@@ -634,14 +621,17 @@ def _program(args: str) -> str:
 
 
 @dataclass
-class RunningJob:
+class JobProcess:
+    """A job's process as the host's process list shows it (records.RunningJob is it stored,
+    with its entry and start)."""
+
     pid: int
     user: str
     elapsed_s: int
     command: str  # as cron handed it to the shell
 
 
-def cron_processes(processes: list[Process]) -> tuple[Process | None, list[RunningJob]]:
+def cron_processes(processes: list[Process]) -> tuple[Process | None, list[JobProcess]]:
     """The cron daemon (None when none runs), and the jobs it started that still run.
 
     A job is the first process below cron's own per-job fork that is not cron itself
@@ -661,7 +651,7 @@ def cron_processes(processes: list[Process]) -> tuple[Process | None, list[Runni
     for p in processes:
         if p.pid not in is_cron and p.ppid in is_cron:
             command = p.args.split(" -c ", 1)[1] if " -c " in p.args else p.args
-            jobs.append(RunningJob(p.pid, p.user, p.elapsed_s, command))
+            jobs.append(JobProcess(p.pid, p.user, p.elapsed_s, command))
     return daemon, jobs
 
 

@@ -1,4 +1,5 @@
-"""The records every layer shares: a host's state, an entry, a run, a running process, a finding.
+"""The records every layer shares: a host's state, an entry, a run, a running process, a log
+cursor, a finding.
 
 The store returns them, the judge takes and gives them, the views and reports show them. Plain
 data: no SQL, no textual, no judging (a scan loads this module, and must not load the judge).
@@ -126,3 +127,19 @@ class EntryStatus:
     last_outcome: str  # ok | failed | killed | running | unknown; "" when no run was seen
     next_run: datetime | None
     explanation: str  # what is known and what is not
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """Where the last scan stopped in one log file, and how to recognise that file again."""
+
+    path: str
+    inode: int
+    offset: int
+    head_len: int
+    head_hash: str
+    tail_len: int = 0  # the bytes just before `offset` (up to 1 KiB), and their checksum
+    tail_hash: str = ""
+    # Set while a first read is still in the log's rotated files: `inode` and `offset` are then
+    # those of the rotated file it stopped in, whose mtime this is.
+    archive_mtime: int | None = None

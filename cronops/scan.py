@@ -30,6 +30,7 @@ from cronops.inventory import Host
 from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.logs.rendering import as_logged
 from cronops.logs.vixie import CRONTAB_EDITS
+from cronops.records import LogCursor
 from cronops.runs import Run, pair_events
 from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
@@ -259,7 +260,7 @@ class _Digest:
     entries: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
     runs: list[tuple] = field(default_factory=list)  # rows in RUN_COLUMNS order
-    cursors: list[probe.LogCursor] = field(default_factory=list)
+    cursors: list[LogCursor] = field(default_factory=list)
     journal_cursor: str | None = None
     processes: list[dict] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # crontabs there, but not readable
@@ -410,7 +411,7 @@ def _parse_crontabs(host: str, files: Iterable[probe.CrontabFile]) -> list[Cront
 
 
 def _parse_logs(
-    result: probe.ProbeResult, facts: probe.HostFacts
+    result: probe.ProbeResult, facts: probe.ProbeFacts
 ) -> tuple[list[LogEvent], int, int, str | None]:
     clock = ClockContext(zone=facts.zone, now=facts.clock)
     events: list[LogEvent] = []
@@ -607,7 +608,7 @@ def _problem_row(host: str, problem) -> dict:
 
 def _process_row(
     host: str,
-    job: probe.RunningJob,
+    job: probe.JobProcess,
     clock: datetime,
     match: Callable[[str | None, str | None], str | None],
     now: str,

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from cronops.changes import CronopsEdit, CrontabEdit
 from cronops.crontab import PauseInfo, StoredCrontab
 from cronops.locations import private_file
-from cronops.probe import LogCursor, resolve_zone
-from cronops.records import HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.probe import resolve_zone
+from cronops.records import HostFacts, JobEntry, LogCursor, RunningJob, RunRecord
 
 if TYPE_CHECKING:
     from sqlite_utils import Database

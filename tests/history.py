@@ -33,7 +33,7 @@ def scan(
     """One successful scan of `host` at `at`: its crontab files (path -> text; a path under
     the spool is a user's crontab), the ones there but unreadable, and its cron log's lines."""
     tz = ZoneInfo(zone)
-    facts = probe.HostFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
+    facts = probe.ProbeFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
     files = [
         probe.CrontabFile(
             path,

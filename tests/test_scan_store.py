@@ -293,7 +293,7 @@ def test_the_cron_family_is_what_the_log_the_daemon_or_the_spool_shows():
 def test_a_cronie_host_with_no_runs_yet_reads_cron_tz(tmp_path):
     # Until the family was stored it came from the latest run: no run, no CRON_TZ.
     host = Host(name="rocky", address="localhost")
-    facts = probe.HostFacts("rocky", NOW, UTC, "UTC", "root", 0, timedelta(0))
+    facts = probe.ProbeFacts("rocky", NOW, UTC, "UTC", "root", 0, timedelta(0))
     text = "CRON_TZ=Asia/Tokyo\n0 3 * * * /usr/local/bin/report\n"
     result = probe.ProbeResult(
         facts,
