@@ -13,7 +13,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -50,7 +50,7 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     With `ask_reason`, a line for the reason; the screen returns its text ("" without one)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "cancel", "Cancel"),
         Binding("enter,y", "confirm", "Go ahead"),
     ]
@@ -85,7 +85,7 @@ class ConfirmScreen(ModalScreen[str | None]):
 class ChooseRunScreen(ModalScreen[LiveRun | None]):
     """Several runs of the entry are running: which to kill (Enter), or none (Escape)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, kill: Kill):
         super().__init__()
@@ -119,7 +119,7 @@ class EditScreen(ModalScreen[Change | None]):
     """The schedule and command of one entry, checked as you type: the schedule in words, its
     next runs in the host's zone, and the diff of the crontab that would be written."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Write it"),
     ]
@@ -161,7 +161,7 @@ class EditScreen(ModalScreen[Change | None]):
         if validate(schedule) is None:
             words = describe(schedule)
             if schedule != "@reboot":
-                runs = next_runs(schedule, self.zone, self.now, 5)  # type: ignore[arg-type]
+                runs = next_runs(schedule, self.zone, self.now, 5)
                 upcoming = ", ".join(when(t, self.zone) for t in runs)
         zone = zone_name(self.zone)
         self.query_one("#words", Static).update(
@@ -209,7 +209,7 @@ class EndRerunScreen(ModalScreen[Ending | None]):
     """The job still runs: stop it (Enter or s), leave it running on its host (l), or keep
     watching (Escape or w)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,s", "stop", "Stop it"),
         Binding("l", "leave", "Leave it running"),
         Binding("escape,w", "watch", "Keep watching"),
@@ -256,7 +256,7 @@ class RerunScreen(Screen[None]):
 
     Refused because the entry runs right now, `f` asks once more and runs another anyway."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("f", "force", "Run anyway"),
     ]
@@ -352,7 +352,7 @@ class RerunScreen(Screen[None]):
 class TrailScreen(Screen[None]):
     """The audit trail: every action taken or refused, newest first. Escape goes back."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     def __init__(self, actions: list[dict]):
         super().__init__()

@@ -242,7 +242,7 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
         if row is not None:
             self.post_message(self.RowSelected(self, self.cursor_row, self._key(row)))
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:  # async as Widget._on_click is
         meta = event.style.meta
         if "row" not in meta:
             return

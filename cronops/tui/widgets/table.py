@@ -38,7 +38,7 @@ class TableView(Vertical, Generic[Row]):
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, classes="view")
         self.items: list[Row] = []
-        self.query = ""
+        self.query_text = ""  # not `query`: that is the DOM query method every widget has
         self.sort_column = self.default_sort
         self.sort_reverse = False
         self.matched: list[Row] = []
@@ -74,7 +74,7 @@ class TableView(Vertical, Generic[Row]):
         total = len(self.items)
         if matched == total:
             return f"{total} {self.noun}"
-        return f"{matched} of {total} {self.noun} match '{self.query}'"
+        return f"{matched} of {total} {self.noun} match '{self.query_text}'"
 
     noun = "rows"
 
@@ -90,7 +90,7 @@ class TableView(Vertical, Generic[Row]):
         self.refill()
 
     def set_query(self, query: str, refill: bool = True) -> None:
-        self.query = query.strip().lower()
+        self.query_text = query.strip().lower()
         if refill:
             self._fill()
         else:
@@ -120,7 +120,7 @@ class TableView(Vertical, Generic[Row]):
         self.stale = False
         if not self._columns:  # a query typed before the first rows came
             self._columns = list(self.columns)
-        query = self.query
+        query = self.query_text
         # Typing on only narrows: what matches the longer query matched the shorter one, so a
         # keystroke filters the last matches, not every item again.
         narrower = self._matched_query is not None and query.startswith(self._matched_query)
