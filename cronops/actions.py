@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from cronops import probe
 from cronops.analysis import SAME_PROCESS_S
@@ -764,9 +765,11 @@ async def _follow(
     deadline = loop.time() + limit
     while True:
         nudge = asyncio.ensure_future(interrupted.wait()) if interrupted is not None else None
+        # The job's reply and the operator's nudge: futures of different results.
+        waiting: set[asyncio.Future[Any]] = {watching} if nudge is None else {watching, nudge}
         try:
             done, _ = await asyncio.wait(
-                {watching, *([nudge] if nudge else [])},
+                waiting,
                 timeout=max(0.0, deadline - loop.time()),
                 return_when=asyncio.FIRST_COMPLETED,
             )

@@ -136,7 +136,7 @@ def timeline(
             first = first_scans.get(version.host)
             baseline = previous is None and first is not None and seen is not None and seen <= first
             if not baseline and seen is not None and seen >= since:
-                made = _made_by(previous, version, invocations, actions, claimed)
+                made = _made_by(previous, version, seen, invocations, actions, claimed)
                 changes += [replace(made, **item) for item in _what_changed(previous, version)]
             previous = version
     changes += _unseen_writes(invocations, claimed, versions, since)
@@ -161,16 +161,16 @@ def _invocations(edits: Iterable[CrontabEdit]) -> list[_Invocation]:
 def _made_by(
     previous: StoredCrontab | None,
     version: StoredCrontab,
+    seen: datetime,  # version.seen_at, which a version with changes has
     invocations: list[_Invocation],
     actions: list[CronopsEdit],
     claimed: set[int],
 ) -> Change:
     """Who made this version and when, as far as the audit trail, the log or the file tell;
     the change without its kind, to be completed per item."""
-    seen = version.seen_at
     after = previous.seen_at if previous else None
     made = Change(
-        at=seen,  # type: ignore[arg-type]
+        at=seen,
         known_by=BY_SCAN,
         host=version.host,
         path=version.path,
@@ -183,7 +183,7 @@ def _made_by(
         made = replace(made, at=mtime, known_by=BY_MTIME)
 
     def between(moment: datetime, grain: timedelta = timedelta(0)) -> bool:
-        return (after is None or after < moment + grain) and moment <= seen  # type: ignore[operator]
+        return (after is None or after < moment + grain) and moment <= seen
 
     writes = [
         run

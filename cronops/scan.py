@@ -450,7 +450,8 @@ def entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], st
     forms = [(e.user, form, e.id) for e in entries for form in as_logged(e.command)]
     forms += [(e.user, split_percent(e.command)[0], e.id) for e in entries]
     forms += [(e.user, e.command, e.id) for e in entries]
-    exact = {(user, form): id_ for user, form, id_ in forms}  # as written wins, then as run
+    # As written wins, then as run (keyed as asked: a run or process may have no known user).
+    exact: dict[tuple[str | None, str], str] = {(user, form): id_ for user, form, id_ in forms}
     squeezed = {(user, " ".join(command.split())): id_ for (user, command), id_ in exact.items()}
     worked_out: dict[tuple[str | None, str], str | None] = {}
 

@@ -5,10 +5,9 @@ Parsers build events with `new_event`: several times cheaper than the frozen dat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import Enum
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 KINDS = ("start", "end", "failed", "signal", "mail", "output", "overlap", "daemon", "error")
 
@@ -35,7 +34,7 @@ class LogEvent:
 
 @dataclass(frozen=True)
 class ClockContext:
-    zone: ZoneInfo  # the host's time zone, for year-less / offset-less timestamps
+    zone: tzinfo  # the host's zone (or fixed offset), for year-less / offset-less timestamps
     now: datetime  # the host's clock at read time (aware), to place year-less timestamps
 
 

@@ -5,9 +5,8 @@ hours' UTC starts are shared by the reads of one zone, as every host of a fleet 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from cronops.logs.events import ClockContext
 
@@ -134,7 +133,7 @@ class Clock:
 
 
 @lru_cache(maxsize=32)  # a few days of a fleet's zones, for a long-running TUI
-def _hour_starts(zone: ZoneInfo, latest_day: date) -> dict[str, datetime | None]:
+def _hour_starts(zone: tzinfo, latest_day: date) -> dict[str, datetime | None]:
     """`Nov  2 04` -> that hour's UTC start, None if its offset changes (DST), for all the reads in
     a zone on a day: the hosts of a fleet log the same hours, and working them out again for each
     host was a quarter of a scan's parse."""
@@ -159,7 +158,7 @@ def _local_hour(hour_key: str, latest_day: date) -> datetime | None:
         return None
 
 
-def _utc_hour_start(zone: ZoneInfo, naive: datetime) -> datetime | None:
+def _utc_hour_start(zone: tzinfo, naive: datetime) -> datetime | None:
     """The hour's start in UTC if one offset holds for all of it (no DST change), else None."""
     start = naive.replace(tzinfo=zone)
     end = (naive + _LAST_SECOND).replace(tzinfo=zone)

@@ -449,8 +449,8 @@ def install_shims(world: Path) -> Path:
     real = {name: _real_tool(name) for name in ("date", "uname", "ps", "kill")}
     for name, body in SHIMS.items():
         text = body
-        for tool, path in real.items():
-            text = text.replace(f"{{{tool}}}", path)
+        for tool, tool_path in real.items():
+            text = text.replace(f"{{{tool}}}", tool_path)
         path = shims / name
         path.write_text("#!/bin/sh" + text)
         path.chmod(0o755)

@@ -9,7 +9,9 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
@@ -53,7 +55,7 @@ class _HostKeyCheck(asyncssh.SSHClient):
 class SSHTransport:
     def __init__(self, accept_new_host_keys: bool = False):
         self.accept_new_host_keys = accept_new_host_keys
-        self._keys: dict[Path | None, list[asyncssh.SSHKeyPair] | tuple[()]] = {}
+        self._keys: dict[Path | None, Sequence[asyncssh.SSHKeyPair]] = {}
         self._known: dict[Path, asyncssh.SSHKnownHosts] = {}
         self._record_lock = asyncio.Lock()
         self._tunnels: dict[str, asyncio.Task[asyncssh.SSHClientConnection]] = {}
@@ -154,7 +156,7 @@ class SSHTransport:
             self._tunnels.pop(jump, None)  # the next host tries the jump host afresh
             raise
 
-    def _client_keys(self, identity_file: Path | None):
+    def _client_keys(self, identity_file: Path | None) -> Sequence[asyncssh.SSHKeyPair]:
         """Private keys, read from disk once per scan rather than once per connection.
 
         Without an identity_file, when there is an agent or an ~/.ssh/config (whose IdentityFile
@@ -205,7 +207,9 @@ async def _execute(
         # stdin would wait for ever.
         feed = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
         result = await conn.run(command, encoding=None, **feed)
-        return result.stdout or b"", result.stderr or b"", result.exit_status
+        # asyncssh types a result's output as str or bytes whatever the encoding; None gives bytes.
+        out, err = cast(bytes | None, result.stdout), cast(bytes | None, result.stderr)
+        return out or b"", err or b"", result.exit_status
     process = await conn.create_process(command, encoding=None)
     try:
         process.stdin.write(stdin)
