@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from cronops.changes import CronopsEdit, CrontabEdit
 from cronops.crontab import PauseInfo, StoredCrontab
@@ -45,6 +45,13 @@ JOURNAL = "journal"
 ENTRY_VERSIONED = ("schedule", "command", "line", "text", "disabled", "paused")
 
 
+# Typed per argument: a time always gives a text, only None gives None.
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 @lru_cache(maxsize=16384)  # ~3 MB; a scan of 100 hosts found 4 in 5 of its stamps here
 def iso(moment: datetime | None) -> str | None:
     """Times are stored in UTC with a fixed width, so text order is time order.

@@ -11,19 +11,19 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -95,7 +95,7 @@ class CronopsApp(App[None]):
     CSS_PATH = "cronops.tcss"
     TITLE = "cronops"
     # The tooltip is the help screen's line for the key: say what it is for, in a few words.
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "1", "show('problems')", "Problems", tooltip="findings across the fleet, worst first"
         ),
@@ -250,7 +250,7 @@ class CronopsApp(App[None]):
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
                 fleet = reader.read()
-                if worker.is_cancelled:
+                if _cancelled(worker):
                     return
                 self.call_from_thread(self.show_fleet, fleet)
             if self._pool is not None:
@@ -263,11 +263,11 @@ class CronopsApp(App[None]):
     def _judge_here(self, reader: FleetReader, fleet: Fleet, worker: Worker) -> None:
         """A small fleet: judged on this thread in a blink."""
         reader.judge_entries(fleet)
-        if worker.is_cancelled:
+        if _cancelled(worker):
             return
         self.call_from_thread(self.show_fleet, fleet)
         for audit in reader.judge_in_batches(fleet.now):
-            if worker.is_cancelled:
+            if _cancelled(worker):
                 return
             self.call_from_thread(self.show_audit, audit, len(audit.hosts) == len(self.hosts))
 
@@ -281,20 +281,21 @@ class CronopsApp(App[None]):
         ]
         try:
             data.apply_states(fleet, states.result())
-            if worker.is_cancelled:
+            if _cancelled(worker):
                 return
             self.call_from_thread(self.show_fleet, fleet)
             results = []
             for batch in batches:
                 results.append(batch.result())
-                if worker.is_cancelled:
+                if _cancelled(worker):
                     return
                 audit = data.merged(results)
                 self.call_from_thread(self.show_audit, audit, len(results) == len(batches))
         except (CancelledError, BrokenProcessPool):
             return  # the app is closing: the pool was shut down under us
         finally:
-            for future in (states, *batches):
+            futures: list[Future[Any]] = [states, *batches]  # of different results
+            for future in futures:
                 future.cancel()  # a newer load has begun: its answers are the ones to wait for
 
     def show_fleet(self, fleet: Fleet) -> None:
@@ -418,7 +419,8 @@ class CronopsApp(App[None]):
         view.sort_by(view.sort_column)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS))  # type: ignore[arg-type]
+        # Every key here is a Binding; the list is typed as textual types any BINDINGS.
+        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
     def action_expand(self) -> None:
         view = self.view()
@@ -599,13 +601,17 @@ class CronopsApp(App[None]):
         if len(kill.runs) == 1:
             self.ask_kill(kill, kill.runs[0])
         else:
-            self.push_screen(ChooseRunScreen(kill), lambda run: run and self.ask_kill(kill, run))
+
+            def chosen(run: LiveRun | None) -> None:
+                if run:
+                    self.ask_kill(kill, run)
+
+            self.push_screen(ChooseRunScreen(kill), chosen)
 
     def ask_kill(self, kill: Kill, run: LiveRun) -> None:
         title = f"Kill {kill.target.entry.id} on {kill.target.host.name}?"
         self.push_screen(
-            ConfirmScreen(title, kill.question(run)),
-            lambda answer: answer is not None and self.kill_now(kill, run),
+            ConfirmScreen(title, kill.question(run)), _on_yes(lambda: self.kill_now(kill, run))
         )
 
     @work(exit_on_error=False, group="action")
@@ -658,10 +664,12 @@ class CronopsApp(App[None]):
             )
             return
         zone = self.host_zone(target)
-        self.push_screen(
-            EditScreen(target, zone, self.now()),
-            lambda change: change and self.write_change(change),
-        )
+
+        def edited(change: Change | None) -> None:
+            if change:
+                self.write_change(change)
+
+        self.push_screen(EditScreen(target, zone, self.now()), edited)
 
     def action_undo(self) -> None:
         entry_id = self.entry_in_focus()
@@ -677,13 +685,14 @@ class CronopsApp(App[None]):
     def ask(self, change: Change, title: str, body: str) -> None:
         self.push_screen(
             ConfirmScreen(title, body, diff=change.diff()),
-            lambda answer: answer is not None and self.write_change(change),
+            _on_yes(lambda: self.write_change(change)),
         )
 
     def host_zone(self, target: Target) -> tzinfo:
         if zone := target.entry.cron_tz:
             return ZoneInfo(zone)
-        row = next((h for h in self.fleet.hosts if h.host.name == target.host.name), None)
+        hosts = self.fleet.hosts if self.fleet is not None else []  # none read yet: UTC
+        row = next((h for h in hosts if h.host.name == target.host.name), None)
         return row.facts.zone if row else UTC
 
     @work(exit_on_error=False, group="action")
@@ -750,6 +759,22 @@ class CronopsApp(App[None]):
         if self.fleet is not None:
             for view in self.views():
                 view.refill()
+
+
+def _cancelled(worker: Worker) -> bool:
+    """Read afresh each time: the UI thread may cancel the worker between two reads (checked in
+    place, the type checker would take a second read after a False one to be False too)."""
+    return worker.is_cancelled
+
+
+def _on_yes(then: Callable[[], object]) -> Callable[[str | None], None]:
+    """A confirmation's callback: `then` runs when the operator said yes (any answer but None)."""
+
+    def answered(answer: str | None) -> None:
+        if answer is not None:
+            then()
+
+    return answered
 
 
 def _why(error: BaseException | None) -> str:
