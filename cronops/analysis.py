@@ -27,9 +27,16 @@ What is judged, and from when:
 - failed, slow, overlap and hung need positive evidence: an exit status or signal in the record,
   an end time, a process in the snapshot. A log that writes no ends (Debian -L 1, busybox) gives
   none, and every job finding's evidence says what the host's log cannot tell.
-- slow: longer than `max_duration`, or than slow_factor x the median of its last 20 ended runs
-  (5 at least) and by `slow_margin` or more. hung: a process of the entry running longer than
-  `max_duration`, else than the gap from the expected time its start belongs to until the next
+- slow and too_fast: longer than `max_duration` / shorter than `min_duration`; else against the
+  job's own baseline (durations.py): the median and spread of its other ended runs around it (up
+  to 20 each side, before and after, 5 at least), longer than slow_factor x the median / shorter
+  than the median / slow_factor, and in both cases by `slow_margin` or more and by more than
+  SPREADS spreads (a job whose runs vary a lot is not flagged for varying). A run is left out of
+  its own baseline, so one run 30x off stands out among a handful.
+- hung: a process of the entry running longer than `max_duration`; else, with 5 ended runs known
+  before it, than HUNG_FACTOR x the p95 of the last HUNG_HISTORY of them (and `slow_margin`
+  past that p95): an every-minute job that always takes 75 s overlaps its next run, it is not
+  hung at 72 s; else than the gap from the expected time its start belongs to until the next
   (a `0 1,3 * * *` run started at 01:00 is hung after 2h). overlap: a run that started while an
   earlier one ran, by the earlier one's end time or by its process still running (a process is
   the run that started within 5 s of it).
@@ -62,12 +69,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from math import inf
-from statistics import median
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops import wording
 from cronops.crontab import PauseInfo
+from cronops.durations import around, baseline, percentile
 from cronops.kinds import SEVERITIES
 from cronops.policy import Policy, PolicyBook, in_spans
 from cronops.records import CRON, EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
@@ -76,8 +83,10 @@ from cronops.schedule import REBOOT, Schedules, gap_at, next_time, previous_time
 OK = "ok"
 START_SLACK_S = 1.0  # log timestamps are cut to the second; cron starts jobs just after the minute
 SAME_PROCESS_S = 5.0  # a process's start (clock minus elapsed time) is this near its log line
-HISTORY_RUNS = 20  # slow: compared with the median of this many earlier runs...
-MIN_HISTORY = 5  # ...and only when at least this many are known
+MIN_HISTORY = 5  # a baseline needs this many other ended runs of the job
+SPREADS = 3.0  # slow and too_fast: this many spreads from the median, besides the factor
+HUNG_FACTOR = 3.0  # hung: past this many times the p95 of the job's durations...
+HUNG_HISTORY = 50  # ...of its last this many ended runs
 _CONNECTION_KINDS = {
     "unreachable": "unreachable",
     "timeout": "unreachable",
@@ -391,7 +400,7 @@ class _Absence(NamedTuple):
 class _Hang(NamedTuple):
     process: RunningJob
     start: float
-    limit: float
+    limit: wording.Limit
 
 
 class _Judge:
@@ -422,6 +431,12 @@ class _Judge:
         )
         self.absence_from = _judged_from(entry, view, runs)
         self.starts = [run.started_at.timestamp() for run in runs]
+        # The ended runs' (start, duration), in start order: the job's own history.
+        self.ended = [
+            (start, run.ended_at.timestamp() - start)
+            for start, run in zip(self.starts, self.runs, strict=True)
+            if run.ended_at is not None
+        ]
 
     @cached_property
     def expected(self) -> tuple[float, ...] | None:
@@ -481,16 +496,24 @@ class _Judge:
         for process in self.processes:
             start = process.started_at.timestamp()
             limit = self._limit(start)
-            if limit is not None and evidence_end - start > limit:
+            if limit is not None and evidence_end - start > limit.seconds:
                 hangs.append(_Hang(process, start, limit))
         return hangs
 
-    def _limit(self, start: float) -> float | None:
-        """max_duration, else the gap from the expected time `start` belongs to until the next
-        (typical_interval gives a start its second of slack, as START_SLACK_S does)."""
+    def _limit(self, start: float) -> wording.Limit | None:
+        """max_duration; else, by the job's own history, HUNG_FACTOR x the p95 of its last
+        ended runs before `start`; else the gap from the expected time `start` belongs to until
+        the next (gap_at gives a start its second of slack, as START_SLACK_S does)."""
         if self.policy.max_duration:
-            return self.policy.max_duration.total_seconds()
-        return gap_at(self.entry.schedule, self.zone, start)
+            return wording.Limit(self.policy.max_duration.total_seconds(), "max_duration")
+        before = bisect_left(self.ended, (start,))
+        history = [took for _, took in self.ended[max(before - HUNG_HISTORY, 0) : before]]
+        if len(history) >= MIN_HISTORY:
+            p95 = percentile(history, 0.95)
+            seconds = max(HUNG_FACTOR * p95, p95 + self.policy.slow_margin.total_seconds())
+            return wording.Limit(seconds, "history", len(history), p95, HUNG_FACTOR)
+        gap = gap_at(self.entry.schedule, self.zone, start)
+        return wording.Limit(gap, "interval") if gap is not None else None
 
     def _expired_pause(self) -> tuple[PauseInfo, float] | None:
         """The entry's pause and how long ago its `until` passed; None while it has not.
@@ -503,18 +526,25 @@ class _Judge:
         ago = ours - pause.until.timestamp()
         return (pause, ago) if ago > 0 else None
 
-    def _too_slow(
-        self, took: float, limit: float | None, history: list[float]
-    ) -> wording.Note | None:
-        if limit is not None and took > limit:
-            return wording.over_max_duration(limit)
-        if len(history) < MIN_HISTORY:
+    def _off_duration(self, durations: list[float], index: int) -> tuple[str, wording.Note] | None:
+        """("slow" | "too_fast", why) for the ended run `durations[index]`, or None."""
+        took = durations[index]
+        most, least = self.policy.max_duration, self.policy.min_duration
+        if most is not None and took > most.total_seconds():
+            return "slow", wording.beyond_limit("max_duration", most.total_seconds())
+        if least is not None and took < least.total_seconds():
+            return "too_fast", wording.beyond_limit("min_duration", least.total_seconds())
+        usual = baseline(around(durations, index))
+        if usual is None or usual.runs < MIN_HISTORY:
             return None
-        recent = history[-HISTORY_RUNS:]
-        usual = median(recent)
         factor, margin = self.policy.slow_factor, self.policy.slow_margin.total_seconds()
-        if took > factor * usual and took - usual >= margin:
-            return wording.over_median(len(recent), usual)
+        off = abs(took - usual.usual)
+        if off < margin or off <= SPREADS * usual.spread:
+            return None
+        if took > factor * usual.usual:
+            return "slow", wording.against_usual(usual)
+        if took * factor < usual.usual:
+            return "too_fast", wording.against_usual(usual)
         return None
 
     # -- findings -------------------------------------------------------------------------------
@@ -523,7 +553,7 @@ class _Judge:
         self.tallies: dict[str, _Tally] = defaultdict(_Tally)
         self._tally_absence()
         self._tally_failures()
-        self._tally_slowness()
+        self._tally_durations()
         self._tally_hangs()
         self._tally_overlaps()
         self._tally_expiry()
@@ -557,17 +587,13 @@ class _Judge:
                 note = wording.failed(self.job, run, start, manual=run.trigger != CRON)
                 self.tallies["failed"].add(start, note)
 
-    def _tally_slowness(self) -> None:
-        limit = self.policy.max_duration.total_seconds() if self.policy.max_duration else None
-        history: list[float] = []
-        for start, run in zip(self.starts, self.runs, strict=True):
-            if run.ended_at is None:
-                continue
-            took = run.ended_at.timestamp() - start
-            why = None if self._quiet(start) else self._too_slow(took, limit, history)
-            if why:
-                self.tallies["slow"].add(start, wording.slow(self.job, start, took, why))
-            history.append(took)
+    def _tally_durations(self) -> None:
+        durations = [took for _, took in self.ended]
+        for index, (start, took) in enumerate(self.ended):
+            verdict = None if self._quiet(start) else self._off_duration(durations, index)
+            if verdict:
+                kind, why = verdict
+                self.tallies[kind].add(start, wording.took(self.job, start, took, why))
 
     def _tally_hangs(self) -> None:
         evidence_end = self.view.evidence_end

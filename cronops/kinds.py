@@ -7,7 +7,17 @@ from __future__ import annotations
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITIES = (CRITICAL, WARNING, INFO)  # worst first
 
-JOB_KINDS = ("missed", "late", "failed", "slow", "hung", "overlap", "never_ran", "pause_expired")
+JOB_KINDS = (
+    "missed",
+    "late",
+    "failed",
+    "too_fast",
+    "slow",
+    "hung",
+    "overlap",
+    "never_ran",
+    "pause_expired",
+)
 HOST_KINDS = (
     "unreachable",
     "host_key",
@@ -29,6 +39,8 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "missed": WARNING,
     "never_ran": WARNING,
     "failed": WARNING,
+    # A backup that took 1 s instead of 5 min most likely did nothing: work that did not happen.
+    "too_fast": WARNING,
     "hung": WARNING,
     "late": INFO,
     "slow": INFO,

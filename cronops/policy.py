@@ -168,7 +168,11 @@ def _schedule_ok(value: Any) -> bool:
 POLICY_KEYS: dict[str, Key] = {
     "grace": Key(parse_duration, DURATION_TEXT),
     "max_duration": Key(positive_duration, f"{DURATION_TEXT}, above zero"),
-    "slow_factor": Key(_factor, "a number above 1 (3 means 3x the median of recent runs)"),
+    "min_duration": Key(positive_duration, f"{DURATION_TEXT}, above zero"),
+    "slow_factor": Key(
+        _factor,
+        "a number above 1 (3: slow past 3x the median of its runs around it, too fast under a third)",
+    ),
     "slow_margin": Key(parse_duration, DURATION_TEXT),
     "clock_skew": Key(positive_duration, f"{DURATION_TEXT}, above zero"),
     "tier": Key(one_of(TIERS), f"one of {', '.join(repr(t) for t in TIERS)}"),
@@ -237,7 +241,8 @@ class Policy:
     """Everything that decides how one job (or one host) is judged."""
 
     grace: timedelta = DEFAULT_GRACE
-    max_duration: timedelta | None = None  # None: slow by history only; hung past the interval
+    max_duration: timedelta | None = None  # None: slow by history only; hung by history or interval
+    min_duration: timedelta | None = None  # None: too_fast by history only
     slow_factor: float = DEFAULT_SLOW_FACTOR
     slow_margin: timedelta = DEFAULT_SLOW_MARGIN
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW

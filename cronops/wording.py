@@ -15,6 +15,7 @@ from cronops.labels import short_command, span
 
 if TYPE_CHECKING:
     from cronops.crontab import PauseInfo
+    from cronops.durations import Baseline
     from cronops.records import HostFacts, JobEntry, RunRecord
 
 EXAMPLES = 3  # occurrences spelled out in a finding's evidence
@@ -35,6 +36,7 @@ _WHAT_WAS_SEEN = {
     "late": "Start lines came after the grace period",
     "failed": "The run records (cron's log or a wrapper) show",
     "slow": "Start and end lines show",
+    "too_fast": "Start and end lines show",
     "hung": "The process list of the last scan shows",
     "overlap": "Start and end lines (and the process list) show",
     "pause_expired": "The crontab line carries cronops's pause marker",
@@ -180,26 +182,49 @@ def failure(run: RunRecord) -> str:
     )
 
 
-def slow(job: Job, start: float, took: float, why: Note) -> Note:
+def took(job: Job, start: float, took: float, why: Note) -> Note:
+    """A run that took too long or too little (slow, too_fast), and what it is compared with."""
     ran = f"ran {span(took)}"
     return Note(
         f"{ran} from {job.at(start)} ({why.full})", f"{ran} at {job.short(start)} ({why.short})"
     )
 
 
-def over_max_duration(limit: float) -> Note:
-    return Note(f"its max_duration is {span(limit)}", f"max {span(limit)}")
+def beyond_limit(key: str, limit: float) -> Note:
+    """A policy limit (max_duration, min_duration) a run went past."""
+    return Note(f"its {key} is {span(limit)}", f"{key.split('_')[0]} {span(limit)}")
 
 
-def over_median(runs: int, usual: float) -> Note:
-    return Note(f"the median of its last {runs} runs is {span(usual)}", f"usual {span(usual)}")
+def against_usual(usual: Baseline) -> Note:
+    spread = f", spread {span(usual.spread)}" if usual.spread >= 1 else ""
+    return Note(
+        f"the median of the {usual.runs} runs around it is {span(usual.usual)}{spread}",
+        f"usual {span(usual.usual)}",
+    )
 
 
-def hung(job: Job, pid: int, start: float, evidence_end: float, limit: float) -> Note:
-    ran, most = span(evidence_end - start), span(limit)
+class Limit(NamedTuple):
+    """How long a run may go before it is hung, and what says so."""
+
+    seconds: float
+    by: str  # "max_duration" | "history" | "interval"
+    runs: int = 0  # history: the ended runs it is taken from, their 95th percentile, and how
+    p95: float = 0.0  # many times that a run may take
+    factor: float = 0.0
+
+    def why(self) -> str:
+        if self.by == "max_duration":
+            return "its max_duration"
+        if self.by == "history":
+            return f"{self.factor:g}x the p95 of its last {self.runs} runs, {span(self.p95)}"
+        return "the interval of its schedule"
+
+
+def hung(job: Job, pid: int, start: float, evidence_end: float, limit: Limit) -> Note:
+    ran, most = span(evidence_end - start), span(limit.seconds)
     return Note(
         f"pid {pid}, started {job.at(start)}, was still running after {ran} at the last scan "
-        f"(limit {most})",
+        f"(limit {most}: {limit.why()})",
         f"pid {pid} running {ran} (limit {most})",
     )
 
@@ -335,9 +360,9 @@ def host_unknown(facts: HostFacts) -> str:
     return f"{facts.name} is {facts.status}: nothing is known since its last successful scan."
 
 
-def hung_now(job: Job, pid: int, start: float, evidence_end: float, limit: float) -> str:
+def hung_now(job: Job, pid: int, start: float, evidence_end: float, limit: Limit) -> str:
     ran = span(evidence_end - start)
-    return f"pid {pid} has run {ran} since {job.at(start)} (limit {span(limit)})."
+    return f"pid {pid} has run {ran} since {job.at(start)} (limit {span(limit.seconds)})."
 
 
 def missed_now(job: Job, due: float) -> str:

@@ -490,7 +490,7 @@ def test_slow_far_beyond_its_own_history_needs_five_runs_of_it():
     usual = [run(s, took=timedelta(minutes=5)) for s in starts[:-1]]
     outlier = run(starts[-1], took=timedelta(minutes=20))
     slow = only(judged([job], [*usual, outlier], since=NOW - timedelta(hours=13)), "slow")
-    assert "the median of its last 11 runs is 5m" in slow.detail
+    assert "the median of the 11 runs around it is 5m" in slow.detail
     assert slow.summary == "ran 20m at 11:00 (usual 5m)"
 
     few = [*usual[-4:], outlier]
@@ -504,16 +504,99 @@ def test_slow_ignores_a_tiny_job_that_took_a_few_seconds_more():
     assert "slow" not in kinds(judged([entry("* * * * *")], runs, since=NOW - timedelta(hours=13)))
 
 
-def test_hung_is_a_process_running_longer_than_the_interval():
+def hourly(tooks: list[timedelta], **changes) -> list[RunRecord]:
+    """One run an hour with these durations, the last ending before NOW."""
+    first = NOW - timedelta(hours=len(tooks))
+    return [
+        run(first + timedelta(hours=n, seconds=2), took=took, **changes)
+        for n, took in enumerate(tooks)
+    ]
+
+
+def test_one_run_30x_its_usual_is_slow_among_a_handful_even_as_the_first():
+    # Nothing before it: its baseline is the five runs after it.
+    runs = hourly([timedelta(minutes=150)] + [timedelta(minutes=5)] * 5)
+    slow = only(judged([entry("0 * * * *")], runs, since=NOW - timedelta(hours=7)), "slow")
+    assert slow.count == 1 and slow.first_at == runs[0].started_at
+    assert "the median of the 5 runs around it is 5m" in slow.detail
+
+
+def test_a_backup_that_took_1s_instead_of_5m_is_too_fast():
+    tooks = [timedelta(minutes=5)] * 3 + [timedelta(seconds=1)] + [timedelta(minutes=5)] * 3
+    runs = hourly(tooks)
+    findings = judged([entry("0 * * * *")], runs, since=NOW - timedelta(hours=8))
+    fast = only(findings, "too_fast")
+    assert fast.count == 1 and fast.first_at == runs[3].started_at
+    assert fast.severity == "warning"
+    assert "ran 1s" in fast.detail and "the median of the 6 runs around it is 5m" in fast.detail
+    assert fast.summary == "ran 1s at 08:00 (usual 5m)"
+    assert "slow" not in kinds(findings)
+
+
+def test_too_fast_and_slow_runs_on_either_side_each_stand_out_alone():
+    five = timedelta(minutes=5)
+    tooks = [five, five, timedelta(seconds=2), five, five, timedelta(hours=2), five, five]
+    runs = hourly(tooks)
+    findings = judged([entry("0 * * * *")], runs, since=NOW - timedelta(hours=9))
+    assert only(findings, "too_fast").first_at == runs[2].started_at
+    assert only(findings, "slow").first_at == runs[5].started_at
+    assert only(findings, "slow").count == 1 and only(findings, "too_fast").count == 1
+
+
+def test_durations_need_five_other_runs_and_runs_that_vary_a_lot_are_not_flagged():
+    four = hourly([timedelta(minutes=5)] * 2 + [timedelta(seconds=1)] + [timedelta(minutes=5)] * 2)
+    assert "too_fast" not in kinds(judged([entry("0 * * * *")], four, since=NOW - WEEK))
+    # 1 to 10 minutes, and one run of 30 s: a third of the median, but within its spread.
+    minutes = [1, 10, 2, 9, 3, 0.5, 8, 4, 7]
+    varied = hourly([timedelta(minutes=m) for m in minutes])
+    assert "too_fast" not in kinds(judged([entry("0 * * * *")], varied, since=NOW - WEEK))
+
+
+def test_min_duration_from_policy_makes_a_short_run_too_fast_without_history():
+    book = PolicyBook.from_tables(jobs=[{"command": "backup", "min_duration": "2m"}])
+    runs = hourly([timedelta(seconds=40)])
+    fast = only(judged([entry("0 * * * *")], runs, book=book, since=NOW - WEEK), "too_fast")
+    assert "its min_duration is 2m" in fast.detail and fast.summary.endswith("(min 2m)")
+
+
+def test_hung_by_history_is_3x_the_p95_of_its_durations_not_the_interval():
+    # An every-minute job that always takes 75 s overlaps its next run: it is not hung at 72 s.
+    job = entry("* * * * *")
+    start = NOW - timedelta(minutes=10)
+    runs = [
+        run(start + timedelta(minutes=n, seconds=1), took=timedelta(seconds=75)) for n in range(8)
+    ]
+    going = NOW - timedelta(seconds=72)
+    runs.append(run(going, took=None, status=None))
+    process = RunningJob("web1", "backup", 31, going)
+    assert "hung" not in kinds(judged([job], runs, running=[process], since=start))
+    # At 4 minutes it is past 3 x 75 s.
+    stuck = NOW - timedelta(minutes=4)
+    process = RunningJob("web1", "backup", 32, stuck)
+    runs[-1] = run(stuck, took=None, status=None)
+    hung = only(judged([job], runs, running=[process], since=start), "hung")
+    assert "limit 3m45s: 3x the p95 of its last 6 runs, 1m15s" in hung.evidence
+
+    # A daily backup of 5 minutes is hung after 15, not after the 24 h to its next run.
+    daily_runs = daily(days=7, took=timedelta(minutes=5))[:-1]
+    today = NOW.replace(hour=3, minute=0, second=2)
+    daily_runs.append(run(today, took=None, status=None))
+    process = RunningJob("web1", "backup", 33, today)
+    hung = only(judged(runs=daily_runs, running=[process]), "hung")
+    assert hung.summary == "pid 33 running 8h59m (limit 15m)"
+
+
+def test_hung_without_duration_history_is_a_process_running_longer_than_the_interval():
     job = entry("0 * * * *")
-    runs = [run(NOW.replace(hour=h, second=2), took=timedelta(minutes=2)) for h in range(0, 9)]
+    # Starts only (Debian -L 1): no durations to take a limit from.
+    runs = [run(NOW.replace(hour=h, second=2), took=None, status=None) for h in range(0, 9)]
     runs.append(run(NOW.replace(hour=9, second=2), took=None, status=None))
     process = RunningJob("web1", "backup", 4242, NOW.replace(hour=9, second=2))
     findings = judged([job], runs, running=[process], since=NOW.replace(hour=0))
     hung = only(findings, "hung")
     assert hung.first_at == NOW.replace(hour=9, second=2)
     assert hung.last_at == NOW
-    assert "pid 4242" in hung.evidence and "limit 1h" in hung.evidence
+    assert "pid 4242" in hung.evidence and "limit 1h: the interval of its schedule" in hung.evidence
     assert hung.summary == "pid 4242 running 2h59m (limit 1h)"
 
     fresh = RunningJob("web1", "backup", 4243, NOW.replace(hour=11, minute=30))
@@ -827,7 +910,9 @@ def test_a_0_1_3_job_started_at_1_and_running_at_0430_is_hung_in_both():
     now = datetime(2026, 3, 10, 4, 30, tzinfo=UTC)
     job = entry("0 1,3 * * *")
     start = datetime(2026, 3, 10, 1, 0, 2, tzinfo=UTC)
-    runs = [*daily(hour=1, days=3)[:-1], *daily(hour=3, days=3)[:-1], run(start, took=None)]
+    # No durations known (starts only): the limit is the schedule's.
+    earlier = [*daily(hour=1, days=3, took=None)[:-1], *daily(hour=3, days=3, took=None)[:-1]]
+    runs = [*earlier, run(start, took=None)]
     runs = [r for r in runs if r.started_at < now]
     process = RunningJob("web1", "backup", 77, start)
     found, status = both(runs, job, running=[process], now=now)
@@ -906,7 +991,8 @@ def test_a_failed_last_run_is_failing_in_jobs_and_failed_in_problems():
 
 def test_a_process_is_its_run_within_5s_in_both_the_outcome_and_the_overlap():
     job = entry("0 * * * *")
-    runs = [run(NOW.replace(hour=h, second=2)) for h in range(0, 11)]
+    # Starts only: the hour of the schedule, not a duration history, is the hung limit here.
+    runs = [run(NOW.replace(hour=h, second=2), took=None) for h in range(0, 11)]
     runs.append(run(NOW.replace(hour=11, second=2), took=None, status=None))
     own = RunningJob("web1", "backup", 7, NOW.replace(hour=11, second=6))
     found, status = both(runs, job, running=[own])

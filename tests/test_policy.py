@@ -151,6 +151,7 @@ def test_every_bad_value_is_named_by_its_key():
         {
             "grace": "soon",
             "max_duration": "0s",
+            "min_duration": "later",
             "slow_factor": 1,
             "tier": ["urgent"],
             "severity": {"missed": "loud"},
@@ -160,7 +161,16 @@ def test_every_bad_value_is_named_by_its_key():
     )
     named = sorted(p.split("'")[1] for p in problems)
     assert named == sorted(
-        ["grace", "max_duration", "slow_factor", "tier", "severity", "ignore", "runbook"]
+        [
+            "grace",
+            "max_duration",
+            "min_duration",
+            "slow_factor",
+            "tier",
+            "severity",
+            "ignore",
+            "runbook",
+        ]
     )
     assert "key 'grace' must be a duration like '90s'" in problems[0]
 
@@ -171,6 +181,7 @@ def test_good_values_pass():
             {
                 "grace": 120,
                 "max_duration": "2h",
+                "min_duration": "1m",
                 "slow_factor": 2.5,
                 "slow_margin": "30s",
                 "clock_skew": "2m",
