@@ -49,6 +49,13 @@ What is judged, and from when:
 - One finding per (entry, kind): `count` occurrences between `first_at` and `last_at`, times in the
   job's zone. Occurrences before `since`, inside a maintenance window or of an ignored kind are
   dropped. Runs and processes that match no entry are not judged.
+- Crontabs (info, from what the scans read, never the log): `lint`, lint.py's notes on how cron
+  reads a line otherwise than it seems (a line cron rejects is crontab_errors' already); `changed`,
+  a change changes.py found since `since` that cronops did not make (its own are in its audit
+  trail); `drift`, one command on several hosts where most agree and a few do not: its schedule
+  or user where more than half (and 2 at least) of the hosts that have it share one; its
+  presence where 80% (and 3 at least) of the scanned hosts sharing a tag have it. Differences
+  can be deliberate (staggered backups, a host's own role), so drift informs and needs most.
 - A host that cannot be reached, or whose key or login fails, yields that one host finding; its
   jobs are judged only up to its last successful scan. A host inside a maintenance window of its
   own policy has no host findings.
@@ -73,9 +80,11 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops import wording
-from cronops.crontab import PauseInfo
+from cronops.changes import BY_CRONOPS, Change
+from cronops.crontab import PauseInfo, StoredCrontab
 from cronops.durations import around, baseline, percentile
 from cronops.kinds import SEVERITIES
+from cronops.lint import REJECTED, lint_host
 from cronops.policy import Policy, PolicyBook, in_spans
 from cronops.records import CRON, EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import REBOOT, Schedules, gap_at, next_time, previous_time, split_schedule
@@ -87,6 +96,11 @@ MIN_HISTORY = 5  # a baseline needs this many other ended runs of the job
 SPREADS = 3.0  # slow and too_fast: this many spreads from the median, besides the factor
 HUNG_FACTOR = 3.0  # hung: past this many times the p95 of the job's durations...
 HUNG_HISTORY = 50  # ...of its last this many ended runs
+MIN_AGREE = 2  # drift: the hosts that agree on a command's schedule or user, at least
+# A tag's hosts often differ by role (a primary's backup, not its replicas'): a command missing
+# on a host is drift only where nearly all the tag's hosts have it ("9 of 10 tagged web").
+PRESENT_ON = 0.8
+MIN_PRESENT = 3
 _CONNECTION_KINDS = {
     "unreachable": "unreachable",
     "timeout": "unreachable",
@@ -97,6 +111,15 @@ _CONNECTION_KINDS = {
 }
 
 
+@dataclass(frozen=True)
+class CrontabEvidence:
+    """What the judge reads beside the runs: the crontab files as the last scans read them
+    (lint), and the changes changes.py found in them since `since` (changed)."""
+
+    files: Sequence[StoredCrontab] = ()
+    changes: Sequence[Change] = ()
+
+
 def judge(
     hosts: Iterable[HostFacts],
     entries: Iterable[JobEntry],
@@ -105,10 +128,12 @@ def judge(
     policy: PolicyBook,
     now: datetime,
     since: datetime,
+    crontabs: CrontabEvidence = CrontabEvidence(),
 ) -> list[Finding]:
     """Every finding between `since` and `now`: the hosts' own first (they explain their jobs'),
     then worst first (severity, then latest first); see `worst_first`."""
     views = {facts.name: _HostView.of(facts, now, since) for facts in hosts}
+    entries = list(entries)
     runs_by_entry = _by_entry(runs)
     running_by_entry = _by_entry(running)
     schedules = Schedules()
@@ -128,6 +153,7 @@ def judge(
             schedules,
         )
         findings += judged.findings()
+    findings += _Crontabs(views, entries, policy, now).findings(crontabs)
     findings.sort(key=worst_first)
     return _fold_under_hosts(findings)
 
@@ -349,6 +375,128 @@ def _scan_findings(view: _HostView, policy: Policy) -> list[_HostFinding]:
         text = wording.crontab_errors(facts)
         found.append(_HostFinding("crontab_errors", len(facts.crontab_problems), at, text))
     return found
+
+
+# -- crontabs and the fleet ---------------------------------------------------------------------
+
+
+class _Crontabs:
+    """lint, changed and drift: what the crontabs themselves say, host by host and across the
+    fleet; each (host, entry or none, kind) folds into one finding."""
+
+    def __init__(
+        self, views: dict[str, _HostView], entries: list[JobEntry], book: PolicyBook, now: datetime
+    ):
+        self.views, self.book, self.now = views, book, now
+        self.entries = {entry.id: entry for entry in entries}
+        self.tallies: dict[tuple[str, str | None, str], _Tally] = defaultdict(_Tally)
+
+    def findings(self, crontabs: CrontabEvidence) -> list[Finding]:
+        self._lint(crontabs.files)
+        self._changed(crontabs.changes)
+        self._drift()
+        found = []
+        for (host, entry_id, kind), tally in self.tallies.items():
+            finding = self._finding(host, entry_id, kind, tally)
+            if finding is not None:
+                found.append(finding)
+        return found
+
+    def _lint(self, files: Sequence[StoredCrontab]) -> None:
+        by_host: dict[str, list[StoredCrontab]] = defaultdict(list)
+        for stored in files:
+            by_host[stored.host].append(stored)
+        for host, mine in by_host.items():
+            view = self.views.get(host)
+            if view is None or view.ok_at is None:
+                continue
+            facts = view.facts
+            for note in lint_host(mine, facts.zone, facts.cron_family, self.now):
+                if note.rule != REJECTED:  # crontab_errors says so, as a warning
+                    entry_id = note.entry_id if note.entry_id in self.entries else None
+                    self._add(host, entry_id, "lint", view.ok_at, wording.lint(note))
+
+    def _changed(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            view = self.views.get(change.host)
+            if view is None or change.known_by == BY_CRONOPS:
+                continue
+            entry_id = change.entry_id if change.entry_id in self.entries else None
+            self._add(
+                change.host, entry_id, "changed", change.at.timestamp(), wording.changed(change)
+            )
+
+    def _drift(self) -> None:
+        """By command: its schedule and user where most hosts that have it agree; its presence
+        on most of the hosts sharing a tag."""
+        scanned = {name for name, view in self.views.items() if view.facts.status == OK}
+        by_command: dict[str, list[JobEntry]] = defaultdict(list)
+        for entry in self.entries.values():
+            if entry.host in scanned and (entry.paused or not entry.disabled):
+                by_command[entry.command].append(entry)
+        for command, having in by_command.items():
+            active = [entry for entry in having if not entry.disabled]
+            for what in ("schedule", "user"):
+                self._odd_ones(active, what)
+            self._missing(command, {entry.host for entry in having}, scanned)
+
+    def _odd_ones(self, entries: list[JobEntry], what: str) -> None:
+        hosts_by_value: dict[str, set[str]] = defaultdict(set)
+        for entry in entries:
+            hosts_by_value[getattr(entry, what)].add(entry.host)
+        usual, most = _majority(hosts_by_value, len({entry.host for entry in entries}))
+        if usual is None:
+            return
+        for entry in entries:
+            if getattr(entry, what) != usual and entry.host not in most:
+                note = wording.drifted(what, getattr(entry, what), usual, most)
+                self._add(entry.host, entry.id, "drift", self._at(entry.host), note)
+
+    def _missing(self, command: str, having: set[str], scanned: set[str]) -> None:
+        tags = {tag for name in having for tag in self.views[name].facts.tags}
+        for tag in sorted(tags):
+            tagged = {n for n in scanned if tag in self.views[n].facts.tags}
+            present = having & tagged
+            if len(present) >= MIN_PRESENT and len(present) >= PRESENT_ON * len(tagged):
+                for host in sorted(tagged - present):
+                    note = wording.missing_here(command, tag, len(present), len(tagged))
+                    self._add(host, None, "drift", self._at(host), note)
+
+    def _at(self, host: str) -> float:
+        return self.views[host].evidence_end
+
+    def _add(self, host: str, entry_id: str | None, kind: str, at: float, note: wording.Note):
+        self.tallies[(host, entry_id, kind)].add(at, note)
+
+    def _finding(self, host: str, entry_id: str | None, kind: str, tally: _Tally) -> Finding | None:
+        facts = self.views[host].facts
+        entry = self.entries.get(entry_id or "")
+        policy = self.book.resolve(entry, facts) if entry else self.book.resolve_host(facts)
+        if policy.ignores(kind) or policy.in_maintenance(_utc(tally.last), facts.zone):
+            return None
+        zone = entry_zone(entry, facts) if entry else facts.zone
+        text = wording.crontab_finding(kind, host, entry, tally.folded(), zone)
+        return Finding(
+            host=host,
+            kind=kind,
+            severity=policy.severity(kind),
+            count=tally.count,
+            first_at=datetime.fromtimestamp(tally.first, zone),
+            last_at=datetime.fromtimestamp(tally.last, zone),
+            evidence=text.evidence,
+            detail=text.detail,
+            entry_id=entry_id,
+            runbook=policy.runbook,
+            summary=text.summary,
+        )
+
+
+def _majority(hosts_by_value: dict[str, set[str]], hosts: int) -> tuple[str | None, set[str]]:
+    """The value more than half the hosts (and MIN_AGREE at least) share, and those hosts."""
+    for value, having in hosts_by_value.items():
+        if len(having) >= MIN_AGREE and 2 * len(having) > hosts and len(hosts_by_value) > 1:
+            return value, having
+    return None, set()
 
 
 # -- per entry --------------------------------------------------------------------------------

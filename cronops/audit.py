@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from cronops.analysis import entry_status, entry_zone, judge
+from cronops.analysis import CrontabEvidence, entry_status, entry_zone, judge
+from cronops.changes import Change, timeline
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
 from cronops.records import EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
@@ -44,7 +45,10 @@ def run_audit(
     entries = history.entries(names)
     runs = history.runs(names, since - RUN_HISTORY)
     running = history.processes(names)
-    findings = judge(facts, entries, runs, running, inventory.policy, now=now, since=since)
+    crontabs = CrontabEvidence(history.crontabs_now(names), read_changes(history, names, since))
+    findings = judge(
+        facts, entries, runs, running, inventory.policy, now=now, since=since, crontabs=crontabs
+    )
     return AuditResult(
         generated_at=now,
         since=since,
@@ -53,6 +57,20 @@ def run_audit(
         entries={e.id: e for e in entries},
         findings=findings,
         runs_checked=sum(1 for r in runs if r.started_at >= since),
+    )
+
+
+def read_changes(history: History, names: Sequence[str], since: datetime) -> list[Change]:
+    """What changed in these hosts' crontabs since `since` (changes.timeline), oldest first."""
+    versions = history.crontab_versions(names, since)
+    # Who made a version found since `since` may be said earlier, after the version before.
+    start = min([since, *(v.seen_at for v in versions if v.seen_at)])
+    return timeline(
+        versions,
+        history.crontab_edits(names, start),
+        history.crontab_actions(names, start),
+        history.first_scans(names),
+        since,
     )
 
 

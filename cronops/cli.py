@@ -693,24 +693,14 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_changes(args: argparse.Namespace) -> int:
     from cronops import report
-    from cronops.changes import timeline
+    from cronops.audit import read_changes
 
     _, hosts = open_inventory(args)
-    names = [h.name for h in hosts]
     now = local_now()
     since = args.since if isinstance(args.since, datetime) else now - args.since
     store = open_store(args)
     try:
-        versions = store.crontab_versions(names, since)
-        # Who made a version found since `since` may be said earlier, after the version before.
-        start = min([since, *(v.seen_at for v in versions if v.seen_at)])
-        changes = timeline(
-            versions,
-            store.crontab_edits(names, start),
-            store.crontab_actions(names, start),
-            store.first_scans(names),
-            since,
-        )
+        changes = read_changes(store, [h.name for h in hosts], since)
     finally:
         store.close()
     if args.entry:

@@ -17,6 +17,9 @@ JOB_KINDS = (
     "overlap",
     "never_ran",
     "pause_expired",
+    "lint",
+    "changed",
+    "drift",
 )
 HOST_KINDS = (
     "unreachable",
@@ -46,6 +49,11 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "slow": INFO,
     "overlap": INFO,
     "pause_expired": INFO,
+    # Read from the crontabs: worth knowing, never a failure by itself. Drift in particular may
+    # be deliberate (a staggered schedule, a host's own job), so it informs, it does not warn.
+    "lint": INFO,
+    "changed": INFO,
+    "drift": INFO,
     "unreachable": CRITICAL,
     "host_key": CRITICAL,
     "auth": CRITICAL,

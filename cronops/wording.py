@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, NamedTuple
 from cronops.labels import short_command, span
 
 if TYPE_CHECKING:
+    from cronops.changes import Change
     from cronops.crontab import PauseInfo
     from cronops.durations import Baseline
+    from cronops.lint import LintNote
     from cronops.records import HostFacts, JobEntry, RunRecord
 
 EXAMPLES = 3  # occurrences spelled out in a finding's evidence
@@ -40,6 +42,16 @@ _WHAT_WAS_SEEN = {
     "hung": "The process list of the last scan shows",
     "overlap": "Start and end lines (and the process list) show",
     "pause_expired": "The crontab line carries cronops's pause marker",
+    "lint": "The crontab as the last scan read it",
+    "changed": "The crontab versions the scans read (and the host's log or the file's mtime)",
+    "drift": "The crontabs of the last scans",
+}
+# What the scans read from the crontabs, not the log: the log's limits do not apply.
+_FROM_CRONTABS = {"pause_expired", "lint", "changed", "drift"}
+_CHANGE_KNOWN_BY = {
+    "log": "the host's log of `crontab`",
+    "mtime": "the file's modification time",
+    "scan": "the scan that found it",
 }
 
 # Why absence is judged from the moment it is (see analysis' module docstring).
@@ -328,7 +340,7 @@ def _evidence(job: Job, kind: str, tally: Tally, absence: Absence) -> str:
         parts.append(
             f"{job.entry.source} has lines cron rejects (Debian cron ignores the whole file)."
         )
-    if kind != "pause_expired":  # read from the crontab, not the log
+    if kind not in _FROM_CRONTABS:
         parts.append(log_limits(job.facts))
     return " ".join(part for part in parts if part)
 
@@ -341,6 +353,65 @@ def _absence_basis(job: Job, absence: Absence) -> str:
         f"from {job.at(absence.since)} ({_JUDGED_FROM[absence.reason]}) to the last successful "
         f"scan at {end}; earlier and later runs are unknown."
     )
+
+
+# -- crontabs and the fleet: lint, changed, drift ---------------------------------------------
+
+
+def lint(note: LintNote) -> Note:
+    where = f"{note.path}:{note.line}" if note.line else note.path
+    return Note(f"{where}: {note.message}", f"{where.rsplit('/', 1)[-1]}: {note.rule}")
+
+
+def changed(change: Change) -> Note:
+    """An edit cronops did not make: what, by whom and how, as far as the host says."""
+    what = change.kind
+    if change.before and change.after:
+        what += f": '{change.before}' -> '{change.after}'"
+    elif change.before or change.after:
+        what += f": '{change.before or change.after}'"
+    who = f" by {change.who}" if change.who else ""
+    via = f" ({change.via})" if change.via else ""
+    known = _CHANGE_KNOWN_BY.get(change.known_by, change.known_by)
+    at = f"{change.at:%Y-%m-%d %H:%M}"
+    full = f"{change.path}: {what}{who}{via} at {at} (as {known} says), not by cronops"
+    return Note(full, f"{change.kind}{who}{via} {change.at:%m-%d %H:%M}")
+
+
+def drifted(what: str, value: str, usual: str, agreeing: set[str]) -> Note:
+    """One host's entry differs from the schedule or user most hosts with the command share."""
+    hosts = ", ".join(sorted(agreeing)[:EXAMPLES]) + (", ..." if len(agreeing) > EXAMPLES else "")
+    return Note(
+        f"has {what} '{value}' here, '{usual}' on {len(agreeing)} other hosts ({hosts})",
+        f"{what} '{value}', '{usual}' on {len(agreeing)} hosts",
+    )
+
+
+def missing_here(command: str, tag: str, present: int, tagged: int) -> Note:
+    job = short_command(command, 60)
+    return Note(
+        f"has no '{job}', which is on {present} of {tagged} hosts tagged {tag}",
+        f"no '{short_command(command, 30)}' ({present} of {tagged} tagged {tag})",
+    )
+
+
+def crontab_finding(
+    kind: str, host: str, entry: JobEntry | None, tally: Tally, zone: tzinfo
+) -> Text:
+    subject = _label(entry) if entry else host
+    more = f" ({tally.count} in all: see the evidence)" if tally.count > 1 else ""
+    detail = f"{subject} {tally.latest.full}{more}."
+    shown = "; ".join(tally.examples)
+    if tally.count > len(tally.examples):
+        shown += f"; ... and {tally.count - len(tally.examples)} more"
+    evidence = f"{_WHAT_WAS_SEEN[kind]}: {shown}."
+    if kind == "drift":
+        evidence += (
+            " Hosts may differ on purpose (staggered runs, a host's own job): said only where "
+            "most of the hosts compared agree."
+        )
+    summary = tally.latest.short + (f" (×{tally.count})" if tally.count > 1 else "")
+    return Text(evidence, detail, summary)
 
 
 # -- one entry: its state -----------------------------------------------------------------------

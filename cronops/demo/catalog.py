@@ -216,7 +216,7 @@ MAILTO=ops@example.com
 0 2 * * * /usr/local/bin/check-certs --warn 21d
 """,
         },
-        expect=frozenset({"overlap"}),
+        expect=frozenset({"lint", "overlap"}),
         plants=(
             Plant("warm-cache", 3 * DAY + timedelta(hours=5), seconds=760),
             Plant("warm-cache", DAY + timedelta(hours=2), seconds=745),
@@ -241,6 +241,7 @@ MAILTO=ops@example.com
 30 6 * * 1-5 /usr/local/bin/check-certs --warn 30d
 """,
         },
+        expect=frozenset({"drift", "lint"}),
     ),
     DemoHost(
         "api-01",
@@ -260,6 +261,7 @@ MAILTO=""
 #*/30 * * * * /usr/local/bin/sync-crm --legacy
 """,
         },
+        expect=frozenset({"lint"}),
     ),
     DemoHost(
         "api-02",
@@ -278,6 +280,7 @@ MAILTO=api-team@example.com
 0 3 * * 6 deploy /usr/local/bin/db-report --api-keys
 """,
         },
+        expect=frozenset({"lint"}),
     ),
     DemoHost(
         "db-01",
@@ -316,7 +319,7 @@ MAILTO=api-team@example.com
 """,
             SPOOL + "root": "10 * * * * /usr/local/bin/replica-check --lag-max 30s\n",
         },
-        expect=frozenset({"hung"}),
+        expect=frozenset({"hung", "lint"}),
         plants=(Plant("export-warehouse", timedelta(hours=4), hang=True),),
     ),
     DemoHost(
@@ -356,7 +359,7 @@ MAILTO=billing-alerts@example.com
 0 9 1 * * billing /usr/local/bin/db-report --monthly-close
 """,
         },
-        expect=frozenset({"failed"}),
+        expect=frozenset({"failed", "lint"}),
         plants=(Plant("invoice-run", 6 * DAY + timedelta(hours=1), status=2),),
     ),
     DemoHost(
@@ -375,6 +378,7 @@ MAILTO=billing-alerts@example.com
 50 0 * * * root /usr/local/bin/logrotate-app /srv/billing/log
 """,
         },
+        expect=frozenset({"lint"}),
     ),
     DemoHost(
         "reports-01",
@@ -464,6 +468,7 @@ MAILTO=postmaster@example.com
 30 6 1 * * backup /usr/local/bin/prune-snapshots --keep-monthly 12
 """,
         },
+        expect=frozenset({"lint"}),
     ),
     DemoHost(
         "monitor-01",
@@ -548,6 +553,7 @@ MAILTO=postmaster@example.com
 10 3 * * * root /usr/local/bin/disk-report /var/lib/elasticsearch
 """,
         },
+        expect=frozenset({"lint"}),
     ),
 )
 
