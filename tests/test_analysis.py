@@ -6,6 +6,7 @@ Times are built in the host's zone, as its cron log stamps them; `NOW` is pinned
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -1016,3 +1017,88 @@ def test_cron_tz_moves_the_state_as_it_moves_the_findings():
     assert found == [] and status.state == "ok"
     found, status = both(runs[:-1], job, facts)
     assert "missed" in found and status.state == "missed"
+
+
+# -- crontabs and the fleet: lint, changed, drift ---------------------------------------------
+
+
+def on(name: str, schedule: str = "0 3 * * *", user: str = "root", **changes) -> JobEntry:
+    return entry(schedule, id=f"backup-{name}", host=name, user=user, **changes)
+
+
+def test_a_command_on_three_hosts_with_one_other_schedule_is_drift_on_that_one():
+    hosts = [host(name=n, tags=("web",)) for n in ("web1", "web2", "web3")]
+    entries = [on("web1"), on("web2"), on("web3", "0 4 * * *")]
+    drift = only(judged(entries, hosts=hosts), "drift")
+    assert (drift.host, drift.entry_id, drift.severity) == ("web3", "backup-web3", "info")
+    assert "schedule '0 4 * * *' here, '0 3 * * *' on 2 other hosts (web1, web2)" in drift.detail
+    assert "on purpose" in drift.evidence
+    # Two hosts that differ: no majority, nothing said (it may be a staggered schedule).
+    assert "drift" not in kinds(judged(entries[1:], hosts=hosts[1:]))
+    # A different user is drift too.
+    users = [on("web1"), on("web2"), on("web3", user="alice")]
+    assert only(judged(users, hosts=hosts), "drift").host == "web3"
+
+
+def test_a_command_on_nearly_all_hosts_of_a_tag_is_drift_where_it_is_missing():
+    names = [f"web{n:02}" for n in range(1, 11)]
+    hosts = [host(name=n, tags=("web",)) for n in names]
+    entries = [on(n) for n in names if n != "web07"]
+    drift = only(judged(entries, hosts=hosts), "drift")
+    assert (drift.host, drift.entry_id) == ("web07", None)
+    assert "on 9 of 10 hosts tagged web" in drift.detail
+    # 2 of 3 is a role, not drift; an unreachable host is not "missing" anything.
+    assert "drift" not in kinds(judged(entries[:2], hosts=hosts[:3]))
+    down = [
+        h if h.name != "web07" else host(name="web07", tags=("web",), status="unreachable")
+        for h in hosts
+    ]
+    assert "drift" not in kinds(judged(entries, hosts=down))
+
+
+def stored(text: str, path: str = "/var/spool/cron/crontabs/root", **changes):
+    from cronops.crontab import StoredCrontab
+
+    values = {"host": "web1", "path": path, "kind": "user", "owner": "root", "text": text}
+    return StoredCrontab(**(values | changes))
+
+
+def test_lint_notes_are_info_findings_on_their_entry_and_rejected_lines_are_not_repeated():
+    from cronops.analysis import CrontabEvidence
+
+    text = "0 0 13 * 5 /usr/local/bin/backup --full\nbad line\n"
+    crontab = stored(text)
+    (job,) = crontab.parsed().entries
+    evidence = CrontabEvidence(files=[crontab])
+    found = judge([host()], [entry(id=job.id)], [], [], PolicyBook(), NOW, NOW - WEEK, evidence)
+    lint = only(found, "lint")
+    assert (lint.entry_id, lint.severity) == (job.id, "info")
+    assert "either" in lint.detail and "/var/spool/cron/crontabs/root:1" in lint.detail
+    assert "cannot be seen" not in lint.evidence  # read from the crontab, not the log
+
+
+def test_an_edit_outside_cronops_is_a_changed_finding_and_cronops_own_is_not():
+    from cronops.analysis import CrontabEvidence
+    from cronops.changes import BY_CRONOPS, BY_LOG, Change
+
+    edit = Change(
+        at=NOW - timedelta(hours=1),
+        known_by=BY_LOG,
+        host="web1",
+        path="/var/spool/cron/crontabs/root",
+        kind="schedule changed",
+        entry_id="backup",
+        before="0 3 * * * /usr/local/bin/backup --full",
+        after="30 4 * * * /usr/local/bin/backup --full",
+        who="bob",
+        via="crontab -",
+    )
+    evidence = CrontabEvidence(changes=[edit])
+    found = judge([host()], [entry()], [], [], PolicyBook(), NOW, NOW - WEEK, evidence)
+    changed = only(found, "changed")
+    assert (changed.entry_id, changed.severity, changed.last_at) == ("backup", "info", edit.at)
+    assert "schedule changed" in changed.detail and "by bob (crontab -)" in changed.detail
+    assert changed.summary.startswith("schedule changed by bob (crontab -)")
+    ours = CrontabEvidence(changes=[replace(edit, known_by=BY_CRONOPS, who="alice@ops")])
+    found = judge([host()], [entry()], [], [], PolicyBook(), NOW, NOW - WEEK, ours)
+    assert "changed" not in kinds(found)
