@@ -76,7 +76,17 @@ def test_crontabs_replaced_between_two_scans_show_who_and_when(mike, tmp_path, c
     assert bob["after"] == "45 2 * * * /home/bob/report --weekly" and bob["previous_id"]
     assert app["at"] <= app["seen_at"] and app["not_before"] < app["at"]
 
+    # The same edits are `changed` findings (info) of the audit, with who and how.
+    edited = audit_changed(cronops, capsys)
+    assert edited["/home/bob/report --weekly"]["severity"] == "info"
+    assert "by bob (crontab -)" in edited["/home/bob/report --weekly"]["detail"]
+    assert "by root (crontab -)" in edited["/home/alice/backup"]["detail"]
+    assert "'0 3 * * * /home/alice/backup' -> '30 4" in edited["/home/alice/backup"]["detail"]
+    assert "/etc/cron.d/app" in edited["/opt/app/sync"]["detail"]
+
     # cronops' own pause: its actor, and the `crontab -` it ran is not a change of its own
+    # The log's whole seconds: a `crontab` line in the second of a scan may be before or after it.
+    time.sleep(1.1)
     poll = _entry(tmp_path / "history.db", "/home/alice/poll")
     assert cronops("pause", poll, "--yes", "--reason", "disk full") == 0
     wait_for(lambda: logged(host, "(root) REPLACE (alice)") >= 2, 10, "the pause's REPLACE")
@@ -91,12 +101,22 @@ def test_crontabs_replaced_between_two_scans_show_who_and_when(mike, tmp_path, c
         (f"{SPOOL}/bob", "removed", "bob", "crontab -r"),
     ]
     assert latest[0]["entry_id"] == poll
+    # cronops' own pause is in its audit trail, not a `changed` finding.
+    assert "/home/alice/poll" not in audit_changed(cronops, capsys)
 
     # the entry's own timeline, and the table
     assert [c["kind"] for c in changes(cronops, capsys, "--entry", poll)] == ["paused"]
     assert cronops("changes") == 0
     table = capsys.readouterr().out
     assert "bob (crontab -r)" in table and "schedule changed" in table
+
+
+def audit_changed(cronops, capsys) -> dict[str, dict]:
+    """The audit's `changed` findings by their job's command."""
+    capsys.readouterr()
+    assert cronops("audit", "--no-scan", "--since", "1h", "--format", "json") in (0, 1)
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    return {f["job"]["command"]: f for f in findings if f["kind"] == "changed" and f["job"]}
 
 
 def _entry(db: Path, command: str) -> str:
