@@ -381,3 +381,33 @@ def test_an_upgraded_history_knows_the_kind_and_owner_of_its_versions(tmp_path):
         "x",
         None,
     )
+
+
+async def test_the_job_detail_shows_its_timeline_with_who_and_escapes_the_host_text(two_scans):
+    from cronops.inventory import load_inventory
+    from cronops.tui import CronopsApp
+    from cronops.tui.screens.detail import DetailScreen
+
+    inventory = load_inventory(history.inventory(two_scans / "hosts.toml", "db1"))
+    app = CronopsApp(
+        two_scans / "h.db",
+        inventory,
+        inventory.hosts,
+        scan_on_start=False,
+        rescan_every=None,
+        now=lambda: NOW + timedelta(seconds=2),
+    )
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        await pilot.press("2", "enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DetailScreen)
+        changes = app.screen.detail.changes
+        assert [(c.kind, c.who, c.via) for c in changes] == [
+            ("command changed", "root", "crontab -")
+        ]
+        shown = str(app.screen.query_one(".changes").render())
+        assert "What changed" in shown and "command changed  root (crontab -)" in shown
+        assert "- 0 3 * * * /bin/a" in shown and "+ 0 4 * * * /bin/a" in shown
+        assert "\x1b" not in shown  # the host's escape sequence is shown, not run

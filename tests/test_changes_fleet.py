@@ -83,6 +83,9 @@ def test_crontabs_replaced_between_two_scans_show_who_and_when(mike, tmp_path, c
     assert "by root (crontab -)" in edited["/home/alice/backup"]["detail"]
     assert "'0 3 * * * /home/alice/backup' -> '30 4" in edited["/home/alice/backup"]["detail"]
     assert "/etc/cron.d/app" in edited["/opt/app/sync"]["detail"]
+    # ... and the job's timeline in the TUI's detail.
+    timeline = detail_changes(inventory, tmp_path / "history.db", bob["entry_id"])
+    assert [(c.kind, c.who, c.via) for c in timeline] == [("command changed", "bob", "crontab -")]
 
     # cronops' own pause: its actor, and the `crontab -` it ran is not a change of its own
     # The log's whole seconds: a `crontab` line in the second of a scan may be before or after it.
@@ -109,6 +112,25 @@ def test_crontabs_replaced_between_two_scans_show_who_and_when(mike, tmp_path, c
     assert cronops("changes") == 0
     table = capsys.readouterr().out
     assert "bob (crontab -r)" in table and "schedule changed" in table
+
+
+def detail_changes(inventory: Path, db: Path, entry_id: str) -> list:
+    """What the TUI's job detail lists under "What changed"."""
+    from datetime import datetime
+
+    from cronops.inventory import load_inventory
+    from cronops.store import History
+    from cronops.tui.data import FleetReader
+
+    loaded = load_inventory(inventory)
+    history = History.open(db)
+    try:
+        reader = FleetReader(history, loaded, loaded.hosts, now=datetime.now().astimezone)
+        detail = reader.job_detail(entry_id, [])
+    finally:
+        history.close()
+    assert detail is not None
+    return detail.changes
 
 
 def audit_changed(cronops, capsys) -> dict[str, dict]:

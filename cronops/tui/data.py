@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cronops.analysis import entry_zone, every_finding, run_outcome, scheduled_for, worst_first
-from cronops.audit import AuditResult, Jobs, read_jobs, run_audit
+from cronops.audit import AuditResult, Jobs, read_changes, read_jobs, run_audit
+from cronops.changes import Change
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
 from cronops.records import EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
@@ -21,6 +22,7 @@ from cronops.store import History
 # The Problems view judges the last day, as `cronops audit` does by default.
 PROBLEM_WINDOW = timedelta(hours=24)
 HISTORY_ROWS = 50  # runs shown in a job's detail
+CHANGES_WINDOW = timedelta(days=90)  # how far back a job's detail lists what changed
 JUDGE_BATCH = 25  # hosts judged at a time, so the Problems view fills in as it goes
 # From this many entries on, judging goes to a worker process (starting one costs ~0.5 s).
 JUDGE_IN_PROCESS_FROM = 2000
@@ -154,6 +156,12 @@ class FleetReader:
             running=self.history.processes([host.name]),
             findings=[f for f in every_finding(findings) if f.entry_id == entry_id],
             policy=policy,
+            changes=[
+                change
+                for change in read_changes(self.history, [host.name], now - CHANGES_WINDOW)
+                if change.concerns(entry_id)
+                or (change.entry_id is None and change.path == entry.source)
+            ],
         )
 
 
@@ -173,6 +181,7 @@ class JobDetail:
     running: list[RunningJob]  # the host's job processes at the last scan
     findings: list[Finding]
     policy: Policy
+    changes: list[Change]  # its own and its crontab file's, oldest first
 
     @property
     def text(self) -> str:

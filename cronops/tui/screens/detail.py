@@ -13,8 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
+from cronops.changes import BY_SCAN
 from cronops.records import RunRecord
-from cronops.tui.data import JobDetail
+from cronops.tui.data import CHANGES_WINDOW, JobDetail
 from cronops.tui.widgets.format import loud, span, when
 from cronops.visible import visible
 from cronops.wording import zone_name
@@ -52,6 +53,7 @@ class DetailScreen(Screen):
             yield Static(f"[b]Next runs[/b] ({zone})  {upcoming}")
             yield Static(self._policy())
             yield Static(self._findings(), classes="findings")
+            yield Static(self._changes(), classes="changes")
             durations = self._durations()
             if len(durations) >= 2:
                 yield Static("[b]Duration[/b] (oldest to newest)")
@@ -98,6 +100,24 @@ class DetailScreen(Screen):
                 f"{visible(f.detail)}"
             )
             text.append(f"\n    {visible(f.evidence)}", style="italic")
+        return text
+
+    def _changes(self) -> str | Text:
+        """The entry's timeline and its file's: when, what, who (as far as the host says)."""
+        changes = self.detail.changes
+        if not changes:
+            return f"[b]What changed[/b]  nothing in the last {CHANGES_WINDOW.days} days"
+        text = Text()
+        text.append("What changed", style="bold")
+        for change in changes:
+            before = "before " if change.known_by == BY_SCAN else ""
+            who = f"{change.who} ({change.via})" if change.who else "who: not logged"
+            at = change.at.astimezone(self.detail.zone)
+            text.append(f"\n  {before}{at:%m-%d %H:%M}  {change.kind}  {visible(who)}")
+            if change.before is not None:
+                text.append(f"\n    - {visible(change.before)}", style="red")
+            if change.after is not None:
+                text.append(f"\n    + {visible(change.after)}", style="green")
         return text
 
     def _durations(self) -> list[float]:
