@@ -245,10 +245,12 @@ journal() {{
   ends "$1" "$3"
 }}
 autologs() {{
+  s=$1; shift; n=$#
   for f in {auto}; do
-    if [ -e "$f" ]; then firstlog "$f" "$1"; return; fi
+    case " $* " in *" $f "*) continue ;; esac
+    if [ -e "$f" ]; then firstlog "$f" "$s"; n=1; fi
   done
-  journal - "$1"
+  [ "$n" -gt 0 ] || journal - "$s"
 }}
 """
 
@@ -409,11 +411,19 @@ def build_script(
 
 
 def _log_calls(request: LogRequest) -> list[str]:
+    """The calls that read the host's logs: the files asked for, or, with none asked for,
+    every cron log the host has (AUTO_LOGS), the ones already followed from their cursors.
+
+    Cron's lines are often in more than one of them (rsyslog writing cron.log beside syslog,
+    cron.log enabled later, syslog told `cron.none` after that): reading them all keeps the
+    history whole, and a run read twice is one run (its id is its host, start, pid, user and
+    command). The journal is read where no file is (autologs), or once a cursor says so."""
     since = str(int(request.since.timestamp()))
     files = request.files or tuple(request.cursors)
-    if not files and request.journal_cursor is None:
-        return [f"autologs {since}"]
     calls = []
+    if not request.files and request.journal_cursor is None:
+        followed = [path for path in request.cursors if path in AUTO_LOGS]
+        calls.append(" ".join(["autologs", since, *map(shlex.quote, followed)]))
     if request.journal_cursor is not None and "journal" not in files:
         files = (*files, "journal")
     for path in files:
