@@ -7,14 +7,22 @@ their states are judged by, for the Jobs view and `cronops jobs`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from cronops.analysis import CrontabEvidence, entry_status, entry_zone, judge
 from cronops.changes import Change, timeline
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
-from cronops.records import EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.records import (
+    EntryStatus,
+    Finding,
+    HostFacts,
+    JobEntry,
+    RunDay,
+    RunningJob,
+    RunRecord,
+)
 from cronops.schedule import Schedules
 from cronops.store import History
 
@@ -35,6 +43,8 @@ class AuditResult:
     entries: dict[str, JobEntry]
     findings: list[Finding]
     runs_checked: int
+    # A window reaching past the retention: the days there, folded into counts (not judged).
+    folded: list[RunDay] = field(default_factory=list)
 
 
 def run_audit(
@@ -57,6 +67,7 @@ def run_audit(
         entries={e.id: e for e in entries},
         findings=findings,
         runs_checked=sum(1 for r in runs if r.started_at >= since),
+        folded=history.run_days(names, since.astimezone(UTC).date()),
     )
 
 

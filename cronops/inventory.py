@@ -9,6 +9,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +22,19 @@ from cronops.policy import (
     policy_settings,
     read_job_rule,
 )
-from cronops.settings import Key, Problem, Refused, hint, number, one_of, read_table, text
+from cronops.retention import DEFAULT_RETENTION, DEFAULT_ROLLUP_RETENTION, MIN_RETENTION
+from cronops.settings import (
+    DURATION_TEXT,
+    Key,
+    Problem,
+    Refused,
+    hint,
+    number,
+    one_of,
+    parse_duration,
+    read_table,
+    text,
+)
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -71,6 +84,8 @@ class Inventory:
     hosts: list[Host]
     concurrency: int = DEFAULT_CONCURRENCY
     policy: PolicyBook = field(default_factory=PolicyBook)
+    retention: timedelta = DEFAULT_RETENTION  # runs kept whole; older ones folded into days
+    rollup_retention: timedelta = DEFAULT_ROLLUP_RETENTION  # the days folded
 
     def select(self, names: list[str] | None = None, tags: list[str] | None = None) -> list[Host]:
         """Hosts matching any of the names and carrying all of the tags; unknown names are an error."""
@@ -116,6 +131,14 @@ def _positive_int(value: Any) -> int:
     raise ValueError(f"not a whole number above zero: {value!r}")
 
 
+def _retention(value: Any) -> timedelta:
+    """A scan reads the logs 8 days back: a shorter retention would fold runs it reads again."""
+    kept = parse_duration(value)
+    if kept < MIN_RETENTION:
+        raise ValueError(f"shorter than {MIN_RETENTION.days} days: {value!r}")
+    return kept
+
+
 def _texts(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(text(item) for item in value)
@@ -159,6 +182,8 @@ HOST_ONLY = {"name", "address"}
 DEFAULTS_KEYS: dict[str, Key] = {
     **{k: v for k, v in HOST_KEYS.items() if k not in HOST_ONLY},
     "concurrency": Key(_positive_int, "a whole number > 0"),
+    "retention": Key(_retention, f"{DURATION_TEXT}, of {MIN_RETENTION.days} days at least"),
+    "rollup_retention": Key(_retention, f"{DURATION_TEXT}, of {MIN_RETENTION.days} days at least"),
 }
 TOP_LEVEL = {"defaults", "hosts", "tags", "jobs"}
 
@@ -223,6 +248,14 @@ def parse_inventory(text: str, path: Path) -> Inventory:
         reading.problem(("defaults",), "'defaults' must be a table: [defaults]")
         raise InventoryError(path, reading.problems)
     defaults = reading.table(("defaults",), "[defaults]", raw_defaults, DEFAULTS_KEYS)
+    if defaults.get("rollup_retention", DEFAULT_ROLLUP_RETENTION) < defaults.get(
+        "retention", DEFAULT_RETENTION
+    ):
+        reading.problem(
+            ("defaults", "rollup_retention"),
+            "[defaults]: key 'rollup_retention' must not be shorter than 'retention' "
+            "(the days folded would be dropped as soon as they are made)",
+        )
 
     raw_hosts = data.get("hosts", [])
     if not isinstance(raw_hosts, list) or not all(isinstance(h, dict) for h in raw_hosts):
@@ -240,6 +273,8 @@ def parse_inventory(text: str, path: Path) -> Inventory:
         path=path,
         hosts=[_build_host({**defaults, **values}, path.parent) for values in hosts],
         concurrency=defaults.get("concurrency", DEFAULT_CONCURRENCY),
+        retention=defaults.get("retention", DEFAULT_RETENTION),
+        rollup_retention=defaults.get("rollup_retention", DEFAULT_ROLLUP_RETENTION),
         policy=PolicyBook(
             defaults=policy_settings(defaults),
             tags=tags,

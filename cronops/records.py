@@ -8,7 +8,7 @@ data: no SQL, no textual, no judging (a scan loads this module, and must not loa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from cronops.crontab import PauseInfo
 
@@ -81,6 +81,24 @@ class RunRecord:
         if self.failed:
             return "killed" if self.signal is not None else "failed"
         return "ok" if self.ended_at is not None and self.status == 0 else "unknown"
+
+
+@dataclass(frozen=True)
+class RunDay:
+    """An entry's runs of one UTC day, folded into counts once older than the retention."""
+
+    host: str
+    entry_id: str | None  # None: runs the log showed for no entry of the crontabs
+    day: date  # UTC
+    runs: int
+    ok: int
+    failed: int
+    killed: int
+    unknown: int  # no end, or an end without an exit status
+    manual: int  # not started by cron (reruns)
+    p50: timedelta | None  # of the runs with an end; None when none had one
+    p95: timedelta | None
+    longest: timedelta | None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judgin
     from cronops.audit import AuditResult, Jobs
     from cronops.changes import Change
     from cronops.lint import LintNote
-    from cronops.records import EntryStatus, Finding, JobEntry
+    from cronops.records import EntryStatus, Finding, JobEntry, RunDay
+    from cronops.retention import Pruned
 
 
 def hosts_json(reports: Sequence[HostReport]) -> dict[str, Any]:
@@ -135,7 +136,18 @@ def audit_json(audit: AuditResult) -> dict[str, Any]:
         "until": audit.until.isoformat(),
         "hosts": [{"name": h.name, "status": h.status, "error": h.error} for h in audit.hosts],
         "findings": [_finding_json(f, audit) for f in audit.findings],
+        "folded_days": folded_totals(audit.folded),
     }
+
+
+FOLDED_COUNTS = ("runs", "ok", "failed", "killed", "unknown", "manual")
+
+
+def folded_totals(days: Sequence[RunDay]) -> dict[str, Any]:
+    """Daily counts summed: the part of a window older than the retention (its first day, and
+    each count)."""
+    totals: dict[str, Any] = {"from": min((d.day for d in days), default=None)}
+    return totals | {count: sum(getattr(d, count) for d in days) for count in FOLDED_COUNTS}
 
 
 def _finding_json(finding: Finding, audit: AuditResult) -> dict[str, Any]:
@@ -173,9 +185,35 @@ def audit_headline(audit: AuditResult) -> str:
     problems = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
     down = sum(1 for h in audit.hosts if h.status != "ok")
     hosts = f"{len(audit.hosts)} hosts" + (f" ({down} not reachable)" if down else "")
-    return (
+    headline = (
         f"{problems} across {hosts}, {len(audit.entries)} entries and {audit.runs_checked} runs "
         f"checked since {audit.since:%Y-%m-%d %H:%M %Z}"
+    )
+    if audit.folded:
+        headline += f"; before the retention, {folded_text(folded_totals(audit.folded))}"
+    return headline
+
+
+def folded_text(totals: Mapping[str, Any]) -> str:
+    """Daily counts in words, e.g. for the part of a window older than the retention."""
+    return (
+        f"{totals['runs']} runs from {totals['from']} counted by day "
+        f"({totals['failed']} failed, {totals['killed']} killed, {totals['unknown']} unknown)"
+    )
+
+
+def pruned_json(pruned: Pruned) -> dict[str, Any]:
+    return vars(pruned).copy()
+
+
+def pruned_text(pruned: Pruned) -> str:
+    left = "" if pruned.done else " (stopped at its time limit: runs are left to fold)"
+    return (
+        f"folded {pruned.runs_folded} runs into daily counts in {pruned.batches} transactions "
+        f"({pruned.runs_deleted} deleted, the others still needed), deleted "
+        f"{pruned.runs_released} kept runs no longer needed, dropped {pruned.days_dropped} "
+        f"daily counts past their retention; {pruned.seconds:.1f} s, the longest transaction "
+        f"{pruned.longest_batch_s * 1000:.0f} ms{left}"
     )
 
 

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -24,7 +24,7 @@ from cronops.changes import CronopsEdit, CrontabEdit
 from cronops.crontab import PauseInfo, StoredCrontab
 from cronops.locations import private_file
 from cronops.probe import resolve_zone
-from cronops.records import HostFacts, JobEntry, LogCursor, RunningJob, RunRecord
+from cronops.records import HostFacts, JobEntry, LogCursor, RunDay, RunningJob, RunRecord
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -41,6 +41,8 @@ CACHE_KIB = 32 * 1024
 # writes (a 100-host first scan made 25,400 pwrite() calls with 4 KiB; storing is ~0.07 s cheaper).
 PAGE_BYTES = 16384
 JOURNAL = "journal"
+# The WAL file is cut back to this after a checkpoint: a first scan or a long prune may grow it.
+WAL_KEEP_BYTES = 64 * 1024 * 1024
 # What makes a new version of an entry worth keeping in its history.
 ENTRY_VERSIONED = ("schedule", "command", "line", "text", "disabled", "paused")
 
@@ -386,6 +388,36 @@ class History:
             [*params, limit],
         )
 
+    # -- daily rollups of the runs older than the retention ------------------------------------
+
+    def run_days(self, hosts: Sequence[str], since: date) -> list[RunDay]:
+        """The hosts' folded days from `since` on, by host, day and entry."""
+        rows = self.rows(
+            f"select * from run_days where host in ({_marks(hosts)}) and day >= ? "
+            "order by host, day, entry_id",
+            [*hosts, since.isoformat()],
+        )
+        return [_run_day(row) for row in rows]
+
+    def entry_run_days(self, entry_id: str) -> list[RunDay]:
+        """The entry's folded days, oldest first."""
+        rows = self.rows("select * from run_days where entry_id = ? order by day", [entry_id])
+        return [_run_day(row) for row in rows]
+
+    def host_names(self) -> list[str]:
+        """Every host the history has a row for (in the inventory or not any more)."""
+        return [row[0] for row in self.db.execute("select name from hosts order by name")]
+
+    def oldest_unfolded(self, host: str, before: datetime) -> datetime | None:
+        """When the host's oldest run not yet folded started, if before `before`: one probe of
+        the (host, started_at) index, past the few runs kept folded."""
+        found = self.db.execute(
+            "select started_at from runs where host = ? and started_at < ? and folded is null "
+            "order by started_at limit 1",
+            [host, iso(before)],
+        ).fetchone()
+        return _moment(found[0]) if found else None
+
 
 class Store(History):
     """The history opened for writing: its schema steps and every write, besides every read."""
@@ -407,6 +439,7 @@ class Store(History):
         self.db.execute("PRAGMA temp_store = MEMORY")
         # Safe with WAL: a crash loses no committed scan.
         self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute(f"PRAGMA journal_size_limit = {WAL_KEEP_BYTES}")
         self._migrate()
 
     @contextmanager
@@ -559,6 +592,59 @@ class Store(History):
                 db.execute(_upsert_runs(len(some)), _stored(values))
         return db.execute("select count(*) from runs where rowid > ?", [last]).fetchone()[0]
 
+    # -- folding runs older than the retention into daily rollups ------------------------------
+
+    def fold_runs(self, host: str, day: date, budget: int) -> tuple[int, int]:
+        """Fold the host's runs of one UTC day, entry by entry up to about `budget` runs (one
+        entry at least), into run_days; delete them, but for the runs still needed, which stay
+        marked folded. One short transaction: a crash leaves the rollup and the deletion both
+        done or neither. Returns the runs folded and how many of them were deleted."""
+        start = datetime.combine(day, datetime.min.time(), UTC)
+        span = [host, iso(start), iso(start + timedelta(days=1))]
+        with self.transaction() as db:
+            counts = db.execute(
+                f"select coalesce(entry_id, ''), count(*) from runs where {_UNFOLDED} "
+                "group by 1 order by 1",
+                span,
+            ).fetchall()
+            chosen, folded = [], 0
+            for entry_id, count in counts:
+                if chosen and folded + count > budget:
+                    break
+                chosen.append(entry_id)
+                folded += count
+            if not chosen:
+                return 0, 0
+            where = f"{_UNFOLDED} and coalesce(entry_id, '') in ({_marks(chosen)})"
+            params = [*span, *chosen]
+            db.execute(_FOLD.format(where=where), [day.isoformat(), *params])
+            db.execute(f"update runs set folded = 1 where {where} and {_NEEDED}", params)
+            deleted = db.execute(f"delete from runs where {where}", params).rowcount
+        return folded, deleted
+
+    def release_kept_runs(self) -> int:
+        """Delete the folded runs no longer needed (a later run of the entry came, a running
+        one is gone): they are already counted in their day."""
+        with self.transaction() as db:
+            return db.execute(f"delete from runs where folded = 1 and not {_NEEDED}").rowcount
+
+    def drop_run_days(self, before: date) -> int:
+        """Forget the folded days before `before`, host by host (each its own short transaction,
+        along the primary key)."""
+        dropped = 0
+        for host in self.host_names():
+            with self.transaction() as db:
+                dropped += db.execute(
+                    "delete from run_days where host = ? and day < ?", [host, before.isoformat()]
+                ).rowcount
+        return dropped
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the history without waiting for any reader (a TUI's read
+        goes on): the WAL file is then reused from its start, and kept within
+        WAL_KEEP_BYTES."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def write_cursors(
         self, db: sqlite3.Connection, host: str, cursors: Iterable[LogCursor], journal: str | None
     ) -> None:
@@ -610,6 +696,74 @@ _ENTRIES = """
     left join crontabs c on c.host = e.host and c.path = e.source
 """
 _RUN_RECORD = "entry_id, host, started_at, ended_at, status, signal, trigger"
+
+
+# A host's runs of one day not folded yet (parameters: host, the day's start and its end).
+_UNFOLDED = "host = ? and started_at >= ? and started_at < ? and folded is null"
+# A run still needed after its day is folded: a rerun (the audit trail's action made it), a run
+# the host's last process list still showed running, and each entry's latest run (its "last run").
+_NEEDED = """(
+    trigger != 'cron'
+    or (ended_at is null and exists (
+        select 1 from processes p where p.host = runs.host and p.pid = runs.pid))
+    or started_at = (select max(l.started_at) from runs l where l.entry_id = runs.entry_id)
+)"""
+# Each entry's runs of the day as one row: the outcome counted as RunRecord.outcome reads it, and
+# nearest-rank percentiles of the durations known (the smallest with at least p% at or below it).
+# A day folded again (a run kept, then released) adds to its counts; its percentiles are those of
+# the larger part.
+_FOLD = """
+    insert into run_days (host, day, entry_id, runs, ok, failed, killed, unknown, manual,
+        p50_s, p95_s, max_s)
+    select host, ?, entry, count(*), sum(outcome = 'ok'), sum(outcome = 'failed'),
+        sum(outcome = 'killed'), sum(outcome = 'unknown'), sum(trigger != 'cron'),
+        min(case when rank * 100 >= timed * 50 then took end),
+        min(case when rank * 100 >= timed * 95 then took end),
+        max(took)
+    from (
+        select *, row_number() over (partition by entry order by took nulls last) as rank,
+            count(took) over (partition by entry) as timed
+        from (
+            select host, coalesce(entry_id, '') as entry, trigger,
+                case when signal is not null then 'killed' when status != 0 then 'failed'
+                    when ended_at is not null and status = 0 then 'ok' else 'unknown'
+                end as outcome,
+                round((julianday(ended_at) - julianday(started_at)) * 86400, 3) as took
+            from runs where {where}
+        )
+    )
+    where true group by entry
+    on conflict (host, day, entry_id) do update set
+        runs = runs + excluded.runs,
+        ok = ok + excluded.ok,
+        failed = failed + excluded.failed,
+        killed = killed + excluded.killed,
+        unknown = unknown + excluded.unknown,
+        manual = manual + excluded.manual,
+        p50_s = case when excluded.runs > runs then excluded.p50_s else p50_s end,
+        p95_s = case when excluded.runs > runs then excluded.p95_s else p95_s end,
+        max_s = max(coalesce(max_s, excluded.max_s), coalesce(excluded.max_s, max_s))
+"""
+
+
+def _run_day(row: dict[str, Any]) -> RunDay:
+    def took(seconds: float | None) -> timedelta | None:
+        return None if seconds is None else timedelta(seconds=seconds)
+
+    return RunDay(
+        host=row["host"],
+        entry_id=row["entry_id"] or None,
+        day=date.fromisoformat(row["day"]),
+        runs=row["runs"],
+        ok=row["ok"],
+        failed=row["failed"],
+        killed=row["killed"],
+        unknown=row["unknown"],
+        manual=row["manual"],
+        p50=took(row["p50_s"]),
+        p95=took(row["p95_s"]),
+        longest=took(row["max_s"]),
+    )
 
 
 def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
@@ -998,6 +1152,32 @@ def _add_cron_family(db: Database) -> None:
     )
 
 
+def _add_run_days(db: Database) -> None:
+    """Runs older than the retention are folded into one row per entry and UTC day, then
+    deleted; a run still needed stays, marked folded so that no count takes it twice."""
+    db.table("run_days").create(
+        {
+            "host": str,
+            "day": str,  # UTC, YYYY-MM-DD
+            "entry_id": str,  # '' for runs of no entry
+            "runs": int,
+            "ok": int,
+            "failed": int,
+            "killed": int,
+            "unknown": int,
+            "manual": int,
+            "p50_s": float,
+            "p95_s": float,
+            "max_s": float,
+        },
+        pk=("host", "day", "entry_id"),
+    )
+    db.table("run_days").create_index(["entry_id", "day"])
+    db.table("runs").add_column("folded", int)
+    # Only the few runs kept past the retention are in it: it costs a run's insert nothing.
+    db.execute("create index idx_runs_kept on runs (host) where folded = 1")
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -1005,5 +1185,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     4: _add_crontab_history,
     5: _add_log_cursor_checks,
     6: _add_cron_family,
+    7: _add_run_days,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -273,3 +273,24 @@ def test_a_zone_is_checked_where_it_is_written():
         '[defaults]\ntimezone = "Mars/Olympus"\n[[hosts]]\nname = "a"\naddress = "x"\n'
     )
     assert found == ["line 2: [defaults]: key 'timezone': unknown time zone 'Mars/Olympus'"]
+
+
+def test_retention_is_a_fleet_wide_duration_of_eight_days_at_least():
+    host = '[[hosts]]\nname = "a"\naddress = "x"\n'
+    assert parse(host).retention == timedelta(days=35)
+    assert parse(host).rollup_retention == timedelta(days=365)
+    kept = parse(f'[defaults]\nretention = "60d"\nrollup_retention = 31536000\n{host}')
+    assert (kept.retention, kept.rollup_retention) == (timedelta(days=60), timedelta(days=365))
+
+    found = problems(f'[defaults]\nretention = "3d"\nrollup_retention = "1y"\n{host}')
+    assert found[0] == (
+        "line 2: [defaults]: key 'retention' must be a duration like '90s', '5m', '2h', '1d' "
+        "(or '1h30m'), or whole seconds, of 8 days at least, not '3d'"
+    )
+    assert found[1].startswith("line 3: [defaults]: key 'rollup_retention' must be a duration")
+    assert problems(f'[defaults]\nretention = "40d"\nrollup_retention = "30d"\n{host}') == [
+        "line 3: [defaults]: key 'rollup_retention' must not be shorter than 'retention' "
+        "(the days folded would be dropped as soon as they are made)"
+    ]
+    # The history is the fleet's: a host cannot keep its runs longer than another.
+    assert problems(f'{host}retention = "40d"\n') == ["line 4: host 'a': unknown key 'retention'"]

@@ -238,6 +238,7 @@ def merged(results: Sequence[AuditResult]) -> AuditResult:
         entries={k: v for r in results for k, v in r.entries.items()},
         findings=sorted((f for r in results for f in r.findings), key=worst_first),
         runs_checked=sum(r.runs_checked for r in results),
+        folded=[day for r in results for day in r.folded],
     )
 
 
