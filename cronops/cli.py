@@ -566,7 +566,8 @@ async def _scan(
 ) -> list[HostScan]:
     from cronops import collector
     from cronops.progress import FleetProgress
-    from cronops.scan import scan_fleet
+    from cronops.retention import prune_after_scan
+    from cronops.scan import scan_fleet, utc_now
 
     collector.freeze()  # the modules loaded by now live until exit: no collection need walk them
     by_name: dict[str, HostScan] = {}
@@ -579,16 +580,8 @@ async def _scan(
                 progress.done(outcome)
     finally:
         await fleet.close()
-    prune_after_scan(store, inventory)
+    prune_after_scan(store, inventory, utc_now())
     return [by_name[h.name] for h in hosts]
-
-
-def prune_after_scan(store: Store, inventory: Inventory) -> None:
-    """A little of the folding each scan: bounded in time, after the scan's commits."""
-    from cronops.retention import AFTER_SCAN_S, prune
-    from cronops.scan import utc_now
-
-    prune(store, utc_now(), inventory.retention, inventory.rollup_retention, AFTER_SCAN_S)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the inventory reads the defaults below without loading the store
+    from cronops.inventory import Inventory
     from cronops.store import Store
 
 DEFAULT_RETENTION = timedelta(days=35)
@@ -90,3 +91,9 @@ def prune(
     store.checkpoint()
     pruned.seconds = time.monotonic() - started
     return pruned
+
+
+def prune_after_scan(store: Store, inventory: Inventory, now: datetime) -> Pruned:
+    """A little of the folding after each scan (CLI or TUI): bounded in time, after the
+    scan's commits."""
+    return prune(store, now, inventory.retention, inventory.rollup_retention, AFTER_SCAN_S)

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cronops.audit import run_audit
 from cronops.cli import main
+from cronops.inventory import Host, Inventory
 from cronops.records import RunDay
+from cronops.report import audit_headline, audit_json
 from cronops.retention import prune, raw_cutoff
 from cronops.store import Store, iso
 
@@ -256,3 +259,28 @@ def test_cronops_prune_folds_all_at_once_and_says_what_it_did(store, tmp_path, c
     inventory.write_text(inventory.read_text().replace("60d", "35d"))
     pruned = json.loads(prune_command("--format", "json"))
     assert (pruned["runs_folded"], pruned["runs_deleted"], pruned["done"]) == (3, 2, True)
+
+
+def test_a_window_past_the_retention_counts_the_folded_days(store):
+    a_day_of_backup(store)
+    prune(store, NOW)
+    inventory = Inventory(Path("hosts.toml"), [Host("alpha", "10.0.0.1")])
+
+    recent = run_audit(store, inventory, inventory.hosts, NOW - timedelta(days=1), NOW)
+    long = run_audit(store, inventory, inventory.hosts, NOW - timedelta(days=90), NOW)
+
+    assert (recent.folded, recent.runs_checked) == ([], 1)
+    assert long.folded == store.entry_run_days("backup")
+    assert audit_json(long)["folded_days"] == {
+        "from": OLD_DAY,
+        "runs": 23,
+        "ok": 20,
+        "failed": 1,
+        "killed": 1,
+        "unknown": 1,
+        "manual": 0,
+    }
+    assert audit_headline(long).endswith(
+        "; before the retention, 23 runs from 2026-10-01 counted by day "
+        "(1 failed, 1 killed, 1 unknown)"
+    )

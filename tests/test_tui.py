@@ -17,6 +17,7 @@ from textual.worker import WorkerState
 from cronops import cli
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
+from cronops.retention import prune
 from cronops.store import History, Store, iso, run_key
 from cronops.transport.base import HostStatus, Reply
 from cronops.tui import CronopsApp
@@ -855,3 +856,27 @@ def test_a_pause_past_its_until_is_a_problem_and_says_so_in_the_jobs_view(tmp_pa
     (audit,) = reader.judge_in_batches(NOW)
     assert [(f.kind, f.entry_id) for f in audit.findings] == [("pause_expired", "a003")]
     assert "(reason: disk full)" in audit.findings[0].evidence
+
+
+async def test_a_job_detail_counts_its_runs_older_than_the_retention_by_day(history):
+    path, _ = history
+    store = Store(path)
+    backup = _entry("alpha", 1, "root", "0 * * * *", "/usr/local/bin/backup --all")
+    old = datetime(2026, 10, 1, tzinfo=UTC)
+    with store.transaction() as db:
+        store.write_runs(
+            db, [_run(backup, old + timedelta(hours=h), 60, h % 12) for h in range(24)]
+        )
+    prune(store, NOW)
+    store.close()
+    app = app_for(history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "enter")
+        assert app.screen.detail.entry.id == "a001"
+        days = app.screen.query_one("#days", Static)
+        assert str(days.render()) == (
+            "Earlier  24 runs from 2026-10-01 counted by day (22 failed, 0 killed, 0 unknown) "
+            "on 1 days, the longest 1m"
+        )
+        assert app.screen.query_one("#runs", DataTable).row_count == 47  # the raw runs alone

@@ -60,6 +60,7 @@ from cronops.actions import (
 )
 from cronops.audit import AuditResult
 from cronops.inventory import Host, Inventory
+from cronops.retention import prune_after_scan
 from cronops.scan import DEFAULT_WINDOW, HostScan, scan_fleet
 from cronops.store import History, Store
 from cronops.transport import Connector, OutputSink, connector
@@ -349,8 +350,10 @@ class CronopsApp(App[None]):
         try:
             fleet = self.connector_factory()
             try:
+                # A run older than the retention may be folded: read again, it would count twice.
+                window = min(self.window, self.inventory.retention)
                 hosts = scan_fleet(
-                    self.hosts, store, fleet, self.inventory.concurrency, self.window, self.now
+                    self.hosts, store, fleet, self.inventory.concurrency, window, self.now
                 )
                 async for outcome in hosts:
                     done += 1
@@ -365,6 +368,7 @@ class CronopsApp(App[None]):
                         self.load()
             finally:
                 await fleet.close()
+            await asyncio.to_thread(prune_after_scan, store, self.inventory, self.now())
         finally:
             store.close()
             progress.finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import NamedTuple
@@ -15,7 +15,15 @@ from cronops.audit import AuditResult, Jobs, read_changes, read_jobs, run_audit
 from cronops.changes import Change
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
-from cronops.records import EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.records import (
+    EntryStatus,
+    Finding,
+    HostFacts,
+    JobEntry,
+    RunDay,
+    RunningJob,
+    RunRecord,
+)
 from cronops.schedule import describe, next_runs
 from cronops.store import History
 
@@ -162,6 +170,7 @@ class FleetReader:
                 if change.concerns(entry_id)
                 or (change.entry_id is None and change.path == entry.source)
             ],
+            days=self.history.entry_run_days(entry_id),
         )
 
 
@@ -182,6 +191,7 @@ class JobDetail:
     findings: list[Finding]
     policy: Policy
     changes: list[Change]  # its own and its crontab file's, oldest first
+    days: list[RunDay] = field(default_factory=list)  # runs older than the retention, by day
 
     @property
     def text(self) -> str:

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from cronops.changes import BY_SCAN
 from cronops.records import RunRecord
+from cronops.report import folded_text, folded_totals
 from cronops.tui.data import CHANGES_WINDOW, JobDetail
 from cronops.tui.widgets.format import loud, span, when
 from cronops.visible import visible
@@ -58,6 +59,8 @@ class DetailScreen(Screen):
             if len(durations) >= 2:
                 yield Static("[b]Duration[/b] (oldest to newest)")
                 yield Sparkline(durations, summary_function=max, id="durations")
+            if d.days:
+                yield Static(self._days(), id="days")
             yield Static(f"[b]Runs[/b]  the latest {len(d.runs)} from the logs, newest first")
             yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -76,6 +79,13 @@ class DetailScreen(Screen):
                 run.trigger or "cron",
             )
         table.focus()
+
+    def _days(self) -> str:
+        """The runs older than the retention, counted by day."""
+        days = self.detail.days
+        longest = max((d.longest for d in days if d.longest), default=None)
+        slowest = f", the longest {span(longest.total_seconds())}" if longest else ""
+        return f"[b]Earlier[/b]  {folded_text(folded_totals(days))} on {len(days)} days{slowest}"
 
     def _policy(self) -> str:
         p = self.detail.policy
