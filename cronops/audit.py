@@ -116,15 +116,17 @@ class Jobs:
         }
 
 
-def read_jobs(history: History, hosts: Sequence[Host]) -> Jobs:
-    """A few index lookups, so the Jobs view's first paint is quick; states come after."""
+def read_jobs(history: History, hosts: Sequence[Host], limit: int = -1) -> Jobs:
+    """A few index lookups, so the Jobs view's first paint is quick; states come after. With a
+    `limit`, only the first entries (by host, source and line) and their runs: a screenful
+    first, for a fleet whose whole reading takes seconds."""
     names = [host.name for host in hosts]
     running: dict[str, list[RunningJob]] = {}
     for process in history.processes(names):
         running.setdefault(process.entry_id or "", []).append(process)
     return Jobs(
         hosts=history.host_facts(hosts),
-        entries=history.entries(names),
-        recent_runs=history.recent_runs(names, RECENT_RUNS),
+        entries=history.entries(names, limit),
+        recent_runs=history.recent_runs(names, RECENT_RUNS, limit),
         running=running,
     )

@@ -40,6 +40,7 @@ class Pruned:
     days_dropped: int = 0  # rollups past their own retention
     batches: int = 0
     longest_batch_s: float = 0.0  # the longest any transaction held the write lock
+    # (the WAL is copied back between them, with no lock that a scan or the TUI waits for)
     seconds: float = 0.0
     done: bool = True  # False: stopped at its time limit with runs left to fold
 
@@ -77,17 +78,21 @@ def prune(
     pruned.runs_released = timed(store.release_kept_runs)
     pruned.days_dropped = store.drop_run_days(rollup_cutoff(now, rollup_retention))
     cutoff = raw_cutoff(now, retention)
-    for host in store.host_names():
-        while (oldest := store.oldest_unfolded(host, cutoff)) is not None:
-            if time_limit is not None and time.monotonic() - started >= time_limit:
-                pruned.done = False
+    with store.manual_checkpoints():
+        for host in store.host_names():
+            while (oldest := store.oldest_unfolded(host, cutoff)) is not None:
+                if time_limit is not None and time.monotonic() - started >= time_limit:
+                    pruned.done = False
+                    break
+                day = oldest.astimezone(UTC).date()
+                folded, deleted = timed(store.fold_runs, host, day, batch)
+                pruned.runs_folded += folded
+                pruned.runs_deleted += deleted
+                pruned.batches += 1
+                # After each batch, outside its transaction: the WAL stays a batch long.
+                store.checkpoint()
+            if not pruned.done:
                 break
-            folded, deleted = timed(store.fold_runs, host, oldest.astimezone(UTC).date(), batch)
-            pruned.runs_folded += folded
-            pruned.runs_deleted += deleted
-            pruned.batches += 1
-        if not pruned.done:
-            break
     store.checkpoint()
     pruned.seconds = time.monotonic() - started
     return pruned

@@ -43,6 +43,7 @@ PAGE_BYTES = 16384
 JOURNAL = "journal"
 # The WAL file is cut back to this after a checkpoint: a first scan or a long prune may grow it.
 WAL_KEEP_BYTES = 64 * 1024 * 1024
+WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 # What makes a new version of an entry worth keeping in its history.
 ENTRY_VERSIONED = ("schedule", "command", "line", "text", "disabled", "paused")
 
@@ -182,12 +183,13 @@ class History:
             by_name.setdefault(row["name"], []).append(row)
         return {host.name: _host_facts(host, by_name.get(host.name, [])) for host in hosts}
 
-    def entries(self, hosts: Sequence[str] | None = None) -> list[JobEntry]:
-        """The present entries of these hosts (of every host: None), by host, source and line."""
+    def entries(self, hosts: Sequence[str] | None = None, limit: int = -1) -> list[JobEntry]:
+        """The present entries of these hosts (of every host: None), by host, source and line;
+        the first `limit` of them when it is not -1."""
         among = "" if hosts is None else f"and e.host in ({_marks(hosts)})"
         rows = self.rows(
-            f"{_ENTRIES} where e.present = 1 {among} order by e.host, e.source, e.line",
-            list(hosts or ()),
+            f"{_ENTRIES} where e.present = 1 {among} order by e.host, e.source, e.line limit ?",
+            [*(hosts or ()), limit],
         )
         return [_job_entry(row) for row in rows]
 
@@ -208,22 +210,28 @@ class History:
         )
         return [_run(row) for row in rows]
 
-    def recent_runs(self, hosts: Sequence[str], count: int) -> dict[str, list[RunRecord]]:
-        """The latest `count` runs of each present entry of the hosts, by entry id, oldest first."""
+    def recent_runs(
+        self, hosts: Sequence[str], count: int, limit: int = -1
+    ) -> dict[str, list[RunRecord]]:
+        """The latest `count` runs of each present entry of the hosts (of the first `limit` of
+        them, in the order of `entries`), by entry id, oldest first."""
         # A few index probes per entry on (entry_id, started_at): never a scan of every run. By
         # rowid, which that index holds, rather than id: a third less time than a probe of the
-        # id index per run (~0.1 s for 10k entries).
+        # id index per run (~0.1 s for 10k entries). CROSS JOIN keeps the entries outside: with
+        # a thousand hosts or more, SQLite would otherwise walk every run and probe the entries.
         rows = self.rows(
             f"""
             select r.entry_id, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger
-            from entries e
-            join runs r on r.rowid in (
+            from (
+                select id from entries where present = 1 and host in ({_marks(hosts)})
+                order by host, source, line limit ?
+            ) e
+            cross join runs r on r.rowid in (
                 select rowid from runs where entry_id = e.id order by started_at desc limit ?
             )
-            where e.present = 1 and e.host in ({_marks(hosts)})
             order by e.id, r.started_at
             """,
-            [count, *hosts],
+            [*hosts, limit, count],
         )
         recent: dict[str, list[RunRecord]] = {}
         for row in rows:
@@ -638,6 +646,16 @@ class Store(History):
                     "delete from run_days where host = ? and day < ?", [host, before.isoformat()]
                 ).rowcount
         return dropped
+
+    @contextmanager
+    def manual_checkpoints(self) -> Iterator[None]:
+        """No checkpoint at commit meanwhile (the caller checkpoints): a commit then holds
+        the write lock only for its own pages, not for copying the WAL back as well."""
+        self.db.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
 
     def checkpoint(self) -> None:
         """Copy the WAL back into the history without waiting for any reader (a TUI's read

@@ -140,6 +140,12 @@ def test_entries_runs_and_processes_come_back_as_records(store):
     assert store.processes(["alpha", "bravo"]) == [RunningJob("alpha", "alpha-1", 7, NOW)]
 
 
+def test_the_first_entries_and_their_runs_alone_for_a_first_paint(store):
+    assert store.entries(["alpha", "bravo"], limit=1) == store.entries(["alpha", "bravo"])[:1]
+    assert list(store.recent_runs(["alpha", "bravo"], 2, limit=1)) == ["alpha-1"]
+    assert store.recent_runs(["alpha"], 2, limit=0) == {}
+
+
 def test_a_history_opened_alone_reads_and_cannot_write(store):
     history = History.open(store.path)
     try:

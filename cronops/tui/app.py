@@ -250,10 +250,15 @@ class CronopsApp(App[None]):
             reader = FleetReader(history, self.inventory, self.hosts, self.now)
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
-                fleet = reader.read()
+                fleet = reader.read(data.FIRST_ROWS)
                 if _cancelled(worker):
                     return
                 self.call_from_thread(self.show_fleet, fleet)
+                if not fleet.whole:
+                    fleet = reader.read()
+                    if _cancelled(worker):
+                        return
+                    self.call_from_thread(self.show_fleet, fleet)
             if self._pool is not None:
                 self._judge_elsewhere(self._pool, fleet, worker)
             else:
@@ -326,7 +331,8 @@ class CronopsApp(App[None]):
             scanned = [h.scanned_at for h in fleet.hosts if h.scanned_at]
             last = when(max(scanned)) if scanned else "never"
             down = sum(1 for h in fleet.hosts if h.facts.status != "ok")
-            text = f"{len(fleet.hosts)} hosts ({down} not ok) · {len(fleet.jobs)} entries"
+            entries = f"{len(fleet.jobs)} entries" if fleet.whole else "reading the entries…"
+            text = f"{len(fleet.hosts)} hosts ({down} not ok) · {entries}"
             text += f" · last scan {last}"
         # Text, not markup: host errors hold [brackets] (and, made visible, escape sequences).
         self.query_one("#status", Static).update(Text(visible(text)))
@@ -368,16 +374,26 @@ class CronopsApp(App[None]):
                         self.load()
             finally:
                 await fleet.close()
-            await asyncio.to_thread(prune_after_scan, store, self.inventory, self.now())
         finally:
             store.close()
             progress.finish()
+        self.prune()
         failures = f", {len(failed)} failed ({', '.join(failed[:3])})" if failed else ""
         self.notify(
             f"scanned {done} hosts{failures}", severity="warning" if failed else "information"
         )
         self.scan_line = ""
         self.update_status()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prune")
+    def prune(self) -> None:
+        """A little of the history's folding after each scan, on a connection of its own: the
+        next scan need not wait for it, and the views read on meanwhile (WAL)."""
+        store = Store(self.store_path)
+        try:
+            prune_after_scan(store, self.inventory, self.now())
+        finally:
+            store.close()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # A scan that breaks says so on the status line; the views keep the history they have.
@@ -387,6 +403,9 @@ class CronopsApp(App[None]):
             self.scan_line = f"scan failed: {_why(event.worker.error)}"
             self.update_status()
             self.scan_line = ""
+        elif event.worker.group == "prune":
+            why = _why(event.worker.error)
+            self.notify(f"could not fold old runs: {why}", severity="warning")
         elif event.worker.group == "load":
             self.query_one("#status", Static).update(
                 Text(visible(f"could not read the history: {_why(event.worker.error)}"))

@@ -32,6 +32,8 @@ PROBLEM_WINDOW = timedelta(hours=24)
 HISTORY_ROWS = 50  # runs shown in a job's detail
 CHANGES_WINDOW = timedelta(days=90)  # how far back a job's detail lists what changed
 JUDGE_BATCH = 25  # hosts judged at a time, so the Problems view fills in as it goes
+# A big fleet's reading (seconds for 100k entries) is shown a screenful of entries first.
+FIRST_ROWS = 200
 # From this many entries on, judging goes to a worker process (starting one costs ~0.5 s).
 JUDGE_IN_PROCESS_FROM = 2000
 
@@ -71,6 +73,7 @@ class Fleet:
     hosts: list[HostRow]
     jobs: list[JobRow]
     evidence: Jobs  # what the entries' states are judged by
+    whole: bool = True  # False: the first entries only, the rest being read
 
 
 class FleetReader:
@@ -89,12 +92,13 @@ class FleetReader:
         self.now = now
         self._by_name = {h.name: h for h in self.hosts}
 
-    def read(self) -> Fleet:
-        """Hosts and entries with their last run: a few index lookups, so the first paint is quick.
+    def read(self, limit: int = -1) -> Fleet:
+        """Hosts and entries with their last run: a few index lookups, so the first paint is quick
+        (with a `limit`, of the first entries only: `Fleet.whole` says which).
 
         Entry states come after, from `judge_entries`."""
         now = self.now()
-        evidence = read_jobs(self.history, self.hosts)
+        evidence = read_jobs(self.history, self.hosts, limit)
         facts = evidence.hosts
         jobs = []
         for entry in evidence.entries:
@@ -119,7 +123,8 @@ class FleetReader:
             )
             for h in self.hosts
         ]
-        return Fleet(now=now, hosts=hosts, jobs=jobs, evidence=evidence)
+        whole = limit < 0 or len(jobs) < limit
+        return Fleet(now=now, hosts=hosts, jobs=jobs, evidence=evidence, whole=whole)
 
     def judge_entries(self, fleet: Fleet) -> None:
         """Each entry's state by its latest runs."""
