@@ -566,7 +566,7 @@ async def _scan(
 ) -> list[HostScan]:
     from cronops import collector
     from cronops.progress import FleetProgress
-    from cronops.retention import prune_after_scan
+    from cronops.retention import AFTER_SCAN_S, prune
     from cronops.scan import scan_fleet, utc_now
 
     collector.freeze()  # the modules loaded by now live until exit: no collection need walk them
@@ -580,7 +580,8 @@ async def _scan(
                 progress.done(outcome)
     finally:
         await fleet.close()
-    prune_after_scan(store, inventory, utc_now())
+    # A little of the folding, bounded in time, after the scan's commits.
+    prune(store, utc_now(), inventory.retention, inventory.rollup_retention, AFTER_SCAN_S)
     return [by_name[h.name] for h in hosts]
 
 

@@ -22,7 +22,6 @@ from cronops.policy import (
     policy_settings,
     read_job_rule,
 )
-from cronops.retention import DEFAULT_RETENTION, DEFAULT_ROLLUP_RETENTION, MIN_RETENTION
 from cronops.settings import (
     DURATION_TEXT,
     Key,
@@ -43,6 +42,12 @@ DEFAULT_COMMAND_TIMEOUT = 60.0
 DEFAULT_RERUN_TIMEOUT = 24 * 3600.0
 # Stopping a job (a kill, a rerun stopped): seconds between TERM to its process group and KILL.
 DEFAULT_KILL_GRACE = 5.0
+# Runs are kept whole this long, then folded into daily counts kept for the second (retention.py).
+DEFAULT_RETENTION = timedelta(days=35)
+DEFAULT_ROLLUP_RETENTION = timedelta(days=365)
+# The default scan window: a run a scan may still read from the host's logs is never folded
+# (folded and read again, it would be counted twice).
+MIN_RETENTION = timedelta(days=8)
 TRANSPORTS = ("ssh", "local")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$")
 

@@ -13,15 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the inventory reads the defaults below without loading the store
-    from cronops.inventory import Inventory
+from cronops.inventory import DEFAULT_RETENTION, DEFAULT_ROLLUP_RETENTION
+
+if TYPE_CHECKING:
     from cronops.store import Store
 
-DEFAULT_RETENTION = timedelta(days=35)
-DEFAULT_ROLLUP_RETENTION = timedelta(days=365)
-# The default scan window: a run a scan may still read from the host's logs is never folded
-# (folded and read again, it would be counted twice).
-MIN_RETENTION = timedelta(days=8)
 # Runs folded in one transaction: a day of one host's entries, cut into parts of about this many
 # (one entry whole at least); each part is ~50 ms of holding the write lock.
 BATCH_RUNS = 10_000
@@ -96,9 +92,3 @@ def prune(
     store.checkpoint()
     pruned.seconds = time.monotonic() - started
     return pruned
-
-
-def prune_after_scan(store: Store, inventory: Inventory, now: datetime) -> Pruned:
-    """A little of the folding after each scan (CLI or TUI): bounded in time, after the
-    scan's commits."""
-    return prune(store, now, inventory.retention, inventory.rollup_retention, AFTER_SCAN_S)

@@ -615,7 +615,8 @@ class Store(History):
                 "group by 1 order by 1",
                 span,
             ).fetchall()
-            chosen, folded = [], 0
+            chosen: list[str] = []
+            folded = 0
             for entry_id, count in counts:
                 if chosen and folded + count > budget:
                     break

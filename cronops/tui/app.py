@@ -60,7 +60,7 @@ from cronops.actions import (
 )
 from cronops.audit import AuditResult
 from cronops.inventory import Host, Inventory
-from cronops.retention import prune_after_scan
+from cronops.retention import AFTER_SCAN_S, prune
 from cronops.scan import DEFAULT_WINDOW, HostScan, scan_fleet
 from cronops.store import History, Store
 from cronops.transport import Connector, OutputSink, connector
@@ -377,7 +377,7 @@ class CronopsApp(App[None]):
         finally:
             store.close()
             progress.finish()
-        self.prune()
+        self.fold_old_runs()
         failures = f", {len(failed)} failed ({', '.join(failed[:3])})" if failed else ""
         self.notify(
             f"scanned {done} hosts{failures}", severity="warning" if failed else "information"
@@ -386,12 +386,13 @@ class CronopsApp(App[None]):
         self.update_status()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prune")
-    def prune(self) -> None:
+    def fold_old_runs(self) -> None:
         """A little of the history's folding after each scan, on a connection of its own: the
         next scan need not wait for it, and the views read on meanwhile (WAL)."""
         store = Store(self.store_path)
         try:
-            prune_after_scan(store, self.inventory, self.now())
+            kept = (self.inventory.retention, self.inventory.rollup_retention)
+            prune(store, self.now(), *kept, time_limit=AFTER_SCAN_S)
         finally:
             store.close()
 

@@ -20,6 +20,7 @@ JOB_WIDTH = 44
 
 
 class ProblemsView(TableView[Finding]):
+    grouped = True  # a host finding shows its jobs under it
     noun = "problems"
 
     def __init__(self, *, id: str) -> None:
