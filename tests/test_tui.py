@@ -880,3 +880,20 @@ async def test_a_job_detail_counts_its_runs_older_than_the_retention_by_day(hist
             "on 1 days, the longest 1m"
         )
         assert app.screen.query_one("#runs", DataTable).row_count == 47  # the raw runs alone
+
+
+async def test_a_scan_in_the_tui_folds_the_runs_past_the_retention(history, monkeypatch):
+    path, _ = history
+    store = Store(path)
+    backup = _entry("alpha", 1, "root", "0 * * * *", "/usr/local/bin/backup --all")
+    old = datetime(2026, 10, 1, tzinfo=UTC)
+    with store.transaction() as db:
+        store.write_runs(db, [_run(backup, old + timedelta(hours=h), 60, 0) for h in range(5)])
+    store.close()
+    monkeypatch.setattr("cronops.tui.app.FOLD_EVERY_S", 0.0)  # else 5 minutes after opening
+    app = app_for(history, scan_on_start=True, connector_factory=DownFleet)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await wait_until(pilot, lambda: History.open(path).entry_run_days("a001"))
+    (day,) = History.open(path).entry_run_days("a001")
+    assert (day.runs, day.ok) == (5, 5)

@@ -89,6 +89,9 @@ if TYPE_CHECKING:  # the demo's catalog is imported only by those who open it
 
 DEFAULT_RESCAN_S = 300.0
 RELOAD_S = 1.0
+# The history's folding after a scan, at most this often: the first time this long after the app
+# opened, so that opening it (and its first scan) is never slowed by it.
+FOLD_EVERY_S = 300.0
 VIEWS = ("problems", "jobs", "hosts")
 
 
@@ -166,6 +169,7 @@ class CronopsApp(App[None]):
         self._pool = _judging_pool(self.store)
         self.scan_line = ""
         self.quitting = False  # asked to quit while a rerun ran: quit once it has ended
+        self.folded_at = time.monotonic()
         self.sub_title = f"{len(self.hosts)} hosts"
         if demo:
             self.title = "cronops DEMO"
@@ -377,7 +381,9 @@ class CronopsApp(App[None]):
         finally:
             store.close()
             progress.finish()
-        self.fold_old_runs()
+        if time.monotonic() - self.folded_at >= FOLD_EVERY_S:
+            self.folded_at = time.monotonic()
+            self.fold_old_runs()
         failures = f", {len(failed)} failed ({', '.join(failed[:3])})" if failed else ""
         self.notify(
             f"scanned {done} hosts{failures}", severity="warning" if failed else "information"
