@@ -133,13 +133,17 @@ def test_a_host_is_judged_in_its_own_zone(findings):
 
 
 def test_json_contract(findings):
-    assert set(findings) == {"generated_at", "since", "until", "hosts", "findings"}
+    assert set(findings) == {"generated_at", "since", "until", "hosts", "findings", "folded_days"}
     assert {h["name"]: h["status"] for h in findings["hosts"]} == {
         "alpha": "ok",
         "bravo": "ok",
         "charlie": "ok",
         "delta": "ok",
     }
+    # Nothing older than the retention yet: the days folded in the window count nothing.
+    assert findings["folded_days"] == {"from": None} | dict.fromkeys(
+        ("runs", "ok", "failed", "killed", "unknown", "manual"), 0
+    )
     for finding in findings["findings"]:
         assert {
             "host",
