@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 # What the probe's awk keeps of a log (probe.CRON_LINES without probe.PAM_LINES), on bytes.
 _CRON_LINE = re.compile(rb" (?:/usr/sbin/)?(?:cron|crond|crontab)(?:\[[0-9]+\])?: ", re.IGNORECASE)
 _PAM_LINE = re.compile(rb" (?:/usr/sbin/)?(?:cron|crond)(?:\[[0-9]+\])?: pam_", re.IGNORECASE)
-_MARKER = re.compile(r"M='@@([0-9a-f]+)@@'")
+_MARKER = re.compile(r"M='@@([^@']+)@@'")
 _LOG_CALL = re.compile(r"^(firstlog|readlog|autologs) (\S+)", re.MULTILINE)
 SYSLOG = "/var/log/syslog"
 INODE = 131077
@@ -37,26 +37,34 @@ PROCESSES = [
 
 @dataclass
 class HostFiles:
-    """What one host holds: its crontabs (path -> (kind, owner, text)) and its syslog."""
+    """What one host holds: its crontabs (path -> (kind, owner, text)) and its syslog, of which
+    only what the probe sends is kept (a thousand hosts' whole logs would not fit)."""
 
     name: str
     crontabs: dict[str, tuple[str, str, bytes]]
-    syslog: bytes
+    syslog: InitVar[bytes]
     zone: str = "UTC"
     mtime: int = 1764800000
     cron_lines: bytes = field(init=False)  # the part of the syslog the probe sends
+    size: int = field(init=False)
+    head: str = field(init=False)  # the length and checksum of its first bytes, and its last
+    tail: str = field(init=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, syslog: bytes) -> None:
         self.cron_lines = b"".join(
             line
-            for line in self.syslog.splitlines(keepends=True)
+            for line in syslog.splitlines(keepends=True)
             if _CRON_LINE.search(line) and not _PAM_LINE.search(line)
         )
+        self.size = len(syslog)
+        self.head = f"{min(self.size, 1024)} {zlib.crc32(syslog[:1024])}"
+        self.tail = f"{min(self.size, 1024)} {zlib.crc32(syslog[-1024:])}"
 
 
 def answer(host: HostFiles, script: str, epoch: int) -> bytes:
     """The probe's answer to `script` (build_script's output) on this host, at host time `epoch`:
-    its facts, crontabs, the syslog's cron lines from the cursor the script gives, processes."""
+    its facts, crontabs, the syslog's cron lines (none past the cursor the script gives: the
+    log does not grow), processes."""
     marker = _MARKER.search(script)
     if marker is None:
         raise ValueError("not cronops' probe: no marker")
@@ -82,11 +90,8 @@ def answer(host: HostFiles, script: str, epoch: int) -> bytes:
         offset = _cursor_offset(script) if call == "readlog" else 0
         section(f"logfile {path}")
         sent = host.cron_lines if offset == 0 else b""
-        size = len(host.syslog)
-        head = f"{min(size, 1024)} {zlib.crc32(host.syslog[:1024])}"
-        tail = f"{min(size, 1024)} {zlib.crc32(host.syslog[-1024:])}"
-        header = f"log current {INODE} {offset} {head} - {path}"
-        section(header, sent, f"{len(sent)} {size - offset} 0 {tail}")
+        header = f"log current {INODE} {offset} {host.head} - {path}"
+        section(header, sent, f"{len(sent)} {host.size - offset} 0 {host.tail}")
     ps = "\n".join(
         f"{pid:7d} {ppid:7d} {user:<32} {3600:>7} {args}" for pid, ppid, user, args in PROCESSES
     )

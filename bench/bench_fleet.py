@@ -1,0 +1,306 @@
+"""Benchmark of a 1,000-host fleet: `cronops scan` against asyncssh servers serving each host's probe answer.
+
+Run from the repo root: `python bench/bench_fleet.py [--hosts 100,1000] [--runs-per-host 100]`. Prints, per
+fleet size, controller CPU per host (first scan and rescan), peak RSS, and wall time against a bare asyncssh
+loop running the same probe on the same servers, then how each grows from the smallest size to the largest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench_scan import (
+    CONCURRENCY,
+    alice_crontab,
+    cron_d_file,
+    cronops_scan,
+    installed_env,
+    make_syslog,
+    process_cpu,
+    root_crontab,
+    run_bare,
+    verdict,
+    warm_up,
+)
+from probe_answers import HostFiles, answer
+
+TARGETS = {
+    "rescan_ms_per_host": 5.0,  # controller CPU per host of a rescan, at most
+    "peak_rss_mb": 300.0,  # any scan's peak RSS, at most
+    "wall_ratio": 1.3,  # cronops wall / bare asyncssh wall on the same servers, at most
+}
+SERVERS = 2  # server processes, each serving a share of the hosts' ports
+# The hosts' ports: a free range on this machine, one port a host.
+BASE_PORT = int(os.environ.get("CRONOPS_BENCH_BASE_PORT", "42000"))
+
+
+def host_files(index: int, runs: int, end: datetime) -> HostFiles:
+    name = f"host{index:04d}"
+    return HostFiles(
+        name,
+        {
+            "/etc/cron.d/app": ("system", "-", cron_d_file().encode()),
+            "/var/spool/cron/crontabs/alice": ("user", "alice", alice_crontab().encode()),
+            "/var/spool/cron/crontabs/root": ("user", "root", root_crontab().encode()),
+        },
+        make_syslog(name, seed=index, end=end, runs=runs).encode(),
+    )
+
+
+# -- the servers --------------------------------------------------------------------------------
+
+
+def serve(work: Path, first: int, count: int, runs: int) -> None:
+    """One server process: hosts first..first+count-1, each on its own port."""
+    import asyncssh
+
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    hosts = {BASE_PORT + i: host_files(i, runs, end) for i in range(first, first + count)}
+    host_key = asyncssh.read_private_key(str(work / "host_key"))
+    authorized = asyncssh.read_authorized_keys(str(work / "client_key.pub"))
+
+    async def probe(process: asyncssh.SSHServerProcess) -> None:
+        port = process.channel.get_extra_info("sockname")[1]
+        script = await process.stdin.read()
+        process.stdout.write(answer(hosts[port], script.decode(), int(time.time())))
+        process.exit(0)
+
+    async def main() -> None:
+        for port in hosts:
+            await asyncssh.listen(
+                "127.0.0.1",
+                port,
+                server_host_keys=[host_key],
+                authorized_client_keys=authorized,
+                process_factory=probe,
+                encoding=None,
+                backlog=512,
+            )
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start_servers(work: Path, hosts: int, runs: int) -> list[subprocess.Popen]:
+    import asyncssh
+
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    host_key.write_private_key(str(work / "host_key"))
+    client_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key.write_private_key(str(work / "client_key"))
+    client_key.write_public_key(str(work / "client_key.pub"))
+    public = host_key.export_public_key().decode().strip()
+    lines = [f"[127.0.0.1]:{BASE_PORT + i} {public}" for i in range(hosts)]
+    (work / "known_hosts").write_text("\n".join(lines) + "\n")
+    share = -(-hosts // SERVERS)
+    servers = []
+    for first in range(0, hosts, share):
+        argv = [sys.executable, __file__, "--serve", str(work), str(first)]
+        argv += [str(min(share, hosts - first)), str(runs)]
+        servers.append(subprocess.Popen(argv, stdout=subprocess.PIPE, env=installed_env()))
+    for server in servers:
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != b"ready":
+            raise SystemExit("a server did not start")
+    return servers
+
+
+def inventory(work: Path, hosts: int) -> Path:
+    path = work / f"hosts-{hosts}.toml"
+    lines = [
+        "[defaults]",
+        'user = "root"',
+        f'identity_file = "{work / "client_key"}"',
+        f'known_hosts = "{work / "known_hosts"}"',
+        f"concurrency = {CONCURRENCY}",
+        "connect_timeout = 30",
+        "command_timeout = 120",
+    ]
+    for i in range(hosts):
+        lines += ["", "[[hosts]]", f'name = "host{i:04d}"', 'address = "127.0.0.1"']
+        lines.append(f"port = {BASE_PORT + i}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+def servers_cpu(servers: list[subprocess.Popen]) -> float:
+    return sum(process_cpu(server.pid) for server in servers)
+
+
+def size_figures(
+    work: Path, servers: list[subprocess.Popen], hosts: int, runs: int, repeat: int
+) -> dict:
+    """First scans, rescans and bare loops on the first `hosts` hosts: the figures per size."""
+    path = inventory(work, hosts)
+    figures: dict[str, list] = {"first": [], "rescan": [], "bare": [], "server_cpu": []}
+    for i in range(repeat):
+        print(f"{hosts} hosts, run {i + 1}: load {os.getloadavg()[0]:.2f}", flush=True)
+        db = work / f"history-{hosts}-{i}.db"
+        for key in ("first", "rescan"):
+            before = servers_cpu(servers)
+            done = cronops_scan(path, db, work, f"{key}-{hosts}-{i}", hosts)
+            figures["server_cpu"].append((key, servers_cpu(servers) - before))
+            figures[key].append(done)
+            m = done["m"]
+            print(f"  {key}: {m.wall_s:.2f} s wall, {m.cpu_s:.2f} s CPU, {m.maxrss_mb:.0f} MB")
+        before = servers_cpu(servers)
+        done = run_bare(path, work, hosts, with_probe=True)
+        figures["server_cpu"].append(("bare", servers_cpu(servers) - before))
+        figures["bare"].append(done)
+        print(f"  bare asyncssh: {done['m'].wall_s:.2f} s wall, {done['m'].cpu_s:.2f} s CPU")
+    return figures
+
+
+def summary(hosts: int, runs: int, figures: dict) -> dict:
+    def best(key: str, value) -> float:
+        return min(value(r) for r in figures[key])
+
+    def median(key: str, value) -> float:
+        return statistics.median(value(r) for r in figures[key])
+
+    cpu, wall, rss = (
+        (lambda r: r["m"].cpu_s),
+        (lambda r: r["m"].wall_s),
+        (lambda r: r["m"].maxrss_mb),
+    )
+    walls = [
+        f["m"].wall_s / b["m"].wall_s
+        for f, b in zip(figures["rescan"], figures["bare"], strict=True)
+    ]
+    firsts = [
+        f["m"].wall_s / b["m"].wall_s
+        for f, b in zip(figures["first"], figures["bare"], strict=True)
+    ]
+    server = {key: [s for k, s in figures["server_cpu"] if k == key] for key in ("first", "rescan")}
+    ok = all(r["ok"] for key in ("first", "rescan", "bare") for r in figures[key])
+    stored = all(r["new_runs"] == hosts * runs for r in figures["first"])
+    stored = stored and all(r["new_runs"] == 0 for r in figures["rescan"])
+    return {
+        "hosts": hosts,
+        "first_ms_per_host": (best("first", cpu) / hosts * 1e3, median("first", cpu) / hosts * 1e3),
+        "rescan_ms_per_host": (
+            best("rescan", cpu) / hosts * 1e3,
+            median("rescan", cpu) / hosts * 1e3,
+        ),
+        "first_us_per_run": (
+            best("first", cpu) / hosts / runs * 1e6,
+            median("first", cpu) / hosts / runs * 1e6,
+        ),
+        "peak_rss_mb": (
+            max(best("first", rss), best("rescan", rss)),
+            max(median("first", rss), median("rescan", rss)),
+        ),
+        "first_wall_s": (best("first", wall), median("first", wall)),
+        "rescan_wall_s": (best("rescan", wall), median("rescan", wall)),
+        "bare_wall_s": (best("bare", wall), median("bare", wall)),
+        "rescan_wall_ratio": (min(walls), statistics.median(walls)),
+        "first_wall_ratio": (min(firsts), statistics.median(firsts)),
+        "server_cpu_rescan_s": (min(server["rescan"]), statistics.median(server["rescan"])),
+        "server_cpu_first_s": (min(server["first"]), statistics.median(server["first"])),
+        "ok": ok,
+        "stored": stored,
+    }
+
+
+def report(sizes: list[dict]) -> None:
+    rows = [
+        (
+            "controller CPU per host, rescan, ms",
+            "rescan_ms_per_host",
+            "<= 5",
+            TARGETS["rescan_ms_per_host"],
+            True,
+        ),
+        ("controller CPU per host, first scan, ms", "first_ms_per_host", "", None, True),
+        ("controller CPU per run, first scan, µs", "first_us_per_run", "", None, True),
+        ("peak RSS of a scan, MB", "peak_rss_mb", "<= 300", TARGETS["peak_rss_mb"], True),
+        (
+            "rescan wall / bare asyncssh wall",
+            "rescan_wall_ratio",
+            "<= 1.3",
+            TARGETS["wall_ratio"],
+            True,
+        ),
+        ("first-scan wall / bare asyncssh wall", "first_wall_ratio", "", None, True),
+        ("rescan wall, s", "rescan_wall_s", "", None, False),
+        ("first-scan wall, s", "first_wall_s", "", None, False),
+        ("bare asyncssh wall (same probe), s", "bare_wall_s", "", None, False),
+        ("servers' CPU during a rescan, s", "server_cpu_rescan_s", "", None, False),
+        ("servers' CPU during a first scan, s", "server_cpu_first_s", "", None, False),
+    ]
+    print()
+    head = "".join(f"{str(s['hosts']) + ' hosts':>20}" for s in sizes)
+    print(f"{'figure (best; median)':<42}{head}  {'target':>8}  {'growth':>8}")
+    print("-" * (60 + 20 * len(sizes) + 10))
+    for name, key, target, limit, _ in rows:
+        cells = "".join(f"{s[key][0]:>11.2f}; {s[key][1]:>6.2f}" for s in sizes)
+        growth = sizes[-1][key][0] / sizes[0][key][0] if sizes[0][key][0] else float("nan")
+        judged = "" if limit is None else verdict(all(s[key][0] <= limit for s in sizes))
+        print(f"{name:<42}{cells}  {target:>8}  {growth:>7.2f}x  {judged}")
+    print(
+        "growth: the largest size's best over the smallest's. Wall bound by the servers: the scan's "
+        "wall is the bare loop's (ratio ~1) while the servers' CPU is what the wall spends"
+    )
+    for s in sizes:
+        if not s["ok"]:
+            print(f"WARNING: {s['hosts']} hosts: a scan or bare loop did not report every host ok")
+        if not s["stored"]:
+            print(f"WARNING: {s['hosts']} hosts: a first scan missed runs or a rescan stored some")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", default="100,1000", help="fleet sizes, comma-separated")
+    parser.add_argument("--runs-per-host", type=int, default=100, help="job starts per host's log")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each scenario per size")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        work, first, count, runs = args.serve
+        serve(Path(work), int(first), int(count), int(runs))
+        return 0
+    sizes = sorted(int(n) for n in args.hosts.split(","))
+    work = Path(tempfile.mkdtemp(prefix="cronops-bench-fleet-"))
+    started = time.perf_counter()
+    servers = start_servers(work, sizes[-1], args.runs_per_host)
+    try:
+        print(
+            f"{sizes[-1]} hosts ({args.runs_per_host} runs each) served by {len(servers)} asyncssh "
+            f"server processes, up in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        warm_up()
+        results = []
+        for hosts in sizes:
+            figures = size_figures(work, servers, hosts, args.runs_per_host, args.repeat)
+            results.append(summary(hosts, args.runs_per_host, figures))
+        report(results)
+        (work / "figures.json").write_text(json.dumps(results, indent=1))
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
