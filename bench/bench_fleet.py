@@ -39,9 +39,7 @@ TARGETS = {
     "peak_rss_mb": 300.0,  # any scan's peak RSS, at most
     "wall_ratio": 1.3,  # cronops wall / bare asyncssh wall on the same servers, at most
 }
-SERVERS = 2  # server processes, each serving a share of the hosts' ports
-# The hosts' ports: a free range on this machine, one port a host.
-BASE_PORT = int(os.environ.get("CRONOPS_BENCH_BASE_PORT", "42000"))
+SERVERS = 2  # server processes, each serving a share of the hosts (a port each)
 
 
 def host_files(index: int, runs: int, end: datetime) -> HostFiles:
@@ -61,11 +59,13 @@ def host_files(index: int, runs: int, end: datetime) -> HostFiles:
 
 
 def serve(work: Path, first: int, count: int, runs: int) -> None:
-    """One server process: hosts first..first+count-1, each on its own port."""
+    """One server process: hosts first..first+count-1, each on a port of its own, which it
+    prints once all listen."""
     import asyncssh
 
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
-    hosts = {BASE_PORT + i: host_files(i, runs, end) for i in range(first, first + count)}
+    files = [host_files(i, runs, end) for i in range(first, first + count)]
+    hosts: dict[int, HostFiles] = {}
     host_key = asyncssh.read_private_key(str(work / "host_key"))
     authorized = asyncssh.read_authorized_keys(str(work / "client_key.pub"))
 
@@ -76,23 +76,25 @@ def serve(work: Path, first: int, count: int, runs: int) -> None:
         process.exit(0)
 
     async def main() -> None:
-        for port in hosts:
-            await asyncssh.listen(
+        for host in files:
+            listener = await asyncssh.listen(
                 "127.0.0.1",
-                port,
+                0,
                 server_host_keys=[host_key],
                 authorized_client_keys=authorized,
                 process_factory=probe,
                 encoding=None,
                 backlog=512,
             )
-        print("ready", flush=True)
+            hosts[listener.get_port()] = host
+        print(json.dumps(list(hosts)), flush=True)
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
-def start_servers(work: Path, hosts: int, runs: int) -> list[subprocess.Popen]:
+def start_servers(work: Path, hosts: int, runs: int) -> tuple[list[subprocess.Popen], list[int]]:
+    """The server processes, and each host's port."""
     import asyncssh
 
     host_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -100,24 +102,27 @@ def start_servers(work: Path, hosts: int, runs: int) -> list[subprocess.Popen]:
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key.write_private_key(str(work / "client_key"))
     client_key.write_public_key(str(work / "client_key.pub"))
-    public = host_key.export_public_key().decode().strip()
-    lines = [f"[127.0.0.1]:{BASE_PORT + i} {public}" for i in range(hosts)]
-    (work / "known_hosts").write_text("\n".join(lines) + "\n")
     share = -(-hosts // SERVERS)
     servers = []
     for first in range(0, hosts, share):
         argv = [sys.executable, __file__, "--serve", str(work), str(first)]
         argv += [str(min(share, hosts - first)), str(runs)]
         servers.append(subprocess.Popen(argv, stdout=subprocess.PIPE, env=installed_env()))
+    ports = []
     for server in servers:
         assert server.stdout is not None
-        if server.stdout.readline().strip() != b"ready":
-            raise SystemExit("a server did not start")
-    return servers
+        try:
+            ports += json.loads(server.stdout.readline())
+        except json.JSONDecodeError:
+            raise SystemExit("a server did not start") from None
+    public = host_key.export_public_key().decode().strip()
+    lines = [f"[127.0.0.1]:{port} {public}" for port in ports]
+    (work / "known_hosts").write_text("\n".join(lines) + "\n")
+    return servers, ports
 
 
-def inventory(work: Path, hosts: int) -> Path:
-    path = work / f"hosts-{hosts}.toml"
+def inventory(work: Path, ports: list[int]) -> Path:
+    path = work / f"hosts-{len(ports)}.toml"
     lines = [
         "[defaults]",
         'user = "root"',
@@ -127,9 +132,9 @@ def inventory(work: Path, hosts: int) -> Path:
         "connect_timeout = 30",
         "command_timeout = 120",
     ]
-    for i in range(hosts):
+    for i, port in enumerate(ports):
         lines += ["", "[[hosts]]", f'name = "host{i:04d}"', 'address = "127.0.0.1"']
-        lines.append(f"port = {BASE_PORT + i}")
+        lines.append(f"port = {port}")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -142,10 +147,10 @@ def servers_cpu(servers: list[subprocess.Popen]) -> float:
 
 
 def size_figures(
-    work: Path, servers: list[subprocess.Popen], hosts: int, runs: int, repeat: int
+    work: Path, servers: list[subprocess.Popen], ports: list[int], hosts: int, repeat: int
 ) -> dict:
     """First scans, rescans and bare loops on the first `hosts` hosts: the figures per size."""
-    path = inventory(work, hosts)
+    path = inventory(work, ports[:hosts])
     figures: dict[str, list] = {"first": [], "rescan": [], "bare": [], "server_cpu": []}
     for i in range(repeat):
         print(f"{hosts} hosts, run {i + 1}: load {os.getloadavg()[0]:.2f}", flush=True)
@@ -277,7 +282,7 @@ def main() -> int:
     sizes = sorted(int(n) for n in args.hosts.split(","))
     work = Path(tempfile.mkdtemp(prefix="cronops-bench-fleet-"))
     started = time.perf_counter()
-    servers = start_servers(work, sizes[-1], args.runs_per_host)
+    servers, ports = start_servers(work, sizes[-1], args.runs_per_host)
     try:
         print(
             f"{sizes[-1]} hosts ({args.runs_per_host} runs each) served by {len(servers)} asyncssh "
@@ -287,7 +292,7 @@ def main() -> int:
         warm_up()
         results = []
         for hosts in sizes:
-            figures = size_figures(work, servers, hosts, args.runs_per_host, args.repeat)
+            figures = size_figures(work, servers, ports, hosts, args.repeat)
             results.append(summary(hosts, args.runs_per_host, figures))
         report(results)
         (work / "figures.json").write_text(json.dumps(results, indent=1))
