@@ -588,6 +588,8 @@ class Store(History):
 
         Inside the write transaction, a new row's rowid is past every rowid there was (SQLite
         takes the largest plus one), so no id need be looked up to count the new ones."""
+        if not rows:  # a rescan's usual case: not even the counting queries
+            return 0
         last = db.execute("select max(rowid) from runs").fetchone()[0] or 0
         for start in range(0, len(rows), RUNS_PER_STATEMENT):
             some = rows[start : start + RUNS_PER_STATEMENT]

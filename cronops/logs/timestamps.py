@@ -55,7 +55,11 @@ class Clock:
         if not hour or into is None:
             return self._syslog_slow(stamp)
         at = hour + into
-        self._remember(stamp, at)
+        # _remember, inlined: most stamps of a log with few runs a second are met once
+        cache = self.cache
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[stamp] = at
         return at
 
     def iso(self, stamp: str) -> datetime | None:

@@ -157,23 +157,13 @@ class SSHTransport:
             raise
 
     def _client_keys(self, identity_file: Path | None) -> Sequence[asyncssh.SSHKeyPair]:
-        """Private keys, read from disk once per scan rather than once per connection.
+        """Private keys, read from disk (and ~/.ssh looked at) once per scan rather than once
+        per connection.
 
         Without an identity_file, when there is an agent or an ~/.ssh/config (whose IdentityFile
         may differ per host), asyncssh picks the keys as ssh would."""
-        ssh_dir = Path("~/.ssh").expanduser()
-        if identity_file is None and (
-            os.environ.get("SSH_AUTH_SOCK") or (ssh_dir / "config").exists()
-        ):
-            return ()
         if identity_file not in self._keys:
-            if identity_file is not None:
-                paths = [identity_file]
-            else:
-                paths = [ssh_dir / n for n in DEFAULT_KEY_NAMES if (ssh_dir / n).exists()]
-            self._keys[identity_file] = (
-                asyncssh.load_keypairs([str(p) for p in paths]) if paths else ()
-            )
+            self._keys[identity_file] = _load_keys(identity_file)
         return self._keys[identity_file]
 
     def _known_hosts(self, host: Host) -> asyncssh.SSHKnownHosts:
@@ -196,6 +186,17 @@ class SSHTransport:
             with path.open("a", encoding="utf-8") as f:
                 f.write(line)
             self._known[path] = asyncssh.read_known_hosts(str(path))
+
+
+def _load_keys(identity_file: Path | None) -> Sequence[asyncssh.SSHKeyPair]:
+    ssh_dir = Path("~/.ssh").expanduser()
+    if identity_file is None and (os.environ.get("SSH_AUTH_SOCK") or (ssh_dir / "config").exists()):
+        return ()
+    if identity_file is not None:
+        paths = [identity_file]
+    else:
+        paths = [ssh_dir / n for n in DEFAULT_KEY_NAMES if (ssh_dir / n).exists()]
+    return asyncssh.load_keypairs([str(p) for p in paths]) if paths else ()
 
 
 async def _execute(
