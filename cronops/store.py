@@ -914,8 +914,12 @@ def _version(row: dict[str, Any], sha: str | None, seen_at: str) -> dict[str, An
 
 
 def _stored(values: Iterable[Any]) -> list[Any]:
-    """The values as SQLite can take them: a str that UTF-8 cannot encode becomes its bytes."""
-    return [_stored_value(value) for value in values]
+    """The values as SQLite can take them: a str that UTF-8 cannot encode becomes its bytes.
+    ASCII text, nearly every value, is passed over without a call."""
+    return [
+        value if type(value) is not str or value.isascii() else _stored_value(value)
+        for value in values
+    ]
 
 
 def _stored_value(value: Any) -> Any:
