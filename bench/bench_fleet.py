@@ -114,11 +114,18 @@ def start_servers(work: Path, hosts: int, runs: int) -> tuple[list[subprocess.Po
         try:
             ports += json.loads(server.stdout.readline())
         except json.JSONDecodeError:
+            stop_servers(servers)
             raise SystemExit("a server did not start") from None
     public = host_key.export_public_key().decode().strip()
     lines = [f"[127.0.0.1]:{port} {public}" for port in ports]
     (work / "known_hosts").write_text("\n".join(lines) + "\n")
     return servers, ports
+
+
+def stop_servers(servers: list[subprocess.Popen]) -> None:
+    for server in servers:
+        server.kill()
+        server.wait()
 
 
 def inventory(work: Path, ports: list[int]) -> Path:
@@ -297,9 +304,7 @@ def main() -> int:
         report(results)
         (work / "figures.json").write_text(json.dumps(results, indent=1))
     finally:
-        for server in servers:
-            server.kill()
-            server.wait()
+        stop_servers(servers)
         if args.keep:
             print(f"kept {work}")
         else:
