@@ -34,11 +34,6 @@ from bench_scan import (
 )
 from probe_answers import HostFiles, answer
 
-TARGETS = {
-    "rescan_ms_per_host": 5.0,  # controller CPU per host of a rescan, at most
-    "peak_rss_mb": 300.0,  # any scan's peak RSS, at most
-    "wall_ratio": 1.3,  # cronops wall / bare asyncssh wall on the same servers, at most
-}
 SERVERS = 2  # server processes, each serving a share of the hosts (a port each)
 
 
@@ -177,88 +172,66 @@ def size_figures(
     return figures
 
 
+def best_median(values: list[float]) -> tuple[float, float]:
+    return min(values), statistics.median(values)
+
+
 def summary(hosts: int, runs: int, figures: dict) -> dict:
-    def best(key: str, value) -> float:
-        return min(value(r) for r in figures[key])
+    """Each figure of one fleet size as (best, median) over the repeats."""
 
-    def median(key: str, value) -> float:
-        return statistics.median(value(r) for r in figures[key])
+    def of(key: str, field: str) -> list[float]:
+        return [getattr(r["m"], field) for r in figures[key]]
 
-    cpu, wall, rss = (
-        (lambda r: r["m"].cpu_s),
-        (lambda r: r["m"].wall_s),
-        (lambda r: r["m"].maxrss_mb),
-    )
-    walls = [
-        f["m"].wall_s / b["m"].wall_s
-        for f, b in zip(figures["rescan"], figures["bare"], strict=True)
-    ]
-    firsts = [
-        f["m"].wall_s / b["m"].wall_s
-        for f, b in zip(figures["first"], figures["bare"], strict=True)
-    ]
-    server = {key: [s for k, s in figures["server_cpu"] if k == key] for key in ("first", "rescan")}
-    ok = all(r["ok"] for key in ("first", "rescan", "bare") for r in figures[key])
+    def against_bare(key: str) -> list[float]:
+        pairs = zip(figures[key], figures["bare"], strict=True)
+        return [done["m"].wall_s / bare["m"].wall_s for done, bare in pairs]
+
+    def server(key: str) -> list[float]:
+        return [cpu for scan, cpu in figures["server_cpu"] if scan == key]
+
+    first_cpu, rescan_cpu = of("first", "cpu_s"), of("rescan", "cpu_s")
     stored = all(r["new_runs"] == hosts * runs for r in figures["first"])
-    stored = stored and all(r["new_runs"] == 0 for r in figures["rescan"])
     return {
         "hosts": hosts,
-        "first_ms_per_host": (best("first", cpu) / hosts * 1e3, median("first", cpu) / hosts * 1e3),
-        "rescan_ms_per_host": (
-            best("rescan", cpu) / hosts * 1e3,
-            median("rescan", cpu) / hosts * 1e3,
+        "rescan_ms_per_host": best_median([cpu / hosts * 1e3 for cpu in rescan_cpu]),
+        "first_ms_per_host": best_median([cpu / hosts * 1e3 for cpu in first_cpu]),
+        "first_us_per_run": best_median([cpu / hosts / runs * 1e6 for cpu in first_cpu]),
+        "peak_rss_mb": best_median(
+            list(map(max, of("first", "maxrss_mb"), of("rescan", "maxrss_mb")))
         ),
-        "first_us_per_run": (
-            best("first", cpu) / hosts / runs * 1e6,
-            median("first", cpu) / hosts / runs * 1e6,
-        ),
-        "peak_rss_mb": (
-            max(best("first", rss), best("rescan", rss)),
-            max(median("first", rss), median("rescan", rss)),
-        ),
-        "first_wall_s": (best("first", wall), median("first", wall)),
-        "rescan_wall_s": (best("rescan", wall), median("rescan", wall)),
-        "bare_wall_s": (best("bare", wall), median("bare", wall)),
-        "rescan_wall_ratio": (min(walls), statistics.median(walls)),
-        "first_wall_ratio": (min(firsts), statistics.median(firsts)),
-        "server_cpu_rescan_s": (min(server["rescan"]), statistics.median(server["rescan"])),
-        "server_cpu_first_s": (min(server["first"]), statistics.median(server["first"])),
-        "ok": ok,
-        "stored": stored,
+        "rescan_wall_ratio": best_median(against_bare("rescan")),
+        "first_wall_ratio": best_median(against_bare("first")),
+        "rescan_wall_s": best_median(of("rescan", "wall_s")),
+        "first_wall_s": best_median(of("first", "wall_s")),
+        "bare_wall_s": best_median(of("bare", "wall_s")),
+        "server_cpu_rescan_s": best_median(server("rescan")),
+        "server_cpu_first_s": best_median(server("first")),
+        "ok": all(r["ok"] for key in ("first", "rescan", "bare") for r in figures[key]),
+        "stored": stored and all(r["new_runs"] == 0 for r in figures["rescan"]),
     }
 
 
+ROWS = [  # (what, key, target, limit: at most)
+    ("controller CPU per host, rescan, ms", "rescan_ms_per_host", "<= 5", 5.0),
+    ("controller CPU per host, first scan, ms", "first_ms_per_host", "", None),
+    ("controller CPU per run, first scan, µs", "first_us_per_run", "", None),
+    ("peak RSS of a scan, MB", "peak_rss_mb", "<= 300", 300.0),
+    ("rescan wall / bare asyncssh wall", "rescan_wall_ratio", "<= 1.3", 1.3),
+    ("first-scan wall / bare asyncssh wall", "first_wall_ratio", "", None),
+    ("rescan wall, s", "rescan_wall_s", "", None),
+    ("first-scan wall, s", "first_wall_s", "", None),
+    ("bare asyncssh wall (same probe), s", "bare_wall_s", "", None),
+    ("servers' CPU during a rescan, s", "server_cpu_rescan_s", "", None),
+    ("servers' CPU during a first scan, s", "server_cpu_first_s", "", None),
+]
+
+
 def report(sizes: list[dict]) -> None:
-    rows = [
-        (
-            "controller CPU per host, rescan, ms",
-            "rescan_ms_per_host",
-            "<= 5",
-            TARGETS["rescan_ms_per_host"],
-            True,
-        ),
-        ("controller CPU per host, first scan, ms", "first_ms_per_host", "", None, True),
-        ("controller CPU per run, first scan, µs", "first_us_per_run", "", None, True),
-        ("peak RSS of a scan, MB", "peak_rss_mb", "<= 300", TARGETS["peak_rss_mb"], True),
-        (
-            "rescan wall / bare asyncssh wall",
-            "rescan_wall_ratio",
-            "<= 1.3",
-            TARGETS["wall_ratio"],
-            True,
-        ),
-        ("first-scan wall / bare asyncssh wall", "first_wall_ratio", "", None, True),
-        ("rescan wall, s", "rescan_wall_s", "", None, False),
-        ("first-scan wall, s", "first_wall_s", "", None, False),
-        ("bare asyncssh wall (same probe), s", "bare_wall_s", "", None, False),
-        ("servers' CPU during a rescan, s", "server_cpu_rescan_s", "", None, False),
-        ("servers' CPU during a first scan, s", "server_cpu_first_s", "", None, False),
-    ]
     print()
     head = "".join(f"{str(s['hosts']) + ' hosts':>20}" for s in sizes)
     print(f"{'figure (best; median)':<42}{head}  {'target':>8}  {'growth':>8}")
     print("-" * (60 + 20 * len(sizes) + 10))
-    for name, key, target, limit, _ in rows:
+    for name, key, target, limit in ROWS:
         cells = "".join(f"{s[key][0]:>11.2f}; {s[key][1]:>6.2f}" for s in sizes)
         growth = sizes[-1][key][0] / sizes[0][key][0] if sizes[0][key][0] else float("nan")
         judged = "" if limit is None else verdict(all(s[key][0] <= limit for s in sizes))
