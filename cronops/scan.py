@@ -74,10 +74,16 @@ async def probe_fleet(
     *,
     crontabs: bool = True,
     logs: Callable[[Host], probe.LogRequest] | None = None,
+    unstored: asyncio.Semaphore | None = None,
 ) -> AsyncIterator[HostReport]:
-    """Probe every host; `logs` says, per host, which logs to read and from where."""
+    """Probe every host; `logs` says, per host, which logs to read and from where.
+
+    With `unstored`, a host is asked only once it grants a place: the caller releases one for
+    each answer it is done with, so answers never pile up faster than they are stored."""
 
     async def ask(host: Host) -> HostReport:
+        if unstored is not None:
+            await unstored.acquire()
         try:
             request = logs(host) if logs else None
             return await probe_host(host, connector, crontabs=crontabs, logs=request)
@@ -159,9 +165,15 @@ async def scan_fleet(
         )
 
     answers: asyncio.Queue[HostReport | None] = asyncio.Queue()
+    # Hosts being asked or answered and not stored yet: each holds its answer (up to
+    # probe.LOG_SEND_BYTES of log) and its parse. Unbounded, a writer slower than the network
+    # held most of a fleet at once (1,000 hosts of 1,000 runs each: 353 MB at the peak).
+    unstored = asyncio.Semaphore(concurrency + GROUP_HOSTS)
 
     async def probe_all() -> None:
-        async for report in probe_fleet(hosts, connector, concurrency, logs=log_request):
+        async for report in probe_fleet(
+            hosts, connector, concurrency, logs=log_request, unstored=unstored
+        ):
             answers.put_nowait(report)
         answers.put_nowait(None)
 
@@ -170,9 +182,12 @@ async def scan_fleet(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cronops-store") as writer:
         try:
             while reports := await _answered(answers):
-                for outcome in await loop.run_in_executor(
+                outcomes = await loop.run_in_executor(
                     writer, record_group, store, reports, since, started, clock
-                ):
+                )
+                for _ in reports:
+                    unstored.release()
+                for outcome in outcomes:
                     yield outcome
         finally:
             prober.cancel()

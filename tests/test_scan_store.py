@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,15 +19,17 @@ from cronops.logs import ClockContext, parse_lines
 from cronops.policy import PolicyBook
 from cronops.runs import Run
 from cronops.scan import (
+    GROUP_HOSTS,
     HostReport,
     _run_row,
     cron_family,
     probe_host,
     record_group,
     record_host_checks,
+    scan_fleet,
 )
 from cronops.store import PAGE_BYTES, RUN_COLUMNS, RUNS_PER_STATEMENT, Store, run_key
-from cronops.transport import HostStatus, connector
+from cronops.transport import Connector, HostStatus, Reply, connector
 
 NOW = datetime.now(UTC)
 SINCE = NOW - timedelta(days=8)
@@ -318,3 +321,47 @@ def test_a_cronie_host_with_no_runs_yet_reads_cron_tz(tmp_path):
     quiet = probe.ProbeResult(facts, crontabs=result.crontabs, processes=[])
     record_group(store, [HostReport(host, HostStatus.OK, None, 1.0, quiet)], SINCE, NOW)
     assert store.host_facts([host])["rocky"].cron_family == "cronie"
+
+
+class Answering:
+    """A transport whose hosts answer the probe at once with their facts alone."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def run(self, host, command, stdin=b"", *, on_output=None, timeout=None):
+        self.asked += 1
+        tag = "@@" + stdin.decode().split("M='@@", 1)[1].split("@@'", 1)[0] + "@@"
+        facts = f"hostname={host.name}\nepoch={int(NOW.timestamp())}\nzone=UTC\n"
+        stdout = f"{tag} meta\n{facts}\n{tag} end {len(facts)}\n{tag} done 1\n".encode()
+        return Reply(host, HostStatus.OK, stdout=stdout, exit_status=0)
+
+    async def close(self) -> None:
+        return None
+
+
+class SlowWriter(Store):
+    """A store that takes a while over each host, and counts the hosts stored."""
+
+    def __init__(self, path, transport: Answering):
+        super().__init__(path)
+        self.transport = transport
+        self.stored = 0
+        self.most_waiting = 0  # hosts asked and not stored yet, at the most
+
+    def write_scan(self, db, scan):
+        self.most_waiting = max(self.most_waiting, self.transport.asked - self.stored)
+        time.sleep(0.005)
+        super().write_scan(db, scan)
+        self.stored += 1
+
+
+async def test_answers_never_pile_up_faster_than_they_are_stored(tmp_path):
+    """A writer slower than the hosts: without a bound, the whole fleet's answers (up to
+    probe.LOG_SEND_BYTES of log each) waited in memory at once."""
+    transport = Answering()
+    store = SlowWriter(tmp_path / "history.db", transport)
+    hosts = [Host(name=f"h{n}", address="x", transport="fake") for n in range(120)]
+    outcomes = [o async for o in scan_fleet(hosts, store, Connector({"fake": transport}), 4)]
+    assert len(outcomes) == 120 and all(o.ok for o in outcomes)
+    assert store.most_waiting <= 4 + GROUP_HOSTS
