@@ -13,7 +13,7 @@ from dataclasses import InitVar, dataclass, field
 _CRON_LINE = re.compile(rb" (?:/usr/sbin/)?(?:cron|crond|crontab)(?:\[[0-9]+\])?: ", re.IGNORECASE)
 _PAM_LINE = re.compile(rb" (?:/usr/sbin/)?(?:cron|crond)(?:\[[0-9]+\])?: pam_", re.IGNORECASE)
 _MARKER = re.compile(r"M='@@([^@']+)@@'")
-_LOG_CALL = re.compile(r"^(firstlog|readlog|autologs) (\S+)", re.MULTILINE)
+_LOG_CALL = re.compile(r"^(firstlog|readlog|autologs) (.*)$", re.MULTILINE)
 SYSLOG = "/var/log/syslog"
 INODE = 131077
 # A Debian 12 host's process list as `ps -eo pid=,ppid=,user:32=,etimes=,args=` prints it: cron
@@ -85,8 +85,11 @@ def answer(host: HostFiles, script: str, epoch: int) -> bytes:
     section("meta", facts.encode() + b"\n")
     for path, (kind, owner, text) in host.crontabs.items():
         section(f"file {kind} {owner} {host.mtime} {path}", text)
-    for call, path in _LOG_CALL.findall(script):
-        path = path if call != "autologs" else SYSLOG
+    for call, args in _LOG_CALL.findall(script):
+        # autologs SINCE [FOLLOWED...]: a first read of each cron log not followed yet
+        if call == "autologs" and SYSLOG in args.split()[1:]:
+            continue
+        path = SYSLOG if call == "autologs" else args.split()[0]
         offset = _cursor_offset(script) if call == "readlog" else 0
         section(f"logfile {path}")
         sent = host.cron_lines if offset == 0 else b""
