@@ -5,7 +5,9 @@ Run from the repo root: `python bench/bench_tui.py [--hosts 500] [--entries 1000
 `build_10x`: one executemany over a generator, the run indexes made after the rows). Builds the history in a temp dir (rows straight into the Store's tables), then drives
 the app headless. Targets: first paint < 1 s; a filter keystroke < 100 ms, the filter alone and the
 whole keystroke as the test driver sees it (the Input, the filter, Textual's repaint, and the driver's
-own wait for the app to go idle, which a keystroke that changes nothing shows: keystroke_baseline)."""
+own wait for the app to go idle, which a keystroke that changes nothing shows: keystroke_baseline).
+The findings a scan would have stored are judged once at build time (incidents.judge_scanned, a batch
+of hosts at a time); the Problems view complete (stored findings read and shown): target < 0.5 s."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ sys.path.insert(0, str(REPO))
 
 from textual.worker import WorkerState  # noqa: E402
 
+from cronops.incidents import judge_scanned  # noqa: E402
 from cronops.inventory import Host, Inventory  # noqa: E402
+from cronops.policy import PolicyBook  # noqa: E402
 from cronops.store import Store, iso  # noqa: E402
 from cronops.tui import CronopsApp  # noqa: E402
 from cronops.tui.widgets.rowtable import RowTable  # noqa: E402
@@ -31,8 +35,11 @@ from cronops.tui.widgets.rowtable import RowTable  # noqa: E402
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SCHEDULES = ("*/5 * * * *", "*/15 * * * *", "0 * * * *", "30 2 * * *", "0 4 * * 0", "17 */6 * * *")
 COMMANDS = ("/usr/local/bin/backup", "rsync -a /srv/ mirror:/srv/", "/opt/report.sh", "logrotate")
+SCAN_WINDOW = timedelta(days=8)
+JUDGE_BATCH = 16  # hosts a scan stores (and judges) in one transaction, at most
 TARGETS = {
     "first_paint_s": 1.0,
+    "problems_complete_s": 0.5,
     "filter_ms": 100.0,
     "keystroke_painted_ms_median": 100.0,
     "keystroke_painted_ms_max": 100.0,
@@ -101,8 +108,16 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
                 "pid, source, dialect, trigger) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,
             )
+    inventory = Inventory(path.parent / "hosts.toml", [Host(n, n) for n in names])
+    tick = time.perf_counter()
+    for start in range(0, hosts, JUDGE_BATCH):  # as a scan's groups of hosts would
+        with store.transaction() as db:
+            batch = inventory.hosts[start : start + JUDGE_BATCH]
+            judge_scanned(store, db, batch, PolicyBook(), NOW - SCAN_WINDOW, NOW)
+    stored = len(store.incidents(["open"], now=NOW))
+    print(f"judged and stored {stored} open findings in {time.perf_counter() - tick:.1f}s")
     store.close()
-    return Inventory(path.parent / "hosts.toml", [Host(n, n) for n in names])
+    return inventory
 
 
 def build_10x(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
@@ -187,6 +202,12 @@ async def measure(
     async with app.run_test(size=(200, 50)) as pilot:
         jobs = app.query_one("#jobs-view RowTable", RowTable)
         problems = app.query_one("#problems-view RowTable", RowTable)
+        # Problems, where the app opens, is read first: complete once its table holds the
+        # stored findings (the fleet's entries are read meanwhile, on the loading thread).
+        while not problems.row_count:
+            await asyncio.sleep(0.005)
+        figures["problems_complete_s"] = time.perf_counter() - started
+        figures["problems"] = problems.row_count
         while not jobs.row_count:
             await asyncio.sleep(0.005)
         await pilot.pause()
@@ -194,7 +215,7 @@ async def measure(
         while app.fleet is None or not app.fleet.whole:  # a big fleet: a screenful came first
             await asyncio.sleep(0.005)
         figures["all_entries_s"] = time.perf_counter() - started
-        # The audit judges on a worker thread meanwhile: how does the UI answer in that time?
+        # Entry states are judged in a worker meanwhile: how does the UI answer in that time?
         busy = []
         for key in ("3", "1", "2"):
             tick = time.perf_counter()
@@ -207,8 +228,7 @@ async def measure(
                 break
             await asyncio.sleep(0.01)
         await pilot.pause()
-        figures["problems_judged_s"] = time.perf_counter() - started
-        figures["problems"] = problems.row_count
+        figures["states_judged_s"] = time.perf_counter() - started
         await pilot.press("2", "slash")
         view = app.query_one("#jobs-view")
         typed, fills, keys = "", [], []

@@ -36,6 +36,7 @@ from cronops.crontab import (
     split_percent,
 )
 from cronops.inventory import Host
+from cronops.policy import PolicyBook
 from cronops.runs import OUTPUT_LINES_KEPT
 from cronops.scan import Clock, entry_matcher, scan_fleet, utc_now
 from cronops.schedule import never_runs
@@ -334,7 +335,12 @@ def _change(action: str, target: Target, after: str) -> Change:
 
 
 async def apply(
-    change: Change, connector: Connector, store: Store, who: str, clock: Clock = utc_now
+    change: Change,
+    connector: Connector,
+    store: Store,
+    who: str,
+    clock: Clock = utc_now,
+    policy: PolicyBook | None = None,
 ) -> Done:
     """Write the change if the host's crontab is still what it was based on; verify; record."""
     crontab = change.crontab
@@ -384,7 +390,7 @@ async def apply(
             else f"backup {backup}",
         }
     )
-    await _rescan(change.host, connector, store, clock)
+    await _rescan(change.host, connector, store, clock, policy)
     return Done(
         action_id, f"{change.action}: {crontab.source} written and verified", new_id, backup
     )
@@ -1236,6 +1242,7 @@ async def kill_run(
     *,
     grace: float | None = None,
     clock: Clock = utc_now,
+    policy: PolicyBook | None = None,
 ) -> Done:
     """TERM to the run's process group, KILL after `grace` seconds (default: the host's
     kill_grace) if any of it is left; checked gone; recorded in the audit trail and, on the run
@@ -1257,7 +1264,7 @@ async def kill_run(
         detail = f"could not signal {group} ({stopped.failed}): it may still run"
         return _killed(store, trail, "failed", detail, target, run)
     # Scanned first: the history then holds the run's start line, and no longer its process.
-    await _rescan(host, connector, store, clock)
+    await _rescan(host, connector, store, clock, policy)
     if stopped.signum is None:
         detail = f"pid {run.pid} had ended already: nothing was signalled"
         return _killed(store, trail, "ok", detail, target, run)
@@ -1314,9 +1321,12 @@ def _stamp(moment: datetime) -> str:
 # -- shared helpers ------------------------------------------------------------------------
 
 
-async def _rescan(host: Host, connector: Connector, store: Store, clock: Clock) -> None:
-    """Scan the host again, so the history shows what the action changed there."""
-    async for _ in scan_fleet([host], store, connector, 1, clock=clock):
+async def _rescan(
+    host: Host, connector: Connector, store: Store, clock: Clock, policy: PolicyBook | None
+) -> None:
+    """Scan the host again, so the history shows what the action changed there (and, with the
+    inventory's policy, its stored findings: a pause resolves them)."""
+    async for _ in scan_fleet([host], store, connector, 1, clock=clock, policy=policy):
         pass
 
 

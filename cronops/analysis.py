@@ -83,7 +83,7 @@ from cronops import wording
 from cronops.changes import BY_CRONOPS, Change
 from cronops.crontab import PauseInfo, StoredCrontab
 from cronops.durations import around, baseline, percentile
-from cronops.kinds import SEVERITIES
+from cronops.kinds import LATER_RUN_STARTED, LATER_RUN_SUCCEEDED, SEVERITIES
 from cronops.lint import REJECTED, lint_host
 from cronops.policy import Policy, PolicyBook, in_spans
 from cronops.records import CRON, EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
@@ -793,7 +793,33 @@ class _Judge:
             summary=text.summary,
             streak=len(streak),
             streak_since=streak[0].started_at.astimezone(self.zone) if streak else None,
+            over=None if streak else self._over(kind, tally.last),
         )
+
+    def _over(self, kind: str, last: float) -> str | None:
+        """Why a finding still in the window no longer stands: a run after its last occurrence
+        that is not itself one (a failed job's later run that did not fail: its streak is
+        empty), by how the latest such run ended; None while it stands. hung and
+        pause_expired are judged as they are now, so they stand while they are found."""
+        if kind in ("missed", "late"):
+            # A run for a later expected time than the last one missed (or started late).
+            expected = self.expected or ()
+            later = bisect_right(expected, last)
+            if later == len(expected):
+                return None
+            after = expected[later] - START_SLACK_S
+        elif kind in ("failed", "slow", "overlap"):
+            after = last
+        else:
+            return None
+        runs = [r for r, start in zip(self.runs, self.starts, strict=True) if start > after]
+        if kind == "slow":
+            runs = [r for r in runs if r.ended_at is not None]  # one still going may be slow too
+        if not runs:
+            return None
+        if run_outcome(runs[-1], self.processes) == OK:
+            return LATER_RUN_SUCCEEDED
+        return LATER_RUN_STARTED
 
     def _absence_basis(self) -> wording.Absence:
         view, entry = self.view, self.entry

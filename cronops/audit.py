@@ -1,7 +1,8 @@
 """The audit: what the history holds about the chosen hosts, handed to the judge, as one result.
 
-Reads the history (after a scan, usually) and returns the findings; and the entries with what
-their states are judged by, for the Jobs view and `cronops jobs`.
+Reads the history (after a scan, usually) and returns the findings, judged now or as the scans
+stored them (incidents); and the entries with what their states are judged by, for the Jobs view
+and `cronops jobs`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from cronops.analysis import CrontabEvidence, entry_status, entry_zone, judge
+from cronops.analysis import (
+    CrontabEvidence,
+    entry_status,
+    entry_zone,
+    every_finding,
+    judge,
+    worst_first,
+)
 from cronops.changes import Change, timeline
-from cronops.inventory import Host, Inventory
+from cronops.inventory import Host
 from cronops.policy import PolicyBook
 from cronops.records import (
     EntryStatus,
@@ -40,15 +48,18 @@ class AuditResult:
     since: datetime
     until: datetime
     hosts: list[HostFacts]
-    entries: dict[str, JobEntry]
+    entries: dict[str, JobEntry]  # by id: every entry judged, or (stored) those with findings
     findings: list[Finding]
     runs_checked: int
+    entries_checked: int
     # A window reaching past the retention: the days there, folded into counts (not judged).
     folded: list[RunDay] = field(default_factory=list)
+    # Read from stored findings: each one's incident id, by (host, entry id, kind).
+    incident_ids: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
 
 
 def run_audit(
-    history: History, inventory: Inventory, hosts: Sequence[Host], since: datetime, now: datetime
+    history: History, policy: PolicyBook, hosts: Sequence[Host], since: datetime, now: datetime
 ) -> AuditResult:
     facts = list(history.host_facts(hosts).values())
     names = [host.name for host in hosts]
@@ -56,9 +67,7 @@ def run_audit(
     runs = history.runs(names, since - RUN_HISTORY)
     running = history.processes(names)
     crontabs = CrontabEvidence(history.crontabs_now(names), read_changes(history, names, since))
-    findings = judge(
-        facts, entries, runs, running, inventory.policy, now=now, since=since, crontabs=crontabs
-    )
+    findings = judge(facts, entries, runs, running, policy, now=now, since=since, crontabs=crontabs)
     return AuditResult(
         generated_at=now,
         since=since,
@@ -68,6 +77,7 @@ def run_audit(
         findings=findings,
         runs_checked=sum(1 for r in runs if r.started_at >= since),
         folded=history.run_days(names, since.astimezone(UTC).date()),
+        entries_checked=len(entries),
     )
 
 
@@ -82,6 +92,31 @@ def read_changes(history: History, names: Sequence[str], since: datetime) -> lis
         history.crontab_actions(names, start),
         history.first_scans(names),
         since,
+    )
+
+
+def stored_audit(
+    history: History, hosts: Sequence[Host], since: datetime, now: datetime
+) -> AuditResult:
+    """The audit as the last scans judged it: the hosts' standing findings (open or
+    acknowledged, whenever they last happened: none is over yet), in a few index lookups where
+    judging reads a month of runs (~10 s for a million); `since` counts the runs checked."""
+    facts = list(history.host_facts(hosts).values())
+    names = [host.name for host in hosts]
+    standing = history.incident_findings(["open", "acknowledged"], names, now)
+    # Only the entries the findings name: reading all of a big fleet's is most of the time.
+    about = {f.entry_id for _, finding in standing for f in every_finding([finding]) if f.entry_id}
+    return AuditResult(
+        generated_at=now,
+        since=since,
+        until=now,
+        hosts=facts,
+        entries={e.id: e for e in history.entries_by_id(sorted(about))},
+        findings=sorted((f for _, f in standing), key=worst_first),
+        runs_checked=history.run_count(names, since),
+        entries_checked=history.entry_count(names),
+        incident_ids={(i.host, i.entry_id, i.kind): i.id for i, _ in standing},
+        folded=history.run_days(names, since.astimezone(UTC).date()),
     )
 
 

@@ -184,7 +184,44 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=AUDIT_EPILOG,
     )
     audit.add_argument(
-        "--no-scan", action="store_true", help="judge the history as it is, without scanning first"
+        "--no-scan",
+        action="store_true",
+        help="do not scan: report the findings the last scans stored that stand (open or "
+        "acknowledged, whenever they last happened; `cronops findings` lists them all)",
+    )
+    findings = command(
+        "findings",
+        cmd_findings,
+        "list the stored findings: open, acknowledged, resolved",
+        "Each scan judges the hosts it scanned and stores their findings with a lifecycle: "
+        "open (since when, last seen, runs affected, failures in a row), acknowledged (by "
+        "whom, when, a note, until when), resolved (when and why: a later run succeeded, the "
+        "host answered again, the entry was paused, removed or changed). One finding per "
+        "host, entry (or the host itself) and kind, worst first; its ID is what `cronops ack` "
+        "takes. Reads the history database only.",
+        epilog=FINDINGS_EPILOG,
+    )
+    findings.add_argument(
+        "--state",
+        action="append",
+        choices=("open", "acknowledged", "resolved"),
+        help="only findings in this state (repeatable; default: open and acknowledged)",
+    )
+    ack = command(
+        "ack",
+        cmd_ack,
+        "acknowledge a stored finding: someone is on it",
+        "Acknowledge the finding with this id (as `cronops findings` lists it), with an "
+        "optional note and end: it stays acknowledged until it is resolved, or until --until "
+        "(then it reads open again). A new episode of it (it resolved and came back) is open "
+        "again. Recorded in the audit trail (`cronops log`).",
+        formats=("text", "json"),
+        epilog=ACK_EPILOG,
+    )
+    ack.add_argument("finding", type=int, metavar="FINDING", help="the finding's id")
+    ack.add_argument("--note", "-n", metavar="TEXT", help="what is being done about it")
+    ack.add_argument(
+        "--until", type=until_arg, metavar="WHEN", help="until when: a duration (4h) or a date-time"
     )
     command(
         "lint",
@@ -375,6 +412,21 @@ exit codes:
   2  usage or inventory error (nothing was checked)
 
 Use it from cron or a monitoring check:  cronops audit --format json --fail-on critical
+"""
+
+
+FINDINGS_EPILOG = """\
+exit codes:
+  0  listed (findings or none)
+  2  usage or inventory error (nothing was read)
+"""
+
+
+ACK_EPILOG = """\
+exit codes:
+  0  acknowledged
+  1  refused: the finding is resolved (nothing to acknowledge)
+  2  usage or inventory error, or no finding with this id
 """
 
 
@@ -575,7 +627,9 @@ async def _scan(
     window = min(window, inventory.retention)
     try:
         with FleetProgress(len(hosts), "Scanning", plain_lines=True) as progress:
-            async for outcome in scan_fleet(hosts, store, fleet, inventory.concurrency, window):
+            async for outcome in scan_fleet(
+                hosts, store, fleet, inventory.concurrency, window, policy=inventory.policy
+            ):
                 by_name[outcome.host.name] = outcome
                 progress.done(outcome)
     finally:
@@ -614,7 +668,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if not args.no_scan:
             fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
             asyncio.run(_scan(inventory, hosts, store, fleet, args.window))
-        result = _audit(store, inventory, hosts, args.since, local_now())
+            result = _audit(store, inventory, hosts, args.since, local_now())
+        else:
+            from cronops.audit import stored_audit
+
+            now = local_now()
+            result = stored_audit(store, hosts, _since(args.since, now), now)
     finally:
         store.close()
     return _print_audit(result, args)
@@ -625,8 +684,11 @@ def _audit(
 ) -> AuditResult:
     from cronops.audit import run_audit
 
-    start = since if isinstance(since, datetime) else now - since
-    return run_audit(store, inventory, hosts, start, now)
+    return run_audit(store, inventory.policy, hosts, _since(since, now), now)
+
+
+def _since(since: timedelta | datetime, now: datetime) -> datetime:
+    return since if isinstance(since, datetime) else now - since
 
 
 def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
@@ -647,6 +709,49 @@ def _print_audit(result: AuditResult, args: argparse.Namespace) -> int:
     # A job's missed runs folded under its host's finding still fail `--fail-on missed`.
     failing = any(args.fail_on(f) for f in every_finding(result.findings))
     return EXIT_ATTENTION if failing else EXIT_OK
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    from cronops import report
+
+    _, hosts = open_inventory(args)
+    store = open_store(args)
+    try:
+        states = args.state or ["open", "acknowledged"]
+        incidents = store.incidents(states, [h.name for h in hosts], local_now())
+    finally:
+        store.close()
+    if args.format == "json":
+        report.print_json(report.findings_json(incidents))
+    else:
+        from cronops import tables  # rich, for a person at a terminal
+
+        tables.console().print(tables.findings_table(incidents, states))
+    return EXIT_OK
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    from cronops import report
+    from cronops.actions import actor
+    from cronops.visible import visible
+
+    open_inventory(args)  # the same inventory errors as every command
+    store = open_store(args)
+    try:
+        incident = store.acknowledge(args.finding, actor(), args.note, args.until, local_now())
+    except LookupError as exc:
+        print(f"cronops ack: {exc} (`cronops findings` lists them)", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(visible(f"cronops ack: {exc}"), file=sys.stderr)
+        return EXIT_ATTENTION
+    finally:
+        store.close()
+    if args.format == "json":
+        report.print_json(report.incident_json(incident))
+    else:
+        print(visible(report.acknowledged(incident)))
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -782,12 +887,12 @@ def cmd_action(args: argparse.Namespace) -> int:
     from cronops.transport import connector
     from cronops.visible import visible
 
-    _, hosts = open_inventory(args)
+    inventory, hosts = open_inventory(args)
     store = open_store(args)
     fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
     watch = RerunWatch(ask=not args.yes and sys.stdin.isatty(), show=args.format != "json")
     try:
-        done = asyncio.run(_act(args, hosts, store, fleet, watch))
+        done = asyncio.run(_act(args, inventory, hosts, store, fleet, watch))
     except actions.ActionError as exc:
         # The host's words (its error, the crontab's diff) are quoted: made visible.
         print(visible(f"cronops {args.command}: {exc}"), file=sys.stderr)
@@ -823,12 +928,14 @@ class NotConfirmed(Exception):
     pass
 
 
-async def _act(args, hosts: list[Host], store: Store, fleet, watch: RerunWatch) -> actions.Done:
+async def _act(
+    args, inventory: Inventory, hosts: list[Host], store: Store, fleet, watch: RerunWatch
+) -> actions.Done:
     from cronops import actions
 
     who = actions.actor()
     try:
-        return await _act_on(args, hosts, store, fleet, watch, who)
+        return await _act_on(args, inventory, hosts, store, fleet, watch, who)
     except actions.ActionError as exc:
         actions.record_refusal(store, who, args.command, args.entry, exc)
         raise
@@ -837,8 +944,16 @@ async def _act(args, hosts: list[Host], store: Store, fleet, watch: RerunWatch) 
 
 
 async def _act_on(
-    args, hosts: list[Host], store: Store, fleet, watch: RerunWatch, who: str
+    args,
+    inventory: Inventory,
+    hosts: list[Host],
+    store: Store,
+    fleet,
+    watch: RerunWatch,
+    who: str,
 ) -> actions.Done:
+    """Plan, confirm and carry out the action; the host's rescan after a change or a kill
+    judges its stored findings with the inventory's policy."""
     from cronops import actions
 
     if args.command == "undo":
@@ -851,7 +966,9 @@ async def _act_on(
             grace = args.grace.total_seconds() if args.grace else None
             where = f"kill {target.entry.id} on {target.host.name}"
             _confirm(args, f"{where}:\n{kill.question(run, grace)}?")
-            return await actions.kill_run(kill, run, fleet, store, who, grace=grace)
+            return await actions.kill_run(
+                kill, run, fleet, store, who, grace=grace, policy=inventory.policy
+            )
         if args.command == "rerun":
             _confirm(args, _rerun_question(target))
             with watch.catching():
@@ -871,7 +988,7 @@ async def _act_on(
     _confirm(
         args, f"{change.diff()}\n{change.action} {change.entry_id} on {change.host.name}{what}?"
     )
-    return await actions.apply(change, fleet, store, who)
+    return await actions.apply(change, fleet, store, who, policy=inventory.policy)
 
 
 def _plan(args, target: actions.Target, who: str) -> actions.Change:

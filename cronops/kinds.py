@@ -63,3 +63,13 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "crontab_errors": WARNING,
 }
 TIERS = {"critical": -1, "normal": 0, "low": 1}  # a job's steps along SEVERITIES
+
+# Why a stored finding (an incident) was resolved: the judge says the first two of a finding
+# still in its window (Finding.over), the lifecycle the others of a finding no longer judged.
+LATER_RUN_SUCCEEDED = "a later run succeeded"
+LATER_RUN_STARTED = "a later run started"  # its outcome is not known (the log writes no ends)
+HOST_ANSWERED = "the host answered again"
+ENTRY_PAUSED = "the entry was paused"
+ENTRY_REMOVED = "the entry was removed"
+ENTRY_CHANGED = "the entry was changed"
+NO_LONGER_SEEN = "no longer seen"

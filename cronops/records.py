@@ -1,5 +1,5 @@
 """The records every layer shares: a host's state, an entry, a run, a running process, a log
-cursor, a finding.
+cursor, a finding and its stored lifecycle (an incident).
 
 The store returns them, the judge takes and gives them, the views and reports show them. Plain
 data: no SQL, no textual, no judging (a scan loads this module, and must not load the judge).
@@ -129,6 +129,40 @@ class Finding:
     streak_since: datetime | None = None  # the first of them started
     # A host finding's job findings that it explains (cron stopped: its jobs' missed runs).
     jobs: list[Finding] = field(default_factory=list)
+    # Why it no longer stands though still in the window (kinds.LATER_RUN_*: a later run
+    # succeeded after the failures); None while it stands. Stored findings resolve by it.
+    over: str | None = None
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A finding's stored lifecycle; one row per identity (host, entry_id or None for
+    host-level, kind)."""
+
+    id: int
+    host: str
+    entry_id: str | None
+    kind: str
+    severity: str  # "critical" | "warning" | "info" (current)
+    state: str  # "open" | "acknowledged" | "resolved"
+    first_seen: datetime  # first ever seen (UTC, our clock)
+    opened_at: datetime  # start of the current episode (== first_seen unless it reopened)
+    last_seen: datetime  # last scan that judged it present
+    count: int  # runs affected, as the last scan judged them (its window)
+    streak: int  # failed: failures in a row; 0 otherwise
+    streak_since: datetime | None
+    summary: str
+    detail: str
+    evidence: str
+    runbook: str | None
+    jobs: tuple[str, ...]  # a host-level incident: the entry ids it stopped (cron down: its jobs)
+    # The last resolution, kept when it reopens (opened_at - resolved_at is the flap gap).
+    resolved_at: datetime | None
+    resolved_why: str | None  # kinds.LATER_RUN_SUCCEEDED, HOST_ANSWERED, ENTRY_PAUSED, ...
+    ack_by: str | None
+    ack_at: datetime | None
+    ack_note: str | None
+    ack_until: datetime | None  # an expired ack reads as "open" again
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # for the hints only: `cronops scan` must not load the judgin
     from cronops.audit import AuditResult, Jobs
     from cronops.changes import Change
     from cronops.lint import LintNote
-    from cronops.records import EntryStatus, Finding, JobEntry, RunDay
+    from cronops.records import EntryStatus, Finding, Incident, JobEntry, RunDay
     from cronops.retention import Pruned
 
 
@@ -180,13 +180,43 @@ def _finding_json(finding: Finding, audit: AuditResult) -> dict[str, Any]:
     }
 
 
+def findings_json(incidents: Sequence[Incident]) -> dict[str, Any]:
+    return {"findings": [incident_json(i) for i in incidents]}
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    """A stored finding for scripts: every field of the record, times in ISO 8601 (UTC)."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in vars(incident).items()
+    } | {"jobs": list(incident.jobs)}
+
+
+def streak_note(incident: Incident) -> str:
+    """`failed 7 times in a row since 11-28`; "" for an incident without a streak."""
+    if not incident.streak or incident.streak_since is None:
+        return ""
+    return f"failed {incident.streak} times in a row since {incident.streak_since:%m-%d}"
+
+
+def acknowledged(incident: Incident) -> str:
+    """What `cronops ack` says it did: which finding, by whom, until when, the note."""
+    job = f" {incident.entry_id}" if incident.entry_id else ""
+    until = f" until {incident.ack_until:%Y-%m-%d %H:%M %Z}" if incident.ack_until else ""
+    note = f": {incident.ack_note}" if incident.ack_note else ""
+    return (
+        f"acknowledged finding {incident.id} ({incident.severity} {incident.kind} on "
+        f"{incident.host}{job}, {incident.summary}) as {incident.ack_by}{until}{note}"
+    )
+
+
 def audit_headline(audit: AuditResult) -> str:
     counts = {s: sum(1 for f in audit.findings if f.severity == s) for s in SEVERITIES}
     problems = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
     down = sum(1 for h in audit.hosts if h.status != "ok")
     hosts = f"{len(audit.hosts)} hosts" + (f" ({down} not reachable)" if down else "")
     headline = (
-        f"{problems} across {hosts}, {len(audit.entries)} entries and {audit.runs_checked} runs "
+        f"{problems} across {hosts}, {audit.entries_checked} entries and {audit.runs_checked} runs "
         f"checked since {audit.since:%Y-%m-%d %H:%M %Z}"
     )
     if audit.folded:

@@ -39,6 +39,8 @@ from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 if TYPE_CHECKING:
     import sqlite3
 
+    from cronops.policy import PolicyBook
+
 DEFAULT_WINDOW = timedelta(days=8)
 GROUP_HOSTS = 16  # hosts stored in one transaction, at most
 ERROR_CHARS = 200  # of an exception's text in a host's error: enough to say what went wrong
@@ -147,8 +149,12 @@ async def scan_fleet(
     concurrency: int,
     window: timedelta = DEFAULT_WINDOW,
     clock: Clock = utc_now,
+    policy: PolicyBook | None = None,
 ) -> AsyncIterator[HostScan]:
     """Scan every host and store what it says; yields each host's outcome once it is stored.
+    With the inventory's `policy`, the hosts are judged again as they are stored, and their
+    stored findings (incidents) updated in the same transaction; without, they are left for
+    the next scan that has it.
 
     Parsing and storing run on one worker thread, in the order hosts answer, so the event loop
     keeps serving the other connections (and their timeouts) meanwhile. The hosts that answered
@@ -183,7 +189,7 @@ async def scan_fleet(
         try:
             while reports := await _answered(answers):
                 outcomes = await loop.run_in_executor(
-                    writer, record_group, store, reports, since, started, clock
+                    writer, record_group, store, reports, since, started, clock, policy
                 )
                 for _ in reports:
                     unstored.release()
@@ -248,10 +254,12 @@ def record_group(
     since: datetime,
     started: datetime,
     clock: Clock = utc_now,
+    policy: PolicyBook | None = None,
 ) -> list[HostScan]:
     """Parse each host's answer, then store them all in one transaction, each host in its own
     savepoint: a host is stored whole or not at all, and one that fails is undone alone (its
-    host row and scan then record only that the scan failed).
+    host row and scan then record only that the scan failed). With a `policy`, the hosts'
+    incidents are then judged again in that transaction (`_judge_safely`).
 
     One commit per group rather than per host: the index pages that every host's runs touch are
     written once, which was a third of a first scan's storing."""
@@ -259,7 +267,10 @@ def record_group(
         digests = [_digest_safely(store, report, since, clock) for report in reports]
     try:
         with store.transaction() as db:
-            return [_write_safely(store, db, digest, started) for digest in digests]
+            outcomes = [_write_safely(store, db, digest, started) for digest in digests]
+            if policy is not None:
+                _judge_safely(store, db, outcomes, policy, since, clock())
+            return outcomes
     except Exception as exc:  # the commit itself failed: nothing of the group is stored
         return [_not_stored(report.host, exc) for report in reports]
 
@@ -303,6 +314,26 @@ def _write_safely(
         with contextlib.suppress(Exception), store.savepoint(db):
             _write(store, db, digest, started)
     return digest.outcome
+
+
+def _judge_safely(
+    store: Store,
+    db: sqlite3.Connection,
+    outcomes: list[HostScan],
+    policy: PolicyBook,
+    since: datetime,
+    now: datetime,
+) -> None:
+    """Update the hosts' incidents, in their own savepoint: the scan's data is kept if judging
+    fails (the next scan judges the same hosts again), and each host's outcome says so."""
+    from cronops.incidents import judge_scanned  # the judge: only for scans that store findings
+
+    try:
+        with store.savepoint(db):
+            judge_scanned(store, db, [outcome.host for outcome in outcomes], policy, since, now)
+    except Exception as exc:
+        for outcome in outcomes:
+            outcome.error = f"{outcome.error or ''} findings not updated: {exc!r}".strip()
 
 
 def _failed(host: Host, exc: Exception, now: str | None) -> _Digest:

@@ -1,4 +1,5 @@
-"""The local history: hosts, crontabs and entries (with their versions), runs, log cursors, scans.
+"""The local history: hosts, crontabs and entries (with their versions), runs, log cursors, scans,
+and the stored findings (incidents).
 
 SQLite in WAL mode; sqlite-utils declares the tables. One host's scan is written in one IMMEDIATE
 transaction, so a crash or a rerun never duplicates or loses a run, and two cronops processes wait
@@ -14,17 +15,29 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import fields
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
+from zoneinfo import ZoneInfo
 
 from cronops.changes import CronopsEdit, CrontabEdit
 from cronops.crontab import PauseInfo, StoredCrontab
+from cronops.kinds import SEVERITIES
 from cronops.locations import private_file
 from cronops.probe import resolve_zone
-from cronops.records import HostFacts, JobEntry, LogCursor, RunDay, RunningJob, RunRecord
+from cronops.records import (
+    Finding,
+    HostFacts,
+    Incident,
+    JobEntry,
+    LogCursor,
+    RunDay,
+    RunningJob,
+    RunRecord,
+)
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -198,9 +211,19 @@ class History:
         found = self.rows(f"{_ENTRIES} where e.id = ?", [entry_id])
         return _job_entry(found[0]) if found else None
 
-    def entry_count(self) -> int:
-        """How many entries the fleet has now."""
-        return self.db.execute("select count(*) from entries where present = 1").fetchone()[0]
+    def entries_by_id(self, entry_ids: Sequence[str]) -> list[JobEntry]:
+        """The present entries with these ids."""
+        rows = self.rows(
+            f"{_ENTRIES} where e.present = 1 and e.id in ({_marks(entry_ids)})", entry_ids
+        )
+        return [_job_entry(row) for row in rows]
+
+    def entry_count(self, hosts: Sequence[str] | None = None) -> int:
+        """How many entries these hosts (the fleet: None) have now."""
+        among = "" if hosts is None else f"and host in ({_marks(hosts)})"
+        return self.db.execute(
+            f"select count(*) from entries where present = 1 {among}", list(hosts or ())
+        ).fetchone()[0]
 
     def runs(self, hosts: Sequence[str], since: datetime) -> list[RunRecord]:
         """The hosts' runs that started at or after `since`."""
@@ -209,6 +232,13 @@ class History:
             [*hosts, iso(since)],
         )
         return [_run(row) for row in rows]
+
+    def run_count(self, hosts: Sequence[str], since: datetime) -> int:
+        """How many runs of the hosts started at or after `since` (one index range each)."""
+        return self.db.execute(
+            f"select count(*) from runs where host in ({_marks(hosts)}) and started_at >= ?",
+            [*hosts, iso(since)],
+        ).fetchone()[0]
 
     def recent_runs(
         self, hosts: Sequence[str], count: int, limit: int = -1
@@ -426,6 +456,46 @@ class History:
         ).fetchone()
         return _moment(found[0]) if found else None
 
+    # -- stored findings ---------------------------------------------------------------------
+
+    def incidents(
+        self,
+        states: Sequence[str] | None = None,
+        hosts: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[Incident]:
+        """The incidents in these states (as read at `now`, the wall clock by default: an
+        acknowledgement past its `until` reads as open) of these hosts; worst first (severity,
+        then the latest opened first)."""
+        return [incident for incident, _ in self.incident_findings(states, hosts, now)]
+
+    def incident(self, incident_id: int, now: datetime | None = None) -> Incident | None:
+        """The incident with this id, its state as read at `now` (see `incidents`)."""
+        rows = self.rows(f"{_INCIDENTS} where id = ?", [_read_state(now), incident_id])
+        return _incident(rows[0]) if rows else None
+
+    def incident_findings(
+        self,
+        states: Sequence[str] | None = None,
+        hosts: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[tuple[Incident, Finding]]:
+        """`incidents`, each with the finding the judge last gave (its evidence, its times in
+        the job's zone and, under a host's, its jobs' findings), for the views that show it."""
+        where, params = ["1 = 1"], [_read_state(now)]
+        if states is not None:
+            where.append(f"state_now in ({_marks(states)})")
+            params += states
+        if hosts is not None:
+            where.append(f"host in ({_marks(hosts)})")
+            params += hosts
+        rows = self.rows(
+            f"select * from ({_INCIDENTS}) where {' and '.join(where)} "
+            f"order by {_SEVERITY_RANK}, opened_at desc, id",
+            params,
+        )
+        return [(_incident(row), _finding(json.loads(row["finding"]))) for row in rows]
+
 
 class Store(History):
     """The history opened for writing: its schema steps and every write, besides every read."""
@@ -492,6 +562,74 @@ class Store(History):
             self.write_runs(db, list(runs))
             _insert(db, "actions", [action])
             return db.execute("select last_insert_rowid()").fetchone()[0]
+
+    def acknowledge(
+        self,
+        incident_id: int,
+        by: str,
+        note: str | None,
+        until: datetime | None,
+        now: datetime,
+    ) -> Incident:
+        """Acknowledge a standing incident (until its next episode, or `until`), and say so in
+        the audit trail; LookupError for an unknown id, ValueError for a resolved one."""
+        with self.transaction() as db:
+            incident = self.incident(incident_id, now)
+            if incident is None:
+                raise LookupError(f"no finding with id {incident_id}")
+            if incident.state == "resolved":
+                why = f"{incident.resolved_why} at {iso(incident.resolved_at)}"
+                raise ValueError(f"finding {incident_id} is resolved ({why})")
+            db.execute(
+                "update incidents set state = 'acknowledged', ack_by = ?, ack_at = ?, "
+                "ack_note = ?, ack_until = ? where id = ?",
+                _stored([by, iso(now), note, iso(until), incident_id]),
+            )
+            until_text = f", until {iso(until)}" if until else ""
+            trail = {
+                "at": iso(now),
+                "actor": by,
+                "host": incident.host,
+                "entry_id": incident.entry_id,
+                "action": "ack",
+                "result": "ok",
+                "detail": f"finding {incident_id} ({incident.kind}){until_text}: {note or ''}",
+            }
+            _insert(db, "actions", [trail])
+        acknowledged = self.incident(incident_id, now)
+        assert acknowledged is not None
+        return acknowledged
+
+    def entry_changes(
+        self, db: sqlite3.Connection, entry_ids: Sequence[str]
+    ) -> dict[str, datetime]:
+        """When each entry's line last changed (a new version: schedule, command, commented
+        out, paused...), by id; entries never changed since first seen are left out."""
+        rows = _dicts(
+            db,
+            f"select entry_id, max(seen_at) as at from entry_versions "
+            f"where entry_id in ({_marks(entry_ids)}) group by entry_id "
+            "having count(*) > 1",
+            entry_ids,
+        )
+        return {row["entry_id"]: _moment(row["at"]) for row in rows}
+
+    def write_incidents(
+        self, db: sqlite3.Connection, changes: Iterable[tuple[Incident, Finding | None]]
+    ) -> None:
+        """New incidents (id 0) inserted, others updated; with a finding, it is stored too."""
+        for incident, finding in changes:
+            row = _incident_row(incident)
+            if finding is not None:
+                row["finding"] = json.dumps(_finding_json(finding))
+            if incident.id:
+                sets = ", ".join(f"{column} = ?" for column in row)
+                db.execute(
+                    f"update incidents set {sets} where id = ?",
+                    _stored([*row.values(), incident.id]),
+                )
+            else:
+                _insert(db, "incidents", [row])
 
     def last_scan(self, db: sqlite3.Connection, host: str) -> dict[str, Any] | None:
         """The host's latest scan (its status and error); None before its first."""
@@ -786,6 +924,107 @@ def _run_day(row: dict[str, Any]) -> RunDay:
         p95=took(row["p95_s"]),
         longest=took(row["max_s"]),
     )
+
+
+# An incident's state as read: an acknowledgement past its `until` (the parameter: now) is open.
+_INCIDENTS = """
+    select *, case when state = 'acknowledged' and ack_until is not null and ack_until <= ?
+        then 'open' else state end as state_now
+    from incidents
+"""
+_SEVERITY_RANK = "case severity {} else {} end".format(
+    " ".join(f"when '{severity}' then {rank}" for rank, severity in enumerate(SEVERITIES)),
+    len(SEVERITIES),
+)
+
+
+def _read_state(now: datetime | None) -> str:
+    return iso(now or datetime.now(UTC))
+
+
+def _incident(row: dict[str, Any]) -> Incident:
+    return Incident(
+        id=row["id"],
+        host=row["host"],
+        entry_id=row["entry_id"],
+        kind=row["kind"],
+        severity=row["severity"],
+        state=row["state_now"],
+        first_seen=_moment(row["first_seen"]),
+        opened_at=_moment(row["opened_at"]),
+        last_seen=_moment(row["last_seen"]),
+        count=row["count"],
+        streak=row["streak"],
+        streak_since=from_iso(row["streak_since"]),
+        summary=row["summary"],
+        detail=row["detail"],
+        evidence=row["evidence"],
+        runbook=row["runbook"],
+        jobs=tuple(json.loads(row["jobs"] or "[]")),
+        resolved_at=from_iso(row["resolved_at"]),
+        resolved_why=row["resolved_why"],
+        ack_by=row["ack_by"],
+        ack_at=from_iso(row["ack_at"]),
+        ack_note=row["ack_note"],
+        ack_until=from_iso(row["ack_until"]),
+    )
+
+
+def _incident_row(incident: Incident) -> dict[str, Any]:
+    return {
+        "host": incident.host,
+        "entry_id": incident.entry_id,
+        "kind": incident.kind,
+        "severity": incident.severity,
+        "state": incident.state,
+        "first_seen": iso(incident.first_seen),
+        "opened_at": iso(incident.opened_at),
+        "last_seen": iso(incident.last_seen),
+        "count": incident.count,
+        "streak": incident.streak,
+        "streak_since": iso(incident.streak_since),
+        "summary": incident.summary,
+        "detail": incident.detail,
+        "evidence": incident.evidence,
+        "runbook": incident.runbook,
+        "jobs": json.dumps(list(incident.jobs)),
+        "resolved_at": iso(incident.resolved_at),
+        "resolved_why": incident.resolved_why,
+        "ack_by": incident.ack_by,
+        "ack_at": iso(incident.ack_at),
+        "ack_note": incident.ack_note,
+        "ack_until": iso(incident.ack_until),
+    }
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    """The judge's finding as the views show it: every field, times in ISO with their offset
+    and the job's zone by name, the jobs under it likewise."""
+    data = {field.name: getattr(finding, field.name) for field in fields(Finding)}
+    for name in _FINDING_TIMES:
+        data[name] = data[name].isoformat() if data[name] else None
+    return data | {
+        "zone": _zone_name(finding.last_at.tzinfo),
+        "jobs": [_finding_json(job) for job in finding.jobs],
+    }
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    name = data.pop("zone")
+    zone = ZoneInfo(name) if name else None  # else each time keeps its offset
+    for name in _FINDING_TIMES:
+        at = from_iso(data[name])
+        data[name] = at.astimezone(zone) if at is not None and zone is not None else at
+    return Finding(**data | {"jobs": [_finding(job) for job in data["jobs"]]})
+
+
+_FINDING_TIMES = ("first_at", "last_at", "streak_since")
+
+
+def _zone_name(zone: tzinfo | None) -> str | None:
+    """An IANA zone's key, so a stored time reads in its zone again (with its name and DST)."""
+    key = getattr(zone, "key", None)
+    return key if isinstance(key, str) else None
 
 
 def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
@@ -1204,6 +1443,45 @@ def _add_run_days(db: Database) -> None:
     db.execute("create index idx_runs_kept on runs (host) where folded = 1")
 
 
+def _add_incidents(db: Database) -> None:
+    """Stored findings: one row per identity (host, entry or none for the host's own, kind),
+    its lifecycle (open, acknowledged, resolved) and the judge's latest finding (JSON)."""
+    db.table("incidents").create(
+        {
+            "id": int,
+            "host": str,
+            "entry_id": str,
+            "kind": str,
+            "severity": str,
+            "state": str,
+            "first_seen": str,
+            "opened_at": str,
+            "last_seen": str,
+            "count": int,
+            "streak": int,
+            "streak_since": str,
+            "summary": str,
+            "detail": str,
+            "evidence": str,
+            "runbook": str,
+            "jobs": str,  # JSON: the entry ids under a host's incident
+            "resolved_at": str,
+            "resolved_why": str,
+            "ack_by": str,
+            "ack_at": str,
+            "ack_note": str,
+            "ack_until": str,
+            "finding": str,  # JSON: the judge's finding, with its jobs' findings under it
+        },
+        pk="id",
+    )
+    # One row per identity; a host's own incidents have no entry (NULLs are never equal).
+    db.execute(
+        "create unique index incidents_identity on incidents (host, ifnull(entry_id, ''), kind)"
+    )
+    db.table("incidents").create_index(["state"])
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -1212,5 +1490,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     5: _add_log_cursor_checks,
     6: _add_cron_family,
     7: _add_run_days,
+    8: _add_incidents,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from cronops.changes import BY_SCAN
 from cronops.labels import ago, short_command, short_job
-from cronops.report import audit_headline, job_label, paused_note, scan_totals
+from cronops.report import audit_headline, job_label, paused_note, scan_totals, streak_note
 from cronops.scan import HostReport, HostScan
 from cronops.schedule import describe
 from cronops.transport import HostStatus
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from cronops.audit import AuditResult
     from cronops.changes import Change
     from cronops.lint import LintNote
-    from cronops.records import JobEntry
+    from cronops.records import Incident, JobEntry
 
 
 JOBS_LISTED = 5  # of the jobs under a host's finding, on the one-line audit (--verbose: all)
@@ -262,6 +262,51 @@ def _job(finding: Finding, audit: AuditResult, width: int) -> str:
     if width < 30:
         return escape(short_command(visible(entry.command), width))
     return escape(short_job(entry.user, entry.command, width))
+
+
+def findings_table(incidents: Sequence[Incident], states: Sequence[str]) -> Table | str:
+    """The stored findings, worst first: id, state, severity, host, job, kind, since when and
+    what (the summary, a failure's streak, who acknowledged it or why it resolved)."""
+    if not incidents:
+        return f"No {' or '.join(states)} findings."
+    table = Table(title=f"{len(incidents)} findings", title_justify="left")
+    for column in ("ID", "STATE", "SEVERITY", "HOST", "JOB", "KIND", "SINCE", "WHAT"):
+        table.add_column(column, no_wrap=column not in ("JOB", "WHAT"))
+    for incident in incidents:
+        table.add_row(
+            str(incident.id),
+            incident.state,
+            f"[{SEVERITY_STYLE[incident.severity]}]{incident.severity}[/]",
+            shown(incident.host),
+            shown(_incident_job(incident)),
+            incident.kind,
+            f"{incident.opened_at.astimezone():%m-%d %H:%M}",
+            shown(_incident_what(incident)),
+        )
+    return table
+
+
+def _incident_job(incident: Incident) -> str:
+    if incident.jobs:
+        return f"{len(incident.jobs)} jobs: {', '.join(incident.jobs[:JOBS_LISTED])}" + (
+            ", …" if len(incident.jobs) > JOBS_LISTED else ""
+        )
+    return incident.entry_id or "(host)"
+
+
+def _incident_what(incident: Incident) -> str:
+    parts = [incident.summary, streak_note(incident)]
+    if incident.state == "acknowledged":
+        until = (
+            f" until {incident.ack_until.astimezone():%m-%d %H:%M}" if incident.ack_until else ""
+        )
+        note = f": {incident.ack_note}" if incident.ack_note else ""
+        parts.append(f"acknowledged by {incident.ack_by}{until}{note}")
+    elif incident.state == "resolved" and incident.resolved_at is not None:
+        parts.append(
+            f"resolved {incident.resolved_at.astimezone():%m-%d %H:%M}: {incident.resolved_why}"
+        )
+    return "; ".join(part for part in parts if part)
 
 
 def actions_table(actions: Sequence[dict[str, Any]]) -> Table:

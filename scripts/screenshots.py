@@ -109,7 +109,7 @@ def audit(demo) -> None:
     store = Store(demo.db_path)
     try:
         hosts = demo.inventory.hosts
-        result = run_audit(store, demo.inventory, hosts, NOW - timedelta(hours=24), NOW)
+        result = run_audit(store, demo.inventory.policy, hosts, NOW - timedelta(hours=24), NOW)
     finally:
         store.close()
     out = Console(width=SIZE[0], record=True, file=io.StringIO(), highlight=False)

@@ -1,7 +1,8 @@
 """A history filled the way a scan fills it, from made-up probe answers: no host needed.
 
 For the tests of commands that read the history (lint, changes): each `scan` stores one host's
-crontabs and cron log lines through the scan's own parsing and writing (record_group).
+crontabs and cron log lines through the scan's own parsing and writing (record_group);
+`judge_stored` stores the findings of a history written straight into the tables.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cronops import probe
+from cronops.incidents import judge_scanned
 from cronops.inventory import Host
+from cronops.policy import PolicyBook
 from cronops.scan import HostReport, record_group
 from cronops.store import Store
 from cronops.transport import HostStatus
 
 SPOOL = "/var/spool/cron/crontabs"
+WINDOW = timedelta(days=8)  # a scan's, by default
 
 
 def scan(
@@ -29,9 +33,11 @@ def scan(
     log: str = "",
     mtimes: dict[str, datetime] | None = None,
     unreadable: list[str] | None = None,
+    policy: PolicyBook | None = None,
 ) -> None:
     """One successful scan of `host` at `at`: its crontab files (path -> text; a path under
-    the spool is a user's crontab), the ones there but unreadable, and its cron log's lines."""
+    the spool is a user's crontab), the ones there but unreadable, and its cron log's lines;
+    with a `policy`, the host's stored findings are judged too, as `cronops scan` does."""
     tz = ZoneInfo(zone)
     facts = probe.ProbeFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
     files = [
@@ -53,10 +59,24 @@ def scan(
     report = HostReport(Host(name=host, address="127.0.0.1"), HostStatus.OK, None, 1.0, result)
     store = Store(db)
     try:
-        (outcome,) = record_group(store, [report], at - timedelta(days=8), at, clock=lambda: at)
+        since = at - WINDOW
+        (outcome,) = record_group(store, [report], since, at, lambda: at, policy)
     finally:
         store.close()
     assert outcome.ok, outcome.error
+
+
+def judge_stored(
+    db: Path, hosts: list[Host], policy: PolicyBook, now: datetime, window: timedelta = WINDOW
+) -> None:
+    """What a scan of `hosts` at `now` does after storing them: judge them, and store their
+    findings (for histories written straight into the store's tables)."""
+    store = Store(db)
+    try:
+        with store.transaction() as sql:
+            judge_scanned(store, sql, hosts, policy, now - window, now)
+    finally:
+        store.close()
 
 
 def inventory(path: Path, *hosts: str) -> Path:

@@ -459,6 +459,22 @@ def test_a_streak_ends_at_a_run_that_did_not_fail_and_passes_over_one_still_runn
     assert failed.streak == len(runs) - 1
 
 
+def test_a_finding_a_later_run_put_right_is_over_while_still_in_the_window():
+    runs = [run(r.started_at, status=1) for r in daily()]
+    job = entry("0 3 * * *")
+    assert only(judged([job], runs), "failed").over is None
+    recovered = [*runs[:-1], run(runs[-1].started_at, status=0)]
+    assert only(judged([job], recovered), "failed").over == "a later run succeeded"
+    # Where the log writes no ends, a later start is all that is known.
+    started = [*runs[:-1], run(runs[-1].started_at, took=None, status=None)]
+    assert only(judged([job], started), "failed").over == "a later run started"
+    # A missed run stands until a run for a later expected time starts.
+    skipped = daily(skip=[(NOW - timedelta(days=2)).date()])
+    assert only(judged([job], skipped), "missed").over == "a later run succeeded"
+    last_missed = daily(skip=[NOW.date()])
+    assert only(judged([job], last_missed), "missed").over is None
+
+
 def test_debian_default_log_level_runs_give_no_failed_or_slow_and_say_so():
     # Debian cron at -L 1 logs starts only: no end, no exit status.
     facts = host(ends_logged=False, failures_logged=False)

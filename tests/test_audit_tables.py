@@ -22,7 +22,7 @@ def audit_of(history):
     path, inventory = history
     store = Store(path)
     try:
-        return run_audit(store, inventory, inventory.hosts, NOW - timedelta(hours=24), NOW)
+        return run_audit(store, inventory.policy, inventory.hosts, NOW - timedelta(hours=24), NOW)
     finally:
         store.close()
 

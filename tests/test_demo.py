@@ -67,7 +67,7 @@ async def demo(tmp_path_factory) -> Scanned:
         store = Store(fleet.db_path)
         first = await scan(fleet, store, NOW)
         second = await scan(fleet, store, NOW)
-    audit = run_audit(store, fleet.inventory, fleet.inventory.hosts, NOW - fleet.window, NOW)
+    audit = run_audit(store, fleet.inventory.policy, fleet.inventory.hosts, NOW - fleet.window, NOW)
     yield Scanned(fleet, store, first, second, audit, digest, home, real_home)
     store.close()
 
@@ -193,7 +193,9 @@ async def test_an_hour_later_cron_has_run_on_and_the_problems_stay(demo):
     ]
     scans = await scan(demo.fleet, demo.store, later, troubled)
     assert sum(s.new_runs for s in scans) > 20
-    audit = run_audit(demo.store, demo.fleet.inventory, troubled, later - demo.fleet.window, later)
+    audit = run_audit(
+        demo.store, demo.fleet.inventory.policy, troubled, later - demo.fleet.window, later
+    )
     found: dict[str, set[str]] = {h.name: set() for h in troubled}
     for finding in every_finding(audit.findings):
         found[finding.host].add(finding.kind)

@@ -42,7 +42,7 @@ def test_core_module_does_not_import_textual(module):
 
 # Each of these costs tens of milliseconds of CPU at every start of the command.
 HEAVY = {"asyncio", "asyncssh", "rich", "sqlite_utils", "textual"}
-JUDGING_AND_ACTING = {"cronops.actions", "cronops.analysis", "cronops.audit", "cronops.tui"}
+ACTING = {"cronops.actions", "cronops.tui"}
 
 
 def modules_after(code: str) -> set[str]:
@@ -82,7 +82,7 @@ def test_host_statuses_and_reports_do_not_load_asyncssh():
     assert packages(loaded) & {"asyncssh", "rich", "textual"} == set()
 
 
-def test_a_scan_loads_neither_the_judging_nor_the_actions(tmp_path):
+def test_a_scan_loads_the_judge_but_not_the_actions(tmp_path):
     # A host whose port refuses at once: the scan runs through, and loads all it ever loads.
     inventory = tmp_path / "hosts.toml"
     inventory.write_text('[[hosts]]\nname = "closed"\naddress = "127.0.0.1"\nport = 1\n')
@@ -91,7 +91,9 @@ def test_a_scan_loads_neither_the_judging_nor_the_actions(tmp_path):
     loaded = modules_after(scan)
     assert {"asyncssh", "sqlite_utils", "cronops.scan", "cronops.store"} <= loaded
     assert db.exists()
-    assert loaded & JUDGING_AND_ACTING == set()
+    # A scan judges the hosts it stored (their stored findings), and acts on none.
+    assert {"cronops.analysis", "cronops.incidents"} <= loaded
+    assert loaded & ACTING == set()
     # JSON for a script, no terminal to draw on: neither rich nor textual
     assert packages(loaded) & {"rich", "textual"} == set()
     # sqlite-utils declared the tables; the next scan finds them there

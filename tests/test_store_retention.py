@@ -266,8 +266,8 @@ def test_a_window_past_the_retention_counts_the_folded_days(store):
     prune(store, NOW)
     inventory = Inventory(Path("hosts.toml"), [Host("alpha", "10.0.0.1")])
 
-    recent = run_audit(store, inventory, inventory.hosts, NOW - timedelta(days=1), NOW)
-    long = run_audit(store, inventory, inventory.hosts, NOW - timedelta(days=90), NOW)
+    recent = run_audit(store, inventory.policy, inventory.hosts, NOW - timedelta(days=1), NOW)
+    long = run_audit(store, inventory.policy, inventory.hosts, NOW - timedelta(days=90), NOW)
 
     assert (recent.folded, recent.runs_checked) == ([], 1)
     assert long.folded == store.entry_run_days("backup")

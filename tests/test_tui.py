@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerState
 
 from cronops import cli
+from cronops.actions import actor as cli_actor
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
 from cronops.retention import prune
@@ -27,6 +28,7 @@ from cronops.tui.widgets.format import span, when
 from cronops.tui.widgets.progress import ScanProgress
 from cronops.tui.widgets.rowtable import RowTable
 from cronops.tui.widgets.table import TableView
+from tests.history import judge_stored
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HOSTS = [
@@ -145,6 +147,7 @@ def build_history(path: Path, now: datetime = NOW) -> tuple[Path, Inventory]:
         )
         store.write_runs(db, runs)
     store.close()
+    judge_stored(path, HOSTS, POLICY, now)
     return path, Inventory(Path("hosts.toml"), list(HOSTS), policy=POLICY)
 
 
@@ -259,8 +262,9 @@ async def test_opens_on_problems_hosts_first_then_worst_first(history):
         assert ("alpha", "crontab_errors") in kinds
         failed = next(r for r in found if r[3] == "failed")
         assert failed[2] == "deploy: rsync -a /srv/ mirror:/srv/"
-        # Not the whole evidence: its streak, which began before the 24 hours judged.
-        assert failed[4] == "95" and failed[6] == "failed ×100 since 11-21 (exit status 1)"
+        # Not the whole evidence: its streak. Stored findings are judged over the scan's
+        # window (8 days), so its count is all 100 failures of this episode.
+        assert failed[4] == "100" and failed[6] == "failed ×100 since 11-21 (exit status 1)"
         # A long path loses its middle directories, never the script's name.
         never = next(r for r in found if r[3] == "never_ran")
         assert never[2] == "root: /usr/local/…/nightly-report --all"
@@ -290,8 +294,9 @@ def build_stopped_history(path: Path) -> tuple[Path, Inventory]:
     seen = iso(NOW - timedelta(days=3))
     backup = _entry("alpha", 1, "root", "0 * * * *", "/usr/local/bin/backup --all")
     sync = _entry("alpha", 2, "deploy", "*/15 * * * *", "rsync -a /srv/ mirror:/srv/")
-    runs = [_run(backup, NOW - timedelta(hours=h), 60, 0) for h in range(6, 30)]
-    runs += [_run(sync, NOW - timedelta(minutes=15 * q), 20, 0) for q in range(24, 120)]
+    # As far back as the log goes (3 days): a scan judges its whole window.
+    runs = [_run(backup, NOW - timedelta(hours=h), 60, 0) for h in range(6, 72)]
+    runs += [_run(sync, NOW - timedelta(minutes=15 * q), 20, 0) for q in range(24, 288)]
     with store.transaction() as db:
         row = {"name": "alpha", "address": "10.0.0.1", "status": "ok", "zone": "UTC"}
         row |= {"ok_at": iso(NOW), "scanned_at": iso(NOW), "cron_running": 0}
@@ -300,6 +305,7 @@ def build_stopped_history(path: Path) -> tuple[Path, Inventory]:
         store.write_entries(db, "alpha", [backup, sync], seen)
         store.write_runs(db, runs)
     store.close()
+    judge_stored(path, [HOSTS[0]], POLICY, NOW)
     return path, Inventory(Path("hosts.toml"), [HOSTS[0]], policy=POLICY)
 
 
@@ -587,6 +593,58 @@ async def test_enter_on_a_job_opens_its_detail_and_escape_goes_back(history):
         assert not isinstance(app.screen, DetailScreen)
 
 
+async def test_a_acknowledges_the_problem_at_the_cursor_with_a_note(history):
+    from cronops.tui.screens.actions import ConfirmScreen
+
+    path, _ = history
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        app.query_one("#filter", Input).value = "rsync"
+        await pilot.press("enter", "a")
+        assert isinstance(app.screen, ConfirmScreen)
+        said = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "Acknowledge finding" in said
+        assert "critical failed on alpha: failed ×100 since 11-21" in said
+        await pilot.press(*"mirror disk full", "enter")
+        await settle(pilot)
+        assert any("acknowledged finding" in n.message for n in app._notifications)
+    history_read = History.open(path)
+    try:
+        (acked,) = history_read.incidents(["acknowledged"], now=NOW)
+        assert (acked.entry_id, acked.kind, acked.ack_note) == (
+            "a002",
+            "failed",
+            "mirror disk full",
+        )
+        assert acked.ack_by == cli_actor()
+        (trail,) = history_read.actions()
+        assert (trail["action"], trail["entry_id"], trail["result"]) == ("ack", "a002", "ok")
+    finally:
+        history_read.close()
+
+
+async def test_a_on_a_job_under_a_stopped_cron_acknowledges_the_host_problem(tmp_path):
+    path, inventory = build_stopped_history(tmp_path / "history.db")
+    app = app_for((path, inventory))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter", "down", "a")
+        await pilot.press("enter")  # no note
+        await settle(pilot)
+    history_read = History.open(path)
+    try:
+        (acked,) = history_read.incidents(["acknowledged"], now=NOW)
+        assert (acked.kind, acked.jobs, acked.ack_note) == (
+            "cron_not_running",
+            ("a002", "a001"),
+            None,
+        )
+    finally:
+        history_read.close()
+
+
 async def test_enter_on_a_problem_opens_the_job_with_its_findings(history):
     app = app_for(history)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -599,7 +657,8 @@ async def test_enter_on_a_problem_opens_the_job_with_its_findings(history):
         assert {f.kind for f in app.screen.detail.findings} == {"failed"}
         # The Problems view says the essential; the detail says it all, times in the job's zone.
         shown = str(app.screen.query_one(".findings", Static).render())
-        assert "critical failed ×95, last 11-22 11:45 UTC: 'rsync -a" in shown
+        # (×100: stored findings are judged over the scan's window, 8 days.)
+        assert "critical failed ×100, last 11-22 11:45 UTC: 'rsync -a" in shown
         assert "It has failed 100 times in a row since 2026-11-21 11:00 UTC." in shown
         assert "The run records (cron's log or a wrapper) show: failed with exit status 1" in shown
 
@@ -853,7 +912,8 @@ def test_a_pause_past_its_until_is_a_problem_and_says_so_in_the_jobs_view(tmp_pa
     (job,) = fleet.jobs
     assert job.status.state == "paused"
     assert "until 2026-11-22 09:00 UTC; that was 3h ago" in job.status.explanation
-    (audit,) = reader.judge_in_batches(NOW)
+    judge_stored(tmp_path / "h.db", [HOSTS[0]], POLICY, NOW)
+    audit = reader.problems(NOW)
     assert [(f.kind, f.entry_id) for f in audit.findings] == [("pause_expired", "a003")]
     assert "(reason: disk full)" in audit.findings[0].evidence
 

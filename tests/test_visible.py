@@ -21,6 +21,7 @@ from cronops.audit import AuditResult
 from cronops.cli import _output_sink, main
 from cronops.crontab import parse_crontab
 from cronops.inventory import Host, Inventory
+from cronops.policy import PolicyBook
 from cronops.records import Finding, JobEntry
 from cronops.report import audit_markdown, print_json
 from cronops.scan import HostScan, _entry_row
@@ -30,6 +31,7 @@ from cronops.tui import CronopsApp
 from cronops.tui.screens.actions import ConfirmScreen, RerunScreen
 from cronops.tui.screens.detail import DetailScreen
 from cronops.visible import HIDDEN, VisibleStream, visible
+from tests.history import judge_stored
 from tests.test_tui import rows, settle
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -127,6 +129,7 @@ def hostile(tmp_path, monkeypatch):
         )
     finally:
         store.close()
+    judge_stored(db, [Host("alpha", "127.0.0.1")], PolicyBook(), NOW)  # as its scan would
 
     def cronops(*args: str) -> int:
         return main([args[0], "--inventory", str(inventory), "--db", str(db), *args[1:]])
@@ -262,7 +265,7 @@ def test_a_raw_byte_shows_as_its_escape_in_every_table_and_in_markdown():
 def test_markdown_cells_show_a_raw_byte_and_keep_one_line():
     evidence = f"line 3: {RAW_BYTE}\n| not a cell"
     finding = Finding("alpha", "crontab_errors", "warning", 1, NOW, NOW, evidence, "rejected")
-    audit = AuditResult(NOW, NOW - timedelta(days=1), NOW, [], {}, [finding], 0)
+    audit = AuditResult(NOW, NOW - timedelta(days=1), NOW, [], {}, [finding], 0, 0)
     out = audit_markdown(audit)
     assert raw_controls(out) == []
     assert r"line 3: echo caf\xe9 \| not a cell" in out

@@ -66,8 +66,9 @@ class DemoFleet:
         store = Store(self.db_path)
         try:
             hosts = self.inventory.hosts
+            connector = self.connector(clock)
             async for _ in scan_fleet(
-                hosts, store, self.connector(clock), CONCURRENCY, self.window, clock
+                hosts, store, connector, CONCURRENCY, self.window, clock, self.inventory.policy
             ):
                 pass
         finally:

@@ -11,13 +11,13 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -60,6 +60,7 @@ from cronops.actions import (
 )
 from cronops.audit import AuditResult
 from cronops.inventory import Host, Inventory
+from cronops.report import acknowledged
 from cronops.retention import AFTER_SCAN_S, prune
 from cronops.scan import DEFAULT_WINDOW, HostScan, scan_fleet
 from cronops.store import History, Store
@@ -135,6 +136,13 @@ class CronopsApp(App[None]):
             "p", "pause", "Pause/resume", tooltip="pause the entry with a reason, or resume it"
         ),
         Binding("e", "edit", "Edit", tooltip="change its schedule or command (shows the diff)"),
+        Binding(
+            "a",
+            "ack",
+            "Ack",
+            show=False,
+            tooltip="acknowledge the problem: someone is on it (asks a note)",
+        ),
         Binding("u", "undo", "Undo", show=False, tooltip="undo cronops' last change to the entry"),
         Binding("l", "trail", "Log", show=False, tooltip="the audit trail of every action"),
         Binding("q", "quit", "Quit"),
@@ -246,14 +254,18 @@ class CronopsApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load(self) -> None:
-        """Read in three steps, each shown as soon as it is ready: hosts and entries (a few index
-        lookups), then entry states, then the audit, a batch of hosts at a time."""
+        """Read in three steps, each shown as soon as it is ready: the findings the scans stored
+        (Problems, where the app opens), then hosts and entries with their last runs (a few
+        index lookups each), then entry states (judged)."""
         worker = get_current_worker()
         history = History.open(self.store_path)
         try:
             reader = FleetReader(history, self.inventory, self.hosts, self.now)
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
+                self.call_from_thread(self.show_audit, reader.problems(self.now()))
+                if _cancelled(worker):
+                    return
                 fleet = reader.read(data.FIRST_ROWS)
                 if _cancelled(worker):
                     return
@@ -276,37 +288,21 @@ class CronopsApp(App[None]):
         if _cancelled(worker):
             return
         self.call_from_thread(self.show_fleet, fleet)
-        for audit in reader.judge_in_batches(fleet.now):
-            if _cancelled(worker):
-                return
-            self.call_from_thread(self.show_audit, audit, len(audit.hosts) == len(self.hosts))
 
     def _judge_elsewhere(self, pool: ProcessPoolExecutor, fleet: Fleet, worker: Worker) -> None:
         """A big fleet: judged in a worker process, so the UI keeps the GIL (and answers keys)."""
-        args = (self.store_path, self.inventory)
-        states = pool.submit(data.entry_states, *args, self.hosts, fleet.now)
-        batches = [
-            pool.submit(data.audit_hosts, *args, self.hosts[i : i + data.JUDGE_BATCH], fleet.now)
-            for i in range(0, len(self.hosts), data.JUDGE_BATCH)
-        ]
+        states = pool.submit(
+            data.entry_states, self.store_path, self.inventory, self.hosts, fleet.now
+        )
         try:
             data.apply_states(fleet, states.result())
             if _cancelled(worker):
                 return
             self.call_from_thread(self.show_fleet, fleet)
-            results = []
-            for batch in batches:
-                results.append(batch.result())
-                if _cancelled(worker):
-                    return
-                audit = data.merged(results)
-                self.call_from_thread(self.show_audit, audit, len(results) == len(batches))
         except (CancelledError, BrokenProcessPool):
             return  # the app is closing: the pool was shut down under us
         finally:
-            futures: list[Future[Any]] = [states, *batches]  # of different results
-            for future in futures:
-                future.cancel()  # a newer load has begun: its answers are the ones to wait for
+            states.cancel()  # a newer load has begun: its answer is the one to wait for
 
     def show_fleet(self, fleet: Fleet) -> None:
         self.fleet = fleet
@@ -315,15 +311,14 @@ class CronopsApp(App[None]):
         self.update_status()
         collector.freeze()  # full collections stop walking this reading (~120 ms each)
 
-    def show_audit(self, audit: AuditResult, complete: bool = True) -> None:
+    def show_audit(self, audit: AuditResult) -> None:
         self.audit = audit
         tags = {h.name: " ".join(h.tags) for h in self.hosts}
-        self.query_one(ProblemsView).show_audit(audit, tags, len(self.hosts), complete)
+        self.query_one(ProblemsView).show_audit(audit, tags)
         hosts = self.query_one(HostsView)
         hosts.problems = problems_by_host(audit.findings)
         hosts.refill()
-        if complete:
-            collector.freeze()
+        collector.freeze()
 
     def update_status(self) -> None:
         fleet = self.fleet
@@ -363,7 +358,13 @@ class CronopsApp(App[None]):
                 # A run older than the retention may be folded: read again, it would count twice.
                 window = min(self.window, self.inventory.retention)
                 hosts = scan_fleet(
-                    self.hosts, store, fleet, self.inventory.concurrency, window, self.now
+                    self.hosts,
+                    store,
+                    fleet,
+                    self.inventory.concurrency,
+                    window,
+                    self.now,
+                    self.inventory.policy,
                 )
                 async for outcome in hosts:
                     done += 1
@@ -648,7 +649,8 @@ class CronopsApp(App[None]):
     async def kill_now(self, kill: Kill, run: LiveRun) -> None:
         store, fleet = Store(self.store_path), self.connector_factory()
         try:
-            done = await kill_run(kill, run, fleet, store, actor(), clock=self.now)
+            policy = self.inventory.policy
+            done = await kill_run(kill, run, fleet, store, actor(), clock=self.now, policy=policy)
         finally:
             await fleet.close()
             store.close()
@@ -678,6 +680,43 @@ class CronopsApp(App[None]):
         self.push_screen(
             ConfirmScreen(f"Pause {entry.id}?", body, diff=preview.diff(), ask_reason=True), go
         )
+
+    def action_ack(self) -> None:
+        """Acknowledge the stored finding at the cursor in Problems (a job under a host's
+        finding: that host's), with an optional note."""
+        view = self.view()
+        problems = view if isinstance(view, ProblemsView) else None
+        row = problems.current() if problems is not None else None
+        if problems is None or row is None or self.audit is None:
+            self.notify("no problem here: choose one in Problems", severity="warning")
+            return
+        row = problems.groups.get(problems.key(row), row)
+        incident_id = self.audit.incident_ids.get((row.host, row.entry_id, row.kind))
+        if incident_id is None:
+            self.notify("this problem is not stored yet: scan first", severity="warning")
+            return
+        body = f"{row.severity} {row.kind} on {row.host}: {row.summary}"
+
+        def go(note: str | None) -> None:
+            if note is not None:
+                self.acknowledge(incident_id, note.strip() or None)
+
+        title = f"Acknowledge finding {incident_id}?"
+        self.push_screen(ConfirmScreen(title, body, ask_reason=True, reason="note"), go)
+
+    @work(thread=True, exit_on_error=False, group="action")
+    def acknowledge(self, incident_id: int, note: str | None) -> None:
+        """On a thread, with a connection of its own: a scan may hold the write lock a while."""
+        store = Store(self.store_path)
+        try:
+            incident = store.acknowledge(incident_id, actor(), note, None, self.now())
+        except (LookupError, ValueError) as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        finally:
+            store.close()
+        self.call_from_thread(self.notify, visible(acknowledged(incident)))
+        self.call_from_thread(self.load)
 
     def action_edit(self) -> None:
         if (target := self.target("edit")) is None:
@@ -729,7 +768,7 @@ class CronopsApp(App[None]):
     async def write_change(self, change: Change) -> None:
         store, fleet = Store(self.store_path), self.connector_factory()
         try:
-            done = await apply(change, fleet, store, actor(), clock=self.now)
+            done = await apply(change, fleet, store, actor(), self.now, self.inventory.policy)
         except ActionError as exc:
             self.notify(f"{exc}\n{exc.detail}".strip(), severity="error", timeout=15)
             return

@@ -1,17 +1,18 @@
 """What the TUI shows, read from the history DB: the fleet's hosts, entries with their last run,
-and the audit's findings, as plain rows. No textual here, so it can be timed and tested alone."""
+and the findings the scans stored, as plain rows. No textual here, so it can be timed and tested
+alone."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
-from cronops.analysis import entry_zone, every_finding, run_outcome, scheduled_for, worst_first
-from cronops.audit import AuditResult, Jobs, read_changes, read_jobs, run_audit
+from cronops.analysis import entry_zone, every_finding, run_outcome, scheduled_for
+from cronops.audit import AuditResult, Jobs, read_changes, read_jobs, stored_audit
 from cronops.changes import Change
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
@@ -27,14 +28,14 @@ from cronops.records import (
 from cronops.schedule import describe, next_runs
 from cronops.store import History
 
-# The Problems view judges the last day, as `cronops audit` does by default.
+# The Problems view counts the runs of the last day, as `cronops audit` does by default.
 PROBLEM_WINDOW = timedelta(hours=24)
 HISTORY_ROWS = 50  # runs shown in a job's detail
 CHANGES_WINDOW = timedelta(days=90)  # how far back a job's detail lists what changed
-JUDGE_BATCH = 25  # hosts judged at a time, so the Problems view fills in as it goes
 # A big fleet's reading (seconds for 100k entries) is shown a screenful of entries first.
 FIRST_ROWS = 200
-# From this many entries on, judging goes to a worker process (starting one costs ~0.5 s).
+# From this many entries on, judging entry states goes to a worker process (starting one costs
+# ~0.5 s).
 JUDGE_IN_PROCESS_FROM = 2000
 
 
@@ -130,15 +131,10 @@ class FleetReader:
         """Each entry's state by its latest runs."""
         apply_states(fleet, fleet.evidence.states(self.inventory.policy, fleet.now))
 
-    def judge_in_batches(self, now: datetime, batch: int = JUDGE_BATCH) -> Iterator[AuditResult]:
-        """The audit a few hosts at a time, each answer the whole audit so far, so findings
-        show while a big fleet (seconds: it reads a month of runs) is still being judged."""
-        results: list[AuditResult] = []
-        for start in range(0, len(self.hosts), batch):
-            hosts = self.hosts[start : start + batch]
-            since = now - PROBLEM_WINDOW
-            results.append(run_audit(self.history, self.inventory, hosts, since, now))
-            yield merged(results)
+    def problems(self, now: datetime) -> AuditResult:
+        """The findings the scans stored (each scan judges the hosts it scanned): a few index
+        lookups, where judging the history would read a month of runs."""
+        return stored_audit(self.history, self.hosts, now - PROBLEM_WINDOW, now)
 
     # -- one job, for its detail screen ------------------------------------------------------
 
@@ -207,7 +203,7 @@ class JobDetail:
 
 
 # -- judging in another process ------------------------------------------------------------------
-# Judging a big fleet is seconds of pure Python; on a thread it would hold the GIL and freeze the
+# Judging a big fleet's entry states is seconds of pure Python; on a thread it would hold the GIL and freeze the
 # UI meanwhile. These run in a worker process and return plain, picklable results.
 
 
@@ -221,16 +217,6 @@ def entry_states(
         history.close()
 
 
-def audit_hosts(
-    path: Path, inventory: Inventory, hosts: Sequence[Host], now: datetime
-) -> AuditResult:
-    history = History.open(path)
-    try:
-        return run_audit(history, inventory, hosts, now - PROBLEM_WINDOW, now)
-    finally:
-        history.close()
-
-
 def apply_states(fleet: Fleet, states: dict[str, EntryStatus]) -> None:
     for job in fleet.jobs:
         if job.entry.id in states:
@@ -240,21 +226,6 @@ def apply_states(fleet: Fleet, states: dict[str, EntryStatus]) -> None:
 
 def problems_by_host(findings: Sequence[Finding]) -> Counter:
     return Counter(f.host for f in findings)
-
-
-def merged(results: Sequence[AuditResult]) -> AuditResult:
-    """Audits of disjoint hosts over the same window, as one, findings worst first."""
-    first = results[0]
-    return AuditResult(
-        generated_at=first.generated_at,
-        since=first.since,
-        until=first.until,
-        hosts=[h for r in results for h in r.hosts],
-        entries={k: v for r in results for k, v in r.entries.items()},
-        findings=sorted((f for r in results for f in r.findings), key=worst_first),
-        runs_checked=sum(r.runs_checked for r in results),
-        folded=[day for r in results for day in r.folded],
-    )
 
 
 def _judging(entry: JobEntry, run: RunRecord | None) -> EntryStatus:

@@ -48,16 +48,26 @@ def diff_view(diff: str) -> Syntax:
 class ConfirmScreen(ModalScreen[str | None]):
     """Ask before acting: Enter (or y) goes ahead, Escape (or n) does nothing.
 
-    With `ask_reason`, a line for the reason; the screen returns its text ("" without one)."""
+    With `ask_reason`, a line for the reason (or what `reason` names: a note); the screen
+    returns its text ("" without one)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "cancel", "Cancel"),
         Binding("enter,y", "confirm", "Go ahead"),
     ]
 
-    def __init__(self, title: str, body: str, *, diff: str = "", ask_reason: bool = False):
+    def __init__(
+        self,
+        title: str,
+        body: str,
+        *,
+        diff: str = "",
+        ask_reason: bool = False,
+        reason: str = "reason",
+    ):
         super().__init__()
         self.title_text, self.body, self.diff, self.ask_reason = title, body, diff, ask_reason
+        self.reason = reason
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm", classes="dialog"):
@@ -67,7 +77,7 @@ class ConfirmScreen(ModalScreen[str | None]):
                 with VerticalScroll(classes="diff"):
                     yield Static(diff_view(self.diff))
             if self.ask_reason:
-                yield Input(placeholder="reason (optional), then Enter", id="reason")
+                yield Input(placeholder=f"{self.reason} (optional), then Enter", id="reason")
             yield Static("[b]Enter[/b] go ahead   [b]Escape[/b] cancel", classes="keys")
 
     def on_mount(self) -> None:

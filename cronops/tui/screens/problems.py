@@ -1,4 +1,5 @@
-"""The Problems view, where cronops opens: every finding across the fleet, hosts' own first.
+"""The Problems view, where cronops opens: every finding the scans stored across the fleet
+(open or acknowledged), hosts' own first; `a` acknowledges one.
 
 A host's finding that explains its jobs' findings (cron stopped) is one row; Enter or space shows
 the jobs under it. Its empty state says the fleet is healthy, since when, and how much was checked.
@@ -28,8 +29,6 @@ class ProblemsView(TableView[Finding]):
         self.audit: AuditResult | None = None
         self.labels: dict[str, str] = {}  # entry id -> "user: command", shortened to JOB_WIDTH
         self.tags: dict[str, str] = {}  # host -> its tags, so the filter finds them
-        self.hosts = 0
-        self.complete = False
         self.expanded: set[str] = set()  # keys of the host findings whose jobs are shown
         # key of a job finding folded under a host's finding -> that host's finding
         self.groups: dict[str, Finding] = {}
@@ -102,12 +101,8 @@ class ProblemsView(TableView[Finding]):
         self.table.move_cursor(self.table.index_of(self.key(group)))
         return True
 
-    def show_audit(
-        self, audit: AuditResult, tags: dict[str, str], hosts: int, complete: bool = True
-    ) -> None:
+    def show_audit(self, audit: AuditResult, tags: dict[str, str]) -> None:
         self.audit = audit
-        self.hosts = hosts
-        self.complete = complete
         self.tags = tags
         self.labels = {
             e.id: short_job(e.user, e.command, JOB_WIDTH) for e in audit.entries.values()
@@ -118,13 +113,10 @@ class ProblemsView(TableView[Finding]):
     def note(self, matched: int) -> str | Text:
         audit = self.audit
         if audit is None:
-            return "judging the last 24 hours of history…"
-        if not self.complete:
-            judged = f"judging {len(audit.hosts)}/{self.hosts} hosts… "
-            return judged + str(super().note(matched))
+            return "reading the findings the scans stored…"
         if not self.items:
             checked = (
-                f"{len(audit.hosts)} hosts, {len(audit.entries)} entries, "
+                f"{len(audit.hosts)} hosts, {audit.entries_checked} entries, "
                 f"{audit.runs_checked} runs checked"
             )
             healthy = f"✔ The fleet is healthy since {when(audit.since)}: {checked}."

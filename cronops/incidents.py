@@ -1,0 +1,196 @@
+"""Stored findings ("incidents"): each scan's verdicts open, update and resolve them, a person
+acknowledges them; one row per identity (host, entry id or None for the host itself, kind).
+
+`lifecycle` is pure (stored incidents and the judge's findings in, the incidents to write out);
+`judge_scanned` runs it for the hosts a scan just stored, inside the scan's own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from cronops.inventory import Host
+from cronops.kinds import (
+    ENTRY_CHANGED,
+    ENTRY_PAUSED,
+    ENTRY_REMOVED,
+    HOST_ANSWERED,
+    NO_LONGER_SEEN,
+)
+from cronops.policy import PolicyBook
+from cronops.records import Finding, HostFacts, Incident, JobEntry
+from cronops.store import Store
+
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
+STANDING = (OPEN, ACKNOWLEDGED)
+# The host findings a host that answers again no longer has.
+CONNECTION_KINDS = ("unreachable", "auth", "host_key")
+
+Identity = tuple[str, str | None, str]
+# What to write: an incident (id 0 for a new one) and the finding it now shows (None: as stored).
+Change = tuple[Incident, Finding | None]
+
+
+def identity(item: Incident | Finding) -> Identity:
+    return (item.host, item.entry_id, item.kind)
+
+
+def lifecycle(
+    stored: Sequence[Incident],
+    findings: Sequence[Finding],
+    entries: Mapping[str, JobEntry],
+    hosts: Mapping[str, HostFacts],
+    changed_at: Mapping[str, datetime],
+    now: datetime,
+) -> list[Change]:
+    """The incidents of the judged hosts after a scan, given what they were (`stored`) and the
+    judge's findings of those hosts now; unchanged incidents are not returned.
+
+    A finding that stands opens its identity's incident (or reopens the resolved one: a new
+    episode, unacknowledged), or updates the open one; a finding the judge says is over
+    (Finding.over), or any finding of a paused entry, resolves it; an incident no finding
+    matches any more is resolved by what became of its entry or host. `entries` holds the
+    present entries of the hosts, `changed_at` when each entry's line last changed."""
+    by_identity = {identity(incident): incident for incident in stored}
+    changes: list[Change] = []
+    judged: set[Identity] = set()
+    for finding in findings:
+        key = identity(finding)
+        judged.add(key)
+        incident = by_identity.get(key)
+        over = finding.over or _paused(finding, entries)
+        if over is not None:
+            if incident is not None and incident.state != RESOLVED:
+                changes.append((_resolved(incident, over, now), None))
+        elif incident is None:
+            changes.append((_opened(finding, now), finding))
+        else:
+            changes.append((_seen(incident, finding, now), finding))
+    for key, incident in by_identity.items():
+        if key not in judged and incident.state != RESOLVED:
+            why = _gone(incident, entries, hosts, changed_at)
+            changes.append((_resolved(incident, why, now), None))
+    return changes
+
+
+def standing_state(incident: Incident, now: datetime) -> str:
+    """The state as read now: an acknowledgement whose `until` has passed reads as open."""
+    if incident.state == ACKNOWLEDGED and incident.ack_until and incident.ack_until <= now:
+        return OPEN
+    return incident.state
+
+
+def judge_scanned(
+    store: Store,
+    db: sqlite3.Connection,
+    hosts: Sequence[Host],
+    policy: PolicyBook,
+    since: datetime,
+    now: datetime,
+) -> None:
+    """Judge the hosts a scan just stored and write their incidents, in the scan's transaction
+    (`db`); other hosts' incidents stay as they are."""
+    from cronops.audit import run_audit  # the judge: loaded by scans that store findings
+
+    audit = run_audit(store, policy, hosts, since, now)
+    names = [host.name for host in hosts]
+    stored = store.incidents(hosts=names, now=now)
+    changes = lifecycle(
+        stored,
+        audit.findings,
+        audit.entries,
+        {facts.name: facts for facts in audit.hosts},
+        store.entry_changes(db, [i.entry_id for i in stored if i.entry_id]),
+        now,
+    )
+    store.write_incidents(db, changes)
+
+
+def _opened(finding: Finding, now: datetime) -> Incident:
+    return Incident(
+        id=0,
+        host=finding.host,
+        entry_id=finding.entry_id,
+        kind=finding.kind,
+        state=OPEN,
+        first_seen=now,
+        opened_at=now,
+        resolved_at=None,
+        resolved_why=None,
+        ack_by=None,
+        ack_at=None,
+        ack_note=None,
+        ack_until=None,
+        **_verdict(finding, now),
+    )
+
+
+def _seen(incident: Incident, finding: Finding, now: datetime) -> Incident:
+    """Seen again: still the same episode, or a new one of a resolved incident."""
+    if incident.state == RESOLVED:
+        incident = replace(
+            incident,
+            state=OPEN,
+            opened_at=now,
+            ack_by=None,
+            ack_at=None,
+            ack_note=None,
+            ack_until=None,
+        )
+    else:
+        incident = replace(incident, state=standing_state(incident, now))
+    return replace(incident, **_verdict(finding, now))
+
+
+def _verdict(finding: Finding, now: datetime) -> dict[str, Any]:
+    """What the judge says of it now."""
+    return {
+        "severity": finding.severity,
+        "last_seen": now,
+        "count": finding.count,
+        "streak": finding.streak,
+        "streak_since": finding.streak_since,
+        "summary": finding.summary,
+        "detail": finding.detail,
+        "evidence": finding.evidence,
+        "runbook": finding.runbook,
+        "jobs": tuple(job.entry_id for job in finding.jobs if job.entry_id),
+    }
+
+
+def _resolved(incident: Incident, why: str, now: datetime) -> Incident:
+    return replace(incident, state=RESOLVED, resolved_at=now, resolved_why=why)
+
+
+def _paused(finding: Finding, entries: Mapping[str, JobEntry]) -> str | None:
+    """A paused entry's findings are over (its expired pause is a finding about the pause)."""
+    entry = entries.get(finding.entry_id or "")
+    if entry is not None and entry.paused and finding.kind != "pause_expired":
+        return ENTRY_PAUSED
+    return None
+
+
+def _gone(
+    incident: Incident,
+    entries: Mapping[str, JobEntry],
+    hosts: Mapping[str, HostFacts],
+    changed_at: Mapping[str, datetime],
+) -> str:
+    """Why the judge no longer finds it."""
+    if incident.entry_id is None:
+        facts = hosts.get(incident.host)
+        answered = facts is not None and facts.status == "ok"
+        return HOST_ANSWERED if answered and incident.kind in CONNECTION_KINDS else NO_LONGER_SEEN
+    entry = entries.get(incident.entry_id)
+    if entry is None:
+        return ENTRY_REMOVED
+    if entry.paused:
+        return ENTRY_PAUSED
+    if changed_at.get(entry.id, incident.last_seen - timedelta(1)) > incident.last_seen:
+        return ENTRY_CHANGED
+    return NO_LONGER_SEEN
