@@ -186,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--no-scan",
         action="store_true",
-        help="do not scan: report the findings the last scans stored that stand (open or "
-        "acknowledged, whenever they last happened; `cronops findings` lists them all)",
+        help="judge the history as it is, without scanning first (the stored findings, "
+        "with their lifecycle: `cronops findings`)",
     )
     findings = command(
         "findings",
@@ -668,12 +668,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if not args.no_scan:
             fleet = connector(accept_new_host_keys=args.accept_new_host_keys)
             asyncio.run(_scan(inventory, hosts, store, fleet, args.window))
-            result = _audit(store, inventory, hosts, args.since, local_now())
-        else:
-            from cronops.audit import stored_audit
-
-            now = local_now()
-            result = stored_audit(store, hosts, _since(args.since, now), now)
+        result = _audit(store, inventory, hosts, args.since, local_now())
     finally:
         store.close()
     return _print_audit(result, args)
