@@ -1,0 +1,306 @@
+"""Incidents pushed to a real Alertmanager (Debian's prometheus-alertmanager, run here on a free
+port with a temporary config), read back through its v2 API, and its resolved notifications
+received by a webhook it calls; plus the failures a watch round must hear of quickly.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import pytest
+
+from cronops.alertmanager import (
+    LABEL_MAX,
+    AlertContext,
+    DeliveryError,
+    alert,
+    alert_name,
+    endpoint,
+    push,
+)
+from cronops.records import Incident
+from tests.fleet import free_port, silent_listener
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager")
+PREFIX = "/am"  # its --web.route-prefix: an Alertmanager behind a path, as behind a proxy
+
+NOW = datetime(2026, 11, 28, 3, 30, tzinfo=UTC)
+
+
+def incident(number: int = 1, **changes) -> Incident:
+    base = Incident(
+        id=number,
+        host="db-01",
+        entry_id="k3z72gb5",
+        kind="failed",
+        severity="critical",
+        state="open",
+        first_seen=NOW - timedelta(days=3),
+        opened_at=NOW - timedelta(hours=2),
+        last_seen=NOW,
+        count=7,
+        streak=7,
+        streak_since=NOW - timedelta(days=3),
+        summary="failed ×7 since 11-25 (exit status 2)",
+        detail="backup exited 2 at 03:00",
+        evidence='Nov 28 03:00:42 db-01 CRON[77]: (CRON) error (grandchild #78 failed with exit status 2)\n"quoted"\x1b[31m',
+        runbook="https://wiki.example.com/backup",
+        jobs=(),
+        resolved_at=None,
+        resolved_why=None,
+        ack_by=None,
+        ack_at=None,
+        ack_note=None,
+        ack_until=None,
+    )
+    return replace(base, **changes)
+
+
+CRON_DOWN = incident(
+    2,
+    host="build-01",
+    entry_id=None,
+    kind="cron_not_running",
+    summary="no cron daemon: 2 jobs missed 9 runs",
+    detail="cron is not running on build-01",
+    evidence="no cron process in the process list",
+    runbook=None,
+    jobs=("aaaa1111", "bbbb2222"),
+    streak=0,
+)
+
+
+class Webhook(http.server.BaseHTTPRequestHandler):
+    """Alertmanager's notifications, as a receiver gets them."""
+
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self):
+        length = int(self.headers["Content-Length"])
+        Webhook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def webhook():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def alertmanager(webhook, tmp_path_factory):
+    """A real Alertmanager on a free port (no cluster, its own storage), notifying `webhook` at
+    once (group_wait 0s, group_interval 1s); returns its alertmanager:// URL."""
+    if ALERTMANAGER is None:
+        pytest.skip("prometheus-alertmanager is not installed (scripts/test installs it)")
+    tmp = tmp_path_factory.mktemp("alertmanager")
+    config = tmp / "alertmanager.yml"
+    config.write_text(
+        "route:\n"
+        "  receiver: hook\n"
+        "  group_by: [host, alertname]\n"
+        "  group_wait: 0s\n"
+        "  group_interval: 1s\n"
+        "  repeat_interval: 1h\n"
+        "receivers:\n"
+        "  - name: hook\n"
+        "    webhook_configs:\n"
+        f"      - url: http://127.0.0.1:{webhook}/hook\n"
+        "        send_resolved: true\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            ALERTMANAGER,
+            f"--config.file={config}",
+            f"--storage.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.route-prefix={PREFIX}",
+            "--cluster.listen-address=",  # no gossip: one Alertmanager of its own
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}{PREFIX}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/-/ready", timeout=1).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"Alertmanager did not start: {(tmp / 'log').read_text()[-2000:]}")
+            time.sleep(0.2)
+    yield f"alertmanager://127.0.0.1:{port}{PREFIX}"
+    process.terminate()
+    process.wait(10)
+
+
+def alerts_now(url: str) -> dict[str, dict]:
+    """Alertmanager's active alerts, by entry id (or host, for a host's own)."""
+    base = url.replace("alertmanager://", "http://")
+    with urllib.request.urlopen(f"{base}/api/v2/alerts", timeout=5) as response:
+        found = json.load(response)
+    return {a["labels"].get("entry", a["labels"]["host"]): a for a in found}
+
+
+def stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def notified(host: str, status: str, seconds: float = 15) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for message in Webhook.received:
+            for sent in message["alerts"]:
+                if sent["labels"]["host"] == host and sent["status"] == status:
+                    return sent
+        time.sleep(0.2)
+    pytest.fail(f"no {status} notification for {host} within {seconds:.0f} s")
+
+
+CONTEXTS = {
+    1: AlertContext("root: /usr/local/bin/backup --full", "critical", ("prod", "db")),
+    2: AlertContext(tags=("ci",)),
+}
+
+
+async def test_firing_incidents_arrive_with_their_labels_and_annotations(alertmanager):
+    now = datetime.now(UTC)
+    failed = incident(opened_at=now - timedelta(hours=2))
+    down = replace(CRON_DOWN, opened_at=now - timedelta(minutes=20))
+    await push(alertmanager, [failed, down], [], now=now, timeout=5, contexts=CONTEXTS)
+
+    active = alerts_now(alertmanager)
+    job = active["k3z72gb5"]
+    assert job["labels"] == {
+        "alertname": "CronopsFailed",
+        "host": "db-01",
+        "entry": "k3z72gb5",
+        "job": "root: /usr/local/bin/backup --full",
+        "kind": "failed",
+        "severity": "critical",
+        "tier": "critical",
+        "tags": "prod,db",
+    }
+    assert job["annotations"] == {
+        "summary": failed.summary,
+        "description": failed.detail,
+        "evidence": failed.evidence,  # host text as it is: JSON carries it whole
+        "runbook": "https://wiki.example.com/backup",
+        "action": "cronops rerun k3z72gb5",
+        "acknowledge": "cronops ack 1",
+    }
+    assert job["status"]["state"] == "active"
+    assert abs(stamp(job["startsAt"]) - failed.opened_at) < timedelta(milliseconds=1)
+    assert stamp(job["endsAt"]) > now + timedelta(minutes=59)  # it lasts until sent again
+
+    host = active["build-01"]
+    assert host["labels"] == {
+        "alertname": "CronopsCronNotRunning",
+        "host": "build-01",
+        "kind": "cron_not_running",
+        "severity": "critical",
+        "tags": "ci",
+    }
+    assert host["annotations"]["jobs"] == "aaaa1111 bbbb2222"
+    assert "action" not in host["annotations"]
+    notified("db-01", "firing")
+
+
+async def test_sent_again_it_stays_one_alert_and_its_resolution_reaches_the_receiver(
+    alertmanager,
+):
+    now = datetime.now(UTC)
+    failed = incident(3, host="db-02", entry_id="c0ffee00", opened_at=now - timedelta(hours=1))
+    await push(alertmanager, [failed], [], now=now, timeout=5)
+    again = replace(failed, summary="failed ×8 since 11-25 (exit status 2)")
+    await push(alertmanager, [again], [], now=now + timedelta(seconds=1), timeout=5)
+    same = [a for a in alerts_now(alertmanager).values() if a["labels"]["host"] == "db-02"]
+    assert len(same) == 1
+    assert same[0]["annotations"]["summary"] == "failed ×8 since 11-25 (exit status 2)"
+    notified("db-02", "firing")
+
+    recovered = replace(again, state="resolved", resolved_at=datetime.now(UTC))
+    await push(alertmanager, [], [recovered], now=datetime.now(UTC), timeout=5)
+    assert "c0ffee00" not in alerts_now(alertmanager)  # the API lists active alerts only
+    sent = notified("db-02", "resolved")
+    assert abs(stamp(sent["endsAt"]) - recovered.resolved_at) < timedelta(milliseconds=1)
+    assert sent["labels"]["entry"] == "c0ffee00"
+
+
+async def test_a_long_crontab_line_is_bounded_in_its_label(alertmanager):
+    now = datetime.now(UTC)
+    long = incident(4, host="db-03", entry_id="10ng10ng", opened_at=now)
+    job = AlertContext("root: " + "x" * 5000)
+    await push(alertmanager, [long], [], now=now, timeout=5, contexts={4: job})
+    label = alerts_now(alertmanager)["10ng10ng"]["labels"]["job"]
+    assert len(label) == LABEL_MAX and label.endswith("…")
+
+
+async def test_an_alertmanager_that_is_down_or_silent_is_a_delivery_error_quickly():
+    down = f"alertmanager://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match=r"127\.0\.0\.1.*refused"):
+        await push(down, [incident()], [], now=NOW, timeout=5)
+    assert time.monotonic() - started < 1
+
+    port, close = silent_listener()
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match=r"no answer in 0\.5 s"):
+            await push(f"alertmanager://127.0.0.1:{port}", [incident()], [], now=NOW, timeout=0.5)
+        assert time.monotonic() - started < 1.5
+    finally:
+        close()
+
+
+async def test_a_wrong_path_is_the_http_error_alertmanager_gave(alertmanager):
+    wrong = alertmanager.removesuffix(PREFIX) + "/elsewhere"
+    with pytest.raises(DeliveryError, match="HTTP 404"):
+        await push(wrong, [incident()], [], now=NOW, timeout=5)
+
+
+def test_urls():
+    assert endpoint("alertmanager://am.example.com:9093")[0] == (
+        "http://am.example.com:9093/api/v2/alerts"
+    )
+    target, headers = endpoint("alertmanagers://ops:s%40cret@am.example.com/prefix/")
+    assert target == "https://am.example.com/prefix/api/v2/alerts"
+    assert headers["Authorization"] == "Basic b3BzOnNAY3JldA=="  # ops:s@cret
+    assert endpoint("alertmanager://[::1]:9093")[0] == "http://[::1]:9093/api/v2/alerts"
+    for wrong in (
+        "http://am:9093",
+        "alertmanager://",
+        "alertmanager://am:x",
+        "alertmanager://am?a=1",
+    ):
+        with pytest.raises(DeliveryError):
+            endpoint(wrong)
+
+
+def test_alert_names_and_an_episode_resolved_in_the_second_it_opened():
+    assert alert_name("failed") == "CronopsFailed"
+    assert alert_name("never_ran") == "CronopsNeverRan"
+    instant = incident(opened_at=NOW, resolved_at=NOW)
+    sent = alert(instant, AlertContext(), NOW)
+    assert stamp(sent["startsAt"]) < stamp(
+        sent["endsAt"]
+    )  # else Alertmanager refuses the whole batch
+    assert sent["labels"]["alertname"] == "CronopsFailed"
