@@ -269,6 +269,24 @@ def build_parser() -> argparse.ArgumentParser:
         "a rerun stay. Each scan does a little of this already; this does it all at once, in "
         "short transactions that a scan or the TUI never waits long for.",
     )
+
+    metrics = commands.add_parser(
+        "metrics",
+        prog="cronops metrics",
+        parents=[fleet],
+        help="print the history's metrics for Prometheus (node_exporter textfile format)",
+        description="Print what the history holds as Prometheus metrics: per job its last "
+        "start, last success, last duration, next expected run and interval; per host its last "
+        "scan and whether it read the host; open and acknowledged incidents by kind and "
+        "severity. Reads the history database only (run `cronops scan` first); with --output, "
+        "writes FILE whole (a temp file, then a rename) for node_exporter's textfile collector.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    metrics.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write FILE instead of printing"
+    )
+    metrics.set_defaults(run=cmd_metrics)
     log = command(
         "log",
         cmd_log,
@@ -823,6 +841,26 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
         tables.console().print(tables.lint_table(notes, len(crontabs)))
     return EXIT_ATTENTION if notes else EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from cronops import metrics
+
+    _, hosts = open_inventory(args)
+    path = args.db or locations.default_db_path()
+    if not path.exists():
+        print(f"cronops: no history at {path}: run `cronops scan` first", file=sys.stderr)
+        return EXIT_USAGE
+    text = metrics.exposition(path, hosts)
+    if args.output is None:
+        sys.stdout.buffer.write(text)
+        return EXIT_OK
+    try:
+        metrics.write_textfile(args.output, text)
+    except OSError as exc:
+        print(f"cronops: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def cmd_changes(args: argparse.Namespace) -> int:

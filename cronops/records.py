@@ -102,6 +102,15 @@ class RunDay:
 
 
 @dataclass(frozen=True)
+class LatestRuns:
+    """An entry's latest run, its latest run with a known end, and its latest success."""
+
+    started: RunRecord
+    ended: RunRecord | None
+    succeeded: RunRecord | None
+
+
+@dataclass(frozen=True)
 class RunningJob:
     """A job process in the host's last process list."""
 

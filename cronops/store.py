@@ -33,6 +33,7 @@ from cronops.records import (
     HostFacts,
     Incident,
     JobEntry,
+    LatestRuns,
     LogCursor,
     RunDay,
     RunningJob,
@@ -267,6 +268,33 @@ class History:
         for row in rows:
             recent.setdefault(row["entry_id"], []).append(_run(row))
         return recent
+
+    def latest_runs(self, hosts: Sequence[str]) -> dict[str, LatestRuns]:
+        """Each present entry's latest run, latest run with an end and latest success, by entry
+        id (entries never seen running are left out): three index probes per entry."""
+        latest = "select rowid from runs where entry_id = e.id {} order by started_at desc limit 1"
+        rows = self.rows(
+            f"""
+            select e.id, ({latest.format("")}) as started,
+                ({latest.format("and ended_at is not null")}) as ended,
+                ({latest.format(f"and {_SUCCEEDED}")}) as succeeded
+            from entries e where e.present = 1 and e.host in ({_marks(hosts)})
+            """,
+            list(hosts),
+        )
+        rowids = {r[k] for r in rows for k in ("started", "ended", "succeeded") if r[k] is not None}
+        runs = {
+            row["rowid"]: _run(row)
+            for row in self.rows(
+                f"select rowid, {_RUN_RECORD} from runs where rowid in ({_marks(list(rowids))})",
+                list(rowids),
+            )
+        }
+        return {
+            r["id"]: LatestRuns(runs[r["started"]], runs.get(r["ended"]), runs.get(r["succeeded"]))
+            for r in rows
+            if r["started"] is not None
+        }
 
     def entry_runs(self, entry_id: str, count: int) -> list[RunRecord]:
         """The entry's latest `count` runs, newest first."""
@@ -856,6 +884,8 @@ _ENTRIES = """
     left join crontabs c on c.host = e.host and c.path = e.source
 """
 _RUN_RECORD = "entry_id, host, started_at, ended_at, status, signal, trigger"
+# RunRecord.outcome "ok", in SQL: an end and exit status 0 in the log, no signal.
+_SUCCEEDED = "ended_at is not null and status = 0 and signal is null"
 
 
 # A host's runs of one day not folded yet (parameters: host, the day's start and its end).
