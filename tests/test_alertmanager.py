@@ -23,14 +23,19 @@ from cronops.alertmanager import (
     AlertContext,
     DeliveryError,
     alert,
+    alert_contexts,
     alert_name,
     endpoint,
     push,
 )
+from cronops.inventory import load_inventory
 from cronops.records import Incident
+from cronops.store import History
+from tests import history
 from tests.fleet import free_port, silent_listener
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager")
+SPOOL_ROOT = "/var/spool/cron/crontabs/root"
 PREFIX = "/am"  # its --web.route-prefix: an Alertmanager behind a path, as behind a proxy
 
 NOW = datetime(2026, 11, 28, 3, 30, tzinfo=UTC)
@@ -304,3 +309,28 @@ def test_alert_names_and_an_episode_resolved_in_the_second_it_opened():
         sent["endsAt"]
     )  # else Alertmanager refuses the whole batch
     assert sent["labels"]["alertname"] == "CronopsFailed"
+
+
+def test_contexts_come_from_the_history_and_the_inventory(tmp_path):
+    """The job as written, the tier its policy gives it, its host's tags."""
+    db = tmp_path / "history.db"
+    history.scan(db, "db-01", {SPOOL_ROOT: "0 3 * * * /usr/local/bin/backup\t--full\n"}, NOW)
+    inventory_path = tmp_path / "hosts.toml"
+    inventory_path.write_text(
+        '[[hosts]]\nname = "db-01"\naddress = "127.0.0.1"\ntags = ["prod", "db"]\n'
+        '[[jobs]]\ncommand = "/usr/local/bin/backup"\ntier = "critical"\n'
+    )
+    stored = History.open(db)
+    try:
+        (entry,) = stored.entries()
+        on_job = incident(entry_id=entry.id)
+        on_host = replace(CRON_DOWN, host="db-01")
+        gone = incident(3, entry_id="no-such")
+        found = alert_contexts(stored, load_inventory(inventory_path), [on_job, on_host, gone])
+    finally:
+        stored.close()
+    assert found == {
+        1: AlertContext("root: /usr/local/bin/backup\t--full", "critical", ("prod", "db")),
+        2: AlertContext(tags=("prod", "db")),
+        3: AlertContext(tags=("prod", "db")),
+    }
