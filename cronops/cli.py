@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=options.pop("epilog", EPILOG),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sub.add_argument("--format", "-f", choices=formats, default="table")
+        if formats:  # a command with one output has no --format
+            sub.add_argument("--format", "-f", choices=formats, default="table")
         sub.set_defaults(run=run)
         return sub
 
@@ -269,24 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
         "a rerun stay. Each scan does a little of this already; this does it all at once, in "
         "short transactions that a scan or the TUI never waits long for.",
     )
-
-    metrics = commands.add_parser(
+    metrics = command(
         "metrics",
-        prog="cronops metrics",
-        parents=[fleet],
-        help="print the history's metrics for Prometheus (node_exporter textfile format)",
-        description="Print what the history holds as Prometheus metrics: per job its last "
+        cmd_metrics,
+        "print the history's metrics for Prometheus (node_exporter textfile format)",
+        "Print what the history holds as Prometheus metrics: per job its last "
         "start, last success, last duration, next expected run and interval; per host its last "
         "scan and whether it read the host; open and acknowledged incidents by kind and "
         "severity. Reads the history database only (run `cronops scan` first); with --output, "
         "writes FILE whole (a temp file, then a rename) for node_exporter's textfile collector.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formats=(),
     )
     metrics.add_argument(
         "--output", "-o", type=Path, metavar="FILE", help="write FILE instead of printing"
     )
-    metrics.set_defaults(run=cmd_metrics)
     log = command(
         "log",
         cmd_log,
