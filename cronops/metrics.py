@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -178,6 +178,8 @@ def job_metrics(
         "the gap between the entry's expected runs around now (for 'no success in N intervals')",
         JOB_LABELS,
     )
+    # A fleet's entries share a few schedules and zones: 10k entries cost 2.5 s computed one by one.
+    plans: dict[tuple[str, tzinfo], tuple[datetime | None, timedelta | None]] = {}
     for entry in entries:
         labels = [entry.host, entry.id, visible(entry.user), _command(entry.command)]
         runs = latest.get(entry.id)
@@ -191,16 +193,25 @@ def job_metrics(
         if entry.disabled or entry.paused or entry.schedule == REBOOT:
             continue
         zone = entry_zone(entry, facts[entry.host])
-        try:
-            following = next_runs(entry.schedule, zone, now, 1)
-            gap = typical_interval(entry.schedule, zone, now)
-        except ValueError:  # ScheduleError among them
-            continue  # a line cron rejects has no runs; `cronops lint` says why
-        if following:
-            upcoming.add_metric(labels, following[0].timestamp())
+        key = (entry.schedule, zone)
+        if key not in plans:
+            plans[key] = _plan(entry.schedule, zone, now)
+        following, gap = plans[key]
+        if following is not None:
+            upcoming.add_metric(labels, following.timestamp())
         if gap is not None:
             interval.add_metric(labels, gap.total_seconds())
     return [started, succeeded, duration, upcoming, interval]
+
+
+def _plan(schedule: str, zone: tzinfo, now: datetime) -> tuple[datetime | None, timedelta | None]:
+    """A schedule's next run and interval around now (None, None for a line cron rejects:
+    `cronops lint` says why)."""
+    try:
+        following = next_runs(schedule, zone, now, 1)
+        return (following[0] if following else None), typical_interval(schedule, zone, now)
+    except ValueError:  # ScheduleError among them
+        return None, None
 
 
 def incident_metrics(counts: Counter[tuple[str, str, str]]) -> list[GaugeMetricFamily]:
