@@ -24,8 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from cronops.analysis import entry_zone
-from cronops.audit import run_audit
-from cronops.inventory import Host, Inventory
+from cronops.inventory import Host
 from cronops.labels import short_command
 from cronops.records import HostFacts, JobEntry, LatestRuns
 from cronops.schedule import REBOOT, next_runs, typical_interval
@@ -35,7 +34,6 @@ from cronops.visible import visible
 COMMAND_WIDTH = 80  # a command label's characters: long enough to tell jobs apart, never a script
 JOB_LABELS = ("host", "entry", "user", "command")
 OPEN, ACKNOWLEDGED = "open", "acknowledged"
-JUDGED = timedelta(days=8)  # until incidents are stored: the window the judge reads
 
 
 def registry(history_path: Path, hosts: Sequence[Host] | None = None) -> CollectorRegistry:
@@ -235,12 +233,9 @@ def incident_metrics(counts: Counter[tuple[str, str, str]]) -> list[GaugeMetricF
 def incident_counts(
     history: History, hosts: Sequence[Host], now: datetime
 ) -> Counter[tuple[str, str, str]]:
-    """How many incidents there are by (state, kind, severity).
-
-    Until the history stores incidents, the judge's findings of the last JUDGED, all open, judged
-    with the default policy."""
-    judged = run_audit(history, Inventory(Path(), list(hosts)), hosts, now - JUDGED, now)
-    return Counter((OPEN, f.kind, f.severity) for f in judged.findings)
+    """How many standing incidents the hosts have, by (state, kind, severity), as read at now."""
+    standing = history.incidents((OPEN, ACKNOWLEDGED), [host.name for host in hosts], now)
+    return Counter((incident.state, incident.kind, incident.severity) for incident in standing)
 
 
 def _gauge(name: str, documentation: str, labels: Sequence[str]) -> GaugeMetricFamily:

@@ -20,7 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cronops.cli import main
 from cronops.metrics import serve
+from cronops.policy import PolicyBook
 from cronops.schedule import next_runs
+from cronops.store import Store
 from tests import history
 
 ZONE = "Europe/Berlin"
@@ -71,7 +73,16 @@ def fleet_history(tmp_path):
     log = debian_run(at_three(3, now), 60, 0, 100) + debian_run(at_three(2, now), 30, 2, 200)
     month_ago = {SPOOL_ROOT: now - timedelta(days=30)}
     db = tmp_path / "history.db"
-    history.scan(db, "db1", {SPOOL_ROOT: CRONTAB}, scanned, zone=ZONE, log=log, mtimes=month_ago)
+    history.scan(
+        db,
+        "db1",
+        {SPOOL_ROOT: CRONTAB},
+        scanned,
+        zone=ZONE,
+        log=log,
+        mtimes=month_ago,
+        policy=PolicyBook(),
+    )
     inventory = history.inventory(tmp_path / "hosts.toml", "db1", "db2")
     return db, inventory, now, scanned
 
@@ -136,13 +147,25 @@ def test_values_follow_the_history(fleet_history, capfdbinary):
     # It never ran: no last start, success or duration, but a next run.
     assert not [s for s in found["cronops_job_last_start_timestamp_seconds"] if s.labels == sync]
 
-    open_kinds = {s.labels["kind"]: s.value for s in found["cronops_incidents_open"]}
-    assert open_kinds["failed"] == 1
-    assert {s.labels["severity"] for s in found["cronops_incidents_open"]} <= {
-        "critical",
-        "warning",
-        "info",
-    }
+    # The stored incidents: the backup's failure, a warning for a normal job.
+    assert one("cronops_incidents_open", kind="failed") == 1
+    assert one("cronops_incidents_open", kind="failed", severity="warning") == 1
+    assert found["cronops_incidents_acknowledged"] == []
+
+
+def test_an_acknowledged_incident_is_counted_as_such(fleet_history, capfdbinary):
+    db, inventory, now, _ = fleet_history
+    store = Store(db)
+    try:
+        (failed,) = [i for i in store.incidents(("open",)) if i.kind == "failed"]
+        store.acknowledge(failed.id, "oncall", "looking", None, now)
+    finally:
+        store.close()
+    assert main(["metrics", "--inventory", str(inventory), "--db", str(db)]) == 0
+    found = samples(capfdbinary.readouterr().out.decode())
+    assert "failed" not in {s.labels["kind"] for s in found["cronops_incidents_open"]}
+    (acked,) = found["cronops_incidents_acknowledged"]
+    assert (acked.labels, acked.value) == ({"kind": "failed", "severity": "warning"}, 1)
 
 
 def test_output_file_is_written_whole_for_the_textfile_collector(fleet_history, tmp_path):
