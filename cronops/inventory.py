@@ -22,6 +22,7 @@ from cronops.policy import (
     policy_settings,
     read_job_rule,
 )
+from cronops.routes import Route, read_route
 from cronops.settings import (
     DURATION_TEXT,
     Key,
@@ -91,6 +92,7 @@ class Inventory:
     policy: PolicyBook = field(default_factory=PolicyBook)
     retention: timedelta = DEFAULT_RETENTION  # runs kept whole; older ones folded into days
     rollup_retention: timedelta = DEFAULT_ROLLUP_RETENTION  # the days folded
+    routes: list[Route] = field(default_factory=list)  # [[notify]]: where `cronops watch` tells
 
     def select(self, names: list[str] | None = None, tags: list[str] | None = None) -> list[Host]:
         """Hosts matching any of the names and carrying all of the tags; unknown names are an error."""
@@ -190,7 +192,7 @@ DEFAULTS_KEYS: dict[str, Key] = {
     "retention": Key(_retention, f"{DURATION_TEXT}, of {MIN_RETENTION.days} days at least"),
     "rollup_retention": Key(_retention, f"{DURATION_TEXT}, of {MIN_RETENTION.days} days at least"),
 }
-TOP_LEVEL = {"defaults", "hosts", "tags", "jobs"}
+TOP_LEVEL = {"defaults", "hosts", "tags", "jobs", "notify"}
 
 
 def find_inventory(explicit: Path | None = None) -> Path:
@@ -271,6 +273,7 @@ def parse_inventory(text: str, path: Path) -> Inventory:
     hosts = [reading.host(index, raw, defaults) for index, raw in enumerate(raw_hosts)]
     tags = reading.tags(data.get("tags", {}))
     rules = reading.job_rules(data.get("jobs", []))
+    routes = reading.routes(data.get("notify", []))
 
     if reading.problems:
         raise InventoryError(path, reading.problems)
@@ -286,6 +289,7 @@ def parse_inventory(text: str, path: Path) -> Inventory:
             hosts={values["name"]: policy_settings(values) for values in hosts},
             rules=rules,
         ),
+        routes=routes,
     )
 
 
@@ -364,6 +368,27 @@ class _Reading:
             self.report(("jobs", index), f"[[jobs]] #{index + 1}", found)
             rules.append(rule)
         return rules
+
+    def routes(self, raw: Any) -> list[Route]:
+        """[[notify]] tables: where `cronops watch` sends what; a route may name only hosts the
+        inventory has."""
+        if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+            self.problem(("notify",), "'notify' must be an array of tables: [[notify]]")
+            return []
+        routes = []
+        for index, table in enumerate(raw):
+            route, found = read_route(index + 1, table)
+            where: tuple[str | int, ...] = ("notify", index)
+            self.report(where, f"[[notify]] #{index + 1}", found)
+            if route is None:
+                continue
+            for name in sorted((route.hosts or set()) - set(self.names)):
+                self.problem(
+                    (*where, "hosts"),
+                    f"[[notify]] #{index + 1}: key 'hosts': no host named {name!r}",
+                )
+            routes.append(route)
+        return routes
 
 
 def _build_host(values: dict[str, Any], base: Path) -> Host:

@@ -204,3 +204,23 @@ class LogCursor:
     # Set while a first read is still in the log's rotated files: `inode` and `offset` are then
     # those of the rotated file it stopped in, whose mtime this is.
     archive_mtime: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one notification route was to be told about one incident's transition, and how that
+    went: written as an intent before the message is sent, its result after."""
+
+    id: int
+    route: str  # the route's key (routes.Route.key)
+    shown: str  # the route as output may show it (its secrets masked)
+    incident_id: int
+    episode: datetime  # the incident's opened_at when decided: one transition per episode
+    event: str  # "opened", "worse:critical", "remind:2", "resolved"
+    severity: str  # the incident's severity when decided
+    state: str  # "pending" (decided, result unknown) | "sent" | "failed"
+    attempts: int
+    decided_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None  # a failed one is tried again from then on
+    error: str | None

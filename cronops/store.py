@@ -29,6 +29,7 @@ from cronops.kinds import SEVERITIES
 from cronops.locations import private_file
 from cronops.probe import resolve_zone
 from cronops.records import (
+    Delivery,
     Finding,
     HostFacts,
     Incident,
@@ -524,6 +525,27 @@ class History:
         )
         return [(_incident(row), _finding(json.loads(row["finding"]))) for row in rows]
 
+    # -- notifications -----------------------------------------------------------------------
+
+    def deliveries(self, route: str, incident_ids: Iterable[int]) -> list[Delivery]:
+        """The route's deliveries about these incidents, and every one not yet sent, oldest
+        first."""
+        ids = list(incident_ids)
+        rows = self.rows(
+            f"""
+            select * from deliveries where route = ?
+            and (incident_id in ({_marks(ids)}) or state != 'sent') order by id
+            """,
+            [route, *ids],
+        )
+        return [_delivery(row) for row in rows]
+
+    def undelivered(self) -> list[Delivery]:
+        """Every delivery not (yet) sent, by route, oldest first: what the TUI shows of a
+        failing route, read while `watch` writes."""
+        rows = self.rows("select * from deliveries where state != 'sent' order by route, id")
+        return [_delivery(row) for row in rows]
+
 
 class Store(History):
     """The history opened for writing: its schema steps and every write, besides every read."""
@@ -658,6 +680,28 @@ class Store(History):
                 )
             else:
                 _insert(db, "incidents", [row])
+
+    def intend(self, deliveries: Iterable[dict[str, Any]]) -> None:
+        """Decided deliveries, written (committed) before any is sent; a transition already
+        decided (by a round that died before sending it) is kept as it is."""
+        with self.transaction() as db:
+            _insert(db, "deliveries", list(deliveries), verb="insert or ignore")
+
+    def delivered(self, ids: Sequence[int], at: datetime) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "update deliveries set state = 'sent', sent_at = ?, error = null, "
+                "next_attempt_at = null, attempts = attempts + 1 where id = ?",
+                [[iso(at), i] for i in ids],
+            )
+
+    def delivery_failed(self, ids: Sequence[int], error: str, retry_at: datetime) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "update deliveries set state = 'failed', error = ?, next_attempt_at = ?, "
+                "attempts = attempts + 1 where id = ?",
+                [[error, iso(retry_at), i] for i in ids],
+            )
 
     def last_scan(self, db: sqlite3.Connection, host: str) -> dict[str, Any] | None:
         """The host's latest scan (its status and error); None before its first."""
@@ -1055,6 +1099,24 @@ def _zone_name(zone: tzinfo | None) -> str | None:
     """An IANA zone's key, so a stored time reads in its zone again (with its name and DST)."""
     key = getattr(zone, "key", None)
     return key if isinstance(key, str) else None
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        route=row["route"],
+        shown=row["shown"],
+        incident_id=row["incident_id"],
+        episode=_moment(row["episode"]),
+        event=row["event"],
+        severity=row["severity"],
+        state=row["state"],
+        attempts=row["attempts"],
+        decided_at=_moment(row["decided_at"]),
+        sent_at=from_iso(row["sent_at"]),
+        next_attempt_at=from_iso(row["next_attempt_at"]),
+        error=row["error"],
+    )
 
 
 def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
@@ -1512,6 +1574,33 @@ def _add_incidents(db: Database) -> None:
     db.table("incidents").create_index(["state"])
 
 
+def _add_deliveries(db: Database) -> None:
+    # What `cronops watch` told each route about each incident's transitions: the intent is
+    # written before a message goes out and its result after, so a watch killed at any moment
+    # neither tells a transition twice (its key is unique) nor forgets one (it is still pending).
+    db.table("deliveries").create(
+        {
+            "id": int,
+            "route": str,
+            "shown": str,
+            "incident_id": int,
+            "episode": str,
+            "event": str,
+            "severity": str,
+            "state": str,
+            "attempts": int,
+            "decided_at": str,
+            "sent_at": str,
+            "next_attempt_at": str,
+            "error": str,
+        },
+        pk="id",
+        not_null={"route", "incident_id", "episode", "event", "state", "attempts", "decided_at"},
+    )
+    db.table("deliveries").create_index(["route", "incident_id", "episode", "event"], unique=True)
+    db.table("deliveries").create_index(["state"])
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -1521,5 +1610,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     6: _add_cron_family,
     7: _add_run_days,
     8: _add_incidents,
+    9: _add_deliveries,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
