@@ -8,12 +8,14 @@ the inventory file, and no error or output ever shows a URL as written or expand
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 from cronops.kinds import KINDS, SEVERITIES, TIERS, WARNING
@@ -110,9 +112,7 @@ def masked(url: str) -> str:
         if not parts.hostname:
             raise Refused(["an Alertmanager URL is alertmanager://HOST:PORT"])
         return f"{scheme}://{parts.hostname}{port}{parts.path}"
-    import apprise  # only for an inventory with routes: its import is ~0.2 s
-
-    service = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    service = quiet_apprise().Apprise.instantiate(url, suppress_exceptions=True)
     if service is None:
         known = f"its scheme {scheme + '://'!r}" if scheme else "it (no scheme://)"
         raise Refused(
@@ -122,6 +122,16 @@ def masked(url: str) -> str:
             ]
         )
     return service.url(privacy=True).split("?", 1)[0]
+
+
+def quiet_apprise() -> ModuleType:
+    """apprise, imported only where a route is read or used (its import takes ~0.2 s), and
+    kept from writing its log to stderr: what it says of a failure is in the error cronops
+    shows, and its log lines quote URLs."""
+    import apprise
+
+    logging.getLogger("apprise").addHandler(logging.NullHandler())
+    return apprise
 
 
 def _severity(value: Any) -> str:
