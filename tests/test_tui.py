@@ -957,3 +957,31 @@ async def test_a_scan_in_the_tui_folds_the_runs_past_the_retention(history, monk
         await wait_until(pilot, lambda: History.open(path).entry_run_days("a001"))
     (day,) = History.open(path).entry_run_days("a001")
     assert (day.runs, day.ok) == (5, 5)
+
+
+async def test_the_status_line_shows_a_route_that_watch_failed_to_reach(history):
+    path, _ = history
+    store = Store(path)
+    store.intend(
+        [
+            {
+                "route": "notify:1",
+                "shown": "json://hook:****@10.0.0.9/alerts",
+                "incident_id": 1,
+                "episode": "2026-11-21T11:00:00.000000Z",
+                "event": "opened",
+                "severity": "critical",
+                "state": "pending",
+                "attempts": 0,
+                "decided_at": "2026-11-21T11:00:00.000000Z",
+            }
+        ]
+    )
+    (delivery,) = store.undelivered()
+    store.delivery_failed([delivery.id], "Connection refused", NOW)
+    store.close()
+    app = app_for(history)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await settle(pilot)
+        status = str(app.query_one("#status", Static).render())
+        assert "notify FAILING: json://hook:****@10.0.0.9/alerts (Connection refused)" in status

@@ -333,6 +333,8 @@ class CronopsApp(App[None]):
             entries = f"{len(fleet.jobs)} entries" if fleet.whole else "reading the entries…"
             text = f"{len(fleet.hosts)} hosts ({down} not ok) · {entries}"
             text += f" · last scan {last}"
+            if fleet.failing_routes:
+                text += f" · notify FAILING: {'; '.join(fleet.failing_routes)}"
         # Text, not markup: host errors hold [brackets] (and, made visible, escape sequences).
         self.query_one("#status", Static).update(Text(visible(text)))
 

@@ -75,6 +75,8 @@ class Fleet:
     jobs: list[JobRow]
     evidence: Jobs  # what the entries' states are judged by
     whole: bool = True  # False: the first entries only, the rest being read
+    # `cronops watch`'s routes whose last message failed (written by the watch, read here).
+    failing_routes: list[str] = field(default_factory=list)
 
 
 class FleetReader:
@@ -125,7 +127,15 @@ class FleetReader:
             for h in self.hosts
         ]
         whole = limit < 0 or len(jobs) < limit
-        return Fleet(now=now, hosts=hosts, jobs=jobs, evidence=evidence, whole=whole)
+        failing = {d.shown: d.error for d in self.history.undelivered() if d.state == "failed"}
+        return Fleet(
+            now=now,
+            hosts=hosts,
+            jobs=jobs,
+            evidence=evidence,
+            whole=whole,
+            failing_routes=[f"{shown} ({error})" for shown, error in failing.items()],
+        )
 
     def judge_entries(self, fleet: Fleet) -> None:
         """Each entry's state by its latest runs."""
