@@ -37,8 +37,10 @@ def test_example_inventory_is_valid_and_documents_every_key():
     assert inventory.hosts[3].transport == "local"
     text = (REPO / "hosts.example.toml").read_text()
     from cronops.inventory import DEFAULTS_KEYS, HOST_KEYS
+    from cronops.routes import ROUTE_KEYS
 
-    for key in {*HOST_KEYS, *DEFAULTS_KEYS}:
+    assert [r.severity for r in inventory.routes] == ["critical", "warning"]
+    for key in {*HOST_KEYS, *DEFAULTS_KEYS, *ROUTE_KEYS}:
         assert f"{key} =" in text or f"# {key} =" in text, (
             f"hosts.example.toml does not document {key!r}"
         )
