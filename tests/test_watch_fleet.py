@@ -350,7 +350,8 @@ def test_kill_9_mid_round_and_restart_repeats_nothing_and_loses_no_recovery(flee
             "the recovery",
         )
         time.sleep(5)
-        kill(watcher)
+        watcher.terminate()  # SIGTERM: stops after the step it is in, as a service manager asks
+        assert watcher.wait(timeout=30) == 1  # hotel never answered: attention, not a signal death
 
         told = blocks(http.texts())
         assert told[("WARNING", "failed", "foxtrot")] == 1, http.texts()
