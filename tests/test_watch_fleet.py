@@ -115,22 +115,8 @@ def fleet(tmp_path_factory):
         pytest.skip(reason)
     fleet = Fleet(tmp_path_factory.mktemp("watch-fleet"))
     fleet.start(
-        [
-            HostSpec(
-                name="foxtrot",
-                crontabs={"root": FOXTROT_ROOT},
-                cron=True,
-                cron_level=15,
-                syslog="traditional",
-            ),
-            HostSpec(
-                name="golf",
-                crontabs={"root": GOLF_ROOT},
-                cron=True,
-                cron_level=15,
-                syslog="traditional",
-            ),
-        ]
+        HostSpec(name, crontabs={"root": jobs}, cron=True, cron_level=15, syslog="traditional")
+        for name, jobs in (("foxtrot", FOXTROT_ROOT), ("golf", GOLF_ROOT))
     )
     fleet.hosts["golf"].stop_cron()
     yield fleet
