@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-port",
         type=int,
         metavar="N",
-        help="also serve OpenMetrics on http://0.0.0.0:N/metrics",
+        help="also serve the history's metrics on http://127.0.0.1:N/metrics (Prometheus)",
     )
     log = command(
         "log",
@@ -809,7 +809,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     db = args.db or locations.default_db_path()
     store = open_store(args)
     if args.metrics_port is not None:
-        _serve_metrics(args.metrics_port, db)
+        _serve_metrics(args.metrics_port, db, hosts)
     rounds: list[Round] = []
 
     def report(done: Round) -> None:
@@ -843,7 +843,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK if fine else EXIT_ATTENTION
 
 
-def _serve_metrics(port: int, db: Path) -> None:
+def _serve_metrics(port: int, db: Path, hosts: list[Host]) -> None:
     """`--metrics-port`: /metrics served from the history while the watch runs."""
     try:
         from cronops import metrics
@@ -851,7 +851,7 @@ def _serve_metrics(port: int, db: Path) -> None:
         raise SystemExit(
             "cronops watch: --metrics-port needs cronops.metrics, not in this build"
         ) from None
-    metrics.serve(port, db)
+    metrics.serve(port, db, hosts=hosts)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

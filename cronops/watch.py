@@ -61,10 +61,8 @@ class Stop:
 
     def _asked(self, signum: int) -> None:
         self.event.set()
-        loop = asyncio.get_running_loop()
-        loop.remove_signal_handler(signum)
-        if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        # The next one acts at once (asyncio gives SIGINT back to KeyboardInterrupt).
+        asyncio.get_running_loop().remove_signal_handler(signum)
 
     @property
     def asked(self) -> bool:
