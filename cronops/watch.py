@@ -112,7 +112,10 @@ async def one_round(
     began = loop.time()
     fleet = connect()
     try:
-        async for outcome in scan_fleet(hosts, store, fleet, inventory.concurrency, window):
+        scans = scan_fleet(
+            hosts, store, fleet, inventory.concurrency, window, policy=inventory.policy
+        )
+        async for outcome in scans:  # each host's incidents updated as it is stored
             done.scans.append(outcome)
     finally:
         await fleet.close()
