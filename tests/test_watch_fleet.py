@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,7 +28,8 @@ import pytest
 
 from cronops.cli import main
 from cronops.store import Store
-from tests.fleet import Fleet, HostSpec, free_port, require_fleet_tools, silent_listener
+from tests.conftest import logged, own_fleet, wait_for
+from tests.fleet import Fleet, HostSpec, free_port, silent_listener
 
 pytestmark = pytest.mark.fleet
 
@@ -86,7 +86,9 @@ class SmtpReceiver:
         self.controller.start()
 
     def texts(self) -> list[str]:
-        return [f"{m['subject']}\n{m.get_body().get_content()}" for m in self.received]
+        # An SMTP body's lines end in CRLF.
+        bodies = [m.get_body().get_content().replace("\r\n", "\n") for m in self.received]
+        return [f"{m['subject']}\n{body}" for m, body in zip(self.received, bodies, strict=True)]
 
     def close(self) -> None:
         self.controller.stop()
@@ -101,54 +103,31 @@ def blocks(texts: list[str]) -> Counter[tuple[str, str, str]]:
     )
 
 
-def wait_for(ok: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    if reason := require_fleet_tools():
-        pytest.skip(reason)
-    fleet = Fleet(tmp_path_factory.mktemp("watch-fleet"))
-    fleet.start(
+def watched(tmp_path_factory):
+    specs = (
         HostSpec(name, crontabs={"root": jobs}, cron=True, cron_level=15, syslog="traditional")
         for name, jobs in (("foxtrot", FOXTROT_ROOT), ("golf", GOLF_ROOT))
     )
-    fleet.hosts["golf"].stop_cron()
-    yield fleet
-    fleet.stop()
-
-
-def syslog(fleet: Fleet, host: str) -> str:
-    path = fleet.hosts[host].path("/var/log/syslog")
-    return path.read_text(errors="replace") if path.exists() else ""
+    for fleet in own_fleet(tmp_path_factory, "watch-fleet", *specs):
+        fleet.hosts["golf"].stop_cron()
+        yield fleet
 
 
 def failing_job(fleet: Fleet) -> None:
     """foxtrot's job broken, and failed at least once since."""
-    host = fleet.hosts["foxtrot"]
-    host.run("rm -f /root/fixed")
-    before = syslog(fleet, "foxtrot").count("failed with exit status 3")
-    wait_for(
-        lambda: syslog(fleet, "foxtrot").count("failed with exit status 3") > before,
-        130,
-        "foxtrot's job to fail",
-    )
+    foxtrot = fleet.hosts["foxtrot"]
+    foxtrot.run("rm -f /root/fixed")
+    before = logged(foxtrot, "failed with exit status 3")
+    wait_for(lambda: logged(foxtrot, "failed with exit status 3") > before, 130, "a failure")
 
 
 def fixed_job(fleet: Fleet) -> None:
-    """foxtrot's job mended, and run once with success since."""
-    fleet.hosts["foxtrot"].run("touch /root/fixed")
-    ends = syslog(fleet, "foxtrot").count("END (test -e /root/fixed")
-    wait_for(
-        lambda: syslog(fleet, "foxtrot").count("END (test -e /root/fixed") > ends,
-        130,
-        "foxtrot's job to run again",
-    )
+    """foxtrot's job mended, and run once since (with success: the test passes)."""
+    foxtrot = fleet.hosts["foxtrot"]
+    foxtrot.run("touch /root/fixed")
+    before = logged(foxtrot, ") END (", "/root/fixed")
+    wait_for(lambda: logged(foxtrot, ") END (", "/root/fixed") > before, 130, "a new run")
 
 
 def inventory(fleet: Fleet, path: Path, routes: list[dict], extra_hosts=()) -> Path:
@@ -178,12 +157,12 @@ def watch_once(hosts: Path, db: Path) -> int:
 
 
 def test_each_route_is_told_once_nothing_when_unchanged_or_acknowledged_then_the_recovery(
-    fleet, tmp_path, capsys
+    watched, tmp_path, capsys
 ):
     http, smtp = HttpReceiver(), SmtpReceiver()
     try:
         hosts = inventory(
-            fleet,
+            watched,
             tmp_path / "hosts.toml",
             [
                 {"url": f"json://127.0.0.1:{http.port}/hook"},
@@ -191,7 +170,7 @@ def test_each_route_is_told_once_nothing_when_unchanged_or_acknowledged_then_the
             ],
         )
         db = tmp_path / "history.db"
-        failing_job(fleet)
+        failing_job(watched)
 
         assert watch_once(hosts, db) == 0
         for receiver in (http, smtp):
@@ -223,7 +202,7 @@ def test_each_route_is_told_once_nothing_when_unchanged_or_acknowledged_then_the
         assert watch_once(hosts, db) == 0
         assert (len(http.received), len(smtp.received)) == (1, 2)  # no change; golf acknowledged
 
-        fixed_job(fleet)
+        fixed_job(watched)
         assert watch_once(hosts, db) == 0
         for receiver in (http, smtp):
             text = receiver.texts()[-1]
@@ -236,14 +215,14 @@ def test_each_route_is_told_once_nothing_when_unchanged_or_acknowledged_then_the
 
 
 def test_a_route_that_is_down_is_recorded_and_retried_while_the_other_gets_its_message(
-    fleet, tmp_path, capsys
+    watched, tmp_path, capsys
 ):
     down_port = free_port()
     smtp = SmtpReceiver()
     http = None
     try:
         url = f"json://hook:s3cr3t@127.0.0.1:{down_port}/hook"
-        hosts = inventory(fleet, tmp_path / "hosts.toml", [{"url": url}, {"url": mail_url(smtp)}])
+        hosts = inventory(watched, tmp_path / "hosts.toml", [{"url": url}, {"url": mail_url(smtp)}])
         db = tmp_path / "history.db"
         assert watch_once(hosts, db) == 1  # a route failed
         out = capsys.readouterr().out
@@ -278,11 +257,11 @@ def test_a_route_that_is_down_is_recorded_and_retried_while_the_other_gets_its_m
             http.close()
 
 
-def test_kill_9_mid_round_and_restart_repeats_nothing_and_loses_no_recovery(fleet, tmp_path):
+def test_kill_9_mid_round_and_restart_repeats_nothing_and_loses_no_recovery(watched, tmp_path):
     http = HttpReceiver()
     port, close_listener = silent_listener()  # a host that never answers: each scan takes 3 s
     hosts = inventory(
-        fleet,
+        watched,
         tmp_path / "hosts.toml",
         [{"url": f"json://127.0.0.1:{http.port}/hook"}],
         extra_hosts=[{"name": "hotel", "address": "127.0.0.1", "port": port, "connect_timeout": 3}],
@@ -310,7 +289,7 @@ def test_kill_9_mid_round_and_restart_repeats_nothing_and_loses_no_recovery(flee
         process.wait()
 
     try:
-        failing_job(fleet)
+        failing_job(watched)
         watcher = start()
         time.sleep(1.5)  # in the first round's scan
         kill(watcher)
@@ -325,7 +304,7 @@ def test_kill_9_mid_round_and_restart_repeats_nothing_and_loses_no_recovery(flee
         kill(watcher)
         assert len(http.received) == 1
 
-        fixed_job(fleet)
+        fixed_job(watched)
         watcher = start()
         time.sleep(2)  # in the first round's scan, which now sees the job mended
         kill(watcher)
