@@ -13,6 +13,7 @@ the COMMIT) gets that message again after the restart; a recovery is never lost.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -325,9 +326,14 @@ async def send_apprise(route: Route, message: Message) -> None:
 async def push_alertmanager(
     route: Route, firing: Sequence[Incident], resolved: Sequence[Incident], now: datetime
 ) -> None:
-    """An `alertmanager://` route: its alerts go to Alertmanager's v2 API (helper module)."""
-    from cronops import alertmanager
-
+    """An `alertmanager://` route: its alerts go to Alertmanager's v2 API (cronops.alertmanager,
+    whose absence is this route's failure, not the watch's)."""
+    try:
+        alertmanager = importlib.import_module("cronops.alertmanager")
+    except ImportError:
+        raise DeliveryError(
+            "alertmanager:// needs cronops.alertmanager, not in this build"
+        ) from None
     try:
         await alertmanager.push(route.url, firing, resolved, now=now, timeout=route.timeout)
     except alertmanager.DeliveryError as exc:

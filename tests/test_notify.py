@@ -359,3 +359,20 @@ def test_a_bad_route_is_refused_by_file_line_and_key(monkeypatch, table, expecte
         parse_inventory(text, Path("hosts.toml"))
     assert expected in str(caught.value)
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_an_alertmanager_route_that_fails_is_that_routes_failure_alone(tmp_path):
+    store = Store(tmp_path / "h.db")
+    sent: list[str] = []
+
+    async def send(r: Route, message: Message) -> None:
+        sent.append(r.shown)
+
+    am = route(url="alertmanager://127.0.0.1:9", written="am", shown="am", timeout=2)
+    routes = [am, route(shown="up", written="up")]
+    outcome = asyncio.run(notify_round(store, routes, [incident()], {}, T0, send))
+    assert outcome[0].error and outcome[0].attempts == 1
+    assert sent == ["up"]
+    (failed,) = store.undelivered()
+    assert failed.route == am.key and failed.state == "failed"
+    store.close()
