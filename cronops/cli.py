@@ -845,14 +845,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def _serve_metrics(port: int, db: Path, hosts: list[Host]) -> None:
     """`--metrics-port`: /metrics served from the history while the watch runs."""
-    import importlib
+    from cronops import metrics
 
-    try:
-        metrics = importlib.import_module("cronops.metrics")
-    except ImportError:
-        raise SystemExit(
-            "cronops watch: --metrics-port needs cronops.metrics, not in this build"
-        ) from None
     metrics.serve(port, db, hosts=hosts)
 
 

@@ -13,13 +13,14 @@ the COMMIT) gets that message again after the restart; a recovery is never lost.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cronops import alertmanager
+from cronops.alertmanager import AlertContext, act_command
 from cronops.kinds import CRITICAL, SEVERITIES
 from cronops.labels import span
 from cronops.records import Delivery, Incident, JobEntry
@@ -37,8 +38,6 @@ RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # 0 is the 
 BACKOFF_FIRST = timedelta(seconds=15)
 BACKOFF_MAX = timedelta(minutes=30)
 ERROR_CHARS = 300
-# What an operator runs about a job's incident, by kind (`rerun` for the others).
-ACTIONS = {"hung": "kill", "pause_expired": "resume"}
 HEADINGS = {OPENED: "new", WORSE: "worse", REMIND: "still open", RESOLVED: "recovered"}
 
 
@@ -247,7 +246,7 @@ async def _route_round(
     try:
         if route.alertmanager:
             recovered = [incidents[r.incident_id] for r in due if r.event == RESOLVED]
-            await push_alertmanager(route, firing, recovered, now)
+            await push_alertmanager(route, firing, recovered, contexts, now)
         else:
             await send(route, compose([(incidents[r.incident_id], r.event) for r in due], contexts))
     except DeliveryError as exc:
@@ -324,18 +323,26 @@ async def send_apprise(route: Route, message: Message) -> None:
 
 
 async def push_alertmanager(
-    route: Route, firing: Sequence[Incident], resolved: Sequence[Incident], now: datetime
+    route: Route,
+    firing: Sequence[Incident],
+    resolved: Sequence[Incident],
+    contexts: Mapping[int, Context],
+    now: datetime,
 ) -> None:
-    """An `alertmanager://` route: its alerts go to Alertmanager's v2 API (cronops.alertmanager,
-    whose absence is this route's failure, not the watch's)."""
+    """An `alertmanager://` route: its alerts go to Alertmanager's v2 API, labelled with each
+    incident's job, tier and host tags."""
+    labels = {
+        incident_id: AlertContext(
+            f"{context.entry.user}: {context.entry.command}" if context.entry else "",
+            context.tier or "",
+            context.tags,
+        )
+        for incident_id, context in contexts.items()
+    }
     try:
-        alertmanager = importlib.import_module("cronops.alertmanager")
-    except ImportError:
-        raise DeliveryError(
-            "alertmanager:// needs cronops.alertmanager, not in this build"
-        ) from None
-    try:
-        await alertmanager.push(route.url, firing, resolved, now=now, timeout=route.timeout)
+        await alertmanager.push(
+            route.url, firing, resolved, now=now, timeout=route.timeout, contexts=labels
+        )
     except alertmanager.DeliveryError as exc:
         raise DeliveryError(str(exc)) from None
 
@@ -421,13 +428,6 @@ def _job(entry: JobEntry) -> str:
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def act_command(incident: Incident) -> str:
-    """The cronops command that acts on a job's incident ("" for a host's own)."""
-    if incident.entry_id is None:
-        return ""
-    return f"cronops {ACTIONS.get(incident.kind, 'rerun')} {incident.entry_id}"
 
 
 # -- context --------------------------------------------------------------------------------
