@@ -23,6 +23,7 @@ from typing import Any
 from cronops import probe
 from cronops.analysis import SAME_PROCESS_S
 from cronops.crontab import (
+    CRON_PATH,
     SYSTEM,
     Crontab,
     Entry,
@@ -47,8 +48,6 @@ from cronops.transport.local import local_user
 CRONTAB_ACTIONS = ("pause", "resume", "edit", "undo")
 # A rerun's output is streamed, not kept: only its last lines, at most this many bytes of them.
 OUTPUT_BYTES_KEPT = 64 * 1024
-# The environment cron starts a job with (Debian's PATH); the crontab's own settings come after.
-CRON_PATH = "/usr/bin:/bin"
 _USER_NAME = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*\$?")
 
 # Replaces a crontab on the host, if it still is the text the change was made from.

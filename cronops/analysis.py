@@ -80,16 +80,19 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops import wording
+from cronops.causes import Cause, missed_cause
 from cronops.changes import BY_CRONOPS, Change
 from cronops.crontab import PauseInfo, StoredCrontab
 from cronops.durations import around, baseline, percentile
 from cronops.kinds import LATER_RUN_STARTED, LATER_RUN_SUCCEEDED, SEVERITIES
 from cronops.lint import REJECTED, lint_host
+from cronops.mail import output_discarded
 from cronops.policy import Policy, PolicyBook, in_spans
 from cronops.records import CRON, EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import REBOOT, Schedules, gap_at, next_time, previous_time, split_schedule
 
 OK = "ok"
+ABSENT = ("missed", "never_ran")  # the kinds of a run that did not happen: each has a cause
 START_SLACK_S = 1.0  # log timestamps are cut to the second; cron starts jobs just after the minute
 SAME_PROCESS_S = 5.0  # a process's start (clock minus elapsed time) is this near its log line
 MIN_HISTORY = 5  # a baseline needs this many other ended runs of the job
@@ -132,7 +135,11 @@ def judge(
 ) -> list[Finding]:
     """Every finding between `since` and `now`: the hosts' own first (they explain their jobs'),
     then worst first (severity, then latest first); see `worst_first`."""
-    views = {facts.name: _HostView.of(facts, now, since) for facts in hosts}
+    runs = list(runs)
+    starts = _cron_starts_by_host(runs)
+    views = {
+        facts.name: _HostView.of(facts, now, since, starts.get(facts.name, ())) for facts in hosts
+    }
     entries = list(entries)
     runs_by_entry = _by_entry(runs)
     running_by_entry = _by_entry(running)
@@ -290,9 +297,12 @@ class _HostView:
     since: float
     ok_at: float | None  # the last successful scan: no run after it has been read
     coverage: float | None  # the earliest log line held
+    starts: Sequence[float] = ()  # every job start cron logged on the host, sorted
 
     @classmethod
-    def of(cls, facts: HostFacts, now: datetime, since: datetime) -> _HostView:
+    def of(
+        cls, facts: HostFacts, now: datetime, since: datetime, starts: Sequence[float] = ()
+    ) -> _HostView:
         skew = facts.clock_skew.total_seconds()
         host_now = now.timestamp() + skew
         if facts.ok_at is not None:
@@ -301,7 +311,7 @@ class _HostView:
             # A host scanned fine that has no time recorded was scanned just now.
             ok_at = host_now if facts.status == OK else None
         coverage = facts.coverage_start.timestamp() if facts.coverage_start else None
-        return cls(facts, host_now, since.timestamp() + skew, ok_at, coverage)
+        return cls(facts, host_now, since.timestamp() + skew, ok_at, coverage, starts)
 
     @property
     def evidence_end(self) -> float:
@@ -578,6 +588,7 @@ class _Judge:
             else []
         )
         self.absence_from = _judged_from(entry, view, runs)
+        self.cause: Cause | None = None  # why the latest missed run did not happen
         self.starts = [run.started_at.timestamp() for run in runs]
         # The ended runs' (start, duration), in start order: the job's own history.
         self.ended = [
@@ -705,6 +716,7 @@ class _Judge:
         self._tally_hangs()
         self._tally_overlaps()
         self._tally_expiry()
+        self._tally_lost_output()
         return [
             self._finding(kind, tally)
             for kind, tally in self.tallies.items()
@@ -718,6 +730,10 @@ class _Judge:
         for due, start in absence.late:
             self.tallies["late"].add(due, wording.late(self.job, due, start))
         expected = self.expected or ()
+        if absence.missing:
+            latest = expected[absence.missing[-1][1] - 1]
+            facts, starts = self.view.facts, self.view.starts
+            self.cause = missed_cause(self.entry, facts, latest, starts, self.zone)
         for first, last in absence.missing:
             shown = range(first, min(last, first + wording.EXAMPLES))
             notes = [self.job.at(expected[i]) for i in shown]
@@ -775,10 +791,28 @@ class _Judge:
         advice = wording.pause_over(self.job, pause, ago)
         self.tallies["pause_expired"].add_many(1, ended, ended, [marker], advice)
 
+    def _tally_lost_output(self) -> None:
+        """A job that failed where nobody can see what it printed (one finding, at its latest
+        failure): the first thing to fix before the failure itself can be understood."""
+        failures = self.tallies.get("failed")
+        if failures is None or not failures.count:
+            return
+        failed_at = self.view.moment(failures.last, UTC)
+        why = output_discarded(
+            self.entry.command, self.entry.mailto, self.view.facts.no_mta_at, failed_at
+        )
+        if why is not None:
+            note = wording.output_lost(self.job, failures.last, why)
+            self.tallies["output_lost"].add(failures.last, note)
+
     def _finding(self, kind: str, tally: _Tally) -> Finding:
         entry, view = self.entry, self.view
         streak = _failing_streak(self.runs, self.processes) if kind == "failed" else []
-        text = wording.finding(self.job, kind, tally.folded(), self._absence_basis(), streak)
+        because = wording.cause(self.job, self.cause) if kind in ABSENT else None
+        output = self._printed() if kind == "failed" else ""
+        text = wording.finding(
+            self.job, kind, tally.folded(), self._absence_basis(), streak, because, output
+        )
         return Finding(
             host=entry.host,
             kind=kind,
@@ -794,6 +828,7 @@ class _Judge:
             streak=len(streak),
             streak_since=streak[0].started_at.astimezone(self.zone) if streak else None,
             over=None if streak else self._over(kind, tally.last),
+            cause=because.full if because else "",
         )
 
     def _over(self, kind: str, last: float) -> str | None:
@@ -820,6 +855,11 @@ class _Judge:
         if run_outcome(runs[-1], self.processes) == OK:
             return LATER_RUN_SUCCEEDED
         return LATER_RUN_STARTED
+
+    def _printed(self) -> str:
+        """What the latest failed run whose output was seen printed."""
+        seen = [run for run in self.runs if run.failed and run.output is not None]
+        return wording.printed(self.job, seen[-1]) if seen else ""
 
     def _absence_basis(self) -> wording.Absence:
         view, entry = self.view, self.entry
@@ -971,6 +1011,16 @@ def _gaps(
 
 
 # -- small helpers ----------------------------------------------------------------------------
+
+
+def _cron_starts_by_host(runs: Iterable[RunRecord]) -> dict[str, list[float]]:
+    starts: dict[str, list[float]] = defaultdict(list)
+    for run in runs:
+        if run.trigger == CRON:
+            starts[run.host].append(run.started_at.timestamp())
+    for host_starts in starts.values():
+        host_starts.sort()
+    return starts
 
 
 def _by_entry(items: Iterable) -> dict[str, list]:

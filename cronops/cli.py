@@ -908,11 +908,13 @@ def cmd_lint(args: argparse.Namespace) -> int:
     try:
         crontabs = store.crontabs_now([h.name for h in hosts])
         facts = store.host_facts(hosts)
+        lookups = store.command_lookups([h.name for h in hosts])
         notes = []
         for host in hosts:
             mine = [c for c in crontabs if c.host == host.name]
             family = facts[host.name].cron_family
-            notes += lint_host(mine, facts[host.name].zone, family, now)
+            found = lookups.get(host.name, {})
+            notes += lint_host(mine, facts[host.name].zone, family, now, found)
     finally:
         store.close()
     if not crontabs:

@@ -18,6 +18,7 @@ import hashlib
 import posixpath
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -299,6 +300,23 @@ def _cron_input(text: str) -> str:
     if escaped:
         out.append("\\")
     return "".join(out) + ("\n" if need_newline else "")
+
+
+# The PATH cron gives a job when its crontab sets none (Debian and cronie: _PATH_DEFPATH); the
+# crontab's own settings come after it.
+CRON_PATH = "/usr/bin:/bin"
+# A first word with any of these is shell syntax (a variable, a quote, a redirection, a
+# subshell, an assignment...), not a command name one lookup can settle.
+_SHELL_SYNTAX = re.compile(r"""[$`'"\\(){}<>;|&*?\[\]=~%!#]""")
+
+
+def command_lookup(command: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """What cron's shell looks up to start an entry's command, with the crontab's settings
+    above it: (the PATH it searches, the first word); None when that is shell syntax."""
+    words = split_percent(command)[0].split()
+    if not words or _SHELL_SYNTAX.search(words[0]):
+        return None
+    return env.get("PATH", CRON_PATH), words[0]
 
 
 def cron_d_file_ignored(name: str) -> bool:

@@ -49,6 +49,7 @@ DEFAULT_ROLLUP_RETENTION = timedelta(days=365)
 # The default scan window: a run a scan may still read from the host's logs is never folded
 # (folded and read again, it would be counted twice).
 MIN_RETENTION = timedelta(days=8)
+DEFAULT_OUTPUT_TAIL = 4096  # bytes: the end of a job's output, from its mail
 TRANSPORTS = ("ssh", "local")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$")
 
@@ -73,6 +74,9 @@ class Host:
     rerun_timeout: float = DEFAULT_RERUN_TIMEOUT
     kill_grace: float = DEFAULT_KILL_GRACE
     transport: str = "ssh"
+    # bytes of a job's output kept with its run, from the mail cron delivered to the host's
+    # local mailboxes (/var/mail); 0: its mailboxes are not read
+    output_tail: int = DEFAULT_OUTPUT_TAIL
 
     @property
     def target(self) -> str:
@@ -146,6 +150,12 @@ def _retention(value: Any) -> timedelta:
     return kept
 
 
+def _byte_count(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"not a whole number of bytes: {value!r}")
+
+
 def _texts(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(text(item) for item in value)
@@ -183,6 +193,7 @@ HOST_KEYS: dict[str, Key] = {
     "rerun_timeout": Key(_seconds, "a number of seconds > 0"),
     "kill_grace": Key(_seconds, "a number of seconds > 0"),
     "transport": Key(one_of(TRANSPORTS), f"one of {', '.join(TRANSPORTS)}"),
+    "output_tail": Key(_byte_count, "a whole number of bytes (0: read no mail)"),
     **POLICY_KEYS,
 }
 HOST_ONLY = {"name", "address"}
@@ -415,6 +426,7 @@ def _build_host(values: dict[str, Any], base: Path) -> Host:
         rerun_timeout=values.get("rerun_timeout", DEFAULT_RERUN_TIMEOUT),
         kill_grace=values.get("kill_grace", DEFAULT_KILL_GRACE),
         transport=values.get("transport", "ssh"),
+        output_tail=values.get("output_tail", DEFAULT_OUTPUT_TAIL),
     )
 
 

@@ -20,6 +20,7 @@ JOB_KINDS = (
     "lint",
     "changed",
     "drift",
+    "output_lost",
 )
 HOST_KINDS = (
     "unreachable",
@@ -54,6 +55,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     "lint": INFO,
     "changed": INFO,
     "drift": INFO,
+    "output_lost": INFO,  # a job failed and nobody can see what it printed
     "unreachable": CRITICAL,
     "host_key": CRITICAL,
     "auth": CRITICAL,

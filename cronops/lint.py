@@ -5,7 +5,7 @@ Pure: the host's crontabs as stored, its zone, its cron family and the time in; 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import PurePosixPath
@@ -16,6 +16,7 @@ from cronops.crontab import (
     Crontab,
     Entry,
     StoredCrontab,
+    command_lookup,
     cron_d_file_ignored,
     split_percent,
 )
@@ -37,6 +38,7 @@ DST_GAP = "dst-gap"
 DST_REPEAT = "dst-repeat"
 PERCENT = "percent"
 CRON_TZ_IGNORED = "cron-tz-ignored"
+NOT_ON_PATH = "not-on-path"
 RULES = {
     REJECTED: "a line cron rejects: Debian cron then ignores the whole file",
     NO_NEWLINE: "no newline at the end of the file",
@@ -46,6 +48,7 @@ RULES = {
     DST_REPEAT: "a fixed-time job in the hour the clock repeats",
     PERCENT: "an unescaped % cuts the command and feeds the rest to it as input",
     CRON_TZ_IGNORED: "CRON_TZ for a cron that ignores it",
+    NOT_ON_PATH: "a command the host does not have on cron's PATH",
 }
 
 # The cron families (as the log parsers name them) that run every job in the host's zone and
@@ -72,10 +75,16 @@ class LintNote:
 
 
 def lint_host(
-    crontabs: Iterable[StoredCrontab], zone: tzinfo, family: str | None, now: datetime
+    crontabs: Iterable[StoredCrontab],
+    zone: tzinfo,
+    family: str | None,
+    now: datetime,
+    on_path: Mapping[tuple[str, str], bool] | None = None,
 ) -> list[LintNote]:
     """Every note on one host's crontabs, by file and line. `family` is debian, cronie, busybox,
-    or None when unknown (then nothing is said that depends on it)."""
+    or None when unknown (then nothing is said that depends on it). `on_path`: (PATH, command)
+    -> whether the host's last scan found the command there (crontab.command_lookup); a
+    command it did not look up is not judged."""
     notes: list[LintNote] = []
     for stored in crontabs:
         if stored.text is None:
@@ -91,6 +100,7 @@ def lint_host(
         for entry in crontab.entries:
             if not entry.disabled:
                 notes += _entry_notes(entry, _zone_of(entry, zone, family), family, now)
+                notes += _not_on_path(entry, on_path or {})
     return sorted(notes, key=lambda note: (note.path, note.line or 0))
 
 
@@ -162,6 +172,23 @@ def _entry_notes(entry: Entry, zone: tzinfo, family: str | None, now: datetime) 
     if family != BUSYBOX:
         notes += _clock_shifts(entry, zone, now)
     return notes
+
+
+def _not_on_path(entry: Entry, on_path: Mapping[tuple[str, str], bool]) -> list[LintNote]:
+    lookup = command_lookup(entry.command, entry.env_dict)
+    if lookup is None or on_path.get(lookup) is not False:
+        return []
+    path, command = lookup
+    where = "the crontab's PATH" if "PATH" in entry.env_dict else "cron's default PATH"
+    return [
+        _note(
+            entry,
+            NOT_ON_PATH,
+            f"cron's shell finds no {command!r} in {where} ({path}), as the last scan looked it "
+            "up on the host: the job fails with 'not found' every time (give its full path, "
+            "or set PATH= above it)",
+        )
+    ]
 
 
 def _percent(entry: Entry) -> LintNote:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 import secrets
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from itertools import groupby
+from operator import itemgetter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops.records import LogCursor
@@ -46,6 +49,7 @@ facts() {{
   echo "zone=$(zone)"
   echo "uid=$U"
   echo "user=$(id -un)"
+  echo "booted=$(awk '$1 == "btime" {{ print $2 }}' /proc/stat 2>/dev/null)"
 }}
 emit() {{
   if [ -f "$3" ] && [ -r "$3" ]; then
@@ -124,7 +128,10 @@ LOG_SEND_BYTES = 8 << 20
 # bytes read (up to 1 KiB).
 _LOGS = r"""
 export R={cron_lines} P={pam_lines}
-K='function keep(s) {{ s = tolower(s); return s ~ ENVIRON["R"] && s !~ ENVIRON["P"] }}'
+K='function keep(s) {{
+  if (ENVIRON["ALL"] != "") return 1
+  s = tolower(s); return s ~ ENVIRON["R"] && s !~ ENVIRON["P"]
+}}'
 A='
 function take(s) {{
   if (keep(s)) {{
@@ -154,7 +161,7 @@ usable() {{
   elif [ ! -f "$1" ]; then note log-not-file "$1"
   elif [ ! -r "$1" ]; then note log-unreadable "$1"
   elif [ "$L" -le 0 ]; then note log-waits "$1"
-  else note logfile "$1"; return 0
+  else note "${{LOGKIND:-logfile}}" "$1"; return 0
   fi
   return 1
 }}
@@ -254,6 +261,24 @@ autologs() {{
 }}
 """
 
+# The local mailboxes, read as logs are (new bytes only, each from its cursor) but whole: every
+# line kept (ALL), each behind a `mailbox PATH` section instead of `logfile PATH`.
+_MAILBOXES = r"""
+export ALL=1 LOGKIND=mailbox
+for f in {folder}/*; do
+  [ -f "$f" ] || continue
+  case "$f" in
+{known}    *) firstlog "$f" 0 ;;
+  esac
+done
+ALL= LOGKIND=logfile
+"""
+
+# Whether the commands cron would start exist on cron's PATH: one clean shell per PATH looks up
+# its words as cron's /bin/sh would (a builtin counts), printing 1 or 0 for each, in order.
+_LOOKUP = """env -i PATH={path} /bin/sh -c 'for w; do command -v -- "$w" >/dev/null 2>&1 && echo 1 || echo 0; done' sh {words}"""
+MAX_LOOKUPS = 200  # (PATH, command) pairs a scan checks on one host
+
 _PROCESSES = r"""
 section processes
 counted ps -eo pid=,ppid=,user:32=,etimes=,args=
@@ -264,12 +289,38 @@ PROBE_COMMAND = "sh -s"
 
 @dataclass
 class LogRequest:
-    """Which logs a scan reads on one host, and from where."""
+    """Which logs a scan reads on one host, and from where (and which commands of the entries
+    known so far it looks up on cron's PATH)."""
 
     since: datetime  # the history window: how far back a first read goes
     files: tuple[str, ...] = ()  # empty: detect the cron log on the host
     cursors: dict[str, LogCursor] = field(default_factory=dict)
     journal_cursor: str | None = None
+    lookups: tuple[tuple[str, str], ...] = ()  # (PATH, command), at most MAX_LOOKUPS
+    # The cron mail delivered to these local mailboxes (a folder: /var/mail), and where each
+    # mailbox read before was left; None: no mail is read
+    mail_folder: str | None = None
+    mailboxes: dict[str, LogCursor] = field(default_factory=dict)
+
+
+def mailbox_script(folder: str, cursors: dict[str, LogCursor]) -> str:
+    """Reads every mailbox in `folder`: the new bytes of those with a cursor, others whole."""
+    known = "".join(
+        f"    {shlex.quote(path)}) {_read_again(path, cursor)} ;;\n"
+        for path, cursor in cursors.items()
+    )
+    return _MAILBOXES.format(folder=shlex.quote(folder), known=known)
+
+
+def lookup_script(lookups: Sequence[tuple[str, str]]) -> str:
+    """The lookups section: a 1 or a 0 per (PATH, command), in the order given (one shell for
+    each run of pairs with the same PATH: sort them by PATH for the fewest)."""
+    calls = [
+        _LOOKUP.format(path=shlex.quote(path), words=" ".join(shlex.quote(w) for _, w in pairs))
+        for path, pairs in groupby(lookups, key=itemgetter(0))
+    ]
+    body = "\n".join(f"  {call}" for call in calls)
+    return f"lookups() {{\n{body}\n}}\nsection lookups\ncounted lookups"
 
 
 @dataclass
@@ -283,6 +334,7 @@ class ProbeFacts:
     user: str
     uid: int
     skew: timedelta  # host clock minus ours (zero when within the round trip)
+    booted_at: datetime | None = None  # the kernel's boot time; None where /proc/stat has none
 
 
 @dataclass
@@ -349,6 +401,9 @@ class ProbeResult:
     more_logs: list[str] = field(default_factory=list)  # logs with more than this scan took
     journal: bytes | None = None  # `journalctl -o json` lines, when the journal was read
     processes: list[Process] | None = None  # None: the host could not list them
+    mail: list[LogChunk] = field(default_factory=list)  # new bytes of the local mailboxes
+    # (PATH, command) -> found there, for the lookups asked for; None: none answered
+    on_path: dict[tuple[str, str], bool] | None = None
 
     def wait(self, log: str) -> None:
         """`log` has more than this scan took: the next scan goes on."""
@@ -402,6 +457,10 @@ def build_script(
             )
         )
         parts.extend(_log_calls(logs))
+        if logs.mail_folder is not None:
+            parts.append(mailbox_script(logs.mail_folder, logs.mailboxes))
+    if logs is not None and logs.lookups:
+        parts.append(lookup_script(logs.lookups))
     if processes or logs is not None:
         parts.append(_PROCESSES)
     if time_limit is not None:
@@ -431,20 +490,32 @@ def _log_calls(request: LogRequest) -> list[str]:
             calls.append(f"journal {shlex.quote(request.journal_cursor or '-')} {since}")
             continue
         known = request.cursors.get(path)
-        args: list[str | int]
         if known is None:
-            args = ["firstlog", path, since]
-        elif known.archive_mtime is not None:
-            args = ["firstlog", path, known.archive_mtime, known.inode, known.offset]
+            calls.append(f"firstlog {shlex.quote(path)} {since}")
         else:
-            args = ["readlog", path, known.inode, known.offset, known.head_len, known.head_hash]
-            args += [known.tail_len, known.tail_hash or "-"]
-        calls.append(" ".join(shlex.quote(str(a)) for a in args))
+            calls.append(_read_again(path, known))
     return calls
 
 
-def parse_output(reply: Reply, marker: str, zone_override: str | None = None) -> ProbeResult:
-    """The probe's answer; ProbeError when it holds no facts or is not whole."""
+def _read_again(path: str, known: LogCursor) -> str:
+    """The call that reads a log (or a mailbox) on from where `known` says the last read stopped."""
+    args: list[str | int]
+    if known.archive_mtime is not None:
+        args = ["firstlog", path, known.archive_mtime, known.inode, known.offset]
+    else:
+        args = ["readlog", path, known.inode, known.offset, known.head_len, known.head_hash]
+        args += [known.tail_len, known.tail_hash or "-"]
+    return " ".join(shlex.quote(str(a)) for a in args)
+
+
+def parse_output(
+    reply: Reply,
+    marker: str,
+    zone_override: str | None = None,
+    lookups: Sequence[tuple[str, str]] = (),
+) -> ProbeResult:
+    """The probe's answer; ProbeError when it holds no facts or is not whole. `lookups` are
+    the ones the probe was built with (its answer is a 1 or a 0 for each)."""
     sections = read_sections(reply, marker)
     if not sections or sections[0].kind != "meta":
         stderr = reply.stderr.decode(errors="replace").strip()[-300:]
@@ -452,18 +523,19 @@ def parse_output(reply: Reply, marker: str, zone_override: str | None = None) ->
             f"the probe printed no facts (exit {reply.exit_status}){': ' + stderr if stderr else ''}"
         )
     result = ProbeResult(facts=_facts(sections[0].body, reply, zone_override))
-    log = ""  # the log the next pieces belong to
+    log = ""  # the log (or mailbox) the next pieces belong to, and where they go
+    pieces = result.logs
     for section in sections[1:]:
         kind, rest = section.kind, section.rest
         if kind == "file":
             result.crontabs.append(_crontab_file(rest.split(" ", 3), section.body))
         elif kind == "unreadable":
             result.unreadable.append(rest.split(" ", 3)[-1])
-        elif kind == "logfile":
-            log = rest
+        elif kind in ("logfile", "mailbox"):
+            log, pieces = rest, result.logs if kind == "logfile" else result.mail
         elif kind == "log":
             chunk = _log_chunk(log, rest.split(" ", 6), section.body, section.end)
-            result.logs.append(chunk)
+            pieces.append(chunk)
             if chunk.more:
                 result.wait(log)
         elif kind in LOG_PROBLEMS:
@@ -476,6 +548,10 @@ def parse_output(reply: Reply, marker: str, zone_override: str | None = None) ->
                 result.wait("journal")
         elif kind == "processes":
             result.processes = _processes(section.body)
+        elif kind == "lookups":
+            answers = section.body.split()
+            if len(answers) == len(lookups):
+                result.on_path = {pair: a == b"1" for pair, a in zip(lookups, answers, strict=True)}
     return result
 
 
@@ -562,6 +638,11 @@ def _facts(body: bytes, reply: Reply, zone_override: str | None) -> ProbeFacts:
         user=values.get("user", ""),
         uid=int(values["uid"]) if values.get("uid", "").isdigit() else -1,
         skew=clock_skew(epoch, reply.sent_at, reply.received_at),
+        booted_at=(
+            datetime.fromtimestamp(int(values["booted"]), UTC)
+            if values.get("booted", "").isdigit()
+            else None
+        ),
     )
 
 

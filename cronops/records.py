@@ -34,6 +34,34 @@ class HostFacts:
     ends_logged: bool | None = None  # does this host's log write end lines? None: unknown
     failures_logged: bool | None = None  # ... failure (exit status, signal) lines?
     cron_family: str | None = None  # "debian" | "cronie" | "busybox"; None: not known yet
+    booted_at: datetime | None = None  # the host's boot, as its kernel says (host clock)
+    cron_started_at: datetime | None = None  # the running cron daemon's start (host clock)
+    daemon_lines: tuple[DaemonLine, ...] = ()  # the cron daemon's own lines, oldest first
+    no_mta_at: datetime | None = None  # cron last logged "No MTA installed, discarding output"
+
+
+# The daemon lines that can say why a run did not happen (analysis.missed_cause reads them).
+PAM_FAILURE = "FAILED to open PAM security session"
+CAUSE_KEYWORDS = ("STARTUP", "RELOAD", "ERROR", "Error", "ORPHAN", PAM_FAILURE)
+
+
+@dataclass(frozen=True)
+class DaemonLine:
+    """A line the cron daemon logged about itself or a crontab, not a job: STARTUP, RELOAD, a
+    rejected crontab, an orphan, a PAM failure, output it discarded."""
+
+    host: str
+    at: datetime  # UTC
+    user: str | None  # the crontab it is about: a user, `*system*` or `*system*NAME`; None: CRON
+    keyword: str  # as logged: STARTUP, RELOAD, ERROR, ORPHAN, info, Error, ...
+    detail: str
+
+    @property
+    def text(self) -> str:
+        """The message as the daemon wrote it (after the syslog tag)."""
+        if self.keyword == "Error":  # Debian's read error, outside the (user) KEYWORD grammar
+            return f"Error: {self.detail}"
+        return f"({self.user or 'CRON'}) {self.keyword} ({self.detail})"
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,7 @@ class JobEntry:
     line: int = 0  # its line in `source`
     text: str = ""  # the line as written
     present: bool = True  # in its crontab at the last scan (else its last version, kept)
+    mailto: str | None = None  # the crontab's MAILTO above it; None: not set (mail goes to user)
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,8 @@ class RunRecord:
     status: int | None  # exit status, only when the log or a wrapper said so
     signal: int | None
     trigger: str = CRON
+    # the end of what it printed: the mail cron sent (or a rerun's capture); None: not seen
+    output: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -141,6 +172,9 @@ class Finding:
     # Why it no longer stands though still in the window (kinds.LATER_RUN_*: a later run
     # succeeded after the failures); None while it stands. Stored findings resolve by it.
     over: str | None = None
+    # missed: why the latest missed run did not happen, with the line that shows it, or
+    # "cause unknown" when the host cannot tell (wording.Cause's sentence)
+    cause: str = ""
 
 
 @dataclass(frozen=True)

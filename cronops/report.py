@@ -165,6 +165,8 @@ def _finding_json(finding: Finding, audit: AuditResult) -> dict[str, Any]:
         "streak_since": finding.streak_since.isoformat() if finding.streak_since else None,
         "evidence": finding.evidence,
         "detail": finding.detail,
+        # missed, never_ran: why the latest run due did not happen, or "Cause unknown..."
+        "cause": finding.cause or None,
         "runbook": finding.runbook,
         # A host finding's job findings it explains (cron stopped: their missed runs).
         "jobs": [_finding_json(job, audit) for job in finding.jobs],

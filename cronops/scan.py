@@ -23,6 +23,7 @@ from cronops.crontab import (
     Crontab,
     Entry,
     PauseInfo,
+    command_lookup,
     cron_d_file_ignored,
     parse_crontab,
     split_percent,
@@ -31,6 +32,7 @@ from cronops.inventory import Host
 from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.logs.rendering import as_logged
 from cronops.logs.vixie import CRONTAB_EDITS
+from cronops.mail import MAILBOXES, NO_MTA, CronMail, cron_mails
 from cronops.records import LogCursor
 from cronops.runs import Run, pair_events
 from cronops.store import Store, iso, run_key
@@ -112,11 +114,15 @@ async def probe_host(
         processes=processes,
         time_limit=host.command_timeout,
     )
-    reply = await connector.run(host, shell_command(host, probe.PROBE_COMMAND), script.encode())
+    # The host's own bytes go back as they came: a command looked up on the PATH is a crontab's
+    # text, read with surrogate escapes (a Latin-1 file name is not UTF-8).
+    script_bytes = script.encode("utf-8", "surrogateescape")
+    reply = await connector.run(host, shell_command(host, probe.PROBE_COMMAND), script_bytes)
     report = HostReport(host, reply.status, reply.error, reply.latency_ms)
     if reply.ok:
         try:
-            report.result = probe.parse_output(reply, marker, host.timezone)
+            lookups = logs.lookups if logs else ()
+            report.result = probe.parse_output(reply, marker, host.timezone, lookups)
         except probe.ProbeError as exc:
             report.status, report.error = HostStatus.ERROR, str(exc)
     return report
@@ -163,11 +169,19 @@ async def scan_fleet(
     started = clock()
     since = started - window
     cursors = {host.name: store.log_cursors(host.name) for host in hosts}
+    lookups = {host.name: command_lookups(store.entry_commands(host.name)) for host in hosts}
+    mailboxes = {host.name: store.log_cursors(host.name, mailboxes=True)[0] for host in hosts}
 
     def log_request(host: Host) -> probe.LogRequest:
         files, journal_cursor = cursors[host.name]
         return probe.LogRequest(
-            since=since, files=host.logs or (), cursors=files, journal_cursor=journal_cursor
+            since=since,
+            files=host.logs or (),
+            cursors=files,
+            journal_cursor=journal_cursor,
+            lookups=lookups[host.name],
+            mail_folder=MAILBOXES if host.output_tail else None,
+            mailboxes=mailboxes[host.name],
         )
 
     answers: asyncio.Queue[HostReport | None] = asyncio.Queue()
@@ -197,6 +211,16 @@ async def scan_fleet(
                     yield outcome
         finally:
             prober.cancel()
+
+
+def command_lookups(
+    commands: Iterable[tuple[str, dict[str, str]]],
+) -> tuple[tuple[str, str], ...]:
+    """The (PATH, command) pairs a scan looks up for the entries the last one found, by PATH
+    (one shell each on the host), at most probe.MAX_LOOKUPS. The first scan of a host knows
+    no entries yet: its commands are looked up from the second scan on."""
+    pairs = {pair for command, env in commands if (pair := command_lookup(command, env))}
+    return tuple(sorted(pairs)[: probe.MAX_LOOKUPS])
 
 
 async def _answered(answers: asyncio.Queue[HostReport | None]) -> list[HostReport]:
@@ -292,6 +316,10 @@ class _Digest:
     processes: list[dict] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # crontabs there, but not readable
     crontab_edits: list[dict] = field(default_factory=list)
+    daemon_lines: list[dict] = field(default_factory=list)
+    command_lookups: list[dict] | None = None  # None: none asked or answered
+    mail_cursors: list[LogCursor] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)  # job output from cron's mail, per run
 
 
 def _digest_safely(store: Store, report: HostReport, since: datetime, clock: Clock) -> _Digest:
@@ -402,6 +430,12 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         "ok_at": now,
         "logs": ",".join(dict.fromkeys(c.log for c in result.logs))
         or ("journal" if result.journal is not None else ""),
+        "booted_at": iso(facts.booted_at),
+        "no_mta_at": iso(max((e.at for e in events if e.detail == NO_MTA), default=None))
+        or stored.get("no_mta_at"),
+        "cron_started_at": iso(
+            facts.clock - timedelta(seconds=daemon.elapsed_s) if daemon else None
+        ),
     }
     return _Digest(
         outcome,
@@ -420,6 +454,18 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         processes=[_process_row(name, job, facts.clock, match, now) for job in jobs],
         unreadable=result.unreadable,
         crontab_edits=[_edit_row(name, e) for e in events if e.keyword in CRONTAB_EDITS],
+        daemon_lines=[_daemon_row(name, e) for e in events if _about_the_daemon(e)],
+        mail_cursors=list({c.log: c.cursor for c in result.mail}.values()),
+        outputs=[
+            {"host": name, "entry_id": entry_id, "sent_at": mail.sent_at, "tail": text}
+            for mail, entry_id, text in _job_mails(result, match, report.host.output_tail)
+        ],
+        command_lookups=None
+        if result.on_path is None
+        else [
+            {"host": name, "path": path, "command": word, "found": int(found), "checked_at": now}
+            for (path, word), found in result.on_path.items()
+        ],
     )
 
 
@@ -437,10 +483,14 @@ def _write(store: Store, db: sqlite3.Connection, digest: _Digest, started: datet
     kept = [row["path"] for row in digest.crontabs] + digest.unreadable
     store.write_crontabs_gone(db, name, kept, now)
     store.write_crontab_edits(db, digest.crontab_edits)
+    store.write_daemon_lines(db, digest.daemon_lines)
+    store.write_command_lookups(db, name, digest.command_lookups)
     store.write_entries(db, name, digest.entries, now)
     store.write_problems(db, name, digest.problems)
     outcome.new_runs = store.write_run_rows(db, digest.runs)
+    store.write_run_outputs(db, digest.outputs)
     store.write_cursors(db, name, digest.cursors, digest.journal_cursor)
+    store.write_cursors(db, name, digest.mail_cursors, None, mailboxes=True)
     store.write_processes(db, name, digest.processes)
     store.write_scan(db, _scan_row(outcome, started, now))
 
@@ -645,6 +695,33 @@ def _edit_row(host: str, event: LogEvent) -> dict:
         "actor": event.user,
         "user": event.detail,
         "action": event.keyword,
+    }
+
+
+def _job_mails(
+    result: probe.ProbeResult, match: Callable[[str | None, str | None], str | None], tail: int
+) -> Iterator[tuple[CronMail, str, str]]:
+    """The cron mails in the new mailbox bytes, each with the entry it came from and the tail
+    of its output as text (undecodable bytes kept as surrogate escapes, stored as they were)."""
+    for piece in result.mail:
+        for mail in cron_mails(piece.lines, tail):
+            entry_id = match(mail.user, mail.command)
+            if entry_id is not None:
+                yield mail, entry_id, mail.tail.decode("utf-8", "surrogateescape")
+
+
+def _about_the_daemon(event: LogEvent) -> bool:
+    """A line of the daemon about itself or a crontab (the `crontab` program's are edits)."""
+    return event.kind in ("daemon", "error", "mail") and event.keyword not in CRONTAB_EDITS
+
+
+def _daemon_row(host: str, event: LogEvent) -> dict:
+    return {
+        "host": host,
+        "at": iso(event.at),
+        "user": event.user or "",  # not NULL: the unique index would let NULLs repeat
+        "keyword": event.keyword,
+        "detail": event.detail,
     }
 
 

@@ -29,6 +29,8 @@ from cronops.kinds import SEVERITIES
 from cronops.locations import private_file
 from cronops.probe import resolve_zone
 from cronops.records import (
+    CAUSE_KEYWORDS,
+    DaemonLine,
     Delivery,
     Finding,
     HostFacts,
@@ -61,6 +63,9 @@ WAL_KEEP_BYTES = 64 * 1024 * 1024
 WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 # What makes a new version of an entry worth keeping in its history.
 ENTRY_VERSIONED = ("schedule", "command", "line", "text", "disabled", "paused")
+# How many of a host's latest daemon lines its facts carry: restarts and rejected crontabs are
+# rare, and the judge needs only those around the runs it judges.
+DAEMON_LINES = 200
 
 
 # Typed per argument: a time always gives a text, only None gives None.
@@ -183,20 +188,45 @@ class History:
 
     def host_facts(self, hosts: Sequence[Host]) -> dict[str, HostFacts]:
         """Each host as its last scan left it, by name, in one query; a host never scanned says
-        so. The inventory's `timezone` wins over the zone the host reported."""
+        so. The inventory's `timezone` wins over the zone the host reported. Its facts carry
+        the latest DAEMON_LINES lines its cron daemon logged that can say why a run did not
+        happen (restarts and rejected crontabs are rare; the judge needs those near its runs)."""
         rows = self.rows(
             f"""
-            select h.*, p.source as problem_source, p.line as problem_line, p.message as problem
+            select h.*, p.source as problem_source, p.line as problem_line, p.message as problem,
+                (select json_group_array(json_array(at, user, keyword, detail)) from (
+                    select at, user, keyword, detail from daemon_lines d
+                    where d.host = h.name and d.keyword in ({_marks(CAUSE_KEYWORDS)})
+                    order by at desc, id desc limit ?
+                )) as daemon_lines
             from hosts h left join crontab_problems p on p.host = h.name
             where h.name in ({_marks(hosts)})
             order by h.name, p.source, p.line
             """,
-            [host.name for host in hosts],
+            [*CAUSE_KEYWORDS, DAEMON_LINES, *(host.name for host in hosts)],
         )
         by_name: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             by_name.setdefault(row["name"], []).append(row)
         return {host.name: _host_facts(host, by_name.get(host.name, [])) for host in hosts}
+
+    def entry_commands(self, host: str) -> list[tuple[str, dict[str, str]]]:
+        """The command and settings (NAME=value above it) of each enabled entry of the host."""
+        rows = self.rows(
+            "select command, env from entries where host = ? and present = 1 and disabled = 0",
+            [host],
+        )
+        return [(row["command"], json.loads(row["env"] or "{}")) for row in rows]
+
+    def command_lookups(self, hosts: Sequence[str]) -> dict[str, dict[tuple[str, str], bool]]:
+        """By host: (PATH, command) -> whether the host's last scan found it there."""
+        rows = self.rows(
+            f"select * from command_lookups where host in ({_marks(hosts)})", list(hosts)
+        )
+        found: dict[str, dict[tuple[str, str], bool]] = {}
+        for row in rows:
+            found.setdefault(row["host"], {})[row["path"], row["command"]] = bool(row["found"])
+        return found
 
     def entries(self, hosts: Sequence[str] | None = None, limit: int = -1) -> list[JobEntry]:
         """The present entries of these hosts (of every host: None), by host, source and line;
@@ -253,7 +283,8 @@ class History:
         # a thousand hosts or more, SQLite would otherwise walk every run and probe the entries.
         rows = self.rows(
             f"""
-            select r.entry_id, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger
+            select r.entry_id, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger,
+                r.output_tail
             from (
                 select id from entries where present = 1 and host in ({_marks(hosts)})
                 order by host, source, line limit ?
@@ -393,10 +424,17 @@ class History:
 
     # -- rows --------------------------------------------------------------------------------
 
-    def log_cursors(self, host: str) -> tuple[dict[str, LogCursor], str | None]:
+    def log_cursors(
+        self, host: str, mailboxes: bool = False
+    ) -> tuple[dict[str, LogCursor], str | None]:
+        """Where the host's logs (or, `mailboxes`, its local mailboxes) were left, and the
+        journal's cursor."""
         cursors: dict[str, LogCursor] = {}
         journal_cursor = None
-        for row in self.rows("select * from log_cursors where host = ?", [host]):
+        for row in self.rows(
+            "select * from log_cursors where host = ? and coalesce(mailbox, 0) = ?",
+            [host, int(mailboxes)],
+        ):
             if row["path"] == JOURNAL:
                 journal_cursor = row["journal_cursor"]
             else:
@@ -749,6 +787,40 @@ class Store(History):
         """Lines of the host's `crontab` program; one read twice (two files, a rescan) is kept once."""
         _insert(db, "crontab_edits", edits, verb="insert or ignore")
 
+    def write_command_lookups(
+        self, db: sqlite3.Connection, host: str, lookups: list[dict[str, Any]] | None
+    ) -> None:
+        """The host's lookups as this scan found them (None: not looked up, the last kept)."""
+        if lookups is not None:
+            db.execute("delete from command_lookups where host = ?", [host])
+            _insert(db, "command_lookups", lookups)
+
+    def write_run_outputs(self, db: sqlite3.Connection, outputs: list[dict[str, Any]]) -> None:
+        """Each output (a mail cron sent) goes with its entry's latest cron run that started by
+        the time it was sent (1 s of slack: both are stamped to the second), within a day."""
+        db.executemany(
+            """
+            update runs set output_tail = :tail where id = (
+                select id from runs where host = :host and entry_id = :entry_id
+                and trigger = 'cron' and started_at <= :latest and started_at >= :earliest
+                order by started_at desc limit 1
+            )
+            """,
+            [
+                {
+                    **row,
+                    "tail": _stored_value(row["tail"]),
+                    "latest": iso(row["sent_at"] + timedelta(seconds=1)),
+                    "earliest": iso(row["sent_at"] - timedelta(days=1)),
+                }
+                for row in outputs
+            ],
+        )
+
+    def write_daemon_lines(self, db: sqlite3.Connection, lines: list[dict[str, Any]]) -> None:
+        """The cron daemon's own lines; one read twice is kept once (so are two alike in a second)."""
+        _insert(db, "daemon_lines", lines, verb="insert or ignore")
+
     def write_entries(
         self, db: sqlite3.Connection, host: str, entries: list[dict[str, Any]], seen_at: str
     ) -> None:
@@ -878,10 +950,16 @@ class Store(History):
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def write_cursors(
-        self, db: sqlite3.Connection, host: str, cursors: Iterable[LogCursor], journal: str | None
+        self,
+        db: sqlite3.Connection,
+        host: str,
+        cursors: Iterable[LogCursor],
+        journal: str | None,
+        mailboxes: bool = False,
     ) -> None:
         rows = [
             {
+                "mailbox": int(mailboxes),
                 "host": host,
                 "path": c.path,
                 "inode": c.inode,
@@ -908,6 +986,7 @@ class Store(History):
                     "tail_hash": None,
                     "archive_mtime": None,
                     "journal_cursor": journal,
+                    "mailbox": 0,
                 }
             )
         _upsert(db, "log_cursors", rows, ("host", "path"))
@@ -927,9 +1006,18 @@ _ENTRIES = """
     select e.*, c.mtime as crontab_mtime from entries e
     left join crontabs c on c.host = e.host and c.path = e.source
 """
-_RUN_RECORD = "entry_id, host, started_at, ended_at, status, signal, trigger"
+_RUN_RECORD = "entry_id, host, started_at, ended_at, status, signal, trigger, output_tail"
 # RunRecord.outcome "ok", in SQL: an end and exit status 0 in the log, no signal.
 _SUCCEEDED = "ended_at is not null and status = 0 and signal is null"
+
+
+def _daemon_lines(host: str, stored: str | None) -> tuple[DaemonLine, ...]:
+    """host_facts' JSON of daemon lines, newest first, as records oldest first."""
+    lines = [
+        DaemonLine(host, _moment(at), user or None, keyword, detail or "")
+        for at, user, keyword, detail in json.loads(stored or "[]")
+    ]
+    return tuple(reversed(lines))
 
 
 # A host's runs of one day not folded yet (parameters: host, the day's start and its end).
@@ -1147,6 +1235,10 @@ def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
         ends_logged=_flag(row["ends_logged"]),
         failures_logged=_flag(row["failures_logged"]),
         cron_family=row["cron_family"],
+        booted_at=from_iso(row["booted_at"]),
+        cron_started_at=from_iso(row["cron_started_at"]),
+        no_mta_at=from_iso(row["no_mta_at"]),
+        daemon_lines=_daemon_lines(host.name, row["daemon_lines"]),
     )
 
 
@@ -1161,6 +1253,7 @@ def _job_entry(row: dict[str, Any]) -> JobEntry:
         disabled=bool(row["disabled"]),
         paused=_pause(row["paused"]),
         cron_tz=json.loads(row["env"] or "{}").get("CRON_TZ"),
+        mailto=json.loads(row["env"] or "{}").get("MAILTO"),
         first_seen=_moment(row["first_seen"]),
         crontab_mtime=from_iso(row["crontab_mtime"]),
         log_off=bool(row["log_off"]),
@@ -1192,6 +1285,7 @@ def _run(row: dict[str, Any]) -> RunRecord:
         status=row["status"],
         signal=row["signal"],
         trigger=row["trigger"],
+        output=row["output_tail"],
     )
 
 
@@ -1601,6 +1695,27 @@ def _add_deliveries(db: Database) -> None:
     db.table("deliveries").create_index(["state"])
 
 
+def _add_daemon_lines(db: Database) -> None:
+    """What says why a run did not happen: the host's boot, the cron daemon's start, and the
+    daemon's own log lines (STARTUP, RELOAD, a crontab rejected, an orphan, a PAM failure...);
+    and whether the commands its entries start are on cron's PATH there."""
+    hosts = db.table("hosts")
+    hosts.add_column("booted_at", str)
+    hosts.add_column("cron_started_at", str)
+    hosts.add_column("no_mta_at", str)  # the latest "No MTA installed, discarding output"
+    db.table("daemon_lines").create(
+        {"id": int, "host": str, "at": str, "user": str, "keyword": str, "detail": str}, pk="id"
+    )
+    db.table("daemon_lines").create_index(["host", "at", "keyword", "user", "detail"], unique=True)
+    # A cursor can be a local mailbox's (the mail cron sent with jobs' output), not a log's.
+    db.table("log_cursors").add_column("mailbox", int)
+    # Whether each command the host's entries start is on cron's PATH, as its last scan found.
+    db.table("command_lookups").create(
+        {"host": str, "path": str, "command": str, "found": int, "checked_at": str},
+        pk=("host", "path", "command"),
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -1611,5 +1726,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     7: _add_run_days,
     8: _add_incidents,
     9: _add_deliveries,
+    10: _add_daemon_lines,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from cronops.labels import short_command, span
 
 if TYPE_CHECKING:
+    from cronops.causes import Cause
     from cronops.changes import Change
     from cronops.crontab import PauseInfo
     from cronops.durations import Baseline
@@ -42,6 +43,7 @@ _WHAT_WAS_SEEN = {
     "hung": "The process list of the last scan shows",
     "overlap": "Start and end lines (and the process list) show",
     "pause_expired": "The crontab line carries cronops's pause marker",
+    "output_lost": "A failed run, and where its output goes",
     "lint": "The crontab as the last scan read it",
     "changed": "The crontab versions the scans read (and the host's log or the file's mtime)",
     "drift": "The crontabs of the last scans",
@@ -293,10 +295,43 @@ class Absence(NamedTuple):
     grace: timedelta
 
 
+def cause(job: Job, found: Cause | None) -> Note:
+    """Why a run did not happen, with the line that shows it (full), and in a few words."""
+    if found is None:
+        return Note(
+            "Cause unknown: no boot, cron start or complaint of cron's on the host explains it.",
+            "cause unknown",
+        )
+    at = job.at(found.at.timestamp())
+    return Note(f"Most likely cause: {found.why} ({at}: {found.evidence}).", found.why)
+
+
+def output_lost(job: Job, failed: float, why: str) -> Note:
+    return Note(
+        f"failed at {job.at(failed)}, and nobody can see what it printed: {why}",
+        f"output lost: {why.split(':')[0]}",
+    )
+
+
+def printed(job: Job, run: RunRecord) -> str:
+    """What a run printed, as far as its output was seen (the end of the mail cron sent)."""
+    assert run.output is not None
+    at = job.at(run.started_at.timestamp())
+    return f"The run at {at} printed (the end of its output, from the mail cron sent): {run.output}"
+
+
 def finding(
-    job: Job, kind: str, tally: Tally, absence: Absence, streak: Sequence[RunRecord] = ()
+    job: Job,
+    kind: str,
+    tally: Tally,
+    absence: Absence,
+    streak: Sequence[RunRecord] = (),
+    because: Note | None = None,
+    output: str = "",
 ) -> Text:
-    """What a finding says; `streak`, for failed, is the failed runs in a row up to the latest."""
+    """What a finding says; `streak`, for failed, is the failed runs in a row up to the latest;
+    `because`, for a run that did not happen, why (`cause`); `output`, what a failed run
+    printed (`printed`)."""
     label = _label(job.entry)
     if kind == "never_ran":
         since = job.at(absence.since)
@@ -309,8 +344,11 @@ def finding(
     if len(streak) > 1:
         since = job.at(streak[0].started_at.timestamp())
         detail += f" It has failed {len(streak)} times in a row since {since}."
+    evidence = " ".join(part for part in (_evidence(job, kind, tally, absence), output) if part)
+    if because is not None:
+        detail, evidence = f"{detail} {because.full}", f"{because.full} {evidence}"
     summary = _summary(job, kind, tally, absence, streak)
-    return Text(_evidence(job, kind, tally, absence), detail, summary)
+    return Text(evidence, detail, summary)
 
 
 def _summary(

@@ -135,6 +135,9 @@ _BOUND = (
     ("/var/backups", "backups"),
 )
 
+DMA = "dma"
+DMA_BINARY = "/usr/sbin/dma"
+DMA_SPOOL = "/var/spool/dma"
 SENDMAIL_STUB = """\
 #!/bin/sh
 # cron test fleet: a stand-in MTA that keeps mail in this host's /var/mail (cron passes the
@@ -171,14 +174,23 @@ class HostSpec:
     cron_level: int = 1  # cron -L: 1 = Debian default (starts only), 15 = start/end/fail/pid
     syslog: str | None = None  # None (no rsyslogd), "traditional" or "rfc3339"
     # True: a stand-in /usr/sbin/sendmail that appends cron's mail to the host's /var/mail/RCPT;
-    # False: no sendmail at all, so cron logs "No MTA installed, discarding output"
-    mta: bool = True
+    # False: no sendmail at all, so cron logs "No MTA installed, discarding output";
+    # "dma": Debian's real dma (the machine's /usr/sbin/sendmail), delivering to the host's
+    # /var/mail in mbox format through its setuid dma-mbox-create, spooling in its own
+    # /var/spool/dma
+    mta: bool | str = True
     log_files: dict[str, str] = field(default_factory=dict)  # /var/log relative name -> text
     sshd_config: tuple[str, ...] = ()  # extra sshd_config lines, after the fleet's own
 
     def __post_init__(self) -> None:
         if not _HOST_NAME.fullmatch(self.name):
             raise ValueError(f"host name {self.name!r} is not a valid hostname")
+        if self.mta not in (True, False, DMA):
+            raise ValueError(f"mta must be True, False or {DMA!r}: {self.mta!r}")
+        if self.mta == DMA and os.path.realpath("/usr/sbin/sendmail") != DMA_BINARY:
+            raise ValueError(
+                "mta='dma' needs Debian's dma as /usr/sbin/sendmail (apt-get install dma)"
+            )
         if self.syslog not in (None, "traditional", "rfc3339"):
             raise ValueError(f"syslog must be None, 'traditional' or 'rfc3339': {self.syslog!r}")
         if ".." in self.timezone.split("/") or not (ZONEINFO / self.timezone).is_file():
@@ -407,7 +419,14 @@ class Fleet:
         # any job's user may get mail: the stub runs as that user, not setuid like a real MTA
         (hd / "mail").chmod(0o1777)
         (hd / "root").chmod(0o700)
-        if spec.mta:
+        if spec.mta == DMA:
+            # dma's own layout: a spool only group mail writes, a /var/mail as Debian has it
+            mail_gid = grp.getgrnam("mail").gr_gid
+            for sub, mode in (("dma", 0o2770), ("mail", 0o2775)):
+                (hd / sub).mkdir(exist_ok=True)
+                os.chown(hd / sub, 0, mail_gid)
+                (hd / sub).chmod(mode)
+        elif spec.mta:
             _write(hd / "sbin" / "sendmail", SENDMAIL_STUB, 0o755)
         else:
             # an overlayfs whiteout: /usr/sbin/sendmail does not exist in this host
@@ -879,6 +898,7 @@ def _init_script(spec: HostSpec, hd: Path, authorized_keys: Path, devlog: str | 
         # .bashrc, say) must not run, or hang, in every fleet login.
         f"mount --bind {q(str(hd / 'root'))} /root",
         f"mount --bind {q(str(hd / 'backups'))} /var/backups",
+        *([f"mount --bind {q(str(hd / 'dma'))} {DMA_SPOOL}"] if spec.mta == DMA else []),
         f"hostname {q(spec.name)}",
         "cd /",
     ]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cronops.cli import main
-from cronops.crontab import StoredCrontab
+from cronops.crontab import StoredCrontab, command_lookup
 from cronops.lint import (
     CRON_TZ_IGNORED,
     DAYS_EITHER,
@@ -17,6 +17,7 @@ from cronops.lint import (
     DST_REPEAT,
     IGNORED_FILE,
     NO_NEWLINE,
+    NOT_ON_PATH,
     PERCENT,
     REJECTED,
     RULES,
@@ -308,3 +309,35 @@ def test_lint_usage_errors_exit_2(tmp_path, capsys):
     assert exit_.value.code == 2
     (tmp_path / "bad.toml").write_text("[[hosts]]\nname = 1\n")
     assert main(["lint", "--inventory", str(tmp_path / "bad.toml")]) == 2
+
+
+# -- a command not on cron's PATH -------------------------------------------------------------
+
+
+def test_a_command_the_host_does_not_have_on_crons_path():
+    text = (
+        "0 4 * * * backup-all --full\n"
+        "PATH=/opt/tools/bin:/usr/bin:/bin\n"
+        "0 5 * * * report\n"
+        "0 6 * * * /usr/local/bin/sweep\n"
+        "0 7 * * * $HOME/bin/ignored; echo\n"
+    )
+    on_path = {
+        ("/usr/bin:/bin", "backup-all"): False,
+        ("/opt/tools/bin:/usr/bin:/bin", "report"): True,
+        ("/opt/tools/bin:/usr/bin:/bin", "/usr/local/bin/sweep"): False,
+    }
+    stored = StoredCrontab("db1", SPOOL, "user", "root", text)
+    notes = lint_host([stored], BERLIN, "debian", NOW, on_path)
+    assert rules(notes) == [(1, NOT_ON_PATH), (4, NOT_ON_PATH)]
+    assert "no 'backup-all' in cron's default PATH (/usr/bin:/bin)" in notes[0].message
+    assert "the crontab's PATH (/opt/tools/bin:/usr/bin:/bin)" in notes[1].message
+    # a command the last scan did not look up is not judged
+    assert lint_host([stored], BERLIN, "debian", NOW) == []
+
+
+def test_what_cron_looks_up_is_the_first_word_on_its_path():
+    assert command_lookup("/usr/bin/backup --full", {}) == ("/usr/bin:/bin", "/usr/bin/backup")
+    assert command_lookup("backup%stdin", {"PATH": "/x"}) == ("/x", "backup")
+    for shell in ("$HOME/bin/x", "VAR=1 x", "(cd /tmp && x)", "'quoted' x", "[ -f x ] && y"):
+        assert command_lookup(shell, {}) is None

@@ -108,3 +108,22 @@ def test_lint_finds_nothing_on_a_clean_host(lima, tmp_path, capsys):
             host.path(path).write_text(text)
         for name in CRON_D:
             host.run(["mv", f"/root/{name}", f"/etc/cron.d/{name}"])
+
+
+def test_a_command_not_on_crons_path_as_the_host_looks_it_up(lima, tmp_path, capsys):
+    inventory = tmp_path / "hosts.toml"
+    inventory.write_text(lima.inventory_toml())
+    db = str(tmp_path / "history.db")
+    # the first scan learns the entries; the next looks their commands up on the host
+    for _ in range(2):
+        assert main(["scan", "--inventory", str(inventory), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["lint", "--inventory", str(inventory), "--db", db, "--format", "json"]) == 1
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    missing = [(n["path"], n["line"]) for n in notes if n["rule"] == "not-on-path"]
+    # /usr/local/bin/* are not on lima; tar is in /usr/bin, echo is the shell's own
+    assert missing == [(f"{SPOOL}/root", 2), (f"{SPOOL}/root", 3), (f"{SPOOL}/root", 5)]
+    backup = next(n for n in notes if n["rule"] == "not-on-path")
+    assert "'/usr/local/bin/backup' in cron's default PATH (/usr/bin:/bin)" in backup["message"]
+    host = lima.hosts["lima"]
+    assert host.run(["sh", "-c", "command -v tar"], check=False).returncode == 0

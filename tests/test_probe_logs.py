@@ -323,3 +323,54 @@ async def test_the_journal_read_is_bounded_and_goes_on_from_its_cursor(tmp_path,
     result = await read("journal")
     assert result.journal.decode().splitlines() == lines[:1]
     assert result.more_logs == ["journal"]
+
+
+# -- local mailboxes: read whole, only new bytes ----------------------------------------------
+
+MAIL = (
+    "From root@h Fri Dec  4 12:54:01 2026\n"
+    "Subject: Cron <root@h> job {n}\n"
+    "Date: Fri, 04 Dec 2026 12:54:01 +0000\n"
+    "\n"
+    "output {n}, not a cron log line\n"
+    "\n"
+)
+
+
+async def read_mail(folder, syslog, cursors=None, lookups=()):
+    request = probe.LogRequest(
+        since=SINCE,
+        files=(str(syslog),),
+        mail_folder=str(folder),
+        mailboxes=cursors or {},
+        lookups=lookups,
+    )
+    report = await probe_host(HOST, connector(), crontabs=False, logs=request)
+    assert report.status is HostStatus.OK, report.error
+    return report.result
+
+
+async def test_mailboxes_travel_whole_and_a_rescan_reads_only_new_mail(tmp_path, syslog):
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    box = folder / "root"
+    box.write_text(MAIL.format(n=1))
+    syslog.write_text(CMD.format(n=1) + NOISE)
+    first = await read_mail(folder, syslog)
+    # the log still only sends its cron lines; the mailbox every line, as a piece of its own
+    assert lines_of(first) == [CMD.format(n=1).strip()]
+    assert [c.log for c in first.mail] == [str(box)]
+    assert b"".join(c.lines for c in first.mail).decode() == MAIL.format(n=1)
+
+    with box.open("a") as f:
+        f.write(MAIL.format(n=2))
+    cursors = {c.log: c.cursor for c in first.mail}
+    again = await read_mail(folder, syslog, cursors)
+    assert b"".join(c.lines for c in again.mail).decode() == MAIL.format(n=2)
+
+
+async def test_commands_are_looked_up_on_the_path_given(tmp_path, syslog):
+    syslog.write_text("")
+    lookups = (("/usr/bin:/bin", "ls"), ("/usr/bin:/bin", "no-such-command"), ("/nowhere", "ls"))
+    result = await read_mail(tmp_path, syslog, lookups=lookups)
+    assert result.on_path == {lookups[0]: True, lookups[1]: False, lookups[2]: False}

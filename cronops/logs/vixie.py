@@ -119,8 +119,30 @@ def other_line(
     )
 
 
-def unshaped(message: str) -> Ignored | None:
-    """A message outside the grammar: PAM session lines are skipped, anything else is garbage."""
+# Debian cron's complaint about one line of a crontab, before it rejects the file:
+# `Error: bad username; while reading /etc/cron.d/app` (from its log_error, outside the grammar).
+READ_ERROR = "Error: "
+
+
+def unshaped(
+    message: str, at: datetime, pid: int | None, host: str, source: str, dialect: str
+) -> LogEvent | Ignored | None:
+    """A message outside the grammar: a crontab's read error is an "error" event, PAM session
+    lines are skipped, anything else is garbage."""
+    if message.startswith(READ_ERROR):
+        return new_event(
+            at,
+            "error",
+            None,
+            None,
+            pid,
+            detail=unescape(message[len(READ_ERROR) :]).strip(),
+            source=source,
+            dialect=dialect,
+            keyword="Error",
+            process_pid=pid,
+            host=host,
+        )
     return IGNORED if message.startswith("pam_") else None
 
 
@@ -132,7 +154,7 @@ def message_parser(parse_parts: Callable[..., LogEvent | None], name: str):
     ) -> LogEvent | Ignored | None:
         parts = split(message)
         if parts is None:
-            return unshaped(message)
+            return unshaped(message, at, pid, host, source, name)
         return parse_parts(parts, at, pid, host, source)
 
     return parse

@@ -226,3 +226,4 @@ CREATE UNIQUE INDEX "idx_deliveries_route_incident_id_episode_event"
     ON "deliveries" ("route", "incident_id", "episode", "event");
 CREATE INDEX "idx_deliveries_state"
     ON "deliveries" ("state");
+PRAGMA user_version = 9;

@@ -55,6 +55,9 @@ class DetailScreen(Screen):
             yield Static(self._policy())
             yield Static(self._findings(), classes="findings")
             yield Static(self._changes(), classes="changes")
+            output = self._output()
+            if output is not None:
+                yield output
             durations = self._durations()
             if len(durations) >= 2:
                 yield Static("[b]Duration[/b] (oldest to newest)")
@@ -129,6 +132,19 @@ class DetailScreen(Screen):
             if change.after is not None:
                 text.append(f"\n    + {visible(change.after)}", style="green")
         return text
+
+    def _output(self) -> Static | None:
+        """What the latest run whose output was seen printed (the mail cron sent, a rerun)."""
+        d = self.detail
+        run = next((run for run, _ in d.runs if run.output is not None), None)
+        if run is None or run.output is None:
+            return None
+        started = run.started_at.astimezone(d.zone).strftime("%m-%d %H:%M:%S")
+        text = Text()
+        text.append("Output", style="bold")
+        text.append(f"  of the run started {started}, its end as cron mailed it\n")
+        text.append(visible(run.output, lines=True))  # Text: the host's bytes, escaped
+        return Static(text, classes="output")
 
     def _durations(self) -> list[float]:
         took = (_took(run) for run, _ in reversed(self.detail.runs))
