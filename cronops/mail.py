@@ -78,6 +78,8 @@ def cron_mails(mbox: bytes, tail_bytes: int) -> Iterator[CronMail]:
 def split_mbox(mbox: bytes) -> list[bytes]:
     """The messages of an mbox, each without its `From ` line."""
     separators = list(_SEPARATOR.finditer(mbox))
+    if not separators:  # new bytes with no message start in them: nothing to read yet
+        return []
     ends = [*(match.start() for match in separators[1:]), len(mbox)]
     return [mbox[sep.end() : end] for sep, end in zip(separators, ends, strict=True)]
 

@@ -65,6 +65,12 @@ def test_split_an_mbox_at_its_from_lines_only():
     assert messages[1].endswith(b"\n\nFrom the kitchen")  # left unquoted, but not dated
 
 
+def test_bytes_without_a_from_line_hold_no_message():
+    # New bytes of a mailbox that begin inside a message (or a file that is no mbox at all).
+    assert split_mbox(b"the rest of a message\nno From line here\n") == []
+    assert split_mbox(b"") == []
+
+
 def test_the_mail_dma_delivered_for_a_failed_run():
     (mail,) = cron_mails(DMA + OTHER, 4096)
     assert (mail.user, mail.host, mail.failed) == ("alice", "mailer", True)
