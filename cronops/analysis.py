@@ -32,7 +32,10 @@ What is judged, and from when:
   to 20 each side, before and after, 5 at least), longer than slow_factor x the median / shorter
   than the median / slow_factor, and in both cases by `slow_margin` or more and by more than
   SPREADS spreads (a job whose runs vary a lot is not flagged for varying). A run is left out of
-  its own baseline, so one run 30x off stands out among a handful.
+  its own baseline, so one run 30x off stands out among a handful. too_fast has a second signal,
+  a run's output (the mail cron sent, or the lines it logged; durations.output_sizes): one that
+  printed less than the median size of the runs around it / slow_factor, by OUTPUT_MARGIN bytes
+  and SPREADS spreads, is too_fast even with no end known; both signals together are one note.
 - hung: a process of the entry running longer than `max_duration`; else, with 5 ended runs known
   before it, than HUNG_FACTOR x the p95 of the last HUNG_HISTORY of them (and `slow_margin`
   past that p95): an every-minute job that always takes 75 s overlaps its next run, it is not
@@ -83,7 +86,7 @@ from cronops import wording
 from cronops.causes import Cause, missed_cause
 from cronops.changes import BY_CRONOPS, Change
 from cronops.crontab import PauseInfo, StoredCrontab
-from cronops.durations import around, baseline, percentile
+from cronops.durations import Baseline, around, baseline, output_sizes, percentile
 from cronops.kinds import LATER_RUN_STARTED, LATER_RUN_SUCCEEDED, SEVERITIES
 from cronops.lint import REJECTED, lint_host
 from cronops.mail import output_discarded
@@ -97,6 +100,9 @@ START_SLACK_S = 1.0  # log timestamps are cut to the second; cron starts jobs ju
 SAME_PROCESS_S = 5.0  # a process's start (clock minus elapsed time) is this near its log line
 MIN_HISTORY = 5  # a baseline needs this many other ended runs of the job
 SPREADS = 3.0  # slow and too_fast: this many spreads from the median, besides the factor
+# too_fast by output: a run that printed this many bytes less than usual at least (besides the
+# factor and the spreads), so a job whose one-line report varies by a word is not flagged.
+OUTPUT_MARGIN = 64
 HUNG_FACTOR = 3.0  # hung: past this many times the p95 of the job's durations...
 HUNG_HISTORY = 50  # ...of its last this many ended runs
 MIN_AGREE = 2  # drift: the hosts that agree on a command's schedule or user, at least
@@ -752,12 +758,43 @@ class _Judge:
                 self.tallies["failed"].add(start, note)
 
     def _tally_durations(self) -> None:
+        printed_less = self._printed_less()
+        found = []
         durations = [took for _, took in self.ended]
         for index, (start, took) in enumerate(self.ended):
             verdict = None if self._quiet(start) else self._off_duration(durations, index)
             if verdict:
                 kind, why = verdict
-                self.tallies[kind].add(start, wording.took(self.job, start, took, why))
+                if kind == "too_fast" and start in printed_less:  # the second signal
+                    why = wording.both(why, *printed_less.pop(start))
+                found.append((start, kind, wording.took(self.job, start, took, why)))
+        for start, (size, usual) in printed_less.items():
+            note = wording.printed_only(self.job, start, size, usual)
+            found.append((start, "too_fast", note))
+        for start, kind, note in sorted(found, key=lambda item: item[0]):
+            self.tallies[kind].add(start, note)
+
+    def _printed_less(self) -> dict[float, tuple[int, Baseline]]:
+        """By start: the runs that printed far less than the job usually does (too_fast's
+        second signal), judged as durations are: against the median and spread of the sizes
+        of the runs around it, by the slow_factor, OUTPUT_MARGIN and SPREADS spreads."""
+        sizes = output_sizes(self.runs)
+        printed = [size for _, size in sizes]
+        factor = self.policy.slow_factor
+        less = {}
+        for position, (index, size) in enumerate(sizes):
+            start = self.starts[index]
+            usual = baseline(around(printed, position))
+            if self._quiet(start) or usual is None or usual.runs < MIN_HISTORY:
+                continue
+            off = usual.usual - size
+            if (
+                off >= OUTPUT_MARGIN
+                and off > SPREADS * usual.spread
+                and size * factor < usual.usual
+            ):
+                less[start] = (size, usual)
+        return less
 
     def _tally_hangs(self) -> None:
         evidence_end = self.view.evidence_end

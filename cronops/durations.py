@@ -1,7 +1,7 @@
-"""A job's usual duration from its own runs: a robust baseline (median and spread) to judge one
-run against, and the high percentile a run still going is compared with.
+"""A job's usual duration and output size from its own runs: a robust baseline (median and
+spread) to judge one run against, and the high percentile a run still going is compared with.
 
-Pure arithmetic on seconds; the rules that use it (too_fast, slow, hung) are analysis.py's.
+Pure arithmetic on seconds and bytes; the rules that use it (too_fast, slow, hung) are analysis.py's.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from math import ceil
 from statistics import median
 
+from cronops.records import CRON, RunRecord
+
 # The median absolute deviation times this estimates a standard deviation for normal data, and
 # unlike one, a few wild runs do not move it.
 MAD_SCALE = 1.4826
@@ -19,7 +21,7 @@ NEIGHBOURS = 20  # a run is compared with up to this many runs each side of it
 
 @dataclass(frozen=True, slots=True)
 class Baseline:
-    """What a job's runs usually take, in seconds."""
+    """What a job's runs usually take, in seconds (or print, in bytes)."""
 
     runs: int  # how many runs it is made of
     usual: float  # their median
@@ -46,3 +48,25 @@ def percentile(durations: Sequence[float], share: float) -> float:
     """The nearest-rank percentile (`share` 0.95 for p95) of a non-empty list."""
     ordered = sorted(durations)
     return ordered[max(ceil(share * len(ordered)) - 1, 0)]
+
+
+def output_sizes(runs: Sequence[RunRecord]) -> list[tuple[int, int]]:
+    """(index in `runs`, bytes printed) for each cron run of a job whose output size is known.
+
+    Cron sends no mail, and logs no output line, for a run that printed nothing: a run with no
+    output seen printed 0 B, but only between the job's first and latest runs whose output was
+    seen: the mail of a later run came, so this one's would have too; after it, its output may
+    not have been read yet (mail comes after the run), and before the first, the host's mail may
+    not have been read at all. A job whose output is never seen (MAILTO="", a host whose mail
+    is not read) has no sizes. Reruns capture their output otherwise."""
+    cron = [(index, run) for index, run in enumerate(runs) if run.trigger == CRON]
+    seen = [position for position, (_, run) in enumerate(cron) if run.output is not None]
+    if not seen:
+        return []
+    sizes = []
+    for index, run in cron[seen[0] : seen[-1] + 1]:
+        if run.output is None:
+            sizes.append((index, 0))
+        elif run.output_size is not None:  # stored before sizes were, else unknown
+            sizes.append((index, run.output_size))
+    return sizes

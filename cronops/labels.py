@@ -87,6 +87,15 @@ def span(seconds: float) -> str:
     return "".join(f"{value}{name}" for value, name in amounts[first : first + 2] if value) or "0s"
 
 
+def size(count: float) -> str:
+    """A number of bytes in one unit: `0 B`, `512 B`, `1.5 kB`, `14 kB`, `2.3 MB`."""
+    for unit in ("B", "kB", "MB"):
+        if round(count) < 1000 or unit == "MB":
+            break
+        count /= 1000
+    return f"{count:.1f} {unit}" if unit != "B" and count < 10 else f"{count:.0f} {unit}"
+
+
 def ago(moment: datetime, now: datetime) -> str:
     """'12m ago', '1d3h ago': a column of these sorts and reads the same whatever the hosts'
     zones. Under a minute is 'just now', also for a host whose clock runs a little ahead."""

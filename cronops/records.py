@@ -86,6 +86,9 @@ class JobEntry:
     mailto: str | None = None  # the crontab's MAILTO above it; None: not set (mail goes to user)
 
 
+OUTPUT_FROM = {"mail": "from the mail cron sent", "log": "from the lines cron logged"}
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run of a job: its start, and its end and exit as far as the log (or a rerun) said."""
@@ -97,8 +100,17 @@ class RunRecord:
     status: int | None  # exit status, only when the log or a wrapper said so
     signal: int | None
     trigger: str = CRON
-    # the end of what it printed: the mail cron sent (or a rerun's capture); None: not seen
+    # the end of what it printed: the mail cron sent, cron's log, a rerun's capture; None: not seen
     output: str | None = None
+    output_size: int | None = None  # all it printed, in bytes, where known
+    output_from: str | None = None  # "mail" | "log" (OUTPUT_FROM); a rerun's: None
+
+    @property
+    def output_source(self) -> str:
+        """Where its output was read, as the job detail and the audit's evidence say it."""
+        if self.trigger != CRON:
+            return "as cronops captured it when it reran the job"
+        return OUTPUT_FROM.get(self.output_from or "mail", "")
 
     @property
     def failed(self) -> bool:

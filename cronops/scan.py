@@ -457,7 +457,14 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         daemon_lines=[_daemon_row(name, e) for e in events if _about_the_daemon(e)],
         mail_cursors=list({c.log: c.cursor for c in result.mail}.values()),
         outputs=[
-            {"host": name, "entry_id": entry_id, "sent_at": mail.sent_at, "tail": text}
+            {
+                "host": name,
+                "entry_id": entry_id,
+                "sent_at": mail.sent_at,
+                "tail": text,
+                "size": mail.size,
+                "source": "mail",
+            }
             for mail, entry_id, text in _job_mails(result, match, report.host.output_tail)
         ],
         command_lookups=None

@@ -284,7 +284,7 @@ class History:
         rows = self.rows(
             f"""
             select r.entry_id, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger,
-                r.output_tail
+                r.output_tail, r.output_size, r.output_from
             from (
                 select id from entries where present = 1 and host in ({_marks(hosts)})
                 order by host, source, line limit ?
@@ -796,11 +796,13 @@ class Store(History):
             _insert(db, "command_lookups", lookups)
 
     def write_run_outputs(self, db: sqlite3.Connection, outputs: list[dict[str, Any]]) -> None:
-        """Each output (a mail cron sent) goes with its entry's latest cron run that started by
-        the time it was sent (1 s of slack: both are stamped to the second), within a day."""
+        """Each output (a mail cron sent, or the lines cron logged) goes with its entry's latest
+        cron run that started by the time it was sent (1 s of slack: both are stamped to the
+        second), within a day; with its whole size and where it was read (`output_from`)."""
         db.executemany(
             """
-            update runs set output_tail = :tail where id = (
+            update runs set output_tail = :tail, output_size = :size, output_from = :source
+            where id = (
                 select id from runs where host = :host and entry_id = :entry_id
                 and trigger = 'cron' and started_at <= :latest and started_at >= :earliest
                 order by started_at desc limit 1
@@ -1006,7 +1008,10 @@ _ENTRIES = """
     select e.*, c.mtime as crontab_mtime from entries e
     left join crontabs c on c.host = e.host and c.path = e.source
 """
-_RUN_RECORD = "entry_id, host, started_at, ended_at, status, signal, trigger, output_tail"
+_RUN_RECORD = (
+    "entry_id, host, started_at, ended_at, status, signal, trigger, output_tail, output_size, "
+    "output_from"
+)
 # RunRecord.outcome "ok", in SQL: an end and exit status 0 in the log, no signal.
 _SUCCEEDED = "ended_at is not null and status = 0 and signal is null"
 
@@ -1286,6 +1291,8 @@ def _run(row: dict[str, Any]) -> RunRecord:
         signal=row["signal"],
         trigger=row["trigger"],
         output=row["output_tail"],
+        output_size=row["output_size"],
+        output_from=row["output_from"],
     )
 
 
@@ -1716,6 +1723,14 @@ def _add_daemon_lines(db: Database) -> None:
     )
 
 
+def _add_output_size(db: Database) -> None:
+    """How much a run printed, not only its tail (a run that printed far less than usual did
+    less than usual), and where its output was read: the mail cron sent, or cron's log."""
+    runs = db.table("runs")
+    runs.add_column("output_size", int)  # bytes; None: not known (no output seen, or cut)
+    runs.add_column("output_from", str)  # "mail" | "log"; a rerun's is its own capture
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -1727,5 +1742,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     8: _add_incidents,
     9: _add_deliveries,
     10: _add_daemon_lines,
+    11: _add_output_size,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, NamedTuple
 
-from cronops.labels import short_command, span
+from cronops.labels import short_command, size, span
 
 if TYPE_CHECKING:
     from cronops.causes import Cause
@@ -39,7 +39,7 @@ _WHAT_WAS_SEEN = {
     "late": "Start lines came after the grace period",
     "failed": "The run records (cron's log or a wrapper) show",
     "slow": "Start and end lines show",
-    "too_fast": "Start and end lines show",
+    "too_fast": "Start and end lines (and the output each run sent) show",
     "hung": "The process list of the last scan shows",
     "overlap": "Start and end lines (and the process list) show",
     "pause_expired": "The crontab line carries cronops's pause marker",
@@ -217,6 +217,30 @@ def against_usual(usual: Baseline) -> Note:
     )
 
 
+def printed_less(printed: int, usual: Baseline) -> Note:
+    """A run that printed far less than the job usually does (its output's whole size)."""
+    return Note(
+        f"printed {size(printed)}; the median of the {usual.runs} runs around it printed "
+        f"{size(usual.usual)}",
+        f"usually {size(usual.usual)}",
+    )
+
+
+def both(took: Note, printed: int, usual: Baseline) -> Note:
+    """A run too fast by its duration and by its output: two signals, both shown."""
+    less = printed_less(printed, usual)
+    return Note(f"{took.full}; and it {less.full}", f"{took.short}; printed {size(printed)}")
+
+
+def printed_only(job: Job, start: float, printed: int, usual: Baseline) -> Note:
+    """A run too fast by its output alone (its end is not known, or its duration was usual)."""
+    less = printed_less(printed, usual)
+    return Note(
+        f"the run from {job.at(start)} {less.full}",
+        f"printed {size(printed)} at {job.short(start)} ({less.short})",
+    )
+
+
 class Limit(NamedTuple):
     """How long a run may go before it is hung, and what says so."""
 
@@ -314,10 +338,11 @@ def output_lost(job: Job, failed: float, why: str) -> Note:
 
 
 def printed(job: Job, run: RunRecord) -> str:
-    """What a run printed, as far as its output was seen (the end of the mail cron sent)."""
+    """What a run printed, as far as its output was seen (the end of the mail cron sent, of
+    the lines cron logged, of a rerun's capture)."""
     assert run.output is not None
     at = job.at(run.started_at.timestamp())
-    return f"The run at {at} printed (the end of its output, from the mail cron sent): {run.output}"
+    return f"The run at {at} printed (the end of its output, {run.output_source}): {run.output}"
 
 
 def finding(

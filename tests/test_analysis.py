@@ -569,6 +569,47 @@ def test_durations_need_five_other_runs_and_runs_that_vary_a_lot_are_not_flagged
     assert "too_fast" not in kinds(judged([entry("0 * * * *")], varied, since=NOW - WEEK))
 
 
+def mailed(runs: list[RunRecord], sizes: list[int]) -> list[RunRecord]:
+    """The runs with the output cron mailed for each (0: it printed nothing, so no mail)."""
+    return [
+        replace(r, output="done" if size else None, output_size=size or None, output_from="mail")
+        for r, size in zip(runs, sizes, strict=True)
+    ]
+
+
+def test_a_run_that_printed_far_less_than_usual_is_too_fast_by_its_output_alone():
+    # Its duration is the usual one (and with Debian's -L 1 it would have none): the output
+    # is the signal.
+    sizes = [14_000, 14_200, 13_900, 14_100, 0, 14_050, 13_950, 14_000]
+    runs = mailed(hourly([timedelta(minutes=5)] * 8), sizes)
+    fast = only(judged([entry("0 * * * *")], runs, since=NOW - timedelta(hours=9)), "too_fast")
+    assert fast.count == 1 and fast.first_at == runs[4].started_at
+    assert "printed 0 B; the median of the 7 runs around it printed 14 kB" in fast.detail
+    assert fast.summary == "printed 0 B at 08:00 (usually 14 kB)"
+    assert "(and the output each run sent)" in fast.evidence
+
+
+def test_a_run_too_fast_by_both_its_duration_and_its_output_says_both():
+    tooks = [timedelta(minutes=5)] * 3 + [timedelta(seconds=1)] + [timedelta(minutes=5)] * 3
+    runs = mailed(hourly(tooks), [14_000, 14_200, 13_900, 120, 14_100, 14_050, 13_950])
+    fast = only(judged([entry("0 * * * *")], runs, since=NOW - timedelta(hours=8)), "too_fast")
+    assert fast.count == 1
+    assert "ran 1s" in fast.detail and "and it printed 120 B" in fast.detail
+    assert fast.summary == "ran 1s at 08:00 (usual 5m; printed 120 B)"
+
+
+def test_output_sizes_that_vary_a_lot_or_by_little_are_not_flagged():
+    runs = hourly([timedelta(minutes=5)] * 8)
+    varied = mailed(runs, [3_000, 30_000, 5_000, 25_000, 900, 20_000, 8_000, 15_000])
+    assert "too_fast" not in kinds(judged([entry("0 * * * *")], varied, since=NOW - WEEK))
+    # A one-line report that lost a word: a third of usual, but by less than OUTPUT_MARGIN.
+    terse = mailed(runs, [60, 60, 60, 60, 15, 60, 60, 60])
+    assert "too_fast" not in kinds(judged([entry("0 * * * *")], terse, since=NOW - WEEK))
+    # Bigger than usual is not too fast.
+    more = mailed(runs, [900, 900, 900, 900, 90_000, 900, 900, 900])
+    assert "too_fast" not in kinds(judged([entry("0 * * * *")], more, since=NOW - WEEK))
+
+
 def test_min_duration_from_policy_makes_a_short_run_too_fast_without_history():
     book = PolicyBook.from_tables(jobs=[{"command": "backup", "min_duration": "2m"}])
     runs = hourly([timedelta(seconds=40)])

@@ -1,10 +1,15 @@
-"""Tests for cronops.durations: the robust baseline a run is judged against."""
+"""Tests for cronops.durations: the robust baseline a run is judged against, and which output
+sizes it is made of."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
-from cronops.durations import MAD_SCALE, around, baseline, percentile
+from cronops.durations import MAD_SCALE, around, baseline, output_sizes, percentile
+from cronops.records import RunRecord
 
 
 def test_no_durations_no_baseline():
@@ -35,3 +40,34 @@ def test_percentile_by_nearest_rank():
     assert percentile([5], 0.95) == 5
     assert percentile(list(range(1, 21)), 0.95) == 19
     assert percentile([75, 74, 76, 75, 75], 0.95) == 76
+
+
+def printed(size: int | None, trigger: str = "cron") -> RunRecord:
+    """A run whose output was seen (`size` bytes of it) or not (None)."""
+    start = datetime(2026, 12, 4, 3, 0, 2, tzinfo=UTC)
+    output = None if size is None else "x" * min(size, 10)
+    return RunRecord("backup", "web1", start, None, None, None, trigger, output, size)
+
+
+def test_a_run_with_no_output_seen_printed_nothing_between_runs_whose_output_was_seen():
+    runs = [printed(None), printed(900), printed(None), printed(800), printed(None)]
+    # Before the first mail seen the host's mail may not have been read; after the latest,
+    # the run's mail may still be on its way: neither is known.
+    assert output_sizes(runs) == [(1, 900), (2, 0), (3, 800)]
+
+
+def test_a_job_whose_output_is_never_seen_has_no_sizes():
+    assert output_sizes([printed(None)] * 6) == []
+
+
+def test_reruns_and_outputs_stored_without_a_size_are_left_out():
+    runs = [printed(900), printed(700, trigger="manual"), printed(None), printed(800)]
+    runs.append(replace(printed(5), output_size=None))  # stored before sizes were
+    runs.append(printed(600))
+    assert output_sizes(runs) == [(0, 900), (2, 0), (3, 800), (5, 600)]
+
+
+def test_the_output_size_baseline_is_the_duration_one():
+    sizes = [14_000, 14_200, 13_900, 0, 14_100, 14_050]
+    usual = baseline(around(sizes, 3))
+    assert usual is not None and usual.usual == 14_050 and usual.runs == 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cronops.labels import short_command, short_job
+from cronops.labels import short_command, short_job, size
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,16 @@ def test_job_label_keeps_room_for_the_command_whatever_the_user():
         "postgres: /usr/local/…/vacuum-db --full"
     )
     assert short_job("u" * 40, "/usr/bin/x", 20) == "u" * 40 + ": /usr/bin/x"
+
+
+def test_a_size_in_one_unit():
+    assert [size(n) for n in (0, 512, 999, 1000, 1500, 14_000, 999_999, 2_300_000)] == [
+        "0 B",
+        "512 B",
+        "999 B",
+        "1.0 kB",
+        "1.5 kB",
+        "14 kB",
+        "1.0 MB",
+        "2.3 MB",
+    ]

@@ -142,7 +142,7 @@ class DetailScreen(Screen):
         started = run.started_at.astimezone(d.zone).strftime("%m-%d %H:%M:%S")
         text = Text()
         text.append("Output", style="bold")
-        text.append(f"  of the run started {started}, its end as cron mailed it\n")
+        text.append(f"  of the run started {started}, its end {run.output_source}\n")
         text.append(visible(run.output, lines=True))  # Text: the host's bytes, escaped
         return Static(text, classes="output")
 
