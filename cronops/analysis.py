@@ -59,6 +59,8 @@ What is judged, and from when:
   or user where more than half (and 2 at least) of the hosts that have it share one; its
   presence where 80% (and 3 at least) of the scanned hosts sharing a tag have it. Differences
   can be deliberate (staggered backups, a host's own role), so drift informs and needs most.
+  The hosts compared are the whole fleet (CrontabEvidence.peers: every host scanned lately),
+  not only the ones judged at once; only those get drift findings.
 - A host that cannot be reached, or whose key or login fails, yields that one host finding; its
   jobs are judged only up to its last successful scan. A host inside a maintenance window of its
   own policy has no host findings.
@@ -74,7 +76,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
@@ -91,7 +93,16 @@ from cronops.kinds import LATER_RUN_STARTED, LATER_RUN_SUCCEEDED, SEVERITIES
 from cronops.lint import REJECTED, lint_host
 from cronops.mail import output_discarded
 from cronops.policy import Policy, PolicyBook, in_spans
-from cronops.records import CRON, EntryStatus, Finding, HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.records import (
+    CRON,
+    EntryStatus,
+    Finding,
+    FleetEntry,
+    HostFacts,
+    JobEntry,
+    RunningJob,
+    RunRecord,
+)
 from cronops.schedule import REBOOT, Schedules, gap_at, next_time, previous_time, split_schedule
 
 OK = "ok"
@@ -121,12 +132,24 @@ _CONNECTION_KINDS = {
 
 
 @dataclass(frozen=True)
+class Peers:
+    """The fleet drift compares the judged hosts' crontabs with: the hosts scanned lately, by
+    name with their tags, and their entries. The hosts judged at once are often a few of them
+    (a scan judges the hosts it stored together; an action rescans one)."""
+
+    tags: Mapping[str, tuple[str, ...]]
+    entries: Sequence[FleetEntry]
+
+
+@dataclass(frozen=True)
 class CrontabEvidence:
     """What the judge reads beside the runs: the crontab files as the last scans read them
-    (lint), and the changes changes.py found in them since `since` (changed)."""
+    (lint), the changes changes.py found in them since `since` (changed), and the fleet the
+    hosts' crontabs are compared with (drift; None: the hosts judged are the fleet)."""
 
     files: Sequence[StoredCrontab] = ()
     changes: Sequence[Change] = ()
+    peers: Peers | None = None
 
 
 def judge(
@@ -410,7 +433,7 @@ class _Crontabs:
     def findings(self, crontabs: CrontabEvidence) -> list[Finding]:
         self._lint(crontabs.files)
         self._changed(crontabs.changes)
-        self._drift()
+        self._drift(crontabs.peers)
         found = []
         for (host, entry_id, kind), tally in self.tallies.items():
             finding = self._finding(host, entry_id, kind, tally)
@@ -442,21 +465,41 @@ class _Crontabs:
                 change.host, entry_id, "changed", change.at.timestamp(), wording.changed(change)
             )
 
-    def _drift(self) -> None:
+    def _drift(self, peers: Peers | None) -> None:
         """By command: its schedule and user where most hosts that have it agree; its presence
-        on most of the hosts sharing a tag."""
-        scanned = {name for name, view in self.views.items() if view.facts.status == OK}
-        by_command: dict[str, list[JobEntry]] = defaultdict(list)
-        for entry in self.entries.values():
-            if entry.host in scanned and (entry.paused or not entry.disabled):
+        on most of the hosts sharing a tag. Across the whole fleet (`peers`), found for the
+        hosts judged now."""
+        tags, entries = self._fleet(peers)
+        by_command: dict[str, list[FleetEntry]] = defaultdict(list)
+        for entry in entries:
+            if entry.paused or not entry.disabled:
                 by_command[entry.command].append(entry)
+        tagged: dict[str, set[str]] = defaultdict(set)
+        for name, its_tags in tags.items():
+            for tag in its_tags:
+                tagged[tag].add(name)
         for command, having in by_command.items():
-            active = [entry for entry in having if not entry.disabled]
-            for what in ("schedule", "user"):
-                self._odd_ones(active, what)
-            self._missing(command, {entry.host for entry in having}, scanned)
+            hosts = {entry.host for entry in having}
+            if not hosts.isdisjoint(self.views):  # else no judged host's entry can be odd
+                active = [entry for entry in having if not entry.disabled]
+                for what in ("schedule", "user"):
+                    self._odd_ones(active, what)
+            self._missing(command, hosts, tags, tagged)
 
-    def _odd_ones(self, entries: list[JobEntry], what: str) -> None:
+    def _fleet(self, peers: Peers | None) -> tuple[dict[str, tuple[str, ...]], list[FleetEntry]]:
+        """The hosts scanned (name -> tags) and their entries: the judged hosts as the judge was
+        given them, the others as `peers` has them."""
+        judged = self.views.keys()
+        tags = {
+            name: view.facts.tags for name, view in self.views.items() if view.facts.status == OK
+        }
+        entries = [FleetEntry.of(entry) for entry in self.entries.values() if entry.host in tags]
+        if peers is not None:
+            tags |= {name: its for name, its in peers.tags.items() if name not in judged}
+            entries += [e for e in peers.entries if e.host in tags and e.host not in judged]
+        return tags, entries
+
+    def _odd_ones(self, entries: list[FleetEntry], what: str) -> None:
         hosts_by_value: dict[str, set[str]] = defaultdict(set)
         for entry in entries:
             hosts_by_value[getattr(entry, what)].add(entry.host)
@@ -464,19 +507,25 @@ class _Crontabs:
         if usual is None:
             return
         for entry in entries:
-            if getattr(entry, what) != usual and entry.host not in most:
+            odd = getattr(entry, what) != usual and entry.host not in most
+            if odd and entry.host in self.views:
                 note = wording.drifted(what, getattr(entry, what), usual, most)
                 self._add(entry.host, entry.id, "drift", self._at(entry.host), note)
 
-    def _missing(self, command: str, having: set[str], scanned: set[str]) -> None:
-        tags = {tag for name in having for tag in self.views[name].facts.tags}
-        for tag in sorted(tags):
-            tagged = {n for n in scanned if tag in self.views[n].facts.tags}
-            present = having & tagged
-            if len(present) >= MIN_PRESENT and len(present) >= PRESENT_ON * len(tagged):
-                for host in sorted(tagged - present):
-                    note = wording.missing_here(command, tag, len(present), len(tagged))
-                    self._add(host, None, "drift", self._at(host), note)
+    def _missing(
+        self,
+        command: str,
+        having: set[str],
+        tags: dict[str, tuple[str, ...]],
+        tagged: dict[str, set[str]],
+    ) -> None:
+        for tag in sorted({tag for name in having for tag in tags[name]}):
+            present = having & tagged[tag]
+            if len(present) >= MIN_PRESENT and len(present) >= PRESENT_ON * len(tagged[tag]):
+                for host in sorted(tagged[tag] - present):
+                    if host in self.views:
+                        note = wording.missing_here(command, tag, len(present), len(tagged[tag]))
+                        self._add(host, None, "drift", self._at(host), note)
 
     def _at(self, host: str) -> float:
         return self.views[host].evidence_end

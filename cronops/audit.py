@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from cronops.analysis import (
     CrontabEvidence,
+    Peers,
     entry_status,
     entry_zone,
     every_finding,
@@ -40,6 +41,9 @@ RUN_HISTORY = timedelta(days=30)
 # passed yet): it needs its last few runs, not its whole history; the Jobs view's duration trend
 # shows these few.
 RECENT_RUNS = 3
+# Drift compares a host's crontabs with every host whose scan answered this recently, judged now
+# or not; one silent longer is taken out of service (or out of the inventory).
+PEERS_ANSWERED = timedelta(days=8)
 
 
 @dataclass
@@ -66,7 +70,11 @@ def run_audit(
     entries = history.entries(names)
     runs = history.runs(names, since - RUN_HISTORY)
     running = history.processes(names)
-    crontabs = CrontabEvidence(history.crontabs_now(names), read_changes(history, names, since))
+    crontabs = CrontabEvidence(
+        history.crontabs_now(names),
+        read_changes(history, names, since),
+        Peers(*history.fleet_crontabs(now - PEERS_ANSWERED)),
+    )
     findings = judge(facts, entries, runs, running, policy, now=now, since=since, crontabs=crontabs)
     return AuditResult(
         generated_at=now,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from typing import NamedTuple
 
 from cronops.crontab import PauseInfo
 
@@ -84,6 +85,30 @@ class JobEntry:
     text: str = ""  # the line as written
     present: bool = True  # in its crontab at the last scan (else its last version, kept)
     mailto: str | None = None  # the crontab's MAILTO above it; None: not set (mail goes to user)
+
+
+class FleetEntry(NamedTuple):
+    """An entry as fleet drift compares it: read for every host of the fleet, so only that."""
+
+    id: str
+    host: str
+    user: str
+    schedule: str
+    command: str
+    disabled: bool  # commented out (a paused entry is too)
+    paused: bool
+
+    @classmethod
+    def of(cls, entry: JobEntry) -> FleetEntry:
+        return cls(
+            entry.id,
+            entry.host,
+            entry.user,
+            entry.schedule,
+            entry.command,
+            entry.disabled,
+            entry.paused is not None,
+        )
 
 
 OUTPUT_FROM = {"mail": "from the mail cron sent", "log": "from the lines cron logged"}

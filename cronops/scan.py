@@ -244,6 +244,7 @@ def host_state(report: HostReport) -> dict:
         "status": str(report.status),
         "error": report.error,
         "latency_ms": report.latency_ms,
+        "tags": json.dumps(report.host.tags),  # what drift reads of the hosts judged apart
     }
     if report.result:
         facts = report.result.facts

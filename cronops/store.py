@@ -33,6 +33,7 @@ from cronops.records import (
     DaemonLine,
     Delivery,
     Finding,
+    FleetEntry,
     HostFacts,
     Incident,
     JobEntry,
@@ -237,6 +238,29 @@ class History:
             [*(hosts or ()), limit],
         )
         return [_job_entry(row) for row in rows]
+
+    def fleet_crontabs(
+        self, since: datetime
+    ) -> tuple[dict[str, tuple[str, ...]], list[FleetEntry]]:
+        """What fleet drift compares: each host whose last scan answered, at or after `since`,
+        with its tags, and the present entries of those hosts (only what drift reads of them:
+        a fleet's every entry is read for each group of hosts a scan judges)."""
+        hosts = self.db.execute(
+            "select name, tags from hosts where status = 'ok' and ok_at >= ?", [iso(since)]
+        ).fetchall()
+        entries = self.db.execute(
+            """
+            select e.id, e.host, e.user, e.schedule, e.command, e.disabled, e.paused is not null
+            from hosts h join entries e on e.host = h.name
+            where h.status = 'ok' and h.ok_at >= ? and e.present = 1
+            """,
+            [iso(since)],
+        ).fetchall()
+        tags = {name: tuple(json.loads(tagged or "[]")) for name, tagged in hosts}
+        return tags, [
+            FleetEntry(id_, host, user, schedule, command, bool(disabled), bool(paused))
+            for id_, host, user, schedule, command, disabled, paused in entries
+        ]
 
     def entry(self, entry_id: str) -> JobEntry | None:
         """The entry with this id, present or not (an entry's last version is kept)."""
@@ -1725,10 +1749,13 @@ def _add_daemon_lines(db: Database) -> None:
 
 def _add_output_size(db: Database) -> None:
     """How much a run printed, not only its tail (a run that printed far less than usual did
-    less than usual), and where its output was read: the mail cron sent, or cron's log."""
+    less than usual), and where its output was read: the mail cron sent, or cron's log. And
+    each host's tags as its last scan had them: drift compares a host with the whole fleet's
+    crontabs, hosts judged in other groups or scans among them."""
     runs = db.table("runs")
     runs.add_column("output_size", int)  # bytes; None: not known (no output seen, or cut)
     runs.add_column("output_from", str)  # "mail" | "log"; a rerun's is its own capture
+    db.table("hosts").add_column("tags", str)  # JSON: the inventory's tags at the last scan
 
 
 MIGRATIONS: dict[int, Callable[[Database], None]] = {

@@ -34,10 +34,12 @@ def scan(
     mtimes: dict[str, datetime] | None = None,
     unreadable: list[str] | None = None,
     policy: PolicyBook | None = None,
+    tags: tuple[str, ...] = (),
 ) -> None:
-    """One successful scan of `host` at `at`: its crontab files (path -> text; a path under
-    the spool is a user's crontab), the ones there but unreadable, and its cron log's lines;
-    with a `policy`, the host's stored findings are judged too, as `cronops scan` does."""
+    """One successful scan of `host` (with the inventory's `tags`) at `at`: its crontab files
+    (path -> text; a path under the spool is a user's crontab), the ones there but unreadable,
+    and its cron log's lines; with a `policy`, the host's stored findings are judged too, as
+    `cronops scan` does (the host alone, as a scan judges each group of hosts it stores)."""
     tz = ZoneInfo(zone)
     facts = probe.ProbeFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
     files = [
@@ -56,7 +58,8 @@ def scan(
     result = probe.ProbeResult(
         facts, crontabs=files, unreadable=unreadable or [], logs=logs, processes=[]
     )
-    report = HostReport(Host(name=host, address="127.0.0.1"), HostStatus.OK, None, 1.0, result)
+    inventoried = Host(name=host, address="127.0.0.1", tags=tags)
+    report = HostReport(inventoried, HostStatus.OK, None, 1.0, result)
     store = Store(db)
     try:
         since = at - WINDOW

@@ -16,7 +16,7 @@ CREATE TABLE "hosts" (
    "log_level" INTEGER,
    "ends_logged" INTEGER,
    "failures_logged" INTEGER
-, "cron_family" TEXT, "booted_at" TEXT, "cron_started_at" TEXT, "no_mta_at" TEXT);
+, "cron_family" TEXT, "booted_at" TEXT, "cron_started_at" TEXT, "no_mta_at" TEXT, "tags" TEXT);
 CREATE TABLE "scans" (
    "id" INTEGER PRIMARY KEY,
    "host" TEXT,
