@@ -32,9 +32,9 @@ from cronops.inventory import Host
 from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.logs.rendering import as_logged
 from cronops.logs.vixie import CRONTAB_EDITS
-from cronops.mail import MAILBOXES, NO_MTA, CronMail, cron_mails
+from cronops.mail import MAILBOXES, NO_MTA, cron_mails
 from cronops.records import LogCursor
-from cronops.runs import Run, pair_events
+from cronops.runs import OUTPUT_LINES_KEPT, Run, pair_events
 from cronops.store import Store, iso, run_key
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
@@ -458,15 +458,8 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         daemon_lines=[_daemon_row(name, e) for e in events if _about_the_daemon(e)],
         mail_cursors=list({c.log: c.cursor for c in result.mail}.values()),
         outputs=[
-            {
-                "host": name,
-                "entry_id": entry_id,
-                "sent_at": mail.sent_at,
-                "tail": text,
-                "size": mail.size,
-                "source": "mail",
-            }
-            for mail, entry_id, text in _job_mails(result, match, report.host.output_tail)
+            *_job_mails(name, result, match, report.host.output_tail),
+            *_logged_outputs(name, runs, open_runs, match, report.host.output_tail),
         ],
         command_lookups=None
         if result.on_path is None
@@ -707,15 +700,53 @@ def _edit_row(host: str, event: LogEvent) -> dict:
 
 
 def _job_mails(
-    result: probe.ProbeResult, match: Callable[[str | None, str | None], str | None], tail: int
-) -> Iterator[tuple[CronMail, str, str]]:
-    """The cron mails in the new mailbox bytes, each with the entry it came from and the tail
-    of its output as text (undecodable bytes kept as surrogate escapes, stored as they were)."""
+    host: str,
+    result: probe.ProbeResult,
+    match: Callable[[str | None, str | None], str | None],
+    tail: int,
+) -> Iterator[dict]:
+    """The cron mails in the new mailbox bytes, each as the output of the entry it came from."""
     for piece in result.mail:
         for mail in cron_mails(piece.lines, tail):
             entry_id = match(mail.user, mail.command)
             if entry_id is not None:
-                yield mail, entry_id, mail.tail.decode("utf-8", "surrogateescape")
+                yield _output_row(host, entry_id, mail.sent_at, mail.tail, mail.size, "mail")
+
+
+def _logged_outputs(
+    host: str,
+    runs: Iterable[Run],
+    continued: Iterable[Run],
+    match: Callable[[str | None, str | None], str | None],
+    tail: int,
+) -> Iterator[dict]:
+    """The output lines cron logged for its runs (cronie's CMDOUT, in a file or the journal),
+    as each run's output. A run this read continues (its start read by an earlier scan) has
+    only this read's lines: their end, but not its whole size."""
+    earlier = {id(run) for run in continued}
+    for run in runs:
+        entry_id = match(run.user, run.command)
+        if not run.output or run.started_at is None or entry_id is None or tail <= 0:
+            continue
+        text = "\n".join(run.output).encode("utf-8", "surrogateescape")
+        whole = id(run) not in earlier and len(run.output) < OUTPUT_LINES_KEPT
+        size = len(text) if whole else None  # as a mail's: its last newline not counted
+        yield _output_row(host, entry_id, run.started_at, text[-tail:], size, "log")
+
+
+def _output_row(
+    host: str, entry_id: str, sent_at: datetime, tail: bytes, size: int | None, source: str
+) -> dict:
+    """A run's output for store.write_run_outputs: the tail as text (undecodable bytes kept as
+    surrogate escapes, stored as they were)."""
+    return {
+        "host": host,
+        "entry_id": entry_id,
+        "sent_at": sent_at,
+        "tail": tail.decode("utf-8", "surrogateescape"),
+        "size": size,
+        "source": source,
+    }
 
 
 def _about_the_daemon(event: LogEvent) -> bool:

@@ -31,15 +31,18 @@ def scan(
     *,
     zone: str = "Europe/Berlin",
     log: str = "",
+    journal: bytes | None = None,
+    output_tail: int = 4096,
     mtimes: dict[str, datetime] | None = None,
     unreadable: list[str] | None = None,
     policy: PolicyBook | None = None,
     tags: tuple[str, ...] = (),
 ) -> None:
-    """One successful scan of `host` (with the inventory's `tags`) at `at`: its crontab files
-    (path -> text; a path under the spool is a user's crontab), the ones there but unreadable,
-    and its cron log's lines; with a `policy`, the host's stored findings are judged too, as
-    `cronops scan` does (the host alone, as a scan judges each group of hosts it stores)."""
+    """One successful scan of `host` (with the inventory's `tags` and `output_tail`) at `at`:
+    its crontab files (path -> text; a path under the spool is a user's crontab), the ones
+    there but unreadable, and its cron log's lines or `journalctl -o json` lines; with a
+    `policy`, the host's stored findings are judged too, as `cronops scan` does (the host
+    alone, as a scan judges each group of hosts it stores)."""
     tz = ZoneInfo(zone)
     facts = probe.ProbeFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
     files = [
@@ -56,9 +59,9 @@ def scan(
     log_path = "/var/log/syslog"
     logs = [probe.LogChunk(log_path, log_path, "current", lines, read=len(lines))] if log else []
     result = probe.ProbeResult(
-        facts, crontabs=files, unreadable=unreadable or [], logs=logs, processes=[]
+        facts, crontabs=files, unreadable=unreadable or [], logs=logs, processes=[], journal=journal
     )
-    inventoried = Host(name=host, address="127.0.0.1", tags=tags)
+    inventoried = Host(name=host, address="127.0.0.1", tags=tags, output_tail=output_tail)
     report = HostReport(inventoried, HostStatus.OK, None, 1.0, result)
     store = Store(db)
     try:

@@ -610,6 +610,21 @@ def test_output_sizes_that_vary_a_lot_or_by_little_are_not_flagged():
     assert "too_fast" not in kinds(judged([entry("0 * * * *")], more, since=NOW - WEEK))
 
 
+@pytest.mark.parametrize(
+    ("trigger", "source", "said"),
+    [
+        ("cron", "mail", "from the mail cron sent"),
+        ("cron", "log", "from the lines cron logged"),  # cronie's CMDOUT, file or journal
+        ("manual", None, "as cronops captured it when it reran the job"),
+    ],
+)
+def test_a_failed_runs_output_in_the_evidence_says_where_it_was_read(trigger, source, said):
+    failed_run = run(NOW - timedelta(hours=1), status=2, trigger=trigger, output="disk full")
+    failed_run = replace(failed_run, output_from=source)
+    failed = only(judged([entry("0 * * * *")], [failed_run], since=NOW - WEEK), "failed")
+    assert f"printed (the end of its output, {said}): disk full" in failed.evidence
+
+
 def test_min_duration_from_policy_makes_a_short_run_too_fast_without_history():
     book = PolicyBook.from_tables(jobs=[{"command": "backup", "min_duration": "2m"}])
     runs = hourly([timedelta(seconds=40)])
