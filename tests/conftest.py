@@ -219,16 +219,53 @@ def inventory(fleet: Fleet, tmp_path: Path):
 
 LIVE = ("live_logs", "live_fleet", "logged_fleet")
 
+# On workers (scripts/test runs pytest-xdist), the modules that take longest go out first, so
+# their waits for cron's minute boundaries overlap the rest of the suite instead of ending it.
+# Seconds each took in one process on the loaded 2-core machine (2026-12-04), most of it waiting.
+LONGEST_FIRST = (
+    "test_watch_fleet.py",  # 248
+    "test_tui_actions.py",  # 168, CPU: a demo fleet scanned per test
+    "test_incidents_fleet.py",  # 154
+    "test_causes_fleet.py",  # 124
+    "test_kill_fleet.py",  # 122
+    "test_audit_fleet.py",  # 72, once its worker's session fleet has run a few minutes
+    "test_tui.py",  # 63
+    "test_fleet.py",  # 62
+    "test_logged_commands_fleet.py",  # 36
+    "test_rerun_fleet.py",  # 25
+)
 
-def pytest_collection_modifyitems(items):
-    """Tests that need minutes of live cron go last, so the rest runs while cron works."""
-    items.sort(key=lambda item: any(name in item.fixturenames for name in LIVE))
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need minutes of the session fleet's live cron go last, so the rest runs while
+    cron works; on xdist workers, whole modules go longest first (LONGEST_FIRST)."""
+
+    def live(item) -> bool:
+        return any(name in item.fixturenames for name in LIVE)
+
+    if hasattr(config, "workerinput"):
+        rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), live(item)))
+    else:
+        items.sort(key=live)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (-n N), each module runs whole on one worker, whatever --dist says: its
+    module fleet starts once and its tests keep their order. Modules go out in the order
+    collected (LONGEST_FIRST), not xdist's default of the modules with most tests first."""
+    from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False
+    return LoadFileScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def start_fleet_early(request):
     """Live cron acts on minute boundaries: start the fleet before the first test, when a
-    collected test will use it, so its minutes pass while the unit tests run."""
+    collected test will use it, so its minutes pass while the unit tests run. Each xdist worker
+    collects every test and cannot know which modules it will be given: each starts its own."""
     wanted = any("fleet" in item.fixturenames for item in request.session.items)
     if wanted and require_fleet_tools() is None:
         request.getfixturevalue("fleet")

@@ -4,6 +4,8 @@ Update with `pytest tests/test_tui_snapshots.py --snapshot-update` after a delib
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.test_tui import (
@@ -87,3 +89,11 @@ def test_stopped_cron_expanded(snap_compare, tmp_path):
 
     app = app_for(build_stopped_history(tmp_path / "history.db"))
     assert snap_compare(app, terminal_size=(140, 12), run_before=expanded)
+
+
+def test_every_snapshot_belongs_to_a_test():
+    """syrupy fails a run that leaves a snapshot unused, but not on pytest-xdist workers (which
+    scripts/test uses): a snapshot whose test was renamed or removed is caught here instead."""
+    folder = Path(__file__).parent / "__snapshots__" / Path(__file__).stem
+    tests = {name for name in globals() if name.startswith("test_")}
+    assert {path.stem.split("[")[0] for path in folder.glob("*.svg")} <= tests
