@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.fleet import Fleet, FleetHost, HostSpec, require_fleet_tools
+from tests.fleet import (
+    DEBIAN_SYSTEM_CRONTAB,
+    Fleet,
+    FleetHost,
+    HostSpec,
+    require_fleet_tools,
+)
 
 ALPHA_ROOT = """\
 # alpha: root's own jobs
@@ -63,6 +69,10 @@ DELTA_ROOT = """\
 * * * * * echo delta
 """
 
+DELTA_SYSTEM_CRONTAB = "".join(
+    line for line in DEBIAN_SYSTEM_CRONTAB.splitlines(keepends=True) if "run-parts" not in line
+)
+
 SPECS = [
     HostSpec(
         name="alpha",
@@ -86,11 +96,14 @@ SPECS = [
         crontabs={"root": CHARLIE_ROOT, "alice": CHARLIE_ALICE},
         cron_d={"broken": CHARLIE_BROKEN},
     ),
-    # delta's cron is stopped once it has run its job: its next runs are missed.
+    # delta's cron is stopped once it has run its job: its next runs are missed. Its /etc/crontab
+    # has no run-parts lines: the hourly one (:17, 47 past the hour UTC) would be missed too
+    # whenever the stop spans it, and join the one job the tests expect under the stopped cron.
     HostSpec(
         name="delta",
         timezone="Asia/Kolkata",
         crontabs={"root": DELTA_ROOT},
+        system_crontab=DELTA_SYSTEM_CRONTAB,
         cron=True,
         cron_level=15,
         syslog="rfc3339",
