@@ -235,13 +235,16 @@ LIVE = ("live_logs", "live_fleet", "logged_fleet")
 # On workers (scripts/test runs pytest-xdist), the modules that take longest go out first, so
 # their waits for cron's minute boundaries overlap the rest of the suite instead of ending it.
 # Seconds each took in one process on the loaded 2-core machine (2026-12-04), most of it waiting.
+# xdist gives a worker with 2 tests or fewer to go its next module at once: incidents (2 tests)
+# is followed by audit, which then finds the session fleet's live minutes (live_fleet) that
+# incidents' second test waited for already there, on the same worker.
 LONGEST_FIRST = (
     "test_watch_fleet.py",  # 248
     "test_tui_actions.py",  # 168, CPU: a demo fleet scanned per test
-    "test_incidents_fleet.py",  # 154
     "test_causes_fleet.py",  # 124
+    "test_incidents_fleet.py",  # 154
+    "test_audit_fleet.py",  # 72, of which 68 waiting for live_fleet
     "test_kill_fleet.py",  # 122
-    "test_audit_fleet.py",  # 72, once its worker's session fleet has run a few minutes
     "test_tui.py",  # 63
     "test_fleet.py",  # 62
     "test_logged_commands_fleet.py",  # 36
