@@ -21,13 +21,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronops.inventory import Inventory
-from cronops.records import Incident
-from cronops.store import History
+from cronops.records import Incident, IncidentContext
 
 SCHEMES = {"alertmanager": "http", "alertmanagers": "https"}
 API = "/api/v2/alerts"
@@ -47,16 +44,6 @@ class DeliveryError(Exception):
     """The alerts did not reach Alertmanager, or it refused them; the message says which."""
 
 
-@dataclass(frozen=True)
-class AlertContext:
-    """What an incident does not say itself and an alert's labels do: its job as a person reads
-    it ("root: /usr/local/bin/backup --full"), its tier, its host's tags."""
-
-    job: str = ""
-    tier: str = ""
-    tags: tuple[str, ...] = ()
-
-
 async def push(
     url: str,
     firing: Sequence[Incident],
@@ -64,7 +51,7 @@ async def push(
     *,
     now: datetime,
     timeout: float,
-    contexts: Mapping[int, AlertContext] | None = None,
+    contexts: Mapping[int, IncidentContext] | None = None,
     expires_after: timedelta = DEFAULT_EXPIRY,
 ) -> None:
     """Post `firing` (every open incident, each round) and `resolved` (the recoveries) to the
@@ -72,8 +59,10 @@ async def push(
     one request; `contexts` by incident id. Raises DeliveryError within `timeout` seconds."""
     target, headers = endpoint(url)
     contexts = contexts or {}
-    body = [alert(i, contexts.get(i.id, AlertContext()), now + expires_after) for i in firing]
-    body += [alert(i, contexts.get(i.id, AlertContext()), i.resolved_at or now) for i in resolved]
+    body = [alert(i, contexts.get(i.id, IncidentContext()), now + expires_after) for i in firing]
+    body += [
+        alert(i, contexts.get(i.id, IncidentContext()), i.resolved_at or now) for i in resolved
+    ]
     if not body:
         return
     data = json.dumps(body).encode()
@@ -84,25 +73,6 @@ async def push(
         raise DeliveryError(
             f"Alertmanager at {_shown(target)}: no answer in {timeout:g} s"
         ) from None
-
-
-def alert_contexts(
-    history: History, inventory: Inventory, incidents: Sequence[Incident]
-) -> dict[int, AlertContext]:
-    """Each incident's context, by incident id: its entry's user and command (as written, only
-    bounded), the tier its policy gives it, its host's tags in the inventory."""
-    hosts = {host.name: host for host in inventory.hosts}
-    found = {}
-    for incident in incidents:
-        host = hosts.get(incident.host)
-        tags = host.tags if host else ()
-        entry = history.entry(incident.entry_id) if incident.entry_id else None
-        if entry is None or host is None:
-            found[incident.id] = AlertContext(tags=tags)
-            continue
-        tier = inventory.policy.resolve(entry, host).tier
-        found[incident.id] = AlertContext(f"{entry.user}: {entry.command}", tier, tags)
-    return found
 
 
 def endpoint(url: str) -> tuple[str, dict[str, str]]:
@@ -131,7 +101,7 @@ def endpoint(url: str) -> tuple[str, dict[str, str]]:
     return target, headers
 
 
-def alert(incident: Incident, context: AlertContext, ends_at: datetime) -> dict[str, Any]:
+def alert(incident: Incident, context: IncidentContext, ends_at: datetime) -> dict[str, Any]:
     """One incident as a v2 alert: it started when its current episode opened."""
     # Alertmanager refuses the whole request when one alert ends before it starts: an episode
     # resolved in the second it opened must not keep every other alert from going out.
@@ -144,7 +114,7 @@ def alert(incident: Incident, context: AlertContext, ends_at: datetime) -> dict[
     }
 
 
-def alert_labels(incident: Incident, context: AlertContext) -> dict[str, str]:
+def alert_labels(incident: Incident, context: IncidentContext) -> dict[str, str]:
     found = {
         "alertname": alert_name(incident.kind),
         "host": incident.host,
@@ -152,7 +122,7 @@ def alert_labels(incident: Incident, context: AlertContext) -> dict[str, str]:
         "job": context.job,
         "kind": incident.kind,
         "severity": incident.severity,
-        "tier": context.tier,
+        "tier": context.tier or "",
         "tags": ",".join(context.tags),
     }
     # An empty label is no label to Alertmanager: leave it out rather than send "".

@@ -194,6 +194,21 @@ def judge(
     return _fold_under_hosts(findings)
 
 
+def drift(
+    hosts: Iterable[HostFacts],
+    entries: Iterable[JobEntry],
+    policy: PolicyBook,
+    now: datetime,
+    since: datetime,
+) -> list[Finding]:
+    """The findings `judge` makes across hosts (drift: a job's schedule, user or presence unlike
+    most hosts'), without the runs: for a scan that judged its hosts group by group, once
+    every host is stored."""
+    views = {facts.name: _HostView.of(facts, now, since, ()) for facts in hosts}
+    found = _Crontabs(views, list(entries), policy, now).findings(CrontabEvidence())
+    return sorted((f for f in found if f.kind == "drift"), key=worst_first)
+
+
 def every_finding(findings: Iterable[Finding]) -> Iterator[Finding]:
     """Each finding, and after it the job findings folded under it."""
     for finding in findings:

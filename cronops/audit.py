@@ -104,26 +104,37 @@ def read_changes(history: History, names: Sequence[str], since: datetime) -> lis
 
 
 def stored_audit(
-    history: History, hosts: Sequence[Host], since: datetime, now: datetime
+    history: History,
+    hosts: Sequence[Host],
+    since: datetime,
+    now: datetime,
+    *,
+    over: bool = False,
 ) -> AuditResult:
-    """The audit as the last scans judged it: the hosts' standing findings (open or
-    acknowledged, whenever they last happened: none is over yet), in a few index lookups where
-    judging reads a month of runs (~10 s for a million); `since` counts the runs checked."""
+    """The audit as the last scans judged it, in a few index lookups where judging reads a
+    month of runs (~10 s for a million): the hosts' standing findings (open or acknowledged,
+    whenever they last happened: none is over yet) and, with `over`, those the judge reported
+    as over whose latest occurrence is since `since` (what judging that window lists besides:
+    a failure a later run made good, a slow run among normal ones); `since` also counts the
+    runs checked."""
     facts = list(history.host_facts(hosts).values())
     names = [host.name for host in hosts]
-    standing = history.incident_findings(["open", "acknowledged"], names, now)
+    found = history.incident_findings(["open", "acknowledged"], names, now)
+    if over:
+        resolved = history.incident_findings(["resolved"], names, now, seen_since=since)
+        found += [(i, f) for i, f in resolved if f.over and f.last_at >= since]
     # Only the entries the findings name: reading all of a big fleet's is most of the time.
-    about = {f.entry_id for _, finding in standing for f in every_finding([finding]) if f.entry_id}
+    about = {f.entry_id for _, finding in found for f in every_finding([finding]) if f.entry_id}
     return AuditResult(
         generated_at=now,
         since=since,
         until=now,
         hosts=facts,
         entries={e.id: e for e in history.entries_by_id(sorted(about))},
-        findings=sorted((f for _, f in standing), key=worst_first),
+        findings=sorted((f for _, f in found), key=worst_first),
         runs_checked=history.run_count(names, since),
         entries_checked=history.entry_count(names),
-        incident_ids={(i.host, i.entry_id, i.kind): i.id for i, _ in standing},
+        incident_ids={(i.host, i.entry_id, i.kind): i.id for i, _ in found},
         folded=history.run_days(names, since.astimezone(UTC).date()),
     )
 

@@ -28,6 +28,8 @@ from cronops.store import Store
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
 STANDING = (OPEN, ACKNOWLEDGED)
+# Judged across the hosts of a scan once all are stored (judge_across), not host by host.
+ACROSS_HOSTS = ("drift",)
 # The host findings a host that answers again no longer has.
 CONNECTION_KINDS = ("unreachable", "auth", "host_key")
 
@@ -52,10 +54,13 @@ def lifecycle(
     judge's findings of those hosts now; unchanged incidents are not returned.
 
     A finding that stands opens its identity's incident (or reopens the resolved one: a new
-    episode, unacknowledged), or updates the open one; a finding the judge says is over
-    (Finding.over), or any finding of a paused entry, resolves it; an incident no finding
-    matches any more is resolved by what became of its entry or host. `entries` holds the
-    present entries of the hosts, `changed_at` when each entry's line last changed."""
+    episode, unacknowledged), or updates the open one. A finding the judge says is over
+    (Finding.over), or any finding of a paused entry, resolves it, and is stored over (born
+    resolved when it was never stored), so that the stored findings hold all the judge said
+    of the window: a resolved incident whose finding is over is one the judge still reports.
+    An incident no finding matches any more is resolved by what became of its entry or host.
+    `entries` holds the present entries of the hosts, `changed_at` when each entry's line last
+    changed."""
     by_identity = {identity(incident): incident for incident in stored}
     changes: list[Change] = []
     judged: set[Identity] = set()
@@ -65,8 +70,9 @@ def lifecycle(
         incident = by_identity.get(key)
         over = finding.over or _paused(finding, entries)
         if over is not None:
-            if incident is not None and incident.state != RESOLVED:
-                changes.append((_resolved(incident, over, now), None))
+            change = _over(incident, replace(finding, over=over), now)
+            if change is not None:
+                changes.append(change)
         elif incident is None:
             changes.append((_opened(finding, now), finding))
         else:
@@ -76,6 +82,20 @@ def lifecycle(
             why = _gone(incident, entries, hosts, changed_at)
             changes.append((_resolved(incident, why, now), None))
     return changes
+
+
+def _over(incident: Incident | None, finding: Finding, now: datetime) -> Change | None:
+    """A finding the judge reports as over (`finding.over` says why): its incident resolved
+    with it, or opened and resolved at once (which tells no route: none was told it opened);
+    None for a resolved one the judge says again as it was."""
+    assert finding.over is not None
+    if incident is None:
+        return _resolved(_opened(finding, now), finding.over, now), finding
+    if incident.state != RESOLVED:
+        return _resolved(replace(incident, **_verdict(finding, now)), finding.over, now), finding
+    if _verdict(finding, incident.last_seen) == _verdict(incident, incident.last_seen):
+        return None
+    return replace(incident, **_verdict(finding, now)), finding
 
 
 def standing_state(incident: Incident, now: datetime) -> str:
@@ -94,21 +114,50 @@ def judge_scanned(
     now: datetime,
 ) -> None:
     """Judge the hosts a scan just stored and write their incidents, in the scan's transaction
-    (`db`); other hosts' incidents stay as they are."""
+    (`db`); other hosts' incidents stay as they are, and so do the findings across hosts
+    (ACROSS_HOSTS: `judge_across` judges them once every host of the scan is stored)."""
     from cronops.audit import run_audit  # the judge: loaded by scans that store findings
 
     audit = run_audit(store, policy, hosts, since, now)
-    names = [host.name for host in hosts]
-    stored = store.incidents(hosts=names, now=now)
-    changes = lifecycle(
-        stored,
-        audit.findings,
-        audit.entries,
-        {facts.name: facts for facts in audit.hosts},
-        store.entry_changes(db, [i.entry_id for i in stored if i.entry_id]),
-        now,
-    )
-    store.write_incidents(db, changes)
+    findings = [f for f in audit.findings if f.kind not in ACROSS_HOSTS]
+    stored = store.incidents(hosts=[host.name for host in hosts], now=now)
+    stored = [i for i in stored if i.kind not in ACROSS_HOSTS]
+    facts = {facts.name: facts for facts in audit.hosts}
+    _write(store, db, stored, findings, audit.entries, facts, now)
+
+
+def judge_across(
+    store: Store,
+    db: sqlite3.Connection,
+    hosts: Sequence[Host],
+    policy: PolicyBook,
+    since: datetime,
+    now: datetime,
+) -> None:
+    """Judge what a scan's hosts' crontabs say across hosts (drift) and write those incidents:
+    after every host of the scan is stored, since a host judged before the others were (the
+    first scan, a group of hosts that answered first) has nothing to be compared with."""
+    from cronops.analysis import drift  # the judge: loaded by scans that store findings
+
+    facts = store.host_facts(hosts)
+    entries = store.entries([host.name for host in hosts])
+    findings = drift(facts.values(), entries, policy, now, since)
+    stored = store.incidents(hosts=[host.name for host in hosts], now=now)
+    stored = [i for i in stored if i.kind in ACROSS_HOSTS]
+    _write(store, db, stored, findings, {e.id: e for e in entries}, facts, now)
+
+
+def _write(
+    store: Store,
+    db: sqlite3.Connection,
+    stored: Sequence[Incident],
+    findings: Sequence[Finding],
+    entries: Mapping[str, JobEntry],
+    hosts: Mapping[str, HostFacts],
+    now: datetime,
+) -> None:
+    changed_at = store.entry_changes(db, [i.entry_id for i in stored if i.entry_id])
+    store.write_incidents(db, lifecycle(stored, findings, entries, hosts, changed_at, now))
 
 
 def _opened(finding: Finding, now: datetime) -> Incident:
@@ -147,8 +196,9 @@ def _seen(incident: Incident, finding: Finding, now: datetime) -> Incident:
     return replace(incident, **_verdict(finding, now))
 
 
-def _verdict(finding: Finding, now: datetime) -> dict[str, Any]:
-    """What the judge says of it now."""
+def _verdict(finding: Finding | Incident, now: datetime) -> dict[str, Any]:
+    """What the judge says of it now (or said, as an incident holds it)."""
+    jobs = finding.jobs if isinstance(finding, Incident) else _job_ids(finding)
     return {
         "severity": finding.severity,
         "last_seen": now,
@@ -159,8 +209,12 @@ def _verdict(finding: Finding, now: datetime) -> dict[str, Any]:
         "detail": finding.detail,
         "evidence": finding.evidence,
         "runbook": finding.runbook,
-        "jobs": tuple(job.entry_id for job in finding.jobs if job.entry_id),
+        "jobs": jobs,
     }
+
+
+def _job_ids(finding: Finding) -> tuple[str, ...]:
+    return tuple(job.entry_id for job in finding.jobs if job.entry_id)
 
 
 def _resolved(incident: Incident, why: str, now: datetime) -> Incident:

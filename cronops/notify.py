@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cronops import alertmanager
-from cronops.alertmanager import AlertContext, act_command
+from cronops.alertmanager import act_command
 from cronops.kinds import CRITICAL, SEVERITIES
 from cronops.labels import span
-from cronops.records import Delivery, Incident, JobEntry
+from cronops.records import Delivery, Incident, IncidentContext, JobEntry
 from cronops.routes import Route, quiet_apprise
 from cronops.schedule import describe
 from cronops.visible import visible
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from cronops.store import History, Store
 
 OPENED, WORSE, REMIND, RESOLVED = "opened", "worse", "remind", "resolved"
+FIRING = "firing"  # an Alertmanager route's re-sent alert: not a transition, not in a message
+PENDING, SENT, FAILED, DROPPED = "pending", "sent", "failed", "dropped"  # a delivery's state
+UNSENT = (PENDING, FAILED)
 RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # 0 is the worst
 # A failing route is tried again at its next round after 15 s, 30 s, 1 min ... up to 30 min.
 BACKOFF_FIRST = timedelta(seconds=15)
@@ -43,17 +46,6 @@ HEADINGS = {OPENED: "new", WORSE: "worse", REMIND: "still open", RESOLVED: "reco
 
 class DeliveryError(Exception):
     """A message did not reach its route's receiver; the text says why (never the URL)."""
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a message and a route's filters need that an incident does not hold."""
-
-    tags: tuple[str, ...] = ()  # its host's, in the inventory
-    tier: str | None = None  # its job's (None for a host's own incident)
-    quiet: bool = False  # in a maintenance window now
-    entry: JobEntry | None = None
-    jobs: tuple[JobEntry, ...] = ()  # a host-level incident's stopped jobs, as far as known
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,7 @@ class RouteRound:
 def decide(
     route: Route,
     incidents: Sequence[Incident],
-    contexts: Mapping[int, Context],
+    contexts: Mapping[int, IncidentContext],
     told: Mapping[int, Sequence[Delivery]],
     now: datetime,
 ) -> list[Event]:
@@ -110,7 +102,7 @@ def decide(
     explained = _explained_by_hosts(incidents)
     events = []
     for incident in incidents:
-        context = contexts.get(incident.id, Context())
+        context = contexts.get(incident.id, IncidentContext())
         if not matches(route, incident, context):
             continue
         if incident.id in explained and incident.state != "resolved":
@@ -121,7 +113,7 @@ def decide(
     return events
 
 
-def matches(route: Route, incident: Incident, context: Context) -> bool:
+def matches(route: Route, incident: Incident, context: IncidentContext) -> bool:
     """The route's filters, besides severity (a recovery goes where its opening went)."""
     if route.kinds is not None and incident.kind not in route.kinds:
         return False
@@ -136,7 +128,7 @@ def matches(route: Route, incident: Incident, context: Context) -> bool:
 def _transition(
     route: Route,
     incident: Incident,
-    context: Context,
+    context: IncidentContext,
     rows: Sequence[Delivery],
     now: datetime,
 ) -> str | None:
@@ -199,7 +191,7 @@ async def notify_round(
     store: Store,
     routes: Sequence[Route],
     incidents: Sequence[Incident],
-    contexts: Mapping[int, Context],
+    contexts: Mapping[int, IncidentContext],
     now: datetime,
     send: Sender | None = None,
 ) -> list[RouteRound]:
@@ -220,13 +212,13 @@ async def _route_round(
     store: Store,
     route: Route,
     incidents: Mapping[int, Incident],
-    contexts: Mapping[int, Context],
+    contexts: Mapping[int, IncidentContext],
     now: datetime,
     send: Sender,
 ) -> RouteRound:
     rows = store.deliveries(route.key, incidents)
     resting = [
-        r for r in rows if r.state == "failed" and r.next_attempt_at and r.next_attempt_at > now
+        r for r in rows if r.state == FAILED and r.next_attempt_at and r.next_attempt_at > now
     ]
     if resting:
         last = resting[-1]
@@ -235,12 +227,20 @@ async def _route_round(
         )
     told: dict[int, list[Delivery]] = {}
     for row in rows:
-        told.setdefault(row.incident_id, []).append(row)
+        # What the route heard of: not a transition dropped unsent, nor an alert re-sent.
+        if row.state != DROPPED and row.event != FIRING:
+            told.setdefault(row.incident_id, []).append(row)
     events = decide(route, list(incidents.values()), contexts, told, now)
-    store.intend(_intent(route, event, now) for event in events)
-    due = [r for r in store.deliveries(route.key, incidents) if r.state != "sent"]
-    due = [r for r in due if r.incident_id in incidents]
     firing = _firing(route, incidents, contexts) if route.alertmanager else []
+    # An Alertmanager hears of each open incident every round: a row per episode holds how
+    # the latest push went, so a failed one is recorded, shown and retried like a message.
+    events += [Event(incident, FIRING) for incident in firing]
+    store.intend(_intent(route, event, now) for event in events)
+    rows = [r for r in store.deliveries(route.key, incidents) if r.incident_id in incidents]
+    stale = {r.id: why for r in rows if r.state in UNSENT and (why := _stale(r, incidents))}
+    if stale:
+        store.delivery_dropped(stale)
+    due = [r for r in rows if r.state in UNSENT and r.id not in stale]
     if not due and not firing:
         return RouteRound(route)
     try:
@@ -250,13 +250,29 @@ async def _route_round(
         else:
             await send(route, compose([(incidents[r.incident_id], r.event) for r in due], contexts))
     except DeliveryError as exc:
-        attempts = max((r.attempts for r in due), default=0) + 1
+        attempts = max((r.attempts for r in due if r.state == FAILED), default=0) + 1
         retry_at = now + backoff(attempts)
         error = visible(str(exc))[:ERROR_CHARS]
-        store.delivery_failed([r.id for r in due], error, retry_at)
+        alerts = {(i.id, i.opened_at) for i in firing}
+        pushed = [r for r in rows if r.event == FIRING and (r.incident_id, r.episode) in alerts]
+        failed = {r.id for r in due} | {r.id for r in pushed}
+        store.delivery_failed(sorted(failed), error, retry_at, attempts)
         return RouteRound(route, error=error, attempts=attempts, retry_at=retry_at)
     store.delivered([r.id for r in due], now)
-    return RouteRound(route, told=Counter(r.event.split(":", 1)[0] for r in due))
+    told_now = Counter(r.event.split(":", 1)[0] for r in due if r.event != FIRING)
+    return RouteRound(route, told=told_now)
+
+
+def _stale(row: Delivery, incidents: Mapping[int, Incident]) -> str | None:
+    """Why a transition decided earlier (a watch killed before sending it, a route failing
+    since) must no longer be sent: someone acknowledged the incident meanwhile."""
+    incident = incidents[row.incident_id]
+    if row.event == RESOLVED or incident.state != "acknowledged":
+        return None
+    at = f" at {_when(incident.ack_at)}" if incident.ack_at else ""
+    return (
+        f"not sent: acknowledged by {visible(incident.ack_by or 'someone')}{at} before it went out"
+    )
 
 
 def _intent(route: Route, event: Event, now: datetime) -> dict[str, object]:
@@ -269,7 +285,7 @@ def _intent(route: Route, event: Event, now: datetime) -> dict[str, object]:
         "episode": iso(event.incident.opened_at),
         "event": event.event,
         "severity": event.incident.severity,
-        "state": "pending",
+        "state": PENDING,
         "attempts": 0,
         "decided_at": iso(now),
         "next_attempt_at": iso(now),
@@ -277,7 +293,7 @@ def _intent(route: Route, event: Event, now: datetime) -> dict[str, object]:
 
 
 def _firing(
-    route: Route, incidents: Mapping[int, Incident], contexts: Mapping[int, Context]
+    route: Route, incidents: Mapping[int, Incident], contexts: Mapping[int, IncidentContext]
 ) -> list[Incident]:
     """What an Alertmanager must see firing this round: every open incident the route takes
     (sent again each round: Alertmanager forgets an alert that is not)."""
@@ -286,8 +302,8 @@ def _firing(
         for incident in incidents.values()
         if incident.state == "open"
         and RANK[incident.severity] <= RANK[route.severity]
-        and not contexts.get(incident.id, Context()).quiet
-        and matches(route, incident, contexts.get(incident.id, Context()))
+        and not contexts.get(incident.id, IncidentContext()).quiet
+        and matches(route, incident, contexts.get(incident.id, IncidentContext()))
     ]
 
 
@@ -326,22 +342,14 @@ async def push_alertmanager(
     route: Route,
     firing: Sequence[Incident],
     resolved: Sequence[Incident],
-    contexts: Mapping[int, Context],
+    contexts: Mapping[int, IncidentContext],
     now: datetime,
 ) -> None:
     """An `alertmanager://` route: its alerts go to Alertmanager's v2 API, labelled with each
     incident's job, tier and host tags."""
-    labels = {
-        incident_id: AlertContext(
-            f"{context.entry.user}: {context.entry.command}" if context.entry else "",
-            context.tier or "",
-            context.tags,
-        )
-        for incident_id, context in contexts.items()
-    }
     try:
         await alertmanager.push(
-            route.url, firing, resolved, now=now, timeout=route.timeout, contexts=labels
+            route.url, firing, resolved, now=now, timeout=route.timeout, contexts=contexts
         )
     except alertmanager.DeliveryError as exc:
         raise DeliveryError(str(exc)) from None
@@ -350,14 +358,17 @@ async def push_alertmanager(
 # -- writing --------------------------------------------------------------------------------
 
 
-def compose(items: Sequence[tuple[Incident, str]], contexts: Mapping[int, Context]) -> Message:
+def compose(
+    items: Sequence[tuple[Incident, str]], contexts: Mapping[int, IncidentContext]
+) -> Message:
     """One message for a route's round: every transition in it, worst first, recoveries last."""
     ordered = sorted(
         items,
         key=lambda item: (item[1] == RESOLVED, RANK[item[0].severity], item[0].host, item[0].id),
     )
     blocks = [
-        _block(incident, event, contexts.get(incident.id, Context())) for incident, event in ordered
+        _block(incident, event, contexts.get(incident.id, IncidentContext()))
+        for incident, event in ordered
     ]
     opened = [i for i, event in ordered if event != RESOLVED]
     severity = min((i.severity for i in opened), key=RANK.__getitem__, default="")
@@ -386,7 +397,7 @@ def _label(incident: Incident, event: str) -> str:
     return f"[{incident.severity.upper()}{suffix}]"
 
 
-def _block(incident: Incident, event: str, context: Context) -> str:
+def _block(incident: Incident, event: str, context: IncidentContext) -> str:
     """What an engineer needs at 3 a.m. about one incident, as plain visible text."""
     lines = [
         f"{_label(incident, event)} {incident.kind} on {incident.host} (incident {incident.id})"
@@ -435,7 +446,7 @@ def _when(moment: datetime) -> str:
 
 def contexts(
     history: History, inventory: Inventory, incidents: Sequence[Incident], now: datetime
-) -> dict[int, Context]:
+) -> dict[int, IncidentContext]:
     """Each incident's context, by id: its job, tier and host tags, and whether a maintenance
     window covers it now."""
     hosts = {host.name: host for host in inventory.hosts}
@@ -446,7 +457,7 @@ def contexts(
     for incident in incidents:
         host = hosts.get(incident.host)
         if host is None:
-            found[incident.id] = Context()
+            found[incident.id] = IncidentContext()
             continue
         zone = facts[host.name].zone
         entry = None
@@ -454,14 +465,14 @@ def contexts(
             entry = entries.get(incident.entry_id) or history.entry(incident.entry_id)
         if entry is None:
             policy = inventory.policy.resolve_host(host)
-            found[incident.id] = Context(
+            found[incident.id] = IncidentContext(
                 tags=host.tags,
                 quiet=policy.in_maintenance(now, zone),
                 jobs=tuple(entries[j] for j in incident.jobs if j in entries),
             )
             continue
         policy = inventory.policy.resolve(entry, host)
-        found[incident.id] = Context(
+        found[incident.id] = IncidentContext(
             tags=host.tags, tier=policy.tier, quiet=policy.in_maintenance(now, zone), entry=entry
         )
     return found

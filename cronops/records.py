@@ -227,7 +227,7 @@ class Incident:
     state: str  # "open" | "acknowledged" | "resolved"
     first_seen: datetime  # first ever seen (UTC, our clock)
     opened_at: datetime  # start of the current episode (== first_seen unless it reopened)
-    last_seen: datetime  # last scan that judged it present
+    last_seen: datetime  # last scan whose judge reported it (standing, or over: Finding.over)
     count: int  # runs affected, as the last scan judged them (its window)
     streak: int  # failed: failures in a row; 0 otherwise
     streak_since: datetime | None
@@ -278,6 +278,23 @@ class LogCursor:
 
 
 @dataclass(frozen=True)
+class IncidentContext:
+    """What telling someone about an incident needs that the incident does not hold: a route's
+    filters, a message's job lines, an Alertmanager alert's labels."""
+
+    tags: tuple[str, ...] = ()  # its host's, in the inventory
+    tier: str | None = None  # its job's (None for a host's own incident)
+    quiet: bool = False  # in a maintenance window now
+    entry: JobEntry | None = None
+    jobs: tuple[JobEntry, ...] = ()  # a host-level incident's stopped jobs, as far as known
+
+    @property
+    def job(self) -> str:
+        """The job as a person reads it ("root: /usr/local/bin/backup --full"); "" for none."""
+        return f"{self.entry.user}: {self.entry.command}" if self.entry else ""
+
+
+@dataclass(frozen=True)
 class Delivery:
     """What one notification route was to be told about one incident's transition, and how that
     went: written as an intent before the message is sent, its result after."""
@@ -289,7 +306,7 @@ class Delivery:
     episode: datetime  # the incident's opened_at when decided: one transition per episode
     event: str  # "opened", "worse:critical", "remind:2", "resolved"
     severity: str  # the incident's severity when decided
-    state: str  # "pending" (decided, result unknown) | "sent" | "failed"
+    state: str  # "pending" (decided, result unknown) | "sent" | "failed" | "dropped"
     attempts: int
     decided_at: datetime
     sent_at: datetime | None

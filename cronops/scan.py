@@ -209,6 +209,10 @@ async def scan_fleet(
                     unstored.release()
                 for outcome in outcomes:
                     yield outcome
+            if policy is not None:
+                await loop.run_in_executor(
+                    writer, judge_across_safely, store, hosts, policy, since, clock
+                )
         finally:
             prober.cancel()
 
@@ -363,6 +367,18 @@ def _judge_safely(
     except Exception as exc:
         for outcome in outcomes:
             outcome.error = f"{outcome.error or ''} findings not updated: {exc!r}".strip()
+
+
+def judge_across_safely(
+    store: Store, hosts: Sequence[Host], policy: PolicyBook, since: datetime, clock: Clock
+) -> None:
+    """Once every host of the scan is stored: the findings across them (drift), in their own
+    transaction. A failure keeps the scan's data and leaves those findings for the next scan
+    (its hosts' outcomes have been told already)."""
+    from cronops.incidents import judge_across  # the judge: only for scans that store findings
+
+    with contextlib.suppress(Exception), store.transaction() as db:
+        judge_across(store, db, hosts, policy, since, clock())
 
 
 def _failed(host: Host, exc: Exception, now: str | None) -> _Digest:

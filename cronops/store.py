@@ -13,7 +13,7 @@ import json
 import operator
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -570,10 +570,15 @@ class History:
         states: Sequence[str] | None = None,
         hosts: Sequence[str] | None = None,
         now: datetime | None = None,
+        seen_since: datetime | None = None,
     ) -> list[tuple[Incident, Finding]]:
         """`incidents`, each with the finding the judge last gave (its evidence, its times in
-        the job's zone and, under a host's, its jobs' findings), for the views that show it."""
+        the job's zone and, under a host's, its jobs' findings), for the views that show it;
+        with `seen_since`, only those a scan judged since then."""
         where, params = ["1 = 1"], [_read_state(now)]
+        if seen_since is not None:
+            where.append("last_seen >= ?")
+            params.append(iso(seen_since))
         if states is not None:
             where.append(f"state_now in ({_marks(states)})")
             params += states
@@ -596,16 +601,16 @@ class History:
         rows = self.rows(
             f"""
             select * from deliveries where route = ?
-            and (incident_id in ({_marks(ids)}) or state != 'sent') order by id
+            and (incident_id in ({_marks(ids)}) or state in {_UNSENT}) order by id
             """,
             [route, *ids],
         )
         return [_delivery(row) for row in rows]
 
     def undelivered(self) -> list[Delivery]:
-        """Every delivery not (yet) sent, by route, oldest first: what the TUI shows of a
-        failing route, read while `watch` writes."""
-        rows = self.rows("select * from deliveries where state != 'sent' order by route, id")
+        """Every delivery not (yet) sent and still to be, by route, oldest first: what the TUI
+        shows of a failing route, read while `watch` writes."""
+        rows = self.rows(f"select * from deliveries where state in {_UNSENT} order by route, id")
         return [_delivery(row) for row in rows]
 
 
@@ -745,9 +750,21 @@ class Store(History):
 
     def intend(self, deliveries: Iterable[dict[str, Any]]) -> None:
         """Decided deliveries, written (committed) before any is sent; a transition already
-        decided (by a round that died before sending it) is kept as it is."""
+        decided (by a round that died before sending it) is kept as it is, unless it was
+        dropped unsent (its incident acknowledged): decided again, it is due again."""
+        rows = list(deliveries)
+        if not rows:
+            return
+        columns = list(rows[0])
+        revived = ", ".join(f"{c} = excluded.{c}" for c in _DECIDED)
         with self.transaction() as db:
-            _insert(db, "deliveries", list(deliveries), verb="insert or ignore")
+            db.executemany(
+                f"insert into deliveries ({', '.join(columns)}) "
+                f"values ({', '.join('?' for _ in columns)}) "
+                "on conflict (route, incident_id, episode, event) do update set "
+                f"{revived}, error = null where state = 'dropped'",
+                [_stored(row[c] for c in columns) for row in rows],
+            )
 
     def delivered(self, ids: Sequence[int], at: datetime) -> None:
         with self.transaction() as db:
@@ -757,12 +774,24 @@ class Store(History):
                 [[iso(at), i] for i in ids],
             )
 
-    def delivery_failed(self, ids: Sequence[int], error: str, retry_at: datetime) -> None:
+    def delivery_failed(
+        self, ids: Sequence[int], error: str, retry_at: datetime, attempts: int
+    ) -> None:
+        """These deliveries failed, the `attempts`-th time in a row for their route."""
         with self.transaction() as db:
             db.executemany(
                 "update deliveries set state = 'failed', error = ?, next_attempt_at = ?, "
-                "attempts = attempts + 1 where id = ?",
-                [[error, iso(retry_at), i] for i in ids],
+                "attempts = ? where id = ?",
+                [[error, iso(retry_at), attempts, i] for i in ids],
+            )
+
+    def delivery_dropped(self, why: Mapping[int, str]) -> None:
+        """Deliveries that will not be sent, each with why (kept in its error)."""
+        with self.transaction() as db:
+            db.executemany(
+                "update deliveries set state = 'dropped', error = ?, next_attempt_at = null "
+                "where id = ?",
+                [[reason, i] for i, reason in why.items()],
             )
 
     def last_scan(self, db: sqlite3.Connection, host: str) -> dict[str, Any] | None:
@@ -1117,6 +1146,11 @@ def _run_day(row: dict[str, Any]) -> RunDay:
     )
 
 
+# A delivery still to be sent (pending, or failed and to be tried again); the others were sent
+# or dropped. The columns an intent decided again sets anew.
+_UNSENT = "('pending', 'failed')"
+_DECIDED = ("shown", "severity", "state", "attempts", "decided_at", "next_attempt_at")
+
 # An incident's state as read: an acknowledgement past its `until` (the parameter: now) is open.
 _INCIDENTS = """
     select *, case when state = 'acknowledged' and ack_until is not null and ack_until <= ?
@@ -1272,6 +1306,7 @@ def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
 
 
 def _job_entry(row: dict[str, Any]) -> JobEntry:
+    env = json.loads(row["env"] or "{}")
     return JobEntry(
         id=row["id"],
         host=row["host"],
@@ -1281,8 +1316,8 @@ def _job_entry(row: dict[str, Any]) -> JobEntry:
         command=row["command"],
         disabled=bool(row["disabled"]),
         paused=_pause(row["paused"]),
-        cron_tz=json.loads(row["env"] or "{}").get("CRON_TZ"),
-        mailto=json.loads(row["env"] or "{}").get("MAILTO"),
+        cron_tz=env.get("CRON_TZ"),
+        mailto=env.get("MAILTO"),
         first_seen=_moment(row["first_seen"]),
         crontab_mtime=from_iso(row["crontab_mtime"]),
         log_off=bool(row["log_off"]),

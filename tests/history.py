@@ -2,19 +2,22 @@
 
 For the tests of commands that read the history (lint, changes): each `scan` stores one host's
 crontabs and cron log lines through the scan's own parsing and writing (record_group);
-`judge_stored` stores the findings of a history written straight into the tables.
+`judge_stored` stores the findings of a history written straight into the tables; `incident`
+makes a stored finding for the tests of what is told about them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cronops import probe
-from cronops.incidents import judge_scanned
+from cronops.incidents import judge_across, judge_scanned
 from cronops.inventory import Host
 from cronops.policy import PolicyBook
+from cronops.records import Incident
 from cronops.scan import HostReport, record_group
 from cronops.store import Store
 from cronops.transport import HostStatus
@@ -81,6 +84,7 @@ def judge_stored(
     try:
         with store.transaction() as sql:
             judge_scanned(store, sql, hosts, policy, now - window, now)
+            judge_across(store, sql, hosts, policy, now - window, now)
     finally:
         store.close()
 
@@ -94,3 +98,36 @@ def syslog(at: datetime, zone: str, host: str, message: str) -> str:
     """A line as rsyslog's traditional format writes it, in the host's zone."""
     local = at.astimezone(ZoneInfo(zone))
     return f"{local:%b} {local.day:2d} {local:%H:%M:%S} {host} {message}\n"
+
+
+INCIDENT_AT = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+
+
+def incident(**changes) -> Incident:
+    """An open incident: a backup on alpha failed once (exit 3), opened at INCIDENT_AT."""
+    base = Incident(
+        id=1,
+        host="alpha",
+        entry_id="e1",
+        kind="failed",
+        severity="warning",
+        state="open",
+        first_seen=INCIDENT_AT,
+        opened_at=INCIDENT_AT,
+        last_seen=INCIDENT_AT,
+        count=1,
+        streak=1,
+        streak_since=INCIDENT_AT,
+        summary="exit 3",
+        detail="backup failed: exit 3",
+        evidence="CRON[12]: (CRON) error (grandchild #13 failed with exit status 3)",
+        runbook="https://wiki/backup",
+        jobs=(),
+        resolved_at=None,
+        resolved_why=None,
+        ack_by=None,
+        ack_at=None,
+        ack_note=None,
+        ack_until=None,
+    )
+    return replace(base, **changes)

@@ -20,16 +20,16 @@ import pytest
 
 from cronops.alertmanager import (
     LABEL_MAX,
-    AlertContext,
     DeliveryError,
     alert,
-    alert_contexts,
+    alert_labels,
     alert_name,
     endpoint,
     push,
 )
 from cronops.inventory import load_inventory
-from cronops.records import Incident
+from cronops.notify import contexts
+from cronops.records import Incident, IncidentContext, JobEntry
 from cronops.store import History
 from tests import history
 from tests.fleet import free_port, silent_listener
@@ -42,32 +42,26 @@ NOW = datetime(2026, 11, 28, 3, 30, tzinfo=UTC)
 
 
 def incident(number: int = 1, **changes) -> Incident:
-    base = Incident(
-        id=number,
-        host="db-01",
-        entry_id="k3z72gb5",
-        kind="failed",
-        severity="critical",
-        state="open",
-        first_seen=NOW - timedelta(days=3),
-        opened_at=NOW - timedelta(hours=2),
-        last_seen=NOW,
-        count=7,
-        streak=7,
-        streak_since=NOW - timedelta(days=3),
-        summary="failed ×7 since 11-25 (exit status 2)",
-        detail="backup exited 2 at 03:00",
-        evidence='Nov 28 03:00:42 db-01 CRON[77]: (CRON) error (grandchild #78 failed with exit status 2)\n"quoted"\x1b[31m',
-        runbook="https://wiki.example.com/backup",
-        jobs=(),
-        resolved_at=None,
-        resolved_why=None,
-        ack_by=None,
-        ack_at=None,
-        ack_note=None,
-        ack_until=None,
+    """db-01's backup failing 7 times in a row, critical."""
+    return history.incident(
+        **{
+            "id": number,
+            "host": "db-01",
+            "entry_id": "k3z72gb5",
+            "severity": "critical",
+            "first_seen": NOW - timedelta(days=3),
+            "opened_at": NOW - timedelta(hours=2),
+            "last_seen": NOW,
+            "count": 7,
+            "streak": 7,
+            "streak_since": NOW - timedelta(days=3),
+            "summary": "failed ×7 since 11-25 (exit status 2)",
+            "detail": "backup exited 2 at 03:00",
+            "evidence": 'Nov 28 03:00:42 db-01 CRON[77]: (CRON) error (grandchild #78 failed with exit status 2)\n"quoted"\x1b[31m',
+            "runbook": "https://wiki.example.com/backup",
+        }
+        | changes
     )
-    return replace(base, **changes)
 
 
 CRON_DOWN = incident(
@@ -180,9 +174,25 @@ def notified(host: str, status: str, seconds: float = 15) -> dict:
     pytest.fail(f"no {status} notification for {host} within {seconds:.0f} s")
 
 
+def job(command: str) -> JobEntry:
+    return JobEntry(
+        id="k3z72gb5",
+        host="db-01",
+        user="root",
+        source=SPOOL_ROOT,
+        schedule="0 3 * * *",
+        command=command,
+        disabled=False,
+        paused=None,
+        cron_tz=None,
+        first_seen=NOW,
+        crontab_mtime=None,
+    )
+
+
 CONTEXTS = {
-    1: AlertContext("root: /usr/local/bin/backup --full", "critical", ("prod", "db")),
-    2: AlertContext(tags=("ci",)),
+    1: IncidentContext(("prod", "db"), "critical", entry=job("/usr/local/bin/backup --full")),
+    2: IncidentContext(tags=("ci",)),
 }
 
 
@@ -253,8 +263,8 @@ async def test_sent_again_it_stays_one_alert_and_its_resolution_reaches_the_rece
 async def test_a_long_crontab_line_is_bounded_in_its_label(alertmanager):
     now = datetime.now(UTC)
     long = incident(4, host="db-03", entry_id="10ng10ng", opened_at=now)
-    job = AlertContext("root: " + "x" * 5000)
-    await push(alertmanager, [long], [], now=now, timeout=5, contexts={4: job})
+    context = IncidentContext(entry=job("x" * 5000))
+    await push(alertmanager, [long], [], now=now, timeout=5, contexts={4: context})
     label = alerts_now(alertmanager)["10ng10ng"]["labels"]["job"]
     assert len(label) == LABEL_MAX and label.endswith("…")
 
@@ -304,15 +314,16 @@ def test_alert_names_and_an_episode_resolved_in_the_second_it_opened():
     assert alert_name("failed") == "CronopsFailed"
     assert alert_name("never_ran") == "CronopsNeverRan"
     instant = incident(opened_at=NOW, resolved_at=NOW)
-    sent = alert(instant, AlertContext(), NOW)
+    sent = alert(instant, IncidentContext(), NOW)
     assert stamp(sent["startsAt"]) < stamp(
         sent["endsAt"]
     )  # else Alertmanager refuses the whole batch
     assert sent["labels"]["alertname"] == "CronopsFailed"
 
 
-def test_contexts_come_from_the_history_and_the_inventory(tmp_path):
-    """The job as written, the tier its policy gives it, its host's tags."""
+def test_labels_come_from_the_history_and_the_inventory(tmp_path):
+    """The job as written, the tier its policy gives it, its host's tags: the contexts a watch
+    gives every route (notify.contexts), as an alert's labels."""
     db = tmp_path / "history.db"
     history.scan(db, "db-01", {SPOOL_ROOT: "0 3 * * * /usr/local/bin/backup\t--full\n"}, NOW)
     inventory_path = tmp_path / "hosts.toml"
@@ -326,11 +337,15 @@ def test_contexts_come_from_the_history_and_the_inventory(tmp_path):
         on_job = incident(entry_id=entry.id)
         on_host = replace(CRON_DOWN, host="db-01")
         gone = incident(3, entry_id="no-such")
-        found = alert_contexts(stored, load_inventory(inventory_path), [on_job, on_host, gone])
+        found = contexts(stored, load_inventory(inventory_path), [on_job, on_host, gone], NOW)
     finally:
         stored.close()
-    assert found == {
-        1: AlertContext("root: /usr/local/bin/backup\t--full", "critical", ("prod", "db")),
-        2: AlertContext(tags=("prod", "db")),
-        3: AlertContext(tags=("prod", "db")),
-    }
+    labels = {i.id: alert_labels(i, found[i.id]) for i in (on_job, on_host, gone)}
+    assert (labels[1]["job"], labels[1]["tier"], labels[1]["tags"]) == (
+        "root: /usr/local/bin/backup\t--full",
+        "critical",
+        "prod,db",
+    )
+    assert [(set(labels[n]) & {"job", "tier"}, labels[n]["tags"]) for n in (2, 3)] == [
+        (set(), "prod,db")
+    ] * 2

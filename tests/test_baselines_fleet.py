@@ -81,3 +81,23 @@ def test_one_host_of_three_with_another_schedule_is_drift(findings, capsys):
     drift = [f for f in audit(capsys, findings) if f["kind"] == "drift"]
     assert [(f["host"], f["job"]["command"]) for f in drift] == [("tango3", BACKUP)]
     assert "'30 * * * *' here, '0 * * * *' on 2 other hosts (tango1, tango2)" in drift[0]["detail"]
+
+
+def test_the_stored_findings_list_what_judging_the_window_lists(findings, capsys):
+    """`audit --no-scan` reads what the scans stored instead of judging the history again, and
+    lists the same findings as judging the same window: the past too_fast and slow runs,
+    though normal runs came after them (over), besides what still stands (drift)."""
+    scanned = [*findings, "--window", "1d", "--format", "json"]
+    capsys.readouterr()
+    assert main(scanned) in (0, 1)  # a scan over the day, then that day judged
+    judged = json.loads(capsys.readouterr().out)["findings"]
+    stored = audit(capsys, findings)
+
+    def listed(found: list[dict]) -> list[tuple]:
+        keys = ("host", "kind", "severity", "count", "summary", "detail", "evidence")
+        return sorted(
+            (*(f[key] for key in keys), (f["job"] or {}).get("id"), len(f["jobs"])) for f in found
+        )
+
+    assert {"too_fast", "slow", "drift"} <= {f["kind"] for f in stored}
+    assert listed(stored) == listed(judged)

@@ -119,16 +119,27 @@ def test_a_rescan_with_no_change_writes_nothing_new():
 
 def test_a_later_run_that_succeeded_resolves_it_and_a_new_failure_reopens_the_same_row():
     (opened,) = step([], [finding()], NOW)
-    (resolved,) = step([opened], [finding(streak=0, over=LATER_RUN_SUCCEEDED)], LATER)
+    recovered = finding(streak=0, over=LATER_RUN_SUCCEEDED)
+    (resolved,) = step([opened], [recovered], LATER)
     assert (resolved.state, resolved.resolved_at, resolved.resolved_why) == (
         "resolved",
         LATER,
         "a later run succeeded",
     )
-    assert resolved.last_seen == NOW  # last judged present by the first scan
+    # The judge still reports it (over): last seen by the second scan, as it judged it.
+    assert (resolved.last_seen, resolved.streak, resolved.opened_at) == (LATER, 0, NOW)
 
-    # Still in the window and still over: nothing changes.
-    assert lifecycle([resolved], [finding(over=LATER_RUN_SUCCEEDED)], {}, {}, {}, LATER) == []
+    # Still in the window and still over, as it was: nothing changes.
+    much_later = LATER + timedelta(minutes=5)
+    assert lifecycle([resolved], [recovered], {}, {}, {}, much_later) == []
+    # Over, but judged otherwise (a failure left the window): the finding is kept up to date.
+    (fewer,) = step([resolved], [replace(recovered, count=2)], much_later)
+    assert (fewer.state, fewer.count, fewer.last_seen, fewer.resolved_at) == (
+        "resolved",
+        2,
+        much_later,
+        LATER,
+    )
 
     reopen_at = LATER + timedelta(hours=1)
     (reopened,) = step([resolved], [finding(count=1, streak=1)], reopen_at)
@@ -142,8 +153,22 @@ def test_a_later_run_that_succeeded_resolves_it_and_a_new_failure_reopens_the_sa
     assert (reopened.resolved_at, reopened.resolved_why) == (LATER, LATER_RUN_SUCCEEDED)
 
 
-def test_a_finding_over_before_it_was_ever_stored_opens_nothing():
-    assert lifecycle([], [finding(over=LATER_RUN_SUCCEEDED)], {}, {}, {}, NOW) == []
+def test_a_finding_over_before_it_was_ever_stored_is_stored_opened_and_resolved_at_once():
+    """So that the stored findings hold all the judge reports of the window: `audit --no-scan`
+    lists what the judge would (a failure a later run made good, a past slow run)."""
+    over = finding(streak=0, over=LATER_RUN_SUCCEEDED)
+    ((born, stored),) = lifecycle([], [over], {}, {}, {}, NOW)
+    assert (born.id, born.state, born.resolved_why) == (0, "resolved", LATER_RUN_SUCCEEDED)
+    assert (born.first_seen, born.opened_at, born.resolved_at, born.last_seen) == (NOW,) * 4
+    assert (born.count, born.summary, stored) == (3, over.summary, over)
+
+
+def test_a_paused_entrys_finding_is_stored_over_with_why():
+    pause = PauseInfo("alice@ops", NOW, "fixing it", None)
+    ((born, stored),) = lifecycle(
+        [], [finding()], {"backup": entry(disabled=True, paused=pause)}, {}, {}, NOW
+    )
+    assert (born.state, born.resolved_why, stored.over) == ("resolved", ENTRY_PAUSED, ENTRY_PAUSED)
 
 
 def test_an_acknowledgement_holds_until_its_until_then_reads_open_and_a_new_episode_clears_it():
@@ -284,6 +309,33 @@ def test_acknowledging_an_unknown_or_resolved_finding_is_refused_and_writes_noth
     with pytest.raises(ValueError, match="resolved"):
         store.acknowledge(incident.id, "alice@ops", None, None, LATER)
     assert store.actions() == []
+
+
+def test_the_stored_audit_lists_what_stands_and_what_the_judge_reported_over_in_its_window(store):
+    """`audit --no-scan`: the standing findings, and the resolved ones the last scans reported
+    over (a later run made good) whose latest occurrence is in --since; not those resolved
+    because the judge stopped reporting them, nor those over before --since."""
+    from cronops.audit import stored_audit
+
+    standing = finding("missed", "report")
+    recovered = finding(streak=0, over=LATER_RUN_SUCCEEDED)
+    old = finding("slow", "sync", over=LATER_RUN_SUCCEEDED, last_at=NOW - timedelta(days=3))
+    write(store, standing, recovered, old, finding("hung", "gone"))
+    write(store, standing, recovered, old, now=LATER)  # hung no longer reported: resolved
+    assert {(i.kind, i.state, i.resolved_why) for i in store.incidents(now=LATER)} == {
+        ("missed", "open", None),
+        ("failed", "resolved", LATER_RUN_SUCCEEDED),
+        ("slow", "resolved", LATER_RUN_SUCCEEDED),
+        ("hung", "resolved", ENTRY_REMOVED),  # (no entries written here)
+    }
+    hosts = [Host(name="web1", address="127.0.0.1")]
+    day = stored_audit(store, hosts, LATER - timedelta(days=1), LATER, over=True)
+    assert sorted(f.kind for f in day.findings) == ["failed", "missed"]
+    week = stored_audit(store, hosts, LATER - timedelta(days=7), LATER, over=True)
+    assert sorted(f.kind for f in week.findings) == ["failed", "missed", "slow"]
+    assert [
+        f.kind for f in stored_audit(store, hosts, NOW - timedelta(days=7), LATER).findings
+    ] == ["missed"]  # the Problems view: standing only
 
 
 # -- a scan judges the hosts it stored -------------------------------------------------------------

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from cronops.inventory import InventoryError, parse_inventory
 from cronops.notify import (
-    Context,
     DeliveryError,
     Message,
     backoff,
@@ -21,40 +20,13 @@ from cronops.notify import (
     decide,
     notify_round,
 )
-from cronops.records import Delivery, Incident, JobEntry
+from cronops.records import Delivery, IncidentContext, JobEntry
 from cronops.routes import Route
 from cronops.store import Store
+from tests import history
 
-T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
-
-
-def incident(**changes) -> Incident:
-    base = Incident(
-        id=1,
-        host="alpha",
-        entry_id="e1",
-        kind="failed",
-        severity="warning",
-        state="open",
-        first_seen=T0,
-        opened_at=T0,
-        last_seen=T0,
-        count=1,
-        streak=1,
-        streak_since=T0,
-        summary="exit 3",
-        detail="backup failed: exit 3",
-        evidence="CRON[12]: (CRON) error (grandchild #13 failed with exit status 3)",
-        runbook="https://wiki/backup",
-        jobs=(),
-        resolved_at=None,
-        resolved_why=None,
-        ack_by=None,
-        ack_at=None,
-        ack_note=None,
-        ack_until=None,
-    )
-    return replace(base, **changes)
+T0 = history.INCIDENT_AT
+incident = history.incident
 
 
 def route(**changes) -> Route:
@@ -124,7 +96,7 @@ def test_severity_filter_is_this_or_worse():
 
 def test_acknowledged_and_maintenance_are_silent():
     assert events(route(), [incident(state="acknowledged")]) == []
-    assert events(route(), [incident()], contexts={1: Context(quiet=True)}) == []
+    assert events(route(), [incident()], contexts={1: IncidentContext(quiet=True)}) == []
 
 
 def test_notify_after_counts_failures_in_a_row_for_failed_and_runs_otherwise():
@@ -185,12 +157,17 @@ def test_filters_kinds_hosts_tags_and_tier():
     i = incident()
     assert events(route(kinds=frozenset({"missed"})), [i]) == []
     assert events(route(hosts=frozenset({"bravo"})), [i]) == []
-    assert events(route(tags=frozenset({"db"})), [i], contexts={1: Context(tags=("web",))}) == []
-    assert events(route(tags=frozenset({"db"})), [i], contexts={1: Context(tags=("db", "x"))}) == [
-        (1, "opened")
-    ]
     assert (
-        events(route(tiers=frozenset({"critical"})), [i], contexts={1: Context(tier="normal")})
+        events(route(tags=frozenset({"db"})), [i], contexts={1: IncidentContext(tags=("web",))})
+        == []
+    )
+    assert events(
+        route(tags=frozenset({"db"})), [i], contexts={1: IncidentContext(tags=("db", "x"))}
+    ) == [(1, "opened")]
+    assert (
+        events(
+            route(tiers=frozenset({"critical"})), [i], contexts={1: IncidentContext(tier="normal")}
+        )
         == []
     )
     host = incident(entry_id=None, kind="unreachable")
@@ -217,7 +194,7 @@ def test_the_message_says_what_an_engineer_needs_at_3am():
         crontab_mtime=None,
     )
     failing = incident(id=12, streak=7, streak_since=T0 - timedelta(days=6))
-    message = compose([(failing, "opened")], {12: Context(entry=entry)})
+    message = compose([(failing, "opened")], {12: IncidentContext(entry=entry)})
     assert message.title == "[WARNING] alpha: exit 3"
     for part in (
         "failed on alpha (incident 12)",
@@ -238,7 +215,7 @@ def test_the_message_says_what_an_engineer_needs_at_3am():
         resolved_at=T0 + timedelta(hours=2, minutes=13),
         resolved_why="a later run succeeded",
     )
-    message = compose([(recovered, "resolved")], {12: Context(entry=entry)})
+    message = compose([(recovered, "resolved")], {12: IncidentContext(entry=entry)})
     assert message.title.startswith("[RECOVERED] alpha")
     assert (
         "Recovered after 2h13m broken (since 2026-12-04 03:00 UTC): a later run succeeded"
@@ -373,6 +350,37 @@ def test_an_alertmanager_route_that_fails_is_that_routes_failure_alone(tmp_path)
     outcome = asyncio.run(notify_round(store, routes, [incident()], {}, T0, send))
     assert outcome[0].error and outcome[0].attempts == 1
     assert sent == ["up"]
-    (failed,) = store.undelivered()
-    assert failed.route == am.key and failed.state == "failed"
+    failed = store.undelivered()
+    assert {(d.route, d.event, d.state) for d in failed} == {
+        (am.key, "opened", "failed"),
+        (am.key, "firing", "failed"),
+    }
+    store.close()
+
+
+def test_a_finding_stored_already_over_tells_no_route(tmp_path):
+    """The judge reported it over at once (a failure a later run made good, within one scan):
+    it is stored opened and resolved together, and nobody hears of it, opening or recovery."""
+    from cronops.incidents import lifecycle
+    from cronops.kinds import LATER_RUN_SUCCEEDED
+    from tests.test_incidents import finding
+
+    store = Store(tmp_path / "h.db")
+    with store.transaction() as db:
+        over = finding(host="alpha", streak=0, over=LATER_RUN_SUCCEEDED, severity="critical")
+        store.write_incidents(db, lifecycle([], [over], {}, {}, {}, T0))
+    (born,) = store.incidents(now=T0)
+    assert (born.state, born.opened_at, born.resolved_at) == ("resolved", T0, T0)
+    sent: list[str] = []
+
+    async def send(r: Route, message: Message) -> None:
+        sent.append(r.shown)
+
+    # An Alertmanager nothing listens for: contacted, it would fail the round.
+    am = route(url="alertmanager://127.0.0.1:9", written="am", shown="am", timeout=2)
+    routes = [route(shown="up", written="up", severity="info"), am]
+    for later in (timedelta(0), timedelta(minutes=5)):
+        outcome = asyncio.run(notify_round(store, routes, [born], {}, T0 + later, send))
+        assert [r.line() for r in outcome] == ["up: nothing new", "am: nothing new"]
+    assert sent == [] and store.rows("select * from deliveries") == []
     store.close()
