@@ -5,6 +5,7 @@ received by a webhook it calls; plus the failures a watch round must hear of qui
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import shutil
@@ -27,7 +28,7 @@ from cronops.alertmanager import (
     endpoint,
     push,
 )
-from cronops.inventory import load_inventory
+from cronops.inventory import load_inventory, parse_inventory
 from cronops.notify import contexts
 from cronops.records import Incident, IncidentContext, JobEntry
 from cronops.store import History
@@ -101,13 +102,11 @@ def webhook():
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def alertmanager(webhook, tmp_path_factory):
-    """A real Alertmanager on a free port (no cluster, its own storage), notifying `webhook` at
-    once (group_wait 0s, group_interval 1s); returns its alertmanager:// URL."""
+def start_alertmanager(tmp, port: int, webhook: int) -> subprocess.Popen:
+    """A real Alertmanager on `port` (no cluster, its storage in `tmp`), notifying `webhook` at
+    once (group_wait 0s, group_interval 1s), ready to take alerts."""
     if ALERTMANAGER is None:
         pytest.skip("prometheus-alertmanager is not installed (scripts/test installs it)")
-    tmp = tmp_path_factory.mktemp("alertmanager")
     config = tmp / "alertmanager.yml"
     config.write_text(
         "route:\n"
@@ -122,7 +121,6 @@ def alertmanager(webhook, tmp_path_factory):
         f"      - url: http://127.0.0.1:{webhook}/hook\n"
         "        send_resolved: true\n"
     )
-    port = free_port()
     process = subprocess.Popen(
         [
             ALERTMANAGER,
@@ -140,12 +138,19 @@ def alertmanager(webhook, tmp_path_factory):
     while True:
         try:
             urllib.request.urlopen(f"{base}/-/ready", timeout=1).read()
-            break
+            return process
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"Alertmanager did not start: {(tmp / 'log').read_text()[-2000:]}")
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def alertmanager(webhook, tmp_path_factory):
+    """A real Alertmanager for the module; its alertmanager:// URL."""
+    port = free_port()
+    process = start_alertmanager(tmp_path_factory.mktemp("alertmanager"), port, webhook)
     yield f"alertmanager://127.0.0.1:{port}{PREFIX}"
     process.terminate()
     process.wait(10)
@@ -349,3 +354,74 @@ def test_labels_come_from_the_history_and_the_inventory(tmp_path):
     assert [(set(labels[n]) & {"job", "tier"}, labels[n]["tags"]) for n in (2, 3)] == [
         (set(), "prod,db")
     ] * 2
+
+
+def test_an_alertmanager_that_goes_down_is_recorded_retried_with_backoff_and_shown(
+    webhook, tmp_path
+):
+    """Stopped between two rounds that only send its alerts again (no transition, so no
+    message owed): the failed push is stored like any route's, rests for its backoff, shows in
+    the round's line and the TUI's status line, and the other route is still told; started
+    again, the next try after the backoff gets through."""
+    from cronops.notify import Message, notify_round
+    from cronops.routes import Route
+    from cronops.store import Store
+    from cronops.tui.data import FleetReader
+
+    port = free_port()
+    process = start_alertmanager(tmp_path, port, webhook)
+    url = f"alertmanager://127.0.0.1:{port}{PREFIX}"
+    am = Route(number=1, url=url, written=url, shown="am", severity="critical", timeout=2)
+    chat = Route(number=2, url="json://x", written="json://x", shown="chat", severity="info")
+    told: list[str] = []
+
+    async def send(route: Route, message: Message) -> None:
+        told.append(message.title)
+
+    store = Store(tmp_path / "history.db")
+    start = datetime.now(UTC)
+    failing = incident(50, host="db-09", entry_id="d0wnd0wn", opened_at=start)
+    later = incident(51, host="db-09", entry_id="1a7e1a7e", severity="warning", opened_at=start)
+
+    def round_at(seconds: float, incidents: list[Incident]):
+        now = start + timedelta(seconds=seconds)
+        return asyncio.run(notify_round(store, [am, chat], incidents, {}, now, send))
+
+    try:
+        first = round_at(0, [failing])
+        assert [r.line() for r in first] == [
+            "am: sent 1 message (1 new)",
+            "chat: sent 1 message (1 new)",
+        ]
+        assert "d0wnd0wn" in alerts_now(url)
+        process.terminate()
+        process.wait(10)
+
+        # The alert only goes again (the new warning is not the Alertmanager route's).
+        down = round_at(60, [failing, later])
+        assert down[0].error and "refused" in down[0].error and down[0].attempts == 1
+        assert down[0].line().startswith("am: FAILING (attempt 1, next try ")
+        assert down[1].line() == "chat: sent 1 message (1 new)"
+        (row,) = store.undelivered()
+        assert (row.route, row.event, row.state, row.attempts) == (am.key, "firing", "failed", 1)
+        assert row.next_attempt_at == start + timedelta(seconds=60 + 15)
+        inventory = parse_inventory('[[hosts]]\nname = "db-09"\naddress = "127.0.0.1"\n', tmp_path)
+        reader = FleetReader(store, inventory, inventory.hosts, lambda: start)
+        assert reader.read().failing_routes == [f"am ({row.error})"]
+
+        resting = round_at(70, [failing, later])
+        assert resting[0].attempts == 1 and store.undelivered()[0].attempts == 1  # not tried
+        again = round_at(80, [failing, later])
+        assert again[0].attempts == 2 and store.undelivered()[0].next_attempt_at == (
+            start + timedelta(seconds=80 + 30)
+        )
+
+        process = start_alertmanager(tmp_path, port, webhook)
+        back = round_at(111, [failing, later])
+        assert back[0].error is None and store.undelivered() == []
+        assert "d0wnd0wn" in alerts_now(url)
+        assert len(told) == 2  # chat: each incident once
+    finally:
+        store.close()
+        process.terminate()
+        process.wait(10)

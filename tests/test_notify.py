@@ -384,3 +384,43 @@ def test_a_finding_stored_already_over_tells_no_route(tmp_path):
         assert [r.line() for r in outcome] == ["up: nothing new", "am: nothing new"]
     assert sent == [] and store.rows("select * from deliveries") == []
     store.close()
+
+
+class Killed(BaseException):
+    """The watch killed between writing its intent and sending it."""
+
+
+def test_an_intent_left_by_a_killed_watch_is_dropped_if_acknowledged_meanwhile(tmp_path):
+    store = Store(tmp_path / "h.db")
+    sent: list[str] = []
+
+    async def killed(r: Route, message: Message) -> None:
+        raise Killed
+
+    async def send(r: Route, message: Message) -> None:
+        sent.append(message.title)
+
+    routes = [route(shown="chat", written="chat")]
+    with pytest.raises(Killed):
+        asyncio.run(notify_round(store, routes, [incident()], {}, T0, killed))
+    (pending,) = store.undelivered()
+    assert (pending.event, pending.state) == ("opened", "pending")
+
+    # Restarted after alice acknowledged it: not sent, and the row says why.
+    until = T0 + timedelta(hours=1)
+    acked = incident(state="acknowledged", ack_by="alice@ops", ack_at=T0, ack_until=until)
+    later = T0 + timedelta(minutes=5)
+    (outcome,) = asyncio.run(notify_round(store, routes, [acked], {}, later, send))
+    assert outcome.line() == "chat: nothing new" and sent == []
+    assert store.undelivered() == []
+    (dropped,) = store.rows("select state, error from deliveries")
+    assert dropped == {
+        "state": "dropped",
+        "error": "not sent: acknowledged by alice@ops at 2026-12-04 03:00 UTC before it went out",
+    }
+
+    # The acknowledgement ran out and it is still open: decided again, told now.
+    (outcome,) = asyncio.run(notify_round(store, routes, [incident()], {}, until, send))
+    assert outcome.line() == "chat: sent 1 message (1 new)" and len(sent) == 1
+    assert store.rows("select state, error from deliveries") == [{"state": "sent", "error": None}]
+    store.close()
