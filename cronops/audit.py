@@ -27,6 +27,7 @@ from cronops.records import (
     EntryStatus,
     Finding,
     HostFacts,
+    Incident,
     JobEntry,
     RunDay,
     RunningJob,
@@ -58,8 +59,10 @@ class AuditResult:
     entries_checked: int
     # A window reaching past the retention: the days there, folded into counts (not judged).
     folded: list[RunDay] = field(default_factory=list)
-    # Read from stored findings: each one's incident id, by (host, entry id, kind).
+    # Read from stored findings: each one's incident id, by (host, entry id, kind), and the
+    # incidents of those someone acknowledged (who, when, until), likewise.
     incident_ids: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
+    acknowledged: dict[tuple[str, str | None, str], Incident] = field(default_factory=dict)
 
 
 def run_audit(
@@ -135,6 +138,9 @@ def stored_audit(
         runs_checked=history.run_count(names, since),
         entries_checked=history.entry_count(names),
         incident_ids={(i.host, i.entry_id, i.kind): i.id for i, _ in found},
+        acknowledged={
+            (i.host, i.entry_id, i.kind): i for i, _ in found if i.state == "acknowledged"
+        },
         folded=history.run_days(names, since.astimezone(UTC).date()),
     )
 

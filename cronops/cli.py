@@ -296,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
         "killed and started again sends nothing twice and loses no recovery; a route that "
         "fails is retried with backoff and never stops the others. One line per round; "
         "SIGTERM or Ctrl-C stop after the current step. With --once: one round (for a timer), "
-        "exit 0 when every host was scanned and every route reached, 1 otherwise.",
+        "exit 0 when every host was scanned and every route reached, 1 otherwise. "
+        "--format json prints one JSON object a line per round instead: the hosts scanned, the "
+        "incidents opened and resolved, and what each route was told or why it failed.",
         parents=[window],
     )
     watch.add_argument(
@@ -819,10 +821,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
     rounds: list[Round] = []
 
     def report(done: Round) -> None:
+        import json
+
         from cronops.visible import visible
 
         rounds.append(done)
-        print(visible(done.line()), flush=True)
+        if args.format == "json":  # one object a line, as each round ends (JSON Lines)
+            print(json.dumps(done.json(), ensure_ascii=True, default=str), flush=True)
+        else:
+            print(visible(done.line()), flush=True)
 
     async def run() -> None:
         stop = Stop()

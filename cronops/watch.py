@@ -11,13 +11,14 @@ import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cronops import notify
 from cronops.scan import scan_fleet
 
 if TYPE_CHECKING:
     from cronops.inventory import Host, Inventory
+    from cronops.records import Incident
     from cronops.scan import HostScan
     from cronops.store import Store
     from cronops.transport import Connector
@@ -34,6 +35,8 @@ class Round:
     scans: list[HostScan] = field(default_factory=list)
     scan_seconds: float = 0.0
     open_incidents: int = 0
+    opened: list[Incident] = field(default_factory=list)  # this round's scan opened them
+    resolved: list[Incident] = field(default_factory=list)  # ...and resolved these
     routes: list[notify.RouteRound] = field(default_factory=list)
 
     def line(self) -> str:
@@ -45,6 +48,41 @@ class Round:
             *(route.line() for route in self.routes),
         ]
         return "; ".join(parts)
+
+    def json(self) -> dict[str, Any]:
+        """The round for a script (`--format json`, one object a round): the hosts scanned,
+        the incidents opened and resolved, and what each route was told or why it failed."""
+        return {
+            "round": self.number,
+            "started": self.started.isoformat(),
+            "scan_seconds": round(self.scan_seconds, 3),
+            "hosts": [
+                {"name": s.host.name, "status": str(s.status), "error": s.error} for s in self.scans
+            ],
+            "open_incidents": self.open_incidents,
+            "opened": [_incident(i) for i in self.opened],
+            "resolved": [_incident(i) | {"why": i.resolved_why} for i in self.resolved],
+            "routes": [
+                {
+                    "route": r.route.shown,
+                    "told": dict(r.told),
+                    "error": r.error,
+                    "attempts": r.attempts,
+                    "retry_at": r.retry_at.isoformat() if r.retry_at else None,
+                }
+                for r in self.routes
+            ],
+        }
+
+
+def _incident(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "host": incident.host,
+        "entry_id": incident.entry_id,
+        "kind": incident.kind,
+        "severity": incident.severity,
+    }
 
 
 class Stop:
@@ -124,6 +162,15 @@ async def one_round(
         now = datetime.now(UTC)
         incidents = store.incidents(hosts=[host.name for host in hosts])
         done.open_incidents = sum(1 for i in incidents if i.state == "open")
+        # One opened and resolved at once (over when first judged) is neither: nobody hears.
+        done.opened = [
+            i for i in incidents if i.state != "resolved" and i.opened_at >= done.started
+        ]
+        done.resolved = [
+            i
+            for i in incidents
+            if i.state == "resolved" and i.resolved_at >= done.started > i.opened_at
+        ]
         if inventory.routes:
             found = notify.contexts(store, inventory, incidents, now)
             done.routes = await notify.notify_round(store, inventory.routes, incidents, found, now)

@@ -264,12 +264,13 @@ async def test_opens_on_problems_hosts_first_then_worst_first(history):
         assert failed[2] == "deploy: rsync -a /srv/ mirror:/srv/"
         # Not the whole evidence: its streak. Stored findings are judged over the scan's
         # window (8 days), so its count is all 100 failures of this episode.
-        assert failed[4] == "100" and failed[6] == "failed ×100 since 11-21 (exit status 1)"
+        assert failed[5] == "100" and failed[7] == "failed ×100 since 11-21 (exit status 1)"
         # A long path loses its middle directories, never the script's name.
         never = next(r for r in found if r[3] == "never_ran")
         assert never[2] == "root: /usr/local/…/nightly-report --all"
-        assert failed[5] == "15m ago"  # the last failure, relative to the audit's now
-        assert next(r for r in found if r[3] == "unreachable")[5] == "just now"
+        assert failed[6] == "15m ago"  # the last failure, relative to the audit's now
+        assert next(r for r in found if r[3] == "unreachable")[6] == "just now"
+        assert {r[4] for r in found} == {""}  # nobody acknowledged any
         assert note(app, "problems") == f"{len(found)} problems"
 
 
@@ -325,7 +326,7 @@ async def test_a_stopped_cron_is_one_problem_whose_jobs_show_under_it(tmp_path):
         ]
         assert [r[3] for r in found[1:]] == ["missed", "missed"]
         assert [r[0] + r[1] for r in found[1:]] == ["", ""]
-        assert [r[4] for r in found[1:]] == ["23", "5"]
+        assert [r[5] for r in found[1:]] == ["23", "5"]
         assert note(app, "problems") == "1 problems"
         await pilot.press("down", "down", "enter")  # a job under it opens as any job does
         assert isinstance(app.screen, DetailScreen)
@@ -663,6 +664,35 @@ async def test_enter_on_a_problem_opens_the_job_with_its_findings(history):
         assert "The run records (cron's log or a wrapper) show: failed with exit status 1" in shown
 
 
+def acknowledge_sync(path: Path) -> None:
+    """alice is on the sync's failures until 16:00."""
+    store = Store(path)
+    try:
+        (sync,) = [i for i in store.incidents(now=NOW) if i.entry_id == "a002"]
+        store.acknowledge(sync.id, "alice@ops", "mirror disk full", NOW + timedelta(hours=4), NOW)
+    finally:
+        store.close()
+
+
+async def test_an_acknowledged_problem_says_who_and_until_when_and_its_detail_the_note(history):
+    acknowledge_sync(history[0])
+    app = app_for(history)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        acks = {(r[1], r[3]): r[4] for r in rows(app, "problems")}
+        assert acks.pop(("alpha", "failed")) == "✓ alice@ops until 11-22 16:00"
+        assert set(acks.values()) == {""}
+        await pilot.press("slash")
+        app.query_one("#filter", Input).value = "rsync"
+        await pilot.press("enter", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        shown = str(app.screen.query_one(".findings", Static).render())
+        assert (
+            "✓ acknowledged by alice@ops at 11-22 12:00 until 11-22 16:00: mirror disk full"
+            in shown
+        )
+
+
 async def test_enter_on_a_host_problem_shows_the_host(history):
     app = app_for(history)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -978,7 +1008,7 @@ async def test_the_status_line_shows_a_route_that_watch_failed_to_reach(history)
         ]
     )
     (delivery,) = store.undelivered()
-    store.delivery_failed([delivery.id], "Connection refused", NOW)
+    store.delivery_failed([delivery.id], "Connection refused", NOW, attempts=1)
     store.close()
     app = app_for(history)
     async with app.run_test(size=(200, 30)) as pilot:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.test_tui import (
     HeldFleet,
+    acknowledge_sync,
     app_for,
     build_history,
     build_stopped_history,
@@ -25,6 +26,17 @@ def history(tmp_path):
 
 def test_problems_wide(snap_compare, history):
     assert snap_compare(app_for(history), terminal_size=(140, 24), run_before=settle)
+
+
+def test_problems_acknowledged_light_theme(snap_compare, history):
+    """The ack's ✓, who and until when, readable on a light background."""
+    acknowledge_sync(history[0])
+
+    async def light(pilot):
+        pilot.app.theme = "textual-light"
+        await settle(pilot)
+
+    assert snap_compare(app_for(history), terminal_size=(140, 16), run_before=light)
 
 
 def test_jobs_80x24(snap_compare, history):

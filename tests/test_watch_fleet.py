@@ -152,8 +152,14 @@ def undelivered(db: Path) -> list:
         store.close()
 
 
-def watch_once(hosts: Path, db: Path) -> int:
-    return main(["watch", "--once", "--inventory", str(hosts), "--db", str(db)])
+def watch_once(hosts: Path, db: Path, *more: str) -> int:
+    return main(["watch", "--once", "--inventory", str(hosts), "--db", str(db), *more])
+
+
+def round_json(capsys) -> dict:
+    """The round `watch --format json` printed: one JSON object on one line."""
+    (line,) = capsys.readouterr().out.splitlines()
+    return json.loads(line)
 
 
 def test_each_route_is_told_once_nothing_when_unchanged_or_acknowledged_then_the_recovery(
@@ -203,7 +209,14 @@ def test_each_route_is_told_once_nothing_when_unchanged_or_acknowledged_then_the
         assert (len(http.received), len(smtp.received)) == (1, 2)  # no change; golf acknowledged
 
         fixed_job(watched)
-        assert watch_once(hosts, db) == 0
+        capsys.readouterr()
+        assert watch_once(hosts, db, "--format", "json") == 0
+        done = round_json(capsys)
+        assert [(i["host"], i["kind"], i["why"]) for i in done["resolved"]] == [
+            ("foxtrot", "failed", "a later run succeeded")
+        ]
+        assert done["opened"] == [] and {h["name"] for h in done["hosts"]} == {"foxtrot", "golf"}
+        assert [r["told"] for r in done["routes"]] == [{"resolved": 1}] * 2
         for receiver in (http, smtp):
             text = receiver.texts()[-1]
             assert blocks([text]) == {("RECOVERED", "failed", "foxtrot"): 1}, text
@@ -230,8 +243,13 @@ def test_a_route_that_is_down_is_recorded_and_retried_while_the_other_gets_its_m
         assert "s3cr3t" not in out
         assert len(smtp.received) == 1
 
-        assert watch_once(hosts, db) == 1  # resting: not tried again yet, the other unaffected
+        # Resting: not tried again yet, the other unaffected; as a script reads it.
+        assert watch_once(hosts, db, "--format", "json") == 1
         assert len(smtp.received) == 1
+        down, fine = round_json(capsys)["routes"]
+        assert down["route"] == f"json://hook:****@127.0.0.1:{down_port}/hook"
+        assert (down["attempts"], down["told"], fine["error"], fine["told"]) == (1, {}, None, {})
+        assert "connection error" in down["error"].lower() and down["retry_at"]
         store = Store(db)
         try:
             failing = store.undelivered()

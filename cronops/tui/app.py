@@ -477,7 +477,10 @@ class CronopsApp(App[None]):
         if entry_id is None:  # a host's own problem: show the host
             self.show_filtered("hosts", row.host)
             return
-        detail = self.reader.job_detail(entry_id, self.audit.findings if self.audit else [])
+        audit = self.audit
+        detail = self.reader.job_detail(
+            entry_id, audit.findings if audit else [], audit.acknowledged if audit else None
+        )
         if detail is None:
             self.notify("that entry is no longer in the history", severity="warning")
             return

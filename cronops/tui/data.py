@@ -5,7 +5,7 @@ alone."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -20,6 +20,7 @@ from cronops.records import (
     EntryStatus,
     Finding,
     HostFacts,
+    Incident,
     JobEntry,
     RunDay,
     RunningJob,
@@ -148,7 +149,12 @@ class FleetReader:
 
     # -- one job, for its detail screen ------------------------------------------------------
 
-    def job_detail(self, entry_id: str, findings: Sequence[Finding]) -> JobDetail | None:
+    def job_detail(
+        self,
+        entry_id: str,
+        findings: Sequence[Finding],
+        acknowledged: Mapping[tuple[str, str | None, str], Incident] | None = None,
+    ) -> JobDetail | None:
         entry = self.history.entry(entry_id)
         if entry is None or not entry.present or entry.host not in self._by_name:
             return None
@@ -174,6 +180,11 @@ class FleetReader:
             runs=runs,
             running=self.history.processes([host.name]),
             findings=[f for f in every_finding(findings) if f.entry_id == entry_id],
+            acknowledged={
+                kind: incident
+                for (_, entry, kind), incident in (acknowledged or {}).items()
+                if entry == entry_id
+            },
             policy=policy,
             changes=[
                 change
@@ -203,6 +214,7 @@ class JobDetail:
     policy: Policy
     changes: list[Change]  # its own and its crontab file's, oldest first
     days: list[RunDay] = field(default_factory=list)  # runs older than the retention, by day
+    acknowledged: dict[str, Incident] = field(default_factory=dict)  # its findings', by kind
 
     @property
     def text(self) -> str:

@@ -3,6 +3,7 @@ findings and policy. Pushed over the views with Enter; Escape goes back."""
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import ClassVar
 
 from rich.markup import escape
@@ -14,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from cronops.changes import BY_SCAN
-from cronops.records import RunRecord
+from cronops.records import Incident, RunRecord
 from cronops.report import folded_text, folded_totals
 from cronops.tui.data import CHANGES_WINDOW, JobDetail
 from cronops.tui.widgets.format import loud, span, when
@@ -113,6 +114,9 @@ class DetailScreen(Screen):
                 f"{visible(f.detail)}"
             )
             text.append(f"\n    {visible(f.evidence)}", style="italic")
+            acked = self.detail.acknowledged.get(f.kind)
+            if acked is not None:
+                text.append(f"\n    {_acknowledged(acked, self.detail.zone)}", style="bold")
         return text
 
     def _changes(self) -> str | Text:
@@ -149,6 +153,14 @@ class DetailScreen(Screen):
     def _durations(self) -> list[float]:
         took = (_took(run) for run, _ in reversed(self.detail.runs))
         return [seconds for seconds in took if seconds is not None]
+
+
+def _acknowledged(incident: Incident, zone: tzinfo) -> str:
+    """'✓ acknowledged by alice@ops at 11-28 14:05 until 11-28 18:05: disk ordered'."""
+    until = f" until {when(incident.ack_until, zone)}" if incident.ack_until else ""
+    note = f": {incident.ack_note}" if incident.ack_note else ""
+    said = f"✓ acknowledged by {incident.ack_by} at {when(incident.ack_at, zone)}{until}{note}"
+    return visible(said)
 
 
 def _took(run: RunRecord) -> float | None:

@@ -1,5 +1,5 @@
 """The Problems view, where cronops opens: every finding the scans stored across the fleet
-(open or acknowledged), hosts' own first; `a` acknowledges one.
+(open or acknowledged: ✓ who, until when), hosts' own first; `a` acknowledges one.
 
 A host's finding that explains its jobs' findings (cron stopped) is one row; Enter or space shows
 the jobs under it. Its empty state says the fleet is healthy, since when, and how much was checked.
@@ -12,9 +12,10 @@ from rich.text import Text
 from cronops.analysis import worst_first
 from cronops.audit import AuditResult
 from cronops.labels import ago, short_job
-from cronops.records import Finding
+from cronops.records import Finding, Incident
 from cronops.tui.widgets.format import clip, loud, when
 from cronops.tui.widgets.table import Column, TableView
+from cronops.visible import visible
 
 # Room for "user: command" in the job column: what tells one job from another.
 JOB_WIDTH = 44
@@ -44,11 +45,26 @@ class ProblemsView(TableView[Finding]):
             Column("host", lambda f: f.host, lambda f: f.host),
             Column("job", self._job_cell, self._job),
             Column("kind", lambda f: loud(f.kind, theme, like=f.severity), lambda f: f.kind),
+            # Someone is on it: who, and until when (the note is in the job's detail).
+            Column("ack", self._ack_cell, lambda f: getattr(self._acked(f), "ack_by", "")),
             Column("count", lambda f: str(f.count), lambda f: f.count),
             Column("last", lambda f: ago(f.last_at, now) if now else "", _last),
             # The essential in a few words; the evidence in full is in the job's detail.
             Column("evidence", lambda f: clip(f.summary, 64), lambda f: f.summary),
         ]
+
+    def _acked(self, finding: Finding) -> Incident | None:
+        """Its stored incident, when someone acknowledged it."""
+        if self.audit is None:
+            return None
+        return self.audit.acknowledged.get((finding.host, finding.entry_id, finding.kind))
+
+    def _ack_cell(self, finding: Finding) -> str:
+        acked = self._acked(finding)
+        if acked is None:
+            return ""
+        until = f" until {when(acked.ack_until, finding.last_at.tzinfo)}" if acked.ack_until else ""
+        return clip(f"✓ {visible(acked.ack_by or '')}{until}", 32)
 
     def _job(self, finding: Finding) -> str:
         return self.labels.get(finding.entry_id or "", "")
