@@ -52,6 +52,8 @@ class Round:
     def json(self) -> dict[str, Any]:
         """The round for a script (`--format json`, one object a round): the hosts scanned,
         the incidents opened and resolved, and what each route was told or why it failed."""
+        from cronops.report import incident_json
+
         return {
             "round": self.number,
             "started": self.started.isoformat(),
@@ -60,8 +62,8 @@ class Round:
                 {"name": s.host.name, "status": str(s.status), "error": s.error} for s in self.scans
             ],
             "open_incidents": self.open_incidents,
-            "opened": [_incident(i) for i in self.opened],
-            "resolved": [_incident(i) | {"why": i.resolved_why} for i in self.resolved],
+            "opened": [incident_json(i) for i in self.opened],
+            "resolved": [incident_json(i) for i in self.resolved],
             "routes": [
                 {
                     "route": r.route.shown,
@@ -73,16 +75,6 @@ class Round:
                 for r in self.routes
             ],
         }
-
-
-def _incident(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id,
-        "host": incident.host,
-        "entry_id": incident.entry_id,
-        "kind": incident.kind,
-        "severity": incident.severity,
-    }
 
 
 class Stop:

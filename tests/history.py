@@ -3,7 +3,7 @@
 For the tests of commands that read the history (lint, changes): each `scan` stores one host's
 crontabs and cron log lines through the scan's own parsing and writing (record_group);
 `judge_stored` stores the findings of a history written straight into the tables; `incident`
-makes a stored finding for the tests of what is told about them.
+and `entry` make a stored finding and an entry for the tests of what is told about them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cronops import probe
 from cronops.incidents import judge_across, judge_scanned
 from cronops.inventory import Host
 from cronops.policy import PolicyBook
-from cronops.records import Incident
+from cronops.records import Incident, JobEntry
 from cronops.scan import HostReport, record_group
 from cronops.store import Store
 from cronops.transport import HostStatus
@@ -131,3 +131,21 @@ def incident(**changes) -> Incident:
         ack_until=None,
     )
     return replace(base, **changes)
+
+
+def entry(**changes) -> JobEntry:
+    """web1's hourly backup in /etc/crontab, first seen three days before INCIDENT_AT."""
+    values = {
+        "id": "backup",
+        "host": "web1",
+        "user": "root",
+        "source": "/etc/crontab",
+        "schedule": "0 * * * *",
+        "command": "backup",
+        "disabled": False,
+        "paused": None,
+        "cron_tz": None,
+        "first_seen": INCIDENT_AT - timedelta(days=3),
+        "crontab_mtime": None,
+    }
+    return JobEntry(**(values | changes))

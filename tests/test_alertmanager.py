@@ -180,19 +180,7 @@ def notified(host: str, status: str, seconds: float = 15) -> dict:
 
 
 def job(command: str) -> JobEntry:
-    return JobEntry(
-        id="k3z72gb5",
-        host="db-01",
-        user="root",
-        source=SPOOL_ROOT,
-        schedule="0 3 * * *",
-        command=command,
-        disabled=False,
-        paused=None,
-        cron_tz=None,
-        first_seen=NOW,
-        crontab_mtime=None,
-    )
+    return history.entry(id="k3z72gb5", host="db-01", source=SPOOL_ROOT, command=command)
 
 
 CONTEXTS = {

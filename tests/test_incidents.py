@@ -29,6 +29,7 @@ from cronops.transport import HostStatus
 from tests import history
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+entry = history.entry
 BERLIN = ZoneInfo("Europe/Berlin")
 LATER = NOW + timedelta(minutes=5)
 
@@ -50,23 +51,6 @@ def finding(kind: str = "failed", entry_id: str | None = "backup", **changes) ->
         "streak_since": datetime(2026, 11, 28, 1, 0, tzinfo=BERLIN) if kind == "failed" else None,
     }
     return Finding(**(values | changes))
-
-
-def entry(**changes) -> JobEntry:
-    values = {
-        "id": "backup",
-        "host": "web1",
-        "user": "root",
-        "source": "/etc/crontab",
-        "schedule": "0 * * * *",
-        "command": "backup",
-        "disabled": False,
-        "paused": None,
-        "cron_tz": None,
-        "first_seen": NOW - timedelta(days=3),
-        "crontab_mtime": None,
-    }
-    return JobEntry(**(values | changes))
 
 
 def facts(status: str = "ok") -> HostFacts:

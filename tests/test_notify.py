@@ -20,7 +20,7 @@ from cronops.notify import (
     decide,
     notify_round,
 )
-from cronops.records import Delivery, IncidentContext, JobEntry
+from cronops.records import Delivery, IncidentContext
 from cronops.routes import Route
 from cronops.store import Store
 from tests import history
@@ -180,18 +180,13 @@ def test_backoff_doubles_up_to_its_limit():
 
 
 def test_the_message_says_what_an_engineer_needs_at_3am():
-    entry = JobEntry(
+    entry = history.entry(
         id="e1",
         host="alpha",
-        user="root",
         source="/var/spool/cron/crontabs/root",
         schedule="30 2 * * *",
         command="/usr/local/bin/backup --full\x1b[2J",
-        disabled=False,
-        paused=None,
-        cron_tz=None,
         first_seen=T0,
-        crontab_mtime=None,
     )
     failing = incident(id=12, streak=7, streak_since=T0 - timedelta(days=6))
     message = compose([(failing, "opened")], {12: IncidentContext(entry=entry)})

@@ -212,7 +212,7 @@ def test_each_route_is_told_once_nothing_when_unchanged_or_acknowledged_then_the
         capsys.readouterr()
         assert watch_once(hosts, db, "--format", "json") == 0
         done = round_json(capsys)
-        assert [(i["host"], i["kind"], i["why"]) for i in done["resolved"]] == [
+        assert [(i["host"], i["kind"], i["resolved_why"]) for i in done["resolved"]] == [
             ("foxtrot", "failed", "a later run succeeded")
         ]
         assert done["opened"] == [] and {h["name"] for h in done["hosts"]} == {"foxtrot", "golf"}
