@@ -142,8 +142,7 @@ def judge_across(
     facts = store.host_facts(hosts)
     entries = store.entries([host.name for host in hosts])
     findings = drift(facts.values(), entries, policy, now, since)
-    stored = store.incidents(hosts=[host.name for host in hosts], now=now)
-    stored = [i for i in stored if i.kind in ACROSS_HOSTS]
+    stored = store.incidents(hosts=[host.name for host in hosts], now=now, kinds=ACROSS_HOSTS)
     _write(store, db, stored, findings, {e.id: e for e in entries}, facts, now)
 
 

@@ -554,11 +554,13 @@ class History:
         states: Sequence[str] | None = None,
         hosts: Sequence[str] | None = None,
         now: datetime | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[Incident]:
         """The incidents in these states (as read at `now`, the wall clock by default: an
-        acknowledgement past its `until` reads as open) of these hosts; worst first (severity,
-        then the latest opened first)."""
-        return [incident for incident, _ in self.incident_findings(states, hosts, now)]
+        acknowledgement past its `until` reads as open) of these hosts (and kinds); worst first
+        (severity, then the latest opened first)."""
+        found = self.incident_findings(states, hosts, now, kinds=kinds)
+        return [incident for incident, _ in found]
 
     def incident(self, incident_id: int, now: datetime | None = None) -> Incident | None:
         """The incident with this id, its state as read at `now` (see `incidents`)."""
@@ -571,6 +573,7 @@ class History:
         hosts: Sequence[str] | None = None,
         now: datetime | None = None,
         seen_since: datetime | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[tuple[Incident, Finding]]:
         """`incidents`, each with the finding the judge last gave (its evidence, its times in
         the job's zone and, under a host's, its jobs' findings), for the views that show it;
@@ -579,6 +582,9 @@ class History:
         if seen_since is not None:
             where.append("last_seen >= ?")
             params.append(iso(seen_since))
+        if kinds is not None:
+            where.append(f"kind in ({_marks(kinds)})")
+            params += kinds
         if states is not None:
             where.append(f"state_now in ({_marks(states)})")
             params += states

@@ -431,3 +431,30 @@ def test_a_scan_of_some_hosts_leaves_the_others_incidents_as_they_were(tmp_path)
         assert (unreachable["web2"].state, unreachable["web2"].last_seen) == ("open", NOW)
     finally:
         store.close()
+
+
+def test_drift_is_judged_across_the_hosts_once_all_are_stored_and_a_host_alone_keeps_it(tmp_path):
+    """Hosts stored one at a time (groups of a scan, `--host`) each have no one to be compared
+    with: drift is judged across them once all are stored, and judging one host alone again
+    neither finds nor resolves it."""
+    db = tmp_path / "history.db"
+    spool = "/var/spool/cron/crontabs/root"
+    book = PolicyBook()
+    for name, minute in (("web1", 0), ("web2", 0), ("web3", 30)):
+        history.scan(
+            db, name, {spool: f"{minute} 3 * * * /usr/local/bin/backup\n"}, NOW, policy=book
+        )
+    store = Store(db)
+    try:
+        assert [i for i in store.incidents(now=NOW) if i.kind == "drift"] == []
+    finally:
+        store.close()
+    hosts = [Host(name=name, address="127.0.0.1") for name in ("web1", "web2", "web3")]
+    history.judge_stored(db, hosts, book, NOW)
+    history.scan(db, "web3", {spool: "30 3 * * * /usr/local/bin/backup\n"}, LATER, policy=book)
+    store = Store(db)
+    try:
+        (drift,) = [i for i in store.incidents(now=LATER) if i.kind == "drift"]
+        assert (drift.host, drift.state, drift.last_seen) == ("web3", "open", NOW)
+    finally:
+        store.close()
