@@ -87,15 +87,17 @@ def lifecycle(
 def _over(incident: Incident | None, finding: Finding, now: datetime) -> Change | None:
     """A finding the judge reports as over (`finding.over` says why): its incident resolved
     with it, or opened and resolved at once (which tells no route: none was told it opened);
-    None for a resolved one the judge says again as it was."""
+    None for a resolved one the judge says again as it was. A resolved one is kept resolved
+    (since when it was), its finding and why as the judge says them now."""
     assert finding.over is not None
     if incident is None:
         return _resolved(_opened(finding, now), finding.over, now), finding
     if incident.state != RESOLVED:
         return _resolved(replace(incident, **_verdict(finding, now)), finding.over, now), finding
-    if _verdict(finding, incident.last_seen) == _verdict(incident, incident.last_seen):
+    same = _verdict(finding, incident.last_seen) == _verdict(incident, incident.last_seen)
+    if same and incident.resolved_why == finding.over:
         return None
-    return replace(incident, **_verdict(finding, now)), finding
+    return replace(incident, resolved_why=finding.over, **_verdict(finding, now)), finding
 
 
 def standing_state(incident: Incident, now: datetime) -> str:

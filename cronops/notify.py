@@ -7,7 +7,8 @@ committed as "pending" before anything is sent, and marked "sent" or "failed" af
 killed at any moment and started again finds its pending rows and sends them; a transition
 already decided is never decided again. The one window left: a receiver that took the message
 while the watch died before committing "sent" (milliseconds, between the receiver's answer and
-the COMMIT) gets that message again after the restart; a recovery is never lost.
+the COMMIT) gets that message again after the restart; a recovery is never lost. A transition
+decided and not sent yet whose incident someone acknowledged meanwhile is dropped, with why.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 OPENED, WORSE, REMIND, RESOLVED = "opened", "worse", "remind", "resolved"
 FIRING = "firing"  # an Alertmanager route's re-sent alert: not a transition, not in a message
-PENDING, SENT, FAILED, DROPPED = "pending", "sent", "failed", "dropped"  # a delivery's state
+# A delivery's states besides "sent"; a dropped one will not be sent (its error says why).
+PENDING, FAILED, DROPPED = "pending", "failed", "dropped"
 UNSENT = (PENDING, FAILED)
 RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # 0 is the worst
 # A failing route is tried again at its next round after 15 s, 30 s, 1 min ... up to 30 min.

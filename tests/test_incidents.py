@@ -116,6 +116,15 @@ def test_a_later_run_that_succeeded_resolves_it_and_a_new_failure_reopens_the_sa
     # Still in the window and still over, as it was: nothing changes.
     much_later = LATER + timedelta(minutes=5)
     assert lifecycle([resolved], [recovered], {}, {}, {}, much_later) == []
+    # Resolved otherwise (its entry changed), then reported over: stored over, as judged.
+    changed = replace(resolved, resolved_why=ENTRY_CHANGED)
+    ((again, stored),) = lifecycle([changed], [recovered], {}, {}, {}, much_later)
+    assert (again.state, again.resolved_why, again.resolved_at) == (
+        "resolved",
+        LATER_RUN_SUCCEEDED,
+        LATER,
+    )
+    assert stored.over == LATER_RUN_SUCCEEDED
     # Over, but judged otherwise (a failure left the window): the finding is kept up to date.
     (fewer,) = step([resolved], [replace(recovered, count=2)], much_later)
     assert (fewer.state, fewer.count, fewer.last_seen, fewer.resolved_at) == (
