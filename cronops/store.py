@@ -559,8 +559,8 @@ class History:
         """The incidents in these states (as read at `now`, the wall clock by default: an
         acknowledgement past its `until` reads as open) of these hosts (and kinds); worst first
         (severity, then the latest opened first)."""
-        found = self.incident_findings(states, hosts, now, kinds=kinds)
-        return [incident for incident, _ in found]
+        # Not the findings' JSON: the watch reads every incident of its hosts each round.
+        return [_incident(row) for row in self._incidents(states, hosts, now, None, kinds)]
 
     def incident(self, incident_id: int, now: datetime | None = None) -> Incident | None:
         """The incident with this id, its state as read at `now` (see `incidents`)."""
@@ -578,6 +578,17 @@ class History:
         """`incidents`, each with the finding the judge last gave (its evidence, its times in
         the job's zone and, under a host's, its jobs' findings), for the views that show it;
         with `seen_since`, only those a scan judged since then."""
+        rows = self._incidents(states, hosts, now, seen_since, kinds)
+        return [(_incident(row), _finding(json.loads(row["finding"]))) for row in rows]
+
+    def _incidents(
+        self,
+        states: Sequence[str] | None,
+        hosts: Sequence[str] | None,
+        now: datetime | None,
+        seen_since: datetime | None,
+        kinds: Sequence[str] | None,
+    ) -> list[dict[str, Any]]:
         where, params = ["1 = 1"], [_read_state(now)]
         if seen_since is not None:
             where.append("last_seen >= ?")
@@ -591,12 +602,11 @@ class History:
         if hosts is not None:
             where.append(f"host in ({_marks(hosts)})")
             params += hosts
-        rows = self.rows(
+        return self.rows(
             f"select * from ({_INCIDENTS}) where {' and '.join(where)} "
             f"order by {_SEVERITY_RANK}, opened_at desc, id",
             params,
         )
-        return [(_incident(row), _finding(json.loads(row["finding"]))) for row in rows]
 
     # -- notifications -----------------------------------------------------------------------
 
