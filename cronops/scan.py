@@ -209,9 +209,11 @@ async def scan_fleet(
                     unstored.release()
                 for outcome in outcomes:
                     yield outcome
-            if policy is not None:
+            # One host (an action's rescan, --host) has none to be compared with: its drift
+            # stays as the last scan of several judged it.
+            if policy is not None and len(hosts) > 1:
                 await loop.run_in_executor(
-                    writer, judge_across_safely, store, hosts, policy, since, clock
+                    writer, _judge_across_safely, store, hosts, policy, since, clock
                 )
         finally:
             prober.cancel()
@@ -369,7 +371,7 @@ def _judge_safely(
             outcome.error = f"{outcome.error or ''} findings not updated: {exc!r}".strip()
 
 
-def judge_across_safely(
+def _judge_across_safely(
     store: Store, hosts: Sequence[Host], policy: PolicyBook, since: datetime, clock: Clock
 ) -> None:
     """Once every host of the scan is stored: the findings across them (drift), in their own
