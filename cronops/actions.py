@@ -39,7 +39,7 @@ from cronops.crontab import (
 from cronops.inventory import Host
 from cronops.policy import PolicyBook
 from cronops.runs import OUTPUT_LINES_KEPT
-from cronops.scan import DEFAULT_WINDOW, Clock, entry_matcher, scan_fleet, utc_now
+from cronops.scan import Clock, entry_matcher, scan_fleet, utc_now
 from cronops.schedule import never_runs
 from cronops.store import Store, from_iso, iso, run_key
 from cronops.transport import Connector, OutputSink, Reply, shell_command
@@ -1294,12 +1294,7 @@ async def kill_run(
             logged | {"signal": stopped.signum, "ended_at": logged["ended_at"] or iso(ended_at)}
         ]
     detail = f"{sent}; none of it is left; {outcome}"
-    done = _killed(store, trail, "ok", detail, target, run, stopped.signum, runs)
-    if runs and policy is not None:  # the run's outcome came after the rescan judged it
-        from cronops.incidents import judge_again  # the judge: only when findings are stored
-
-        judge_again(store, [host], policy, DEFAULT_WINDOW, clock())
-    return done
+    return _killed(store, trail, "ok", detail, target, run, stopped.signum, runs)
 
 
 def _killed(

@@ -128,15 +128,6 @@ def judge_scanned(
     _write(store, db, stored, findings, audit.entries, facts, now)
 
 
-def judge_again(
-    store: Store, hosts: Sequence[Host], policy: PolicyBook, window: timedelta, now: datetime
-) -> None:
-    """Judge hosts whose history an action changed after their scan (a kill recorded its run's
-    signal), so their stored findings say it before the next scan does."""
-    with store.transaction() as db:
-        judge_scanned(store, db, hosts, policy, now - window, now)
-
-
 def judge_across(
     store: Store,
     db: sqlite3.Connection,
