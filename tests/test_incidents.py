@@ -467,3 +467,34 @@ def test_drift_is_judged_across_the_hosts_once_all_are_stored_and_a_host_alone_k
         assert (drift.host, drift.state, drift.last_seen) == ("web3", "open", NOW)
     finally:
         store.close()
+
+
+async def test_a_scan_of_several_hosts_judges_drift_across_them_and_one_of_a_lone_host_keeps_it(
+    tmp_path,
+):
+    """Through scan_fleet, as `cronops scan` and an action's rescan run it, on the demo fleet
+    (web-03's schedules are unlike the other web hosts')."""
+    from cronops.demo import build_demo
+    from cronops.scan import scan_fleet
+
+    demo = build_demo(tmp_path / "demo", NOW)
+    store = Store(demo.db_path)
+
+    async def scan(hosts: list[Host], at: datetime) -> None:
+        connector = demo.connector(lambda: at)
+        policy = demo.inventory.policy
+        async for _ in scan_fleet(hosts, store, connector, 4, demo.window, lambda: at, policy):
+            pass
+
+    def drift(at: datetime) -> list[tuple[str, str]]:
+        return sorted((i.host, i.state) for i in store.incidents(now=at) if i.kind == "drift")
+
+    try:
+        await scan(demo.inventory.hosts, NOW)
+        found = drift(NOW)
+        assert found and {host for host, _ in found} == {"web-03"}
+        (web3,) = [h for h in demo.inventory.hosts if h.name == "web-03"]
+        await scan([web3], LATER)  # alone, nobody to compare with: kept open
+        assert drift(LATER) == found
+    finally:
+        store.close()
