@@ -200,12 +200,13 @@ def drift(
     policy: PolicyBook,
     now: datetime,
     since: datetime,
+    peers: Peers | None = None,
 ) -> list[Finding]:
-    """The findings `judge` makes across hosts (drift: a job's schedule, user or presence unlike
-    most hosts'), without the runs: for a scan that judged its hosts group by group, once
-    every host is stored."""
+    """The drift findings `judge` makes of these hosts against `peers`, without the runs: for
+    a scan that stored its hosts group by group, once every host is stored (a group stored
+    before the others, on a first scan, had no peers yet)."""
     views = {facts.name: _HostView.of(facts, now, since, ()) for facts in hosts}
-    found = _Crontabs(views, list(entries), policy, now).findings(CrontabEvidence())
+    found = _Crontabs(views, list(entries), policy, now).findings(CrontabEvidence(peers=peers))
     return sorted((f for f in found if f.kind == "drift"), key=worst_first)
 
 

@@ -28,7 +28,7 @@ from cronops.store import Store
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
 STANDING = (OPEN, ACKNOWLEDGED)
-# Judged across the hosts of a scan once all are stored (judge_across), not host by host.
+# What judge_across judges again once every host of a scan is stored.
 ACROSS_HOSTS = ("drift",)
 # The host findings a host that answers again no longer has.
 CONNECTION_KINDS = ("unreachable", "auth", "host_key")
@@ -116,16 +116,13 @@ def judge_scanned(
     now: datetime,
 ) -> None:
     """Judge the hosts a scan just stored and write their incidents, in the scan's transaction
-    (`db`); other hosts' incidents stay as they are, and so do the findings across hosts
-    (ACROSS_HOSTS: `judge_across` judges them once every host of the scan is stored)."""
+    (`db`); other hosts' incidents stay as they are."""
     from cronops.audit import run_audit  # the judge: loaded by scans that store findings
 
     audit = run_audit(store, policy, hosts, since, now)
-    findings = [f for f in audit.findings if f.kind not in ACROSS_HOSTS]
     stored = store.incidents(hosts=[host.name for host in hosts], now=now)
-    stored = [i for i in stored if i.kind not in ACROSS_HOSTS]
     facts = {facts.name: facts for facts in audit.hosts}
-    _write(store, db, stored, findings, audit.entries, facts, now)
+    _write(store, db, stored, audit.findings, audit.entries, facts, now)
 
 
 def judge_across(
@@ -136,14 +133,16 @@ def judge_across(
     since: datetime,
     now: datetime,
 ) -> None:
-    """Judge what a scan's hosts' crontabs say across hosts (drift) and write those incidents:
-    after every host of the scan is stored, since a host judged before the others were (the
-    first scan, a group of hosts that answered first) has nothing to be compared with."""
-    from cronops.analysis import drift  # the judge: loaded by scans that store findings
+    """Judge the scan's hosts' drift against the fleet again and write those incidents, once
+    every host of the scan is stored: a group judged before the others were stored (a first
+    scan) had no peers to be compared with."""
+    from cronops.analysis import Peers, drift  # the judge: loaded by scans that store findings
+    from cronops.audit import PEERS_ANSWERED
 
     facts = store.host_facts(hosts)
     entries = store.entries([host.name for host in hosts])
-    findings = drift(facts.values(), entries, policy, now, since)
+    peers = Peers(*store.fleet_crontabs(now - PEERS_ANSWERED))
+    findings = drift(facts.values(), entries, policy, now, since, peers)
     stored = store.incidents(hosts=[host.name for host in hosts], now=now, kinds=ACROSS_HOSTS)
     _write(store, db, stored, findings, {e.id: e for e in entries}, facts, now)
 

@@ -209,9 +209,7 @@ async def scan_fleet(
                     unstored.release()
                 for outcome in outcomes:
                     yield outcome
-            # One host (an action's rescan, --host) has none to be compared with: its drift
-            # stays as the last scan of several judged it.
-            if policy is not None and len(hosts) > 1:
+            if policy is not None:
                 await loop.run_in_executor(
                     writer, _judge_across_safely, store, hosts, policy, since, clock
                 )

@@ -442,29 +442,37 @@ def test_a_scan_of_some_hosts_leaves_the_others_incidents_as_they_were(tmp_path)
         store.close()
 
 
-def test_drift_is_judged_across_the_hosts_once_all_are_stored_and_a_host_alone_keeps_it(tmp_path):
-    """Hosts stored one at a time (groups of a scan, `--host`) each have no one to be compared
-    with: drift is judged across them once all are stored, and judging one host alone again
-    neither finds nor resolves it."""
+def test_drift_missed_by_a_group_stored_before_its_peers_is_judged_once_all_are_stored(tmp_path):
+    """A first scan stores its hosts group by group: the odd one stored first had no peers to
+    be compared with; judged across the scan's hosts once all are stored, its drift opens, and
+    judging it alone again (against the peers now stored) keeps it."""
+    from cronops.incidents import judge_across
+
     db = tmp_path / "history.db"
     spool = "/var/spool/cron/crontabs/root"
     book = PolicyBook()
-    for name, minute in (("web1", 0), ("web2", 0), ("web3", 30)):
+    for name, minute in (("web3", 30), ("web1", 0), ("web2", 0)):
         history.scan(
             db, name, {spool: f"{minute} 3 * * * /usr/local/bin/backup\n"}, NOW, policy=book
         )
+    hosts = [Host(name=name, address="127.0.0.1") for name in ("web1", "web2", "web3")]
     store = Store(db)
     try:
         assert [i for i in store.incidents(now=NOW) if i.kind == "drift"] == []
+        with store.transaction() as sql:
+            judge_across(store, sql, hosts, book, NOW - history.WINDOW, NOW)
     finally:
         store.close()
-    hosts = [Host(name=name, address="127.0.0.1") for name in ("web1", "web2", "web3")]
-    history.judge_stored(db, hosts, book, NOW)
     history.scan(db, "web3", {spool: "30 3 * * * /usr/local/bin/backup\n"}, LATER, policy=book)
     store = Store(db)
     try:
         (drift,) = [i for i in store.incidents(now=LATER) if i.kind == "drift"]
-        assert (drift.host, drift.state, drift.last_seen) == ("web3", "open", NOW)
+        assert (drift.host, drift.state, drift.opened_at, drift.last_seen) == (
+            "web3",
+            "open",
+            NOW,
+            LATER,
+        )
     finally:
         store.close()
 
