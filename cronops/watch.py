@@ -161,7 +161,9 @@ async def one_round(
         done.resolved = [
             i
             for i in incidents
-            if i.state == "resolved" and i.resolved_at >= done.started > i.opened_at
+            if i.state == "resolved"
+            and i.resolved_at is not None
+            and i.resolved_at >= done.started > i.opened_at
         ]
         if inventory.routes:
             found = notify.contexts(store, inventory, incidents, now)
