@@ -7,8 +7,8 @@ and `cronops jobs`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from cronops.analysis import (
@@ -113,14 +113,21 @@ def stored_audit(
     now: datetime,
     *,
     over: bool = False,
+    facts: Mapping[str, HostFacts] | None = None,
+    counted: bool = True,
 ) -> AuditResult:
     """The audit as the last scans judged it, in a few index lookups where judging reads a
     month of runs (~10 s for a million): the hosts' standing findings (open or acknowledged,
     whenever they last happened: none is over yet) and, with `over`, those the judge reported
     as over whose latest occurrence is since `since` (what judging that window lists besides:
     a failure a later run made good, a slow run among normal ones); `since` also counts the
-    runs checked."""
-    facts = list(history.host_facts(hosts).values())
+    runs checked.
+
+    `facts`: the hosts' facts, when the caller has read them already. Not `counted`, the
+    entries and runs checked are left at 0 for `count_checked`: counting 5,000 hosts' day of
+    runs takes longer than reading their findings, and a view may need the counts only when
+    there is no finding to show."""
+    facts = facts if facts is not None else history.host_facts(hosts)
     names = [host.name for host in hosts]
     found = history.incident_findings(["open", "acknowledged"], names, now)
     if over:
@@ -128,20 +135,31 @@ def stored_audit(
         found += [(i, f) for i, f in resolved if f.over and f.last_at >= since]
     # Only the entries the findings name: reading all of a big fleet's is most of the time.
     about = {f.entry_id for _, finding in found for f in every_finding([finding]) if f.entry_id}
-    return AuditResult(
+    audit = AuditResult(
         generated_at=now,
         since=since,
         until=now,
-        hosts=facts,
+        hosts=list(facts.values()),
         entries={e.id: e for e in history.entries_by_id(sorted(about))},
         findings=sorted((f for _, f in found), key=worst_first),
-        runs_checked=history.run_count(names, since),
-        entries_checked=history.entry_count(names),
+        runs_checked=0,
+        entries_checked=0,
         incident_ids={(i.host, i.entry_id, i.kind): i.id for i, _ in found},
         acknowledged={
             (i.host, i.entry_id, i.kind): i for i, _ in found if i.state == "acknowledged"
         },
         folded=history.run_days(names, since.astimezone(UTC).date()),
+    )
+    return count_checked(history, audit) if counted else audit
+
+
+def count_checked(history: History, audit: AuditResult) -> AuditResult:
+    """The audit with the entries and runs it covers counted."""
+    names = [facts.name for facts in audit.hosts]
+    return replace(
+        audit,
+        runs_checked=history.run_count(names, audit.since),
+        entries_checked=history.entry_count(names),
     )
 
 
@@ -176,16 +194,22 @@ class Jobs:
         }
 
 
-def read_jobs(history: History, hosts: Sequence[Host], limit: int = -1) -> Jobs:
+def read_jobs(
+    history: History,
+    hosts: Sequence[Host],
+    limit: int = -1,
+    facts: Mapping[str, HostFacts] | None = None,
+) -> Jobs:
     """A few index lookups, so the Jobs view's first paint is quick; states come after. With a
     `limit`, only the first entries (by host, source and line) and their runs: a screenful
-    first, for a fleet whose whole reading takes seconds."""
+    first, for a fleet whose whole reading takes seconds. `facts`: the hosts' facts, when the
+    caller has read them already."""
     names = [host.name for host in hosts]
     running: dict[str, list[RunningJob]] = {}
     for process in history.processes(names):
         running.setdefault(process.entry_id or "", []).append(process)
     return Jobs(
-        hosts=history.host_facts(hosts),
+        hosts=dict(facts) if facts is not None else history.host_facts(hosts),
         entries=history.entries(names, limit),
         recent_runs=history.recent_runs(names, RECENT_RUNS, limit),
         running=running,

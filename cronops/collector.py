@@ -32,12 +32,13 @@ REGROWTH = 1.5
 _clean_size = 0  # frozen objects just after the last clean-up (or the first freeze)
 
 
-def freeze() -> None:
+def freeze(clean: bool = True) -> None:
     """What exists now lives on (loaded modules, a fleet's reading): full collections stop
     walking it. Refcounting still frees any of it that is dropped; what dies in a cycle is
-    collected at the first freeze after the frozen set has grown by half."""
+    collected at the first freeze after the frozen set has grown by half, unless `clean` is
+    False (a TUI's first screenful: its full pass would delay the first paint)."""
     global _clean_size
-    cleaning = gc.get_freeze_count() > REGROWTH * _clean_size
+    cleaning = clean and gc.get_freeze_count() > REGROWTH * _clean_size
     if cleaning:
         gc.unfreeze()
         gc.collect()

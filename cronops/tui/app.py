@@ -263,15 +263,16 @@ class CronopsApp(App[None]):
             reader = FleetReader(history, self.inventory, self.hosts, self.now)
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
-                self.call_from_thread(self.show_audit, reader.problems(self.now()))
+                facts = reader.facts()
+                self.call_from_thread(self.show_audit, reader.problems(self.now(), facts))
                 if _cancelled(worker):
                     return
-                fleet = reader.read(data.FIRST_ROWS)
+                fleet = reader.read(data.FIRST_ROWS, facts)
                 if _cancelled(worker):
                     return
                 self.call_from_thread(self.show_fleet, fleet)
                 if not fleet.whole:
-                    fleet = reader.read()
+                    fleet = reader.read(facts=facts)
                     if _cancelled(worker):
                         return
                     self.call_from_thread(self.show_fleet, fleet)
@@ -309,7 +310,9 @@ class CronopsApp(App[None]):
         self.query_one(JobsView).show(fleet.jobs)
         self.query_one(HostsView).show(fleet.hosts)
         self.update_status()
-        collector.freeze()  # full collections stop walking this reading (~120 ms each)
+        # Full collections stop walking this reading (~120 ms each); a clean-up (a full pass)
+        # waits for the whole fleet, off the way to the first paint.
+        collector.freeze(clean=fleet.whole)
 
     def show_audit(self, audit: AuditResult) -> None:
         self.audit = audit
@@ -318,7 +321,7 @@ class CronopsApp(App[None]):
         hosts = self.query_one(HostsView)
         hosts.problems = problems_by_host(audit.findings)
         hosts.refill()
-        collector.freeze()
+        collector.freeze(clean=False)  # the fleet's reading comes next: clean then
 
     def update_status(self) -> None:
         fleet = self.fleet
@@ -860,7 +863,7 @@ def _judging_pool(history: History) -> ProcessPoolExecutor | None:
 
     Made before the app runs: multiprocessing's resource tracker is started with our real
     stderr, which Textual replaces while it runs (spawning later fails on its file number)."""
-    if history.entry_count() < data.JUDGE_IN_PROCESS_FROM:
+    if history.entry_count(up_to=data.JUDGE_IN_PROCESS_FROM) < data.JUDGE_IN_PROCESS_FROM:
         return None
     resource_tracker.ensure_running()
     return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))

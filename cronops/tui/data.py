@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cronops.analysis import entry_zone, every_finding, run_outcome, scheduled_for
-from cronops.audit import AuditResult, Jobs, read_changes, read_jobs, stored_audit
+from cronops.audit import (
+    AuditResult,
+    Jobs,
+    count_checked,
+    read_changes,
+    read_jobs,
+    stored_audit,
+)
 from cronops.changes import Change
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
@@ -96,13 +103,17 @@ class FleetReader:
         self.now = now
         self._by_name = {h.name: h for h in self.hosts}
 
-    def read(self, limit: int = -1) -> Fleet:
+    def facts(self) -> dict[str, HostFacts]:
+        """Each host as its last scan left it, by name: read once for every view of a load."""
+        return self.history.host_facts(self.hosts)
+
+    def read(self, limit: int = -1, facts: Mapping[str, HostFacts] | None = None) -> Fleet:
         """Hosts and entries with their last run: a few index lookups, so the first paint is quick
         (with a `limit`, of the first entries only: `Fleet.whole` says which).
 
         Entry states come after, from `judge_entries`."""
         now = self.now()
-        evidence = read_jobs(self.history, self.hosts, limit)
+        evidence = read_jobs(self.history, self.hosts, limit, facts)
         facts = evidence.hosts
         jobs = []
         for entry in evidence.entries:
@@ -142,10 +153,13 @@ class FleetReader:
         """Each entry's state by its latest runs."""
         apply_states(fleet, fleet.evidence.states(self.inventory.policy, fleet.now))
 
-    def problems(self, now: datetime) -> AuditResult:
+    def problems(self, now: datetime, facts: Mapping[str, HostFacts] | None = None) -> AuditResult:
         """The findings the scans stored (each scan judges the hosts it scanned): a few index
-        lookups, where judging the history would read a month of runs."""
-        return stored_audit(self.history, self.hosts, now - PROBLEM_WINDOW, now)
+        lookups, where judging the history would read a month of runs. What was checked is
+        counted only when there is no finding: the view's empty state is what says it."""
+        since = now - PROBLEM_WINDOW
+        audit = stored_audit(self.history, self.hosts, since, now, facts=facts, counted=False)
+        return audit if audit.findings else count_checked(self.history, audit)
 
     # -- one job, for its detail screen ------------------------------------------------------
 
