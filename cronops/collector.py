@@ -35,8 +35,10 @@ _clean_size = 0  # frozen objects just after the last clean-up (or the first fre
 def freeze(clean: bool = True) -> None:
     """What exists now lives on (loaded modules, a fleet's reading): full collections stop
     walking it. Refcounting still frees any of it that is dropped; what dies in a cycle is
-    collected at the first freeze after the frozen set has grown by half, unless `clean` is
-    False (a TUI's first screenful: its full pass would delay the first paint)."""
+    collected at the first freeze after the frozen set has grown by half.
+
+    Not `clean`: what grew is known to be alive (a reading just made, the TUI's first of a big
+    fleet), so no full pass walks it (a second for 100k entries), and growth counts from here."""
     global _clean_size
     cleaning = clean and gc.get_freeze_count() > REGROWTH * _clean_size
     if cleaning:
@@ -45,3 +47,5 @@ def freeze(clean: bool = True) -> None:
     gc.freeze()
     if cleaning:
         _clean_size = gc.get_freeze_count()
+    elif not clean:
+        _clean_size = max(_clean_size, gc.get_freeze_count())

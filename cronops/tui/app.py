@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
@@ -178,6 +179,7 @@ class CronopsApp(App[None]):
         self.scan_line = ""
         self.quitting = False  # asked to quit while a rerun ran: quit once it has ended
         self.folded_at = time.monotonic()
+        self.mounted = threading.Event()  # the views are there to show what was read
         self.sub_title = f"{len(self.hosts)} hosts"
         if demo:
             self.title = "cronops DEMO"
@@ -217,9 +219,14 @@ class CronopsApp(App[None]):
             yield Static("reading the history…", id="status")
         yield Footer()
 
+    def on_load(self) -> None:
+        # Reading starts before the widgets are built (a tenth of a second or more), and shows
+        # what it read once they are (`mounted`).
+        self.load()
+
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.load()
+        self.mounted.set()
         if self.scan_on_start:
             self.scan()
         if self.rescan_every:
@@ -254,9 +261,10 @@ class CronopsApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load(self) -> None:
-        """Read in three steps, each shown as soon as it is ready: the findings the scans stored
-        (Problems, where the app opens), then hosts and entries with their last runs (a few
-        index lookups each), then entry states (judged)."""
+        """Read in steps, each shown as soon as it is ready: the hosts' facts and the findings
+        the scans stored (Problems, where the app opens), then hosts and entries with their
+        last runs (a few index lookups each; the first time, a screenful of them first), then
+        entry states (judged)."""
         worker = get_current_worker()
         history = History.open(self.store_path)
         try:
@@ -264,10 +272,15 @@ class CronopsApp(App[None]):
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
                 facts = reader.facts()
-                self.call_from_thread(self.show_audit, reader.problems(self.now(), facts))
+                problems = reader.problems(self.now(), facts)
+                while not self.mounted.wait(0.05):  # the first reading starts before the views
+                    if _cancelled(worker):
+                        return
+                self.call_from_thread(self.show_audit, problems)
                 if _cancelled(worker):
                     return
-                fleet = reader.read(data.FIRST_ROWS, facts)
+                # A screenful first, the first time; later readings replace the rows shown.
+                fleet = reader.read(data.FIRST_ROWS if self.fleet is None else -1, facts)
                 if _cancelled(worker):
                     return
                 self.call_from_thread(self.show_fleet, fleet)
@@ -306,22 +319,23 @@ class CronopsApp(App[None]):
             states.cancel()  # a newer load has begun: its answer is the one to wait for
 
     def show_fleet(self, fleet: Fleet) -> None:
+        # The first reading (a screenful, then the whole) is all alive: no full pass for it.
+        fresh = self.fleet is None or not self.fleet.whole
         self.fleet = fleet
         self.query_one(JobsView).show(fleet.jobs)
         self.query_one(HostsView).show(fleet.hosts)
         self.update_status()
-        # Full collections stop walking this reading (~120 ms each); a clean-up (a full pass)
-        # waits for the whole fleet, off the way to the first paint.
-        collector.freeze(clean=fleet.whole)
+        collector.freeze(clean=not fresh)  # full collections stop walking it (~120 ms each)
 
     def show_audit(self, audit: AuditResult) -> None:
+        fresh = self.audit is None
         self.audit = audit
         tags = {h.name: " ".join(h.tags) for h in self.hosts}
         self.query_one(ProblemsView).show_audit(audit, tags)
         hosts = self.query_one(HostsView)
         hosts.problems = problems_by_host(audit.findings)
         hosts.refill()
-        collector.freeze(clean=False)  # the fleet's reading comes next: clean then
+        collector.freeze(clean=not fresh)
 
     def update_status(self) -> None:
         fleet = self.fleet

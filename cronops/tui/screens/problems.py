@@ -124,7 +124,7 @@ class ProblemsView(TableView[Finding]):
             e.id: short_job(e.user, e.command, JOB_WIDTH) for e in audit.entries.values()
         }
         self.groups = {self.key(job): f for f in audit.findings for job in f.jobs}
-        self.show(list(audit.findings))
+        self.show(list(audit.findings), ordered=True)  # worst first, as the judge lists them
 
     def note(self, matched: int) -> str | Text:
         audit = self.audit

@@ -44,8 +44,9 @@ class TableView(Vertical, Generic[Row]):
         self.sort_reverse = False
         self.matched: list[Row] = []
         self.stale = False  # the query changed while the view was out of sight
-        # Each item with its haystack, made once per refill: a keystroke only tests substrings.
-        self._haystacks: list[tuple[Row, str]] = []
+        # Each item with its haystack, made once per refill (when a query first needs them): a
+        # keystroke only tests substrings.
+        self._haystacks: list[tuple[Row, str]] | None = None
         self._matches: list[tuple[Row, str]] = []  # what `_matched_query` matched of those
         self._matched_query: str | None = None
         self._columns: list[Column] = []
@@ -85,9 +86,12 @@ class TableView(Vertical, Generic[Row]):
 
     # -- what the app calls ------------------------------------------------------------------
 
-    def show(self, items: list[Row]) -> None:
+    def show(self, items: list[Row], ordered: bool = False) -> None:
+        """Show these items; `ordered`: they come in the default sort's order already (thousands
+        of findings sorted again would cost the first paint ~40 ms)."""
         self.items = items
-        self._sort()
+        if not (ordered and self.sort_column == self.default_sort and not self.sort_reverse):
+            self._sort()
         self.refill()
 
     def set_query(self, query: str, refill: bool = True) -> None:
@@ -112,7 +116,7 @@ class TableView(Vertical, Generic[Row]):
     def refill(self) -> None:
         """Everything again: the rows, their order, the theme or what the cells read changed."""
         self._columns = list(self.columns)  # built once: cells take their colours from the theme
-        self._haystacks = [(row, self.haystack(row)) for row in self.items]
+        self._haystacks = None
         self._matched_query = None
         self.table.forget()
         self._fill()
@@ -125,12 +129,17 @@ class TableView(Vertical, Generic[Row]):
         # Typing on only narrows: what matches the longer query matched the shorter one, so a
         # keystroke filters the last matches, not every item again.
         narrower = self._matched_query is not None and query.startswith(self._matched_query)
-        matches = self._matches if narrower else self._haystacks
         words = query.split()
-        for word in words:
-            matches = [pair for pair in matches if word in pair[1]]
-        self._matches, self._matched_query = matches, query
-        self.matched = [row for row, _ in matches]
+        if not words:
+            matched = self.items
+        else:
+            matches = self._matches if narrower else self._haystacks_made()
+            for word in words:
+                matches = [pair for pair in matches if word in pair[1]]
+            self._matches = matches
+            matched = [row for row, _ in matches]
+        self._matched_query = query if words else None  # nothing typed: every row, no haystack
+        self.matched = list(matched)
         if self.grouped:  # a list of 100k rows made twice over costs a keystroke ~30 ms
             self.matched = [
                 shown for row in self.matched for shown in (row, *self.under(row, words))
@@ -144,9 +153,14 @@ class TableView(Vertical, Generic[Row]):
         table = self.table
         widths = [column.width for column in self._columns]
         table.show(self.matched, labels, widths, keep=table.current_key())
-        note = self.note(len(matches))
+        note = self.note(len(matched))
         # Never markup: the note repeats what the operator typed, brackets and all.
         self.query_one(".note", Static).update(note if isinstance(note, Text) else Text(note))
+
+    def _haystacks_made(self) -> list[tuple[Row, str]]:
+        if self._haystacks is None:
+            self._haystacks = [(row, self.haystack(row)) for row in self.items]
+        return self._haystacks
 
     def _sort(self) -> None:
         by = self.columns[self.sort_column].sort
