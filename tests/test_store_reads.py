@@ -129,6 +129,8 @@ def test_entries_runs_and_processes_come_back_as_records(store):
     assert store.entry("alpha-2") == paused
     assert store.entry("nothing") is None
     assert store.entry_count() == 2
+    assert store.entry_count(up_to=1) == 1  # whether there are that many, without counting all
+    assert store.entry_count(["bravo"]) == 0
 
     runs = store.runs(["alpha"], NOW - timedelta(hours=3, minutes=30))
     assert all(isinstance(r, RunRecord) for r in runs)

@@ -530,6 +530,41 @@ async def test_every_row_of_a_big_fleet_is_reachable_and_opens(tmp_path):
         assert app.screen.detail.entry.id == entry
 
 
+async def test_a_big_fleet_shows_a_screenful_first_and_a_reload_never_shrinks_it(
+    tmp_path, monkeypatch
+):
+    # The first reading shows a screenful before the rest; a reload (each second of a scan)
+    # replaces the rows shown with the whole fleet's, never with a screenful again.
+    monkeypatch.setattr("cronops.tui.data.FIRST_ROWS", 5)
+    app = app_for(build_big_history(tmp_path / "history.db", 40))
+    shown: list[int] = []
+    show_fleet = app.show_fleet
+    monkeypatch.setattr(
+        app, "show_fleet", lambda fleet: (shown.append(len(fleet.jobs)), show_fleet(fleet))
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert shown[:2] == [5, 40]
+        del shown[:]
+        app.load()
+        await settle(pilot)
+        assert shown and set(shown) == {40}
+        assert app.query_one("#jobs-view RowTable", RowTable).row_count == 40
+
+
+async def test_problems_count_the_runs_checked_only_for_a_healthy_fleet(history, monkeypatch):
+    # Counting 5,000 hosts' day of runs takes longer than reading their findings: a fleet with
+    # findings is shown without it (the note says how many problems, not how much was checked).
+    counted = []
+    run_count = History.run_count
+    monkeypatch.setattr(History, "run_count", lambda *a: counted.append(a) or run_count(*a))
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert rows(app, "problems") and not counted
+        assert app.audit is not None and app.audit.runs_checked == 0
+
+
 async def test_the_cursor_stays_on_its_row_when_the_history_is_read_again(history):
     app = app_for(history)
     async with app.run_test(size=(120, 30)) as pilot:
