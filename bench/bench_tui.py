@@ -39,9 +39,6 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SCHEDULES = ("*/5 * * * *", "*/15 * * * *", "0 * * * *", "30 2 * * *", "0 4 * * 0", "17 */6 * * *")
 COMMANDS = ("/usr/local/bin/backup", "rsync -a /srv/ mirror:/srv/", "/opt/report.sh", "logrotate")
 SCAN_WINDOW = timedelta(days=8)
-# The log each host's runs were read from: a scanned host whose logs were readable (without it,
-# the judge finds every host's logs unreadable: 98% of the findings were that, before).
-LOG = "/var/log/syslog"
 JUDGE_BATCH = 16  # hosts a scan stores (and judges) in one transaction, at most
 TARGETS = {
     "first_paint_s": 1.0,
@@ -67,21 +64,7 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
     names = [f"host-{i:03d}" for i in range(hosts)]
     seen = iso(NOW - timedelta(days=10))
     host_rows = [
-        (
-            n,
-            n,
-            "ok" if i % 50 else "timeout",
-            None,
-            "UTC",
-            0.0,
-            1,
-            iso(NOW),
-            iso(NOW),
-            seen,
-            1,
-            1,
-            LOG,
-        )
+        (n, n, "ok" if i % 50 else "timeout", None, "UTC", 0.0, 1, iso(NOW), iso(NOW), seen, 1, 1)
         for i, n in enumerate(names)
     ]
     entry_rows = [entry_row(f"e{i:05d}", names[i % hosts], i, seen) for i in range(entries)]
@@ -89,8 +72,8 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
     with store.transaction() as db:
         db.executemany(
             "insert into hosts (name, address, status, error, zone, clock_skew_s, cron_running, "
-            "scanned_at, ok_at, coverage_start, ends_logged, failures_logged, logs) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "scanned_at, ok_at, coverage_start, ends_logged, failures_logged) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             host_rows,
         )
         db.executemany(
@@ -118,7 +101,7 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
                             iso(ended),
                             status,
                             100 + k,
-                            LOG,
+                            "/var/log/syslog",
                             "cronie",
                             "cron",
                         )
@@ -180,7 +163,7 @@ def build_10x(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
                     ends[k][second + took],
                     status,
                     100 + k,
-                    LOG,
+                    "/var/log/syslog",
                     "cronie",
                     "cron",
                 )
@@ -188,24 +171,10 @@ def build_10x(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
     with store.transaction() as db:
         db.executemany(
             "insert into hosts (name, address, status, error, zone, clock_skew_s, cron_running, "
-            "scanned_at, ok_at, coverage_start, ends_logged, failures_logged, logs) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "scanned_at, ok_at, coverage_start, ends_logged, failures_logged) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (
-                    n,
-                    n,
-                    "ok" if i % 50 else "timeout",
-                    None,
-                    "UTC",
-                    0.0,
-                    1,
-                    now,
-                    now,
-                    seen,
-                    1,
-                    1,
-                    LOG,
-                )
+                (n, n, "ok" if i % 50 else "timeout", None, "UTC", 0.0, 1, now, now, seen, 1, 1)
                 for i, n in enumerate(names)
             ),
         )
