@@ -44,8 +44,8 @@ class TableView(Vertical, Generic[Row]):
         self.sort_reverse = False
         self.matched: list[Row] = []
         self.stale = False  # the query changed while the view was out of sight
-        # Each item with its haystack, made once per refill (when a query first needs them): a
-        # keystroke only tests substrings.
+        # Each item with its haystack, made once per refill (after the paint, or when a query
+        # needs them first): a keystroke only tests substrings.
         self._haystacks: list[tuple[Row, str]] | None = None
         self._matches: list[tuple[Row, str]] = []  # what `_matched_query` matched of those
         self._matched_query: str | None = None
@@ -120,6 +120,8 @@ class TableView(Vertical, Generic[Row]):
         self._matched_query = None
         self.table.forget()
         self._fill()
+        # Made once the rows are painted, so that neither the paint nor the first key waits.
+        self.call_after_refresh(self._haystacks_made)
 
     def _fill(self) -> None:
         self.stale = False
