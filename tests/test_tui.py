@@ -552,6 +552,22 @@ async def test_a_big_fleet_shows_a_screenful_first_and_a_reload_never_shrinks_it
         assert app.query_one("#jobs-view RowTable", RowTable).row_count == 40
 
 
+async def test_a_history_that_cannot_be_read_before_the_views_are_built_says_so(
+    history, monkeypatch
+):
+    # The first reading starts before the widgets exist: its failure waits for them to be shown.
+    def broken(reader):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr("cronops.tui.data.FleetReader.facts", broken)
+    app = app_for(history)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        status = str(app.query_one("#status", Static).render())
+        assert status == "could not read the history: disk on fire"
+
+
 async def test_problems_count_the_runs_checked_only_for_a_healthy_fleet(history, monkeypatch):
     # Counting 5,000 hosts' day of runs takes longer than reading their findings: a fleet with
     # findings is shown without it (the note says how many problems, not how much was checked).
