@@ -552,10 +552,7 @@ async def test_a_big_fleet_shows_a_screenful_first_and_a_reload_never_shrinks_it
         assert app.query_one("#jobs-view RowTable", RowTable).row_count == 40
 
 
-async def test_a_history_that_cannot_be_read_before_the_views_are_built_says_so(
-    history, monkeypatch
-):
-    # The first reading starts before the widgets exist: its failure waits for them to be shown.
+async def test_a_history_that_cannot_be_read_says_so(history, monkeypatch):
     def broken(reader):
         raise OSError("disk on fire")
 

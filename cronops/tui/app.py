@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
@@ -179,7 +178,6 @@ class CronopsApp(App[None]):
         self.scan_line = ""
         self.quitting = False  # asked to quit while a rerun ran: quit once it has ended
         self.folded_at = time.monotonic()
-        self.mounted = threading.Event()  # the views are there to show what was read
         self.sub_title = f"{len(self.hosts)} hosts"
         if demo:
             self.title = "cronops DEMO"
@@ -219,14 +217,9 @@ class CronopsApp(App[None]):
             yield Static("reading the history…", id="status")
         yield Footer()
 
-    def on_load(self) -> None:
-        # Reading starts before the widgets are built (a tenth of a second or more), and shows
-        # what it read once they are (`mounted`).
-        self.load()
-
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.mounted.set()
+        self.load()
         if self.scan_on_start:
             self.scan()
         if self.rescan_every:
@@ -272,11 +265,7 @@ class CronopsApp(App[None]):
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
                 facts = reader.facts()
-                problems = reader.problems(self.now(), facts)
-                while not self.mounted.wait(0.05):  # the first reading starts before the views
-                    if _cancelled(worker):
-                        return
-                self.call_from_thread(self.show_audit, problems)
+                self.call_from_thread(self.show_audit, reader.problems(self.now(), facts))
                 if _cancelled(worker):
                     return
                 # A screenful first, the first time; later readings replace the rows shown.
