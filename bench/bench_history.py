@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cronops.retention import prune  # noqa: E402
-from cronops.store import Store, iso, run_key  # noqa: E402
+from cronops.store import Store, iso  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 GROUP_HOSTS = 16  # hosts stored in one transaction, as scan.GROUP_HOSTS
@@ -45,7 +45,6 @@ def host_day(host: str, jobs: int, day: datetime) -> list[tuple]:
             pid = 1000 + (minute * jobs + job) % 30000
             rows.append(
                 (
-                    run_key(host, at, pid, "root", command),
                     host,
                     f"{host}-e{job}",
                     "root",

@@ -92,7 +92,7 @@ def build(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
                     status = 1 if random.random() < 0.01 else 0
                     batch.append(
                         (
-                            f"{entry_id}-{k}",
+                            None,  # the run's id: SQLite numbers it
                             host,
                             entry_id,
                             "root",
@@ -154,7 +154,7 @@ def build_10x(path: Path, hosts: int, entries: int, runs: int) -> Inventory:
                 second, took = (i * 31 + k * 17) % 60, 1 + (i * 7 + k * 13) % 300
                 status = 1 if (i + k) % 100 == 0 else 0
                 yield (
-                    f"{entry_id}-{k:03d}",
+                    None,  # the run's id: SQLite numbers it
                     host,
                     entry_id,
                     "root",

@@ -41,7 +41,7 @@ from cronops.policy import PolicyBook
 from cronops.runs import OUTPUT_LINES_KEPT
 from cronops.scan import Clock, entry_matcher, scan_fleet, utc_now
 from cronops.schedule import never_runs
-from cronops.store import Store, from_iso, iso, run_key
+from cronops.store import Store, from_iso, iso
 from cronops.transport import Connector, OutputSink, Reply, shell_command
 from cronops.transport.local import local_user
 
@@ -898,7 +898,6 @@ class _Rerun:
         entry, host, job = self.target.entry, self.target.host.name, self.job
         started = iso(job.started_at)
         run = {
-            "id": run_key(host, started, job.pid, entry.user, f"rerun by {self.trail['actor']}"),
             "host": host,
             "entry_id": entry.id,
             "user": entry.user,

@@ -35,7 +35,7 @@ from cronops.logs.vixie import CRONTAB_EDITS
 from cronops.mail import MAILBOXES, NO_MTA, cron_mails
 from cronops.records import LogCursor
 from cronops.runs import OUTPUT_LINES_KEPT, Run, pair_events
-from cronops.store import Store, iso, run_key
+from cronops.store import Store, iso
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
 if TYPE_CHECKING:
@@ -591,14 +591,12 @@ def entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], st
 def _run_row(host: str, run: Run, entry_id: str | None) -> tuple:
     """The run as a row of the runs table, in RUN_COLUMNS order: a tuple is a sixth of a dict's
     memory, and a first scan makes one per run (41,276 for the 100-host benchmark)."""
-    started = iso(run.started_at)
     return (
-        run_key(host, started, run.pid, run.user, run.command),  # id
         host,
         entry_id,
         run.user,
         run.command,
-        started,
+        iso(run.started_at),
         iso(run.ended_at),
         run.status,
         run.signal,

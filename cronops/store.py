@@ -93,16 +93,7 @@ def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def run_key(
-    host: str, started_at: str | None, pid: int | None, user: str | None, command: str | None
-) -> str:
-    """A run's identity: the same log line read twice (or from two files) is the same run."""
-    raw = f"{host}\0{started_at}\0{pid}\0{user}\0{command}"  # None reads "None", as ever
-    return hashlib.blake2b(raw.encode("utf-8", "surrogateescape"), digest_size=10).hexdigest()
-
-
-RUN_COLUMNS = {  # the runs table, in order: its schema and the parameters of every write
-    "id": str,
+RUN_COLUMNS = {  # the runs table's columns past its integer id: the parameters of every write
     "host": str,
     "entry_id": str,
     "user": str,
@@ -123,13 +114,24 @@ _run_values = operator.itemgetter(*RUN_COLUMNS)  # positional parameters bind fa
 RUNS_PER_STATEMENT = 999 // len(RUN_COLUMNS)
 
 
+# A run's identity: the same run read twice, from one log or two, is one row. Its start to the
+# second (see _RUN_TIME), its pid, user and command; a missing one counts as a value (NULLs are
+# never equal in an index). Its first columns are also the (host, started_at) index reads use.
+RUN_IDENTITY = "host, started_at, ifnull(pid, -1), ifnull(user, ''), ifnull(command, '')"
+# A run's times are kept to the second, as most cron logs write them: the journal's microseconds
+# would otherwise make its runs differ from the same runs read from a syslog file beside it.
+# Done in the statement, so every writer stores the same identity (`iso` texts are fixed-width).
+_RUN_TIME = "substr(?, 1, 19) || '.000000Z'"
+
+
 @lru_cache(maxsize=RUNS_PER_STATEMENT)
 def _upsert_runs(count: int) -> str:
     """The statement that writes `count` runs."""
-    row = f"({', '.join('?' for _ in RUN_COLUMNS)})"
+    times = {"started_at", "ended_at"}
+    row = f"({', '.join(_RUN_TIME if c in times else '?' for c in RUN_COLUMNS)})"
     return f"""
         insert into runs ({", ".join(RUN_COLUMNS)}) values {", ".join([row] * count)}
-        on conflict (id) do update set
+        on conflict ({RUN_IDENTITY}) do update set
             ended_at = coalesce(excluded.ended_at, ended_at),
             status = coalesce(excluded.status, status),
             signal = coalesce(excluded.signal, signal),
@@ -303,9 +305,8 @@ class History:
     ) -> dict[str, list[RunRecord]]:
         """The latest `count` runs of each present entry of the hosts (of the first `limit` of
         them, in the order of `entries`), by entry id, oldest first."""
-        # A few index probes per entry on (entry_id, started_at): never a scan of every run. By
-        # rowid, which that index holds, rather than id: a third less time than a probe of the
-        # id index per run (~0.1 s for 10k entries). CROSS JOIN keeps the entries outside: with
+        # A few index probes per entry on (entry_id, started_at): never a scan of every run; the
+        # index holds each run's id, its row's key. CROSS JOIN keeps the entries outside: with
         # a thousand hosts or more, SQLite would otherwise walk every run and probe the entries.
         rows = self.rows(
             f"""
@@ -315,8 +316,8 @@ class History:
                 select id from entries where present = 1 and host in ({_marks(hosts)})
                 order by host, source, line limit ?
             ) e
-            cross join runs r on r.rowid in (
-                select rowid from runs where entry_id = e.id order by started_at desc limit ?
+            cross join runs r on r.id in (
+                select id from runs where entry_id = e.id order by started_at desc limit ?
             )
             order by e.id, r.started_at
             """,
@@ -330,7 +331,7 @@ class History:
     def latest_runs(self, hosts: Sequence[str]) -> dict[str, LatestRuns]:
         """Each present entry's latest run, latest run with an end and latest success, by entry
         id (entries never seen running are left out): three index probes per entry."""
-        latest = "select rowid from runs where entry_id = e.id {} order by started_at desc limit 1"
+        latest = "select id from runs where entry_id = e.id {} order by started_at desc limit 1"
         rows = self.rows(
             f"""
             select e.id, ({latest.format("")}) as started,
@@ -340,12 +341,11 @@ class History:
             """,
             list(hosts),
         )
-        rowids = {r[k] for r in rows for k in ("started", "ended", "succeeded") if r[k] is not None}
+        ids = {r[k] for r in rows for k in ("started", "ended", "succeeded") if r[k] is not None}
         runs = {
-            row["rowid"]: _run(row)
+            row["id"]: _run(row)
             for row in self.rows(
-                f"select rowid, {_RUN_RECORD} from runs where rowid in ({_marks(list(rowids))})",
-                list(rowids),
+                f"select id, {_RUN_RECORD} from runs where id in ({_marks(list(ids))})", list(ids)
             )
         }
         return {
@@ -1581,7 +1581,25 @@ def _create_tables(db: Database) -> None:
     db.table("crontab_problems").create(
         {"host": str, "source": str, "line": int, "text": str, "message": str}
     )
-    db.table("runs").create(RUN_COLUMNS, pk="id")
+    db.table("runs").create(
+        {
+            "id": str,  # a hash of the run's identity, until step 12
+            "host": str,
+            "entry_id": str,
+            "user": str,
+            "command": str,
+            "started_at": str,
+            "ended_at": str,
+            "status": int,
+            "signal": int,
+            "pid": int,
+            "source": str,
+            "dialect": str,
+            "trigger": str,
+            "output_tail": str,
+        },
+        pk="id",
+    )
     db.table("log_cursors").create(
         {
             "host": str,
@@ -1814,6 +1832,50 @@ def _add_output_size(db: Database) -> None:
     db.table("hosts").add_column("tags", str)  # JSON: the inventory's tags at the last scan
 
 
+def _integer_run_ids(db: Database) -> None:
+    """Runs keyed by an integer in the order they were stored, not a hash of their identity:
+    a hash put each new run (and each deleted one) at a random place in its index, so a scan's
+    inserts and a pruning's deletes touched pages all over the history. The identity becomes a
+    unique index on the run's columns, in (host, start) order, which also serves the reads that
+    the (host, started_at) index served. Times are cut to the second (_RUN_TIME): the same run
+    read from the journal and from a file, stored twice before, is merged into one row."""
+    # Spelt out, as this step was released: RUN_COLUMNS and RUN_IDENTITY may change later.
+    identity = "host, started_at, ifnull(pid, -1), ifnull(user, ''), ifnull(command, '')"
+    db.execute(
+        """
+        create table runs_new (id integer primary key, host text, entry_id text, user text,
+            command text, started_at text, ended_at text, status integer, signal integer,
+            pid integer, source text, dialect text, trigger text, output_tail text,
+            folded integer, output_size integer, output_from text)
+        """
+    )
+    db.execute(f"create unique index runs_identity on runs_new ({identity})")
+    second = "iif({0} glob '????-??-??T??:??:??.??????Z', substr({0}, 1, 19) || '.000000Z', {0})"
+    db.execute(
+        f"""
+        insert into runs_new (host, entry_id, user, command, started_at, ended_at, status,
+            signal, pid, source, dialect, trigger, output_tail, folded, output_size, output_from)
+        select host, entry_id, user, command, {second.format("started_at")},
+            {second.format("ended_at")}, status, signal, pid, source, dialect, trigger,
+            output_tail, folded, output_size, output_from
+        from runs where true order by host, started_at, rowid
+        on conflict ({identity}) do update set
+            ended_at = coalesce(ended_at, excluded.ended_at),
+            status = coalesce(status, excluded.status),
+            signal = coalesce(signal, excluded.signal),
+            entry_id = coalesce(entry_id, excluded.entry_id),
+            output_tail = coalesce(output_tail, excluded.output_tail),
+            folded = coalesce(folded, excluded.folded),
+            output_size = coalesce(output_size, excluded.output_size),
+            output_from = coalesce(output_from, excluded.output_from)
+        """
+    )
+    db.execute("drop table runs")
+    db.execute("alter table runs_new rename to runs")
+    db.table("runs").create_index(["entry_id", "started_at"])
+    db.execute("create index idx_runs_kept on runs (host) where folded = 1")
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -1826,5 +1888,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     9: _add_deliveries,
     10: _add_daemon_lines,
     11: _add_output_size,
+    12: _integer_run_ids,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -31,7 +31,7 @@ from cronops.scan import (
     record_host_checks,
     scan_fleet,
 )
-from cronops.store import PAGE_BYTES, RUN_COLUMNS, RUNS_PER_STATEMENT, Store, run_key
+from cronops.store import PAGE_BYTES, RUN_COLUMNS, RUNS_PER_STATEMENT, Store
 from cronops.transport import Connector, HostStatus, Reply, connector, run_on_fleet
 
 NOW = datetime.now(UTC)
@@ -143,7 +143,6 @@ def test_write_runs_counts_only_the_runs_it_added(tmp_path):
     def run(command: str, ended_at: str | None = None) -> dict:
         at = "2026-11-22T10:00:01.000000Z"
         return started | {
-            "id": run_key("a", at, 7, "root", command),
             "entry_id": None,
             "command": command,
             "started_at": at,
@@ -172,6 +171,33 @@ def test_write_runs_counts_only_the_runs_it_added(tmp_path):
         ("backup", "2026-11-22T10:05:00.000000Z"),
         ("report", None),
         ("sync", None),
+    ]
+
+
+def test_a_run_read_from_the_journal_and_from_a_file_is_one_run(tmp_path):
+    """The journal stamps a line to the microsecond, a syslog file to the second: the same run
+    read from both (the host's logs and the journal both followed) is stored once, its times to
+    the second, every fact either source knew kept; the runs are numbered as they are stored."""
+    store = Store(tmp_path / "history.db")
+    run = {"host": "a", "entry_id": None, "user": "root", "command": "tick", "pid": 7}
+    run |= {"signal": None, "dialect": "debian", "trigger": "cron", "output_tail": None}
+    from_file = run | {"started_at": "2026-11-22T10:00:01.000000Z", "ended_at": None}
+    from_file |= {"status": None, "source": "/var/log/syslog"}
+    from_journal = run | {"started_at": "2026-11-22T10:00:01.734021Z", "status": 0}
+    from_journal |= {"ended_at": "2026-11-22T10:00:04.250000Z", "source": "journald"}
+    with store.transaction() as db:
+        assert store.write_runs(db, [from_file]) == 1
+    with store.transaction() as db:
+        assert store.write_runs(db, [from_journal, from_file]) == 0
+    rows = store.rows("select id, started_at, ended_at, status, source from runs")
+    assert rows == [
+        {
+            "id": 1,
+            "started_at": "2026-11-22T10:00:01.000000Z",
+            "ended_at": "2026-11-22T10:00:04.000000Z",
+            "status": 0,
+            "source": "/var/log/syslog",
+        }
     ]
 
 
@@ -221,7 +247,6 @@ def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
     )
     started = "2026-11-22T10:00:01.000000Z"
     assert dict(zip(RUN_COLUMNS, _run_row("a", run, "e1"), strict=True)) == {
-        "id": run_key("a", started, 42, "root", "backup"),
         "host": "a",
         "entry_id": "e1",
         "user": "root",

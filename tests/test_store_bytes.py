@@ -12,7 +12,7 @@ import pytest
 from cronops.crontab import parse_crontab
 from cronops.inventory import Host
 from cronops.scan import ERROR_CHARS, _entry_row, _not_stored, _problem_row
-from cronops.store import RUN_COLUMNS, RUNS_PER_STATEMENT, Store, iso, run_key
+from cronops.store import RUN_COLUMNS, RUNS_PER_STATEMENT, Store, iso
 
 RAW = b"# caf\xe9 au lait\nMSG=d\xe9j\xe0 vu\n0 3 * * * /usr/bin/caf\xe9 --fr\xe8re\n\x00\x89PNG\n"
 TEXT = RAW.decode("utf-8", "surrogateescape")
@@ -34,7 +34,6 @@ def store(tmp_path):
 def run(command: str, pid: int) -> tuple:
     started = iso(datetime(2026, 3, 1, 3, 0, 1, tzinfo=UTC))
     row = {
-        "id": run_key("h", started, pid, "root", command),
         "host": "h",
         "entry_id": None,
         "user": "root",
@@ -88,8 +87,8 @@ def test_runs_with_bytes_that_are_not_utf8_are_stored_in_any_batch(store):
     with store.transaction() as db:
         assert store.write_run_rows(db, rows) == len(rows)
         assert store.write_run_rows(db, rows) == 0  # the same runs again are not new
-    stored = store.rows("select id, command from runs where command = ?", [COMMAND])
-    assert stored == [{"id": rows[3][0], "command": COMMAND}]
+    stored = store.rows("select pid, command from runs where command = ?", [COMMAND])
+    assert stored == [{"pid": 3, "command": COMMAND}]
     assert len(store.rows("select id from runs")) == len(rows)
 
 

@@ -73,6 +73,10 @@ def test_an_earlier_history_is_upgraded_with_every_row_kept(released, tmp_path):
     assert schema(store.db) == schema(Store(tmp_path / "new.db").db)
     for table, before in rows.items():
         after = store.db.execute(f'select * from "{table}"').fetchall()
+        if table == "runs" and int(released.stem[1:]) < 12:
+            # Step 12 numbers the runs (their key was a hash of the run): the rest is kept.
+            assert [type(row[0]) for row in after] == [int] * len(before)
+            after, before = [row[1:] for row in after], [row[1:] for row in before]
         assert [row[: len(before[0])] for row in after] == before, table
 
 
@@ -113,3 +117,67 @@ def test_an_upgraded_host_keeps_the_cron_family_its_runs_showed(tmp_path):
     store = Store(path)
     families = dict(store.db.execute("select name, cron_family from hosts").fetchall())
     assert families == {"rocky": "cronie", "new": None}
+
+
+def test_runs_stored_twice_from_the_journal_and_a_file_become_one_numbered_run(tmp_path):
+    # Before version 12 a run's id hashed its start to the microsecond: the journal's stamp and a
+    # syslog file's (to the second) made two runs of one. The upgrade merges them, keeping every
+    # fact either knew, and numbers the runs in (host, start) order.
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript((SCHEMAS / "v11.sql").read_text())
+    columns = "id, host, user, command, started_at, ended_at, status, pid, source, trigger"
+    old.executemany(
+        f"insert into runs ({columns}) values (?, ?, 'root', '/bin/tick', ?, ?, ?, 41, ?, 'cron')",
+        [
+            ("f2", "web", "2026-11-01T01:02:00.000000Z", None, None, "/var/log/syslog"),
+            (
+                "j2",
+                "web",
+                "2026-11-01T01:02:00.532118Z",
+                "2026-11-01T01:02:03.100000Z",
+                0,
+                "journald",
+            ),
+            (
+                "f1",
+                "web",
+                "2026-11-01T01:01:00.000000Z",
+                "2026-11-01T01:01:04.000000Z",
+                0,
+                "/var/log/syslog",
+            ),
+            ("a1", "api", "2026-11-01T01:05:00.000000Z", None, None, "/var/log/syslog"),
+        ],
+    )
+    old.commit()
+    old.close()
+
+    store = Store(path)
+    rows = store.rows("select id, host, started_at, ended_at, status, source from runs order by id")
+    assert rows == [
+        {
+            "id": 1,
+            "host": "api",
+            "started_at": "2026-11-01T01:05:00.000000Z",
+            "ended_at": None,
+            "status": None,
+            "source": "/var/log/syslog",
+        },
+        {
+            "id": 2,
+            "host": "web",
+            "started_at": "2026-11-01T01:01:00.000000Z",
+            "ended_at": "2026-11-01T01:01:04.000000Z",
+            "status": 0,
+            "source": "/var/log/syslog",
+        },
+        {
+            "id": 3,
+            "host": "web",
+            "started_at": "2026-11-01T01:02:00.000000Z",
+            "ended_at": "2026-11-01T01:02:03.000000Z",
+            "status": 0,
+            "source": "/var/log/syslog",
+        },
+    ]

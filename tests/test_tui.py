@@ -19,7 +19,7 @@ from cronops.actions import actor as cli_actor
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
 from cronops.retention import prune
-from cronops.store import History, Store, iso, run_key
+from cronops.store import History, Store, iso
 from cronops.transport.base import HostStatus, Reply
 from cronops.tui import CronopsApp
 from cronops.tui.screens.detail import DetailScreen
@@ -65,7 +65,6 @@ def _entry(host: str, line: int, user: str, schedule: str, command: str) -> dict
 def _run(entry: dict, start: datetime, took: float | None, status: int | None) -> dict:
     started = iso(start)
     return {
-        "id": run_key(entry["host"], started, 100, entry["user"], entry["command"]),
         "host": entry["host"],
         "entry_id": entry["id"],
         "user": entry["user"],
