@@ -35,7 +35,7 @@ from cronops.logs.vixie import CRONTAB_EDITS
 from cronops.mail import MAILBOXES, NO_MTA, cron_mails
 from cronops.records import LogCursor
 from cronops.runs import OUTPUT_LINES_KEPT, Run, pair_events
-from cronops.store import Store, iso
+from cronops.store import Store, iso, run_time
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
 if TYPE_CHECKING:
@@ -596,8 +596,8 @@ def _run_row(host: str, run: Run, entry_id: str | None) -> tuple:
         entry_id,
         run.user,
         run.command,
-        iso(run.started_at),
-        iso(run.ended_at),
+        run_time(run.started_at),
+        run_time(run.ended_at),
         run.status,
         run.signal,
         run.pid,

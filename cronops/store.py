@@ -115,20 +115,28 @@ RUNS_PER_STATEMENT = 999 // len(RUN_COLUMNS)
 
 
 # A run's identity: the same run read twice, from one log or two, is one row. Its start to the
-# second (see _RUN_TIME), its pid, user and command; a missing one counts as a value (NULLs are
+# second (see run_time), its pid, user and command; a missing one counts as a value (NULLs are
 # never equal in an index). Its first columns are also the (host, started_at) index reads use.
 RUN_IDENTITY = "host, started_at, ifnull(pid, -1), ifnull(user, ''), ifnull(command, '')"
-# A run's times are kept to the second, as most cron logs write them: the journal's microseconds
-# would otherwise make its runs differ from the same runs read from a syslog file beside it.
-# Done in the statement, so every writer stores the same identity (`iso` texts are fixed-width).
-_RUN_TIME = "substr(?, 1, 19) || '.000000Z'"
+
+
+@lru_cache(maxsize=16384)  # a fleet's runs start on the same few seconds
+def run_time(moment: datetime | None) -> str | None:
+    """A run's time as stored: to the second, as most cron logs write it. The journal's
+    microseconds would otherwise make its runs differ from the same runs read from a syslog
+    file beside it (RUN_IDENTITY holds the start)."""
+    return None if moment is None else _to_the_second(iso(moment))
+
+
+def _to_the_second(text: str | None) -> str | None:
+    """A stored `iso` text (fixed width) cut to the second."""
+    return None if text is None else text[:19] + ".000000Z"
 
 
 @lru_cache(maxsize=RUNS_PER_STATEMENT)
 def _upsert_runs(count: int) -> str:
     """The statement that writes `count` runs."""
-    times = {"started_at", "ended_at"}
-    row = f"({', '.join(_RUN_TIME if c in times else '?' for c in RUN_COLUMNS)})"
+    row = f"({', '.join('?' for _ in RUN_COLUMNS)})"
     return f"""
         insert into runs ({", ".join(RUN_COLUMNS)}) values {", ".join([row] * count)}
         on conflict ({RUN_IDENTITY}) do update set
@@ -939,10 +947,21 @@ class Store(History):
         """Insert new runs, complete known ones; a fact once known is never overwritten by ignorance.
 
         Returns how many runs are new."""
-        return self.write_run_rows(db, [_run_values(run) for run in runs])
+        rows = [
+            _run_values(
+                run
+                | {
+                    "started_at": _to_the_second(run["started_at"]),
+                    "ended_at": _to_the_second(run["ended_at"]),
+                }
+            )
+            for run in runs
+        ]
+        return self.write_run_rows(db, rows)
 
     def write_run_rows(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
-        """write_runs for rows already in RUN_COLUMNS order, as a scan makes them.
+        """write_runs for rows already in RUN_COLUMNS order, their times `run_time`s, as a scan
+        makes them.
 
         Inside the write transaction, a new row's rowid is past every rowid there was (SQLite
         takes the largest plus one), so no id need be looked up to count the new ones."""
@@ -1837,7 +1856,7 @@ def _integer_run_ids(db: Database) -> None:
     a hash put each new run (and each deleted one) at a random place in its index, so a scan's
     inserts and a pruning's deletes touched pages all over the history. The identity becomes a
     unique index on the run's columns, in (host, start) order, which also serves the reads that
-    the (host, started_at) index served. Times are cut to the second (_RUN_TIME): the same run
+    the (host, started_at) index served. Times are cut to the second (run_time): the same run
     read from the journal and from a file, stored twice before, is merged into one row."""
     # Spelt out, as this step was released: RUN_COLUMNS and RUN_IDENTITY may change later.
     identity = "host, started_at, ifnull(pid, -1), ifnull(user, ''), ifnull(command, '')"
