@@ -1,21 +1,18 @@
 """Benchmark of a scan's controller work without SSH: canned probe answers through the real scan path.
 
-Run from the repo root: `python bench/bench_ingest.py [--hosts 100] [--runs-per-host 1000] [--profile FILE]`.
+Run from the repo root: `python bench/bench_ingest.py [--hosts 100] [--runs-per-host 1000]`.
 Serves every host's probe answer from memory (`probe_answers.py`, the bench's Debian hosts) through a
 transport that costs nothing, then runs `scan.scan_fleet` into a new history: what is left is parsing,
-pairing and storing. Prints the first scan's and a rescan's CPU, µs per run and ms per host. With
-`--profile FILE`, the first scan runs under cProfile (both threads: the store's worker too) and FILE
-gets its stats; the top functions are printed."""
+pairing and storing. Prints the first scan's and a rescan's CPU, µs per run and ms per host. To see
+where it goes (the storing thread too): `py-spy record -r 200 -f raw -o out.txt -- python
+bench/bench_ingest.py`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import pstats
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,17 +53,10 @@ async def scan(hosts: list[Host], store: Store, transport: Canned) -> int:
     return new
 
 
-def timed(hosts, store, transport, profile: cProfile.Profile | None) -> tuple[int, float, float]:
-    if profile is not None:
-        threading.setprofile_all_threads(profile.enable) if hasattr(
-            threading, "setprofile_all_threads"
-        ) else None
+def timed(hosts: list[Host], store: Store, transport: Canned) -> tuple[int, float, float]:
+    """A scan of the hosts: new runs, CPU seconds (every thread), wall seconds."""
     cpu, wall = time.process_time(), time.perf_counter()
-    if profile is not None:
-        profile.enable()
     new = asyncio.run(scan(hosts, store, transport))
-    if profile is not None:
-        profile.disable()
     return new, time.process_time() - cpu, time.perf_counter() - wall
 
 
@@ -74,7 +64,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--runs-per-host", type=int, default=1000)
-    parser.add_argument("--profile", type=Path)
     args = parser.parse_args()
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     files = {f.name: f for f in (host_files(i, args.runs_per_host, end) for i in range(args.hosts))}
@@ -82,20 +71,16 @@ def main() -> None:
     transport = Canned(files)
     with tempfile.TemporaryDirectory(prefix="cronops-bench-ingest-") as tmp:
         store = Store(Path(tmp) / "history.db")
-        profile = cProfile.Profile() if args.profile else None
-        new, cpu, wall = timed(hosts, store, transport, profile)
+        new, cpu, wall = timed(hosts, store, transport)
         runs = store.db.execute("select count(*) from runs").fetchone()[0]
         print(
             f"first scan: {new:,} new runs ({runs:,} stored), CPU {cpu:.2f} s "
             f"({cpu / max(runs, 1) * 1e6:.1f} µs a run, {cpu / len(hosts) * 1e3:.1f} ms a host), "
             f"wall {wall:.2f} s"
         )
-        new, cpu, wall = timed(hosts, store, transport, None)
+        new, cpu, wall = timed(hosts, store, transport)
         print(f"rescan: {new} new runs, CPU {cpu:.2f} s ({cpu / len(hosts) * 1e3:.2f} ms a host)")
         store.close()
-    if profile is not None:
-        profile.dump_stats(args.profile)
-        pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(30)
 
 
 if __name__ == "__main__":
