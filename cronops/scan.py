@@ -433,6 +433,9 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
     ends = ends if ends is not None else any(r.ends_logged for r in runs) or None
     failures = failures if failures is not None else any(r.failures_logged for r in runs) or None
     match = entry_matcher(entries)
+    # The daemon's own lines, a few among the runs' (edits, restarts, mail, errors): found in one
+    # pass, so the passes that look for each kind of them are short.
+    notes = [e for e in events if e.kind in _NOTE_KINDS]
     running = None if result.processes is None else daemon is not None
     outcome.entries = len(entries)
     outcome.problems = sum(len(c.problems) for c in crontabs)
@@ -448,7 +451,7 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         "logs": ",".join(dict.fromkeys(c.log for c in result.logs))
         or ("journal" if result.journal is not None else ""),
         "booted_at": iso(facts.booted_at),
-        "no_mta_at": iso(max((e.at for e in events if e.detail == NO_MTA), default=None))
+        "no_mta_at": iso(max((e.at for e in notes if e.detail == NO_MTA), default=None))
         or stored.get("no_mta_at"),
         "cron_started_at": iso(
             facts.clock - timedelta(seconds=daemon.elapsed_s) if daemon else None
@@ -470,8 +473,8 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         journal_cursor=journal_cursor,
         processes=[_process_row(name, job, facts.clock, match, now) for job in jobs],
         unreadable=result.unreadable,
-        crontab_edits=[_edit_row(name, e) for e in events if e.keyword in CRONTAB_EDITS],
-        daemon_lines=[_daemon_row(name, e) for e in events if _about_the_daemon(e)],
+        crontab_edits=[_edit_row(name, e) for e in notes if e.keyword in CRONTAB_EDITS],
+        daemon_lines=[_daemon_row(name, e) for e in notes if e.keyword not in CRONTAB_EDITS],
         mail_cursors=list({c.log: c.cursor for c in result.mail}.values()),
         outputs=[
             *_job_mails(name, result, match, report.host.output_tail),
@@ -608,6 +611,8 @@ def _run_row(host: str, run: Run, entry_id: str | None) -> tuple:
     )
 
 
+# Lines of the daemon about itself or a crontab, not about a run (the `crontab` program's are edits).
+_NOTE_KINDS = frozenset({"daemon", "error", "mail"})
 # A scan's passes over every event of a host, in C rather than a Python loop per event.
 _host_of, _time_of, _dialect_of = attrgetter("host"), attrgetter("at"), attrgetter("dialect")
 
@@ -761,11 +766,6 @@ def _output_row(
         "size": size,
         "source": source,
     }
-
-
-def _about_the_daemon(event: LogEvent) -> bool:
-    """A line of the daemon about itself or a crontab (the `crontab` program's are edits)."""
-    return event.kind in ("daemon", "error", "mail") and event.keyword not in CRONTAB_EDITS
 
 
 def _daemon_row(host: str, event: LogEvent) -> dict:

@@ -120,12 +120,28 @@ RUNS_PER_STATEMENT = 999 // len(RUN_COLUMNS)
 RUN_IDENTITY = "host, started_at, ifnull(pid, -1), ifnull(user, ''), ifnull(command, '')"
 
 
-@lru_cache(maxsize=16384)  # a fleet's runs start on the same few seconds
 def run_time(moment: datetime | None) -> str | None:
     """A run's time as stored: to the second, as most cron logs write it. The journal's
     microseconds would otherwise make its runs differ from the same runs read from a syslog
-    file beside it (RUN_IDENTITY holds the start)."""
-    return None if moment is None else _to_the_second(iso(moment))
+    file beside it (RUN_IDENTITY holds the start).
+
+    A scan stores two per run: remembered, as the hosts of a fleet log the same seconds (a dict
+    emptied when full, not an LRU: each host's log walks the whole window, which an LRU of any
+    size short of it misses all the way)."""
+    if moment is None:
+        return None
+    text = _RUN_TIMES.get(moment)
+    if text is None:
+        if len(_RUN_TIMES) >= RUN_TIMES_KEPT:
+            _RUN_TIMES.clear()
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        text = _RUN_TIMES[moment] = moment.isoformat(timespec="seconds")[:19] + ".000000Z"
+    return text
+
+
+RUN_TIMES_KEPT = 1 << 15  # ~7 MB at most; every minute of three weeks
+_RUN_TIMES: dict[datetime, str] = {}
 
 
 def _to_the_second(text: str | None) -> str | None:
