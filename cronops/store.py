@@ -929,7 +929,7 @@ class Store(History):
         current = {r["id"]: r for r in _dicts(db, "select * from entries where host = ?", [host])}
         changed, versions = [], []
         for entry in entries:
-            row = {**entry, "env": json.dumps(entry["env"]), "present": 1}
+            row = {**entry, "env": _env_json(tuple(entry["env"].items())), "present": 1}
             before = current.pop(entry["id"], None)
             if before is not None and all(before[k] == row[k] for k in row):
                 continue
@@ -1123,6 +1123,12 @@ _RUN_RECORD = (
 )
 # RunRecord.outcome "ok", in SQL: an end and exit status 0 in the log, no signal.
 _SUCCEEDED = "ended_at is not null and status = 0 and signal is null"
+
+
+@lru_cache(maxsize=256)  # the entries of one crontab share its environment
+def _env_json(env: tuple[tuple[str, str], ...]) -> str:
+    """An entry's environment as stored: JSON of its names and values, in order."""
+    return json.dumps(dict(env))
 
 
 def _daemon_lines(host: str, stored: str | None) -> tuple[DaemonLine, ...]:
