@@ -2,8 +2,8 @@
 
 Run from the repo root: `python bench/bench_ingest.py [--hosts 100] [--runs-per-host 1000] [--rescans 1]`.
 Serves every host's probe answer from memory (`probe_answers.py`, the bench's Debian hosts) through a
-transport that costs nothing, then runs `scan.scan_fleet` into a new history: what is left is parsing,
-pairing and storing. Prints the first scan's and a rescan's CPU, µs per run and ms per host. To see
+transport that costs nothing, then runs `scan.scan_fleet` into a new history, judging as `cronops scan` does: what is left is
+parsing, pairing, storing and judging. Prints the first scan's and a rescan's CPU, µs per run and ms per host. To see
 where it goes (the storing thread too): `py-spy record -r 200 -f raw -o out.txt -- python
 bench/bench_ingest.py`."""
 
@@ -25,6 +25,7 @@ from bench_fleet import host_files  # noqa: E402
 from probe_answers import answer  # noqa: E402
 
 from cronops.inventory import Host  # noqa: E402
+from cronops.policy import PolicyBook  # noqa: E402
 from cronops.scan import scan_fleet  # noqa: E402
 from cronops.store import Store  # noqa: E402
 from cronops.transport.base import HostStatus, Reply  # noqa: E402
@@ -47,7 +48,8 @@ class Canned:
 
 async def scan(hosts: list[Host], store: Store, transport: Canned) -> int:
     new = 0
-    async for outcome in scan_fleet(hosts, store, transport, 32):
+    # With a policy, as `cronops scan` runs it: each group's hosts judged as they are stored.
+    async for outcome in scan_fleet(hosts, store, transport, 32, policy=PolicyBook()):
         assert outcome.ok, outcome.error
         new += outcome.new_runs
     return new

@@ -76,10 +76,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
-from functools import cached_property
+from functools import cached_property, partial
 from math import inf
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -547,7 +547,7 @@ class _Crontabs:
         return self.views[host].evidence_end
 
     def _add(self, host: str, entry_id: str | None, kind: str, at: float, note: wording.Note):
-        self.tallies[(host, entry_id, kind)].add(at, note)
+        self.tallies[(host, entry_id, kind)].add(at, _told(note))
 
     def _finding(self, host: str, entry_id: str | None, kind: str, tally: _Tally) -> Finding | None:
         facts = self.views[host].facts
@@ -584,6 +584,17 @@ def _majority(hosts_by_value: dict[str, set[str]], hosts: int) -> tuple[str | No
 
 
 _NO_NOTE = wording.Note("", "")
+# A note made only if it is shown (an example, or the latest): a judge tallies thousands of
+# occurrences of which a finding shows a few, and wording one costs more than judging it.
+Noted = Callable[[], wording.Note]
+
+
+def _told(note: wording.Note) -> Noted:
+    """A note already made."""
+    return lambda: note
+
+
+_NOTHING_NOTED = _told(_NO_NOTE)
 
 
 @dataclass
@@ -594,13 +605,18 @@ class _Tally:
     first: float = inf
     last: float = -inf
     examples: list[str] = field(default_factory=list)
-    latest: wording.Note = _NO_NOTE
+    latest: Noted = _NOTHING_NOTED
 
-    def add(self, at: float, note: wording.Note, until: float | None = None) -> None:
-        self.add_many(1, at, until if until is not None else at, [note.full], note)
+    def room(self) -> int:
+        """How many more examples the finding shows."""
+        return wording.EXAMPLES - len(self.examples)
+
+    def add(self, at: float, note: Noted, until: float | None = None) -> None:
+        examples = [note().full] if self.room() > 0 else []
+        self.add_many(1, at, until if until is not None else at, examples, note)
 
     def add_many(
-        self, count: int, first: float, last: float, notes: list[str], latest: wording.Note
+        self, count: int, first: float, last: float, notes: list[str], latest: Noted
     ) -> None:
         self.count += count
         self.first = min(self.first, first)
@@ -609,7 +625,7 @@ class _Tally:
         self.examples += notes[: wording.EXAMPLES - len(self.examples)]
 
     def folded(self) -> wording.Tally:
-        return wording.Tally(self.count, self.first, self.last, self.examples, self.latest)
+        return wording.Tally(self.count, self.first, self.last, self.examples, self.latest())
 
 
 class _Late(NamedTuple):
@@ -764,10 +780,17 @@ class _Judge:
             return "slow", wording.beyond_limit("max_duration", most.total_seconds())
         if least is not None and took < least.total_seconds():
             return "too_fast", wording.beyond_limit("min_duration", least.total_seconds())
-        usual = baseline(around(durations, index))
-        if usual is None or usual.runs < MIN_HISTORY:
+        neighbours = around(durations, index)
+        if len(neighbours) < MIN_HISTORY:
             return None
         factor, margin = self.policy.slow_factor, self.policy.slow_margin.total_seconds()
+        # The usual (a median) lies between the neighbours' least and most: when that alone
+        # settles it, no baseline is worked out (two sorts, for each run of a job's history).
+        low, high = min(neighbours), max(neighbours)
+        if high - margin < took < low + margin or (took <= factor * low and took * factor >= high):
+            return None
+        usual = baseline(neighbours)
+        assert usual is not None
         off = abs(took - usual.usual)
         if off < margin or off <= SPREADS * usual.spread:
             return None
@@ -799,27 +822,29 @@ class _Judge:
         if absence is None:
             return
         for due, start in absence.late:
-            self.tallies["late"].add(due, wording.late(self.job, due, start))
+            self.tallies["late"].add(due, partial(wording.late, self.job, due, start))
         expected = self.expected or ()
         if absence.missing:
             latest = expected[absence.missing[-1][1] - 1]
             facts, starts = self.view.facts, self.view.starts
             self.cause = missed_cause(self.entry, facts, latest, starts, self.zone)
+        tally = self.tallies[absence.kind] if absence.missing else None
         for first, last in absence.missing:
-            shown = range(first, min(last, first + wording.EXAMPLES))
+            shown = range(first, min(last, first + max(tally.room(), 0)))
             notes = [self.job.at(expected[i]) for i in shown]
-            self.tallies[absence.kind].add_many(
+            tally.add_many(
                 last - first,
                 expected[first],
                 expected[last - 1],
                 notes,
-                wording.not_started(self.job, expected[last - 1]),
+                partial(wording.not_started, self.job, expected[last - 1]),
             )
 
     def _tally_failures(self) -> None:
         for start, run in zip(self.starts, self.runs, strict=True):
             if run.failed and not self._quiet(start):
-                note = wording.failed(self.job, run, start, manual=run.trigger != CRON)
+                manual = run.trigger != CRON
+                note = partial(wording.failed, self.job, run, start, manual=manual)
                 self.tallies["failed"].add(start, note)
 
     def _tally_durations(self) -> None:
@@ -832,10 +857,11 @@ class _Judge:
                 kind, why = verdict
                 if kind == "too_fast" and start in printed_less:  # the second signal
                     why = wording.both(why, *printed_less.pop(start))
-                found.append((start, kind, wording.took(self.job, start, took, why)))
+                found.append((start, kind, partial(wording.took, self.job, start, took, why)))
         for start, (size, usual) in printed_less.items():
-            note = wording.printed_only(self.job, start, size, usual)
-            found.append((start, "too_fast", note))
+            found.append(
+                (start, "too_fast", partial(wording.printed_only, self.job, start, size, usual))
+            )
         for start, kind, note in sorted(found, key=lambda item: item[0]):
             self.tallies[kind].add(start, note)
 
@@ -865,7 +891,7 @@ class _Judge:
         evidence_end = self.view.evidence_end
         for hang in self._hangs():
             note = wording.hung(self.job, hang.process.pid, hang.start, evidence_end, hang.limit)
-            self.tallies["hung"].add(hang.start, note, until=evidence_end)
+            self.tallies["hung"].add(hang.start, _told(note), until=evidence_end)
 
     def _tally_overlaps(self) -> None:
         # Processes still running at the last scan were running at every later run's start.
@@ -875,10 +901,10 @@ class _Judge:
             if not self._quiet(start):
                 if busy_until > start + START_SLACK_S:
                     note = wording.overlap(self.job, start, busy_since, by_process=False)
-                    self.tallies["overlap"].add(start, note)
+                    self.tallies["overlap"].add(start, _told(note))
                 elif still_running < start and not _same_run(still_running, start):
                     note = wording.overlap(self.job, start, still_running, by_process=True)
-                    self.tallies["overlap"].add(start, note)
+                    self.tallies["overlap"].add(start, _told(note))
             if run.ended_at is not None and run.ended_at.timestamp() > busy_until:
                 busy_until, busy_since = run.ended_at.timestamp(), start
 
@@ -891,7 +917,7 @@ class _Judge:
         ended = pause.until.timestamp()
         marker = wording.pause_marker(self.job, pause, self.view.evidence_end)
         advice = wording.pause_over(self.job, pause, ago)
-        self.tallies["pause_expired"].add_many(1, ended, ended, [marker], advice)
+        self.tallies["pause_expired"].add_many(1, ended, ended, [marker], _told(advice))
 
     def _tally_lost_output(self) -> None:
         """A job that failed where nobody can see what it printed (one finding, at its latest
@@ -905,7 +931,7 @@ class _Judge:
         )
         if why is not None:
             note = wording.output_lost(self.job, failures.last, why)
-            self.tallies["output_lost"].add(failures.last, note)
+            self.tallies["output_lost"].add(failures.last, _told(note))
 
     def _finding(self, kind: str, tally: _Tally) -> Finding:
         entry, view = self.entry, self.view
