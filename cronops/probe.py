@@ -475,8 +475,9 @@ def _log_calls(request: LogRequest) -> list[str]:
 
     Cron's lines are often in more than one of them (rsyslog writing cron.log beside syslog,
     cron.log enabled later, syslog told `cron.none` after that): reading them all keeps the
-    history whole, and a run read twice is one run (its id is its host, start, pid, user and
-    command). The journal is read where no file is (autologs), or once a cursor says so."""
+    history whole, and a run read twice is one run (store.RUN_IDENTITY: its host, start to the
+    second, pid, user and command; the journal's copy too). The journal is read where no file
+    is (autologs), or once a cursor says so."""
     since = str(int(request.since.timestamp()))
     files = request.files or tuple(request.cursors)
     calls = []
