@@ -141,6 +141,10 @@ def test_an_unreachable_host_is_its_state_and_the_rest_are_scanned(
     assert out["summary"]["hosts_failed"] == 1
 
 
+# charlie's runs by their identity (store.RUN_IDENTITY): ids are numbered in the order stored.
+CHARLIE_RUNS = "select host, started_at, pid, user, command from runs where host = 'charlie'"
+
+
 def test_two_scans_at_once_on_one_database(fleet, inventory, tmp_path):
     db = tmp_path / "shared.db"
     path = inventory(["alpha", "bravo", "charlie"])
@@ -154,11 +158,11 @@ def test_two_scans_at_once_on_one_database(fleet, inventory, tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
         assert conn.execute("pragma journal_mode").fetchone() == ("wal",)
-        charlie_runs = conn.execute("select id from runs where host = 'charlie'").fetchall()
+        charlie_runs = conn.execute(CHARLIE_RUNS).fetchall()
     clean = tmp_path / "clean.db"
     subprocess.run([*command[:-1], str(clean)], check=True, capture_output=True, timeout=120)
     with sqlite3.connect(clean) as conn:
-        expected = conn.execute("select id from runs where host = 'charlie'").fetchall()
+        expected = conn.execute(CHARLIE_RUNS).fetchall()
     assert sorted(charlie_runs) == sorted(expected) and len(expected) >= 10
 
 
@@ -177,12 +181,12 @@ def test_a_scan_killed_midway_loses_and_duplicates_nothing(fleet, inventory, tmp
     subprocess.run([*command[:-1], str(clean)], check=True, capture_output=True, timeout=120)
     with sqlite3.connect(db) as conn:
         assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
-        after_kills = conn.execute("select id from runs where host = 'charlie'").fetchall()
+        after_kills = conn.execute(CHARLIE_RUNS).fetchall()
         twice = conn.execute(
             "select host, started_at, pid, count(*) from runs group by 1, 2, 3 having count(*) > 1"
         ).fetchall()
     with sqlite3.connect(clean) as conn:
-        expected = conn.execute("select id from runs where host = 'charlie'").fetchall()
+        expected = conn.execute(CHARLIE_RUNS).fetchall()
     assert sorted(after_kills) == sorted(expected)
     assert twice == []
 
