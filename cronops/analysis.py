@@ -824,11 +824,12 @@ class _Judge:
         for due, start in absence.late:
             self.tallies["late"].add(due, partial(wording.late, self.job, due, start))
         expected = self.expected or ()
-        if absence.missing:
-            latest = expected[absence.missing[-1][1] - 1]
-            facts, starts = self.view.facts, self.view.starts
-            self.cause = missed_cause(self.entry, facts, latest, starts, self.zone)
-        tally = self.tallies[absence.kind] if absence.missing else None
+        if not absence.missing:
+            return
+        latest = expected[absence.missing[-1][1] - 1]
+        facts, starts = self.view.facts, self.view.starts
+        self.cause = missed_cause(self.entry, facts, latest, starts, self.zone)
+        tally = self.tallies[absence.kind]
         for first, last in absence.missing:
             shown = range(first, min(last, first + max(tally.room(), 0)))
             notes = [self.job.at(expected[i]) for i in shown]
