@@ -69,12 +69,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the running watch")
+    parser.add_argument(
+        "--runs-per-host",
+        type=int,
+        default=bench_scan.RUNS_PER_HOST,
+        help=f"job starts in each host's syslog (default {bench_scan.RUNS_PER_HOST})",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
 
     server, received = receiver()
     with bench_scan.bench_fleet("cronops-bench-watch-", args.keep) as (fleet, out):
-        specs, _ = bench_scan.host_specs(args.hosts)
+        specs = bench_scan.host_specs(args.hosts, args.runs_per_host)
         fleet.start(specs)
         bench_scan.FLEET_PIDS[:] = [h.pid for h in fleet.hosts.values()]
         inventory = out / "hosts.toml"
