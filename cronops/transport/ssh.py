@@ -6,12 +6,12 @@ An unknown host key is refused unless trust-on-first-use was asked for; a change
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
 
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
@@ -202,32 +202,34 @@ def _load_keys(identity_file: Path | None) -> Sequence[asyncssh.SSHKeyPair]:
 async def _execute(
     conn: asyncssh.SSHClientConnection, command: str, stdin: bytes, on_output: OutputSink | None
 ) -> tuple[bytes, bytes, int | None]:
-    """Run one command; hand each piece of its stdout to `on_output` as it arrives, keeping none."""
-    if on_output is None:
-        # asyncssh ends the input only after a non-empty `input`: a command reading an empty
-        # stdin would wait for ever.
-        feed = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
-        result = await conn.run(command, encoding=None, **feed)
-        # asyncssh types a result's output as str or bytes whatever the encoding; None gives bytes.
-        out, err = cast(bytes | None, result.stdout), cast(bytes | None, result.stderr)
-        return out or b"", err or b"", result.exit_status
+    """Run one command; with `on_output`, hand it each piece of stdout as it arrives, keeping none."""
     process = await conn.create_process(command, encoding=None)
     try:
-        process.stdin.write(stdin)
-        process.stdin.write_eof()
-
-        async def stream() -> bytes:
-            while piece := await process.stdout.read(CHUNK):
-                on_output(piece)
-            return b""
-
-        stdout, stderr = await asyncio.gather(stream(), process.stderr.read())
+        _send(process, stdin)
+        stdout = process.stdout.read() if on_output is None else _stream(process, on_output)
+        out, err = await asyncio.gather(stdout, process.stderr.read())
         await process.wait()
-        return stdout, stderr, process.exit_status
+        return out, err, process.exit_status
     finally:
         # Not `async with`, which waits for the channel to close: a command still running when
         # this is cancelled may not close it soon, and the caller closes the connection anyway.
         process.close()
+
+
+async def _stream(process: asyncssh.SSHClientProcess[bytes], on_output: OutputSink) -> bytes:
+    while piece := await process.stdout.read(CHUNK):
+        on_output(piece)
+    return b""
+
+
+def _send(process: asyncssh.SSHClientProcess[bytes], stdin: bytes) -> None:
+    """Give the command its input, then end it (a command reading stdin waits for the end). A
+    command that answers without reading it (a refusal) may have closed the channel already:
+    its answer is still there to be read, and a lost connection shows when reading it."""
+    with contextlib.suppress(BrokenPipeError):
+        if stdin:
+            process.stdin.write(stdin)
+        process.stdin.write_eof()
 
 
 def _known_hosts_path(host: Host) -> Path:
