@@ -145,11 +145,13 @@ class Peers:
 class CrontabEvidence:
     """What the judge reads beside the runs: the crontab files as the last scans read them
     (lint), the changes changes.py found in them since `since` (changed), and the fleet the
-    hosts' crontabs are compared with (drift; None: the hosts judged are the fleet)."""
+    hosts' crontabs are compared with (drift; None: the hosts judged are the fleet). Not
+    `drift`: drift is judged apart (a scan judges it once, when all its hosts are stored)."""
 
     files: Sequence[StoredCrontab] = ()
     changes: Sequence[Change] = ()
     peers: Peers | None = None
+    drift: bool = True
 
 
 def judge(
@@ -449,7 +451,8 @@ class _Crontabs:
     def findings(self, crontabs: CrontabEvidence) -> list[Finding]:
         self._lint(crontabs.files)
         self._changed(crontabs.changes)
-        self._drift(crontabs.peers)
+        if crontabs.drift:
+            self._drift(crontabs.peers)
         found = []
         for (host, entry_id, kind), tally in self.tallies.items():
             finding = self._finding(host, entry_id, kind, tally)

@@ -66,8 +66,16 @@ class AuditResult:
 
 
 def run_audit(
-    history: History, policy: PolicyBook, hosts: Sequence[Host], since: datetime, now: datetime
+    history: History,
+    policy: PolicyBook,
+    hosts: Sequence[Host],
+    since: datetime,
+    now: datetime,
+    *,
+    drift: bool = True,
 ) -> AuditResult:
+    """Judge the hosts' history of the window. Not `drift`: without the drift findings, which
+    read the whole fleet's entries (a scan judges them once, for all its hosts)."""
     facts = list(history.host_facts(hosts).values())
     names = [host.name for host in hosts]
     entries = history.entries(names)
@@ -76,7 +84,8 @@ def run_audit(
     crontabs = CrontabEvidence(
         history.crontabs_now(names),
         read_changes(history, names, since),
-        Peers(*history.fleet_crontabs(now - PEERS_ANSWERED)),
+        Peers(*history.fleet_crontabs(now - PEERS_ANSWERED)) if drift else None,
+        drift,
     )
     findings = judge(facts, entries, runs, running, policy, now=now, since=since, crontabs=crontabs)
     return AuditResult(

@@ -28,7 +28,7 @@ from cronops.store import Store
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
 STANDING = (OPEN, ACKNOWLEDGED)
-# What judge_across judges again once every host of a scan is stored.
+# What judge_across judges, once every host of a scan is stored (judge_scanned leaves it).
 ACROSS_HOSTS = ("drift",)
 # The host findings a host that answers again no longer has.
 CONNECTION_KINDS = ("unreachable", "auth", "host_key")
@@ -116,11 +116,13 @@ def judge_scanned(
     now: datetime,
 ) -> None:
     """Judge the hosts a scan just stored and write their incidents, in the scan's transaction
-    (`db`); other hosts' incidents stay as they are."""
+    (`db`); other hosts' incidents stay as they are, and so do these hosts' drift incidents,
+    which `judge_across` judges once the scan has stored all its hosts."""
     from cronops.audit import run_audit  # the judge: loaded by scans that store findings
 
-    audit = run_audit(store, policy, hosts, since, now)
-    stored = store.incidents(hosts=[host.name for host in hosts], now=now)
+    audit = run_audit(store, policy, hosts, since, now, drift=False)
+    names = [host.name for host in hosts]
+    stored = [i for i in store.incidents(hosts=names, now=now) if i.kind not in ACROSS_HOSTS]
     facts = {facts.name: facts for facts in audit.hosts}
     _write(store, db, stored, audit.findings, audit.entries, facts, now)
 
@@ -133,9 +135,9 @@ def judge_across(
     since: datetime,
     now: datetime,
 ) -> None:
-    """Judge the scan's hosts' drift against the fleet again and write those incidents, once
-    every host of the scan is stored: a group judged before the others were stored (a first
-    scan) had no peers to be compared with."""
+    """Judge the scan's hosts' drift against the fleet and write those incidents, once every
+    host of the scan is stored: judged with each group of hosts, it read the whole fleet's
+    entries once a group, and a group stored before the others (a first scan) had no peers."""
     from cronops.analysis import Peers, drift  # the judge: loaded by scans that store findings
     from cronops.audit import PEERS_ANSWERED
 

@@ -270,7 +270,7 @@ class History:
     ) -> tuple[dict[str, tuple[str, ...]], list[FleetEntry]]:
         """What fleet drift compares: each host whose last scan answered, at or after `since`,
         with its tags, and the present entries of those hosts (only what drift reads of them:
-        a fleet's every entry is read for each group of hosts a scan judges)."""
+        a fleet's every entry is read, once a scan or an audit)."""
         hosts = self.db.execute(
             "select name, tags from hosts where status = 'ok' and ok_at >= ?", [iso(since)]
         ).fetchall()

@@ -44,8 +44,9 @@ def scan(
     """One successful scan of `host` (with the inventory's `tags` and `output_tail`) at `at`:
     its crontab files (path -> text; a path under the spool is a user's crontab), the ones
     there but unreadable, and its cron log's lines or `journalctl -o json` lines; with a
-    `policy`, the host's stored findings are judged too, as `cronops scan` does (the host
-    alone, as a scan judges each group of hosts it stores)."""
+    `policy`, the host's stored findings are judged too, as `cronops scan` of it does (the
+    host alone, as a scan judges each group of hosts it stores, then its drift across the
+    fleet, once the scan's hosts are stored)."""
     tz = ZoneInfo(zone)
     facts = probe.ProbeFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
     files = [
@@ -70,6 +71,9 @@ def scan(
     try:
         since = at - WINDOW
         (outcome,) = record_group(store, [report], since, at, lambda: at, policy)
+        if policy is not None:
+            with store.transaction() as sql:
+                judge_across(store, sql, [inventoried], policy, since, at)
     finally:
         store.close()
     assert outcome.ok, outcome.error
