@@ -88,7 +88,7 @@ from cronops import wording
 from cronops.causes import Cause, missed_cause
 from cronops.changes import BY_CRONOPS, Change
 from cronops.crontab import PauseInfo, StoredCrontab
-from cronops.durations import Baseline, around, baseline, output_sizes, percentile
+from cronops.durations import Around, Baseline, output_sizes, percentile
 from cronops.kinds import LATER_RUN_STARTED, LATER_RUN_SUCCEEDED, SEVERITIES
 from cronops.lint import REJECTED, lint_host
 from cronops.mail import output_discarded
@@ -592,6 +592,16 @@ _NO_NOTE = wording.Note("", "")
 Noted = Callable[[], wording.Note]
 
 
+def _took(job: wording.Job, start: float, took: float, why: Noted) -> wording.Note:
+    """A run too slow or too fast, worded (wording.took) once it is shown."""
+    return wording.took(job, start, took, why())
+
+
+def _both(took: Noted, printed: int, usual: Baseline) -> wording.Note:
+    """Too fast by its duration and by its output (wording.both), worded once it is shown."""
+    return wording.both(took(), printed, usual)
+
+
 def _told(note: wording.Note) -> Noted:
     """A note already made."""
     return lambda: note
@@ -775,33 +785,28 @@ class _Judge:
         ago = ours - pause.until.timestamp()
         return (pause, ago) if ago > 0 else None
 
-    def _off_duration(self, durations: list[float], index: int) -> tuple[str, wording.Note] | None:
-        """("slow" | "too_fast", why) for the ended run `durations[index]`, or None."""
-        took = durations[index]
+    def _off_duration(self, around: Around) -> tuple[str, Noted] | None:
+        """("slow" | "too_fast", why) for the ended run `around` is at, or None."""
+        took = around.values[around.index]
         most, least = self.policy.max_duration, self.policy.min_duration
         if most is not None and took > most.total_seconds():
-            return "slow", wording.beyond_limit("max_duration", most.total_seconds())
+            return "slow", partial(wording.beyond_limit, "max_duration", most.total_seconds())
         if least is not None and took < least.total_seconds():
-            return "too_fast", wording.beyond_limit("min_duration", least.total_seconds())
-        neighbours = around(durations, index)
-        if len(neighbours) < MIN_HISTORY:
+            return "too_fast", partial(wording.beyond_limit, "min_duration", least.total_seconds())
+        if around.count < MIN_HISTORY:
             return None
         factor, margin = self.policy.slow_factor, self.policy.slow_margin.total_seconds()
-        # The usual (a median) lies between the neighbours' least and most: when that alone
-        # settles it, no baseline is worked out (two sorts, for each run of a job's history).
-        low, high = min(neighbours), max(neighbours)
-        if high - margin < took < low + margin or (took <= factor * low and took * factor >= high):
+        # The median settles most runs; the spread (a second median) is worked out for the
+        # few it does not.
+        usual = around.median()
+        off = abs(took - usual)
+        slow, fast = took > factor * usual, took * factor < usual
+        if off < margin or not (slow or fast):
             return None
-        usual = baseline(neighbours)
-        assert usual is not None
-        off = abs(took - usual.usual)
-        if off < margin or off <= SPREADS * usual.spread:
+        baseline = around.baseline()
+        if off <= SPREADS * baseline.spread:
             return None
-        if took > factor * usual.usual:
-            return "slow", wording.against_usual(usual)
-        if took * factor < usual.usual:
-            return "too_fast", wording.against_usual(usual)
-        return None
+        return "slow" if slow else "too_fast", partial(wording.against_usual, baseline)
 
     # -- findings -------------------------------------------------------------------------------
 
@@ -854,14 +859,17 @@ class _Judge:
     def _tally_durations(self) -> None:
         printed_less = self._printed_less()
         found = []
-        durations = [took for _, took in self.ended]
+        around = Around([took for _, took in self.ended])
         for index, (start, took) in enumerate(self.ended):
-            verdict = None if self._quiet(start) else self._off_duration(durations, index)
+            if self._quiet(start):
+                continue
+            around.move_to(index)
+            verdict = self._off_duration(around)
             if verdict:
                 kind, why = verdict
                 if kind == "too_fast" and start in printed_less:  # the second signal
-                    why = wording.both(why, *printed_less.pop(start))
-                found.append((start, kind, partial(wording.took, self.job, start, took, why)))
+                    why = partial(_both, why, *printed_less.pop(start))
+                found.append((start, kind, partial(_took, self.job, start, took, why)))
         for start, (size, usual) in printed_less.items():
             found.append(
                 (start, "too_fast", partial(wording.printed_only, self.job, start, size, usual))
@@ -874,20 +882,22 @@ class _Judge:
         second signal), judged as durations are: against the median and spread of the sizes
         of the runs around it, by the slow_factor, OUTPUT_MARGIN and SPREADS spreads."""
         sizes = output_sizes(self.runs)
-        printed = [size for _, size in sizes]
+        around = Around([size for _, size in sizes])
         factor = self.policy.slow_factor
         less = {}
         for position, (index, size) in enumerate(sizes):
             start = self.starts[index]
-            usual = baseline(around(printed, position))
-            if self._quiet(start) or usual is None or usual.runs < MIN_HISTORY:
+            if self._quiet(start):
                 continue
-            off = usual.usual - size
-            if (
-                off >= OUTPUT_MARGIN
-                and off > SPREADS * usual.spread
-                and size * factor < usual.usual
-            ):
+            around.move_to(position)
+            if around.count < MIN_HISTORY:
+                continue
+            median = around.median()
+            off = median - size
+            if off < OUTPUT_MARGIN or size * factor >= median:
+                continue
+            usual = around.baseline()
+            if off > SPREADS * usual.spread:
                 less[start] = (size, usual)
         return less
 

@@ -6,6 +6,7 @@ Pure arithmetic on seconds and bytes; the rules that use it (too_fast, slow, hun
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import ceil
@@ -42,6 +43,61 @@ def around(durations: Sequence[float], index: int, each_side: int = NEIGHBOURS) 
     its neighbours without counting itself, so a run 30x the usual stands out among a handful."""
     low, high = max(index - each_side, 0), index + each_side + 1
     return [*durations[low:index], *durations[index + 1 : high]]
+
+
+class Around:
+    """The values `around` each value of a sequence takes, for one index after another: kept
+    sorted as the index moves on (one value in, one out), so their count and median cost a few
+    bisections where `around` and `baseline` copy and sort ~40 values, for every run of a job's
+    history. The median says whether a run may be off; `baseline` then works out the spread
+    (a second median) for the few that may be."""
+
+    def __init__(self, values: Sequence[float], each_side: int = NEIGHBOURS):
+        self.values = values
+        self.each_side = each_side
+        self.index = -1
+        self.low = self.high = 0  # values[low:high], the index's own value among them...
+        self.ordered: list[float] = []  # ...sorted
+        self.own = 0  # a position of the index's own value in `ordered`
+
+    def move_to(self, index: int) -> None:
+        """Take the values around `index`; from one index to a later one, only the values that
+        come in and go out of reach are moved."""
+        values, ordered = self.values, self.ordered
+        low, high = max(index - self.each_side, 0), min(index + self.each_side + 1, len(values))
+        if index < self.index or low >= self.high:
+            self.ordered = ordered = sorted(values[low:high])
+        else:
+            for value in values[self.low : low]:
+                del ordered[bisect_left(ordered, value)]
+            for value in values[self.high : high]:
+                insort(ordered, value)
+        self.index, self.low, self.high = index, low, high
+        self.own = bisect_left(ordered, values[index])
+
+    @property
+    def count(self) -> int:
+        """How many values are around the index."""
+        return len(self.ordered) - 1
+
+    def median(self) -> float:
+        """Their median, as `baseline` works it out (statistics.median: the middle value, or
+        the mean of the middle two). There must be one value at least."""
+        count = self.count
+        middle = count // 2
+        if count % 2:
+            return self._nth(middle)
+        return (self._nth(middle - 1) + self._nth(middle)) / 2
+
+    def baseline(self) -> Baseline:
+        """Their baseline (median and spread)."""
+        usual = baseline(around(self.values, self.index, self.each_side))
+        assert usual is not None
+        return usual
+
+    def _nth(self, rank: int) -> float:
+        """The value of that rank (0: the least) around the index, its own value left out."""
+        return self.ordered[rank if rank < self.own else rank + 1]
 
 
 def percentile(durations: Sequence[float], share: float) -> float:

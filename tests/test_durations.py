@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import accumulate
+from statistics import median
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cronops.durations import MAD_SCALE, around, baseline, output_sizes, percentile
+from cronops.durations import MAD_SCALE, Around, around, baseline, output_sizes, percentile
 from cronops.records import RunRecord
 
 
@@ -71,3 +75,25 @@ def test_the_output_size_baseline_is_the_duration_one():
     sizes = [14_000, 14_200, 13_900, 0, 14_100, 14_050]
     usual = baseline(around(sizes, 3))
     assert usual is not None and usual.usual == 14_050 and usual.runs == 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 12) | st.floats(0, 1e6, allow_nan=False), max_size=120),
+    each_side=st.integers(1, 25),
+    steps=st.lists(st.integers(1, 60), max_size=40),
+)
+def test_the_sliding_window_is_the_plain_definition(values, each_side, steps):
+    """Around, index after index (by steps of one and by jumps, as a judge skips the runs it
+    does not judge), has the values `around` takes, their median and their baseline."""
+    window = Around(values, each_side)
+    indices = list(range(len(values))) + list(accumulate(steps, initial=0))
+    for index in (i for i in indices if i < len(values)):
+        if index < window.index:
+            window = Around(values, each_side)  # a judge moves one way only; a new one to go back
+        window.move_to(index)
+        neighbours = around(values, index, each_side)
+        assert window.count == len(neighbours)
+        if neighbours:
+            assert window.median() == median(neighbours)
+            assert window.baseline() == baseline(neighbours)
