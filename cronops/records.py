@@ -114,9 +114,13 @@ class FleetEntry(NamedTuple):
 OUTPUT_FROM = {"mail": "from the mail cron sent", "log": "from the lines cron logged"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RunRecord:
-    """One run of a job: its start, and its end and exit as far as the log (or a rerun) said."""
+    """One run of a job: its start, and its end and exit as far as the log (or a rerun) said.
+
+    Not frozen, though nothing changes one: a judge reads a month of runs at once, and a frozen
+    dataclass's __init__ (a call of object.__setattr__ per field) cost more than reading its row.
+    """
 
     entry_id: str | None
     host: str
