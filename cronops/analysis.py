@@ -690,12 +690,14 @@ class _Judge:
         self.absence_from = _judged_from(entry, view, runs)
         self.cause: Cause | None = None  # why the latest missed run did not happen
         self.starts = [run.started_at.timestamp() for run in runs]
-        # The ended runs' (start, duration), in start order: the job's own history.
-        self.ended = [
-            (start, run.ended_at.timestamp() - start)
-            for start, run in zip(self.starts, self.runs, strict=True)
-            if run.ended_at is not None
-        ]
+        self.ends = [run.ended_at.timestamp() if run.ended_at is not None else None for run in runs]
+        # The ended runs' starts and durations, in start order: the job's own history.
+        self.ended_starts: list[float] = []
+        self.durations: list[float] = []
+        for start, end in zip(self.starts, self.ends, strict=True):
+            if end is not None:
+                self.ended_starts.append(start)
+                self.durations.append(end - start)
 
     @cached_property
     def expected(self) -> tuple[float, ...] | None:
@@ -709,6 +711,13 @@ class _Judge:
     def _quiet(self, stamp: float) -> bool:
         """Too early to report, or inside a maintenance window."""
         return stamp < self.view.since or self._in_maintenance(stamp)
+
+    def _heard(self, stamps: Sequence[float]) -> Iterable[int]:
+        """The indices of the sorted `stamps` that are not `_quiet`, in order."""
+        first = bisect_left(stamps, self.view.since)
+        if not self.policy.maintenance:
+            return range(first, len(stamps))
+        return (i for i in range(first, len(stamps)) if not self._in_maintenance(stamps[i]))
 
     def _in_maintenance(self, stamp: float) -> bool:
         if not self.policy.maintenance:
@@ -765,8 +774,8 @@ class _Judge:
         the next (gap_at gives a start its second of slack, as START_SLACK_S does)."""
         if self.policy.max_duration:
             return wording.Limit(self.policy.max_duration.total_seconds(), "max_duration")
-        before = bisect_left(self.ended, (start,))
-        history = [took for _, took in self.ended[max(before - HUNG_HISTORY, 0) : before]]
+        before = bisect_left(self.ended_starts, start)
+        history = self.durations[max(before - HUNG_HISTORY, 0) : before]
         if len(history) >= MIN_HISTORY:
             p95 = percentile(history, 0.95)
             seconds = max(HUNG_FACTOR * p95, p95 + self.policy.slow_margin.total_seconds())
@@ -788,14 +797,13 @@ class _Judge:
     def _off_duration(self, around: Around) -> tuple[str, Noted] | None:
         """("slow" | "too_fast", why) for the ended run `around` is at, or None."""
         took = around.values[around.index]
-        most, least = self.policy.max_duration, self.policy.min_duration
-        if most is not None and took > most.total_seconds():
-            return "slow", partial(wording.beyond_limit, "max_duration", most.total_seconds())
-        if least is not None and took < least.total_seconds():
-            return "too_fast", partial(wording.beyond_limit, "min_duration", least.total_seconds())
+        most, least, factor, margin = self._duration_rule
+        if took > most:
+            return "slow", partial(wording.beyond_limit, "max_duration", most)
+        if took < least:
+            return "too_fast", partial(wording.beyond_limit, "min_duration", least)
         if around.count < MIN_HISTORY:
             return None
-        factor, margin = self.policy.slow_factor, self.policy.slow_margin.total_seconds()
         # The median settles most runs; the spread (a second median) is worked out for the
         # few it does not.
         usual = around.median()
@@ -807,6 +815,19 @@ class _Judge:
         if off <= SPREADS * baseline.spread:
             return None
         return "slow" if slow else "too_fast", partial(wording.against_usual, baseline)
+
+    @cached_property
+    def _duration_rule(self) -> tuple[float, float, float, float]:
+        """The policy's max_duration and min_duration (inf and -inf when not set), slow_factor
+        and slow_margin, in seconds: read once, not for each run."""
+        policy = self.policy
+        most, least = policy.max_duration, policy.min_duration
+        return (
+            most.total_seconds() if most is not None else inf,
+            least.total_seconds() if least is not None else -inf,
+            policy.slow_factor,
+            policy.slow_margin.total_seconds(),
+        )
 
     # -- findings -------------------------------------------------------------------------------
 
@@ -850,8 +871,9 @@ class _Judge:
             )
 
     def _tally_failures(self) -> None:
-        for start, run in zip(self.starts, self.runs, strict=True):
-            if run.failed and not self._quiet(start):
+        for index in self._heard(self.starts):
+            run, start = self.runs[index], self.starts[index]
+            if run.failed:
                 manual = run.trigger != CRON
                 note = partial(wording.failed, self.job, run, start, manual=manual)
                 self.tallies["failed"].add(start, note)
@@ -859,13 +881,12 @@ class _Judge:
     def _tally_durations(self) -> None:
         printed_less = self._printed_less()
         found = []
-        around = Around([took for _, took in self.ended])
-        for index, (start, took) in enumerate(self.ended):
-            if self._quiet(start):
-                continue
+        around = Around(self.durations)
+        for index in self._heard(self.ended_starts):
             around.move_to(index)
             verdict = self._off_duration(around)
             if verdict:
+                start, took = self.ended_starts[index], self.durations[index]
                 kind, why = verdict
                 if kind == "too_fast" and start in printed_less:  # the second signal
                     why = partial(_both, why, *printed_less.pop(start))
@@ -885,10 +906,9 @@ class _Judge:
         around = Around([size for _, size in sizes])
         factor = self.policy.slow_factor
         less = {}
-        for position, (index, size) in enumerate(sizes):
+        for position in self._heard([self.starts[index] for index, _ in sizes]):
+            index, size = sizes[position]
             start = self.starts[index]
-            if self._quiet(start):
-                continue
             around.move_to(position)
             if around.count < MIN_HISTORY:
                 continue
@@ -911,7 +931,7 @@ class _Judge:
         # Processes still running at the last scan were running at every later run's start.
         still_running = min((p.started_at.timestamp() for p in self.processes), default=inf)
         busy_until, busy_since = -inf, 0.0  # the latest known end among earlier runs
-        for start, run in zip(self.starts, self.runs, strict=True):
+        for start, end in zip(self.starts, self.ends, strict=True):
             if not self._quiet(start):
                 if busy_until > start + START_SLACK_S:
                     note = wording.overlap(self.job, start, busy_since, by_process=False)
@@ -919,8 +939,8 @@ class _Judge:
                 elif still_running < start and not _same_run(still_running, start):
                     note = wording.overlap(self.job, start, still_running, by_process=True)
                     self.tallies["overlap"].add(start, _told(note))
-            if run.ended_at is not None and run.ended_at.timestamp() > busy_until:
-                busy_until, busy_since = run.ended_at.timestamp(), start
+            if end is not None and end > busy_until:
+                busy_until, busy_since = end, start
 
     def _tally_expiry(self) -> None:
         expired = self._expired_pause()
