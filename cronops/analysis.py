@@ -1009,7 +1009,7 @@ class _Judge:
             after = last
         else:
             return None
-        runs = [r for r, start in zip(self.runs, self.starts, strict=True) if start > after]
+        runs = self.runs[bisect_right(self.starts, after) :]
         if kind == "slow":
             runs = [r for r in runs if r.ended_at is not None]  # one still going may be slow too
         if not runs:
@@ -1020,8 +1020,10 @@ class _Judge:
 
     def _printed(self) -> str:
         """What the latest failed run whose output was seen printed."""
-        seen = [run for run in self.runs if run.failed and run.output is not None]
-        return wording.printed(self.job, seen[-1]) if seen else ""
+        for run in reversed(self.runs):
+            if run.failed and run.output is not None:
+                return wording.printed(self.job, run)
+        return ""
 
     def _absence_basis(self) -> wording.Absence:
         view, entry = self.view, self.entry

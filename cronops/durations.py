@@ -34,8 +34,11 @@ def baseline(durations: Sequence[float]) -> Baseline | None:
     if not durations:
         return None
     usual = median(durations)
-    spread = MAD_SCALE * median(abs(d - usual) for d in durations)
-    return Baseline(len(durations), usual, spread)
+    return Baseline(len(durations), usual, _spread(durations, usual))
+
+
+def _spread(durations: Sequence[float], usual: float) -> float:
+    return MAD_SCALE * median(abs(d - usual) for d in durations)
 
 
 def around(durations: Sequence[float], index: int, each_side: int = NEIGHBOURS) -> list[float]:
@@ -50,7 +53,7 @@ class Around:
     sorted as the index moves on (one value in, one out), so their count and median cost a few
     bisections where `around` and `baseline` copy and sort ~40 values, for every run of a job's
     history. The median says whether a run may be off; `baseline` then works out the spread
-    (a second median) for the few that may be."""
+    (a second median, of the deviations from the first) for the few that may be."""
 
     def __init__(self, values: Sequence[float], each_side: int = NEIGHBOURS):
         self.values = values
@@ -90,10 +93,10 @@ class Around:
         return (self._nth(middle - 1) + self._nth(middle)) / 2
 
     def baseline(self) -> Baseline:
-        """Their baseline (median and spread)."""
-        usual = baseline(around(self.values, self.index, self.each_side))
-        assert usual is not None
-        return usual
+        """Their baseline, as `baseline` works it out. There must be one value at least."""
+        usual = self.median()
+        others = self.ordered[: self.own] + self.ordered[self.own + 1 :]
+        return Baseline(self.count, usual, _spread(others, usual))
 
     def _nth(self, rank: int) -> float:
         """The value of that rank (0: the least) around the index, its own value left out."""
