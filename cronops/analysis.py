@@ -625,17 +625,20 @@ class _Tally:
         return wording.EXAMPLES - len(self.examples)
 
     def add(self, at: float, note: Noted, until: float | None = None) -> None:
-        examples = [note().full] if self.room() > 0 else []
+        examples = (note().full,) if self.room() > 0 else ()
         self.add_many(1, at, until if until is not None else at, examples, note)
 
     def add_many(
-        self, count: int, first: float, last: float, notes: list[str], latest: Noted
+        self, count: int, first: float, last: float, notes: Sequence[str], latest: Noted
     ) -> None:
+        # Called for each occurrence of thousands: plain comparisons, not min() and slices.
         self.count += count
-        self.first = min(self.first, first)
+        if first < self.first:
+            self.first = first
         if last >= self.last:
             self.last, self.latest = last, latest
-        self.examples += notes[: wording.EXAMPLES - len(self.examples)]
+        if notes and self.room() > 0:
+            self.examples += notes[: self.room()]
 
     def folded(self) -> wording.Tally:
         return wording.Tally(self.count, self.first, self.last, self.examples, self.latest())

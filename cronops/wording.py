@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from cronops.labels import short_command, size, span
@@ -157,12 +158,12 @@ class Job(NamedTuple):
     now: float  # host clock: a time within the last day is short without its date
 
     def at(self, stamp: float) -> str:
-        return when(datetime.fromtimestamp(stamp, self.zone))
+        return _local(stamp, self.zone, "%Y-%m-%d %H:%M %Z")
 
     def short(self, stamp: float) -> str:
         """'03:00' within the last day, else '11-28 03:00': short, and never ambiguous."""
-        moment = datetime.fromtimestamp(stamp, self.zone)
-        return f"{moment:%H:%M}" if self.now - stamp < 86400 else f"{moment:%m-%d %H:%M}"
+        shown = "%H:%M" if self.now - stamp < 86400 else "%m-%d %H:%M"
+        return _local(stamp, self.zone, shown)
 
     def day_or_time(self, stamp: float, until: float) -> str:
         """'11-28', or '03:00' when that is the day of `until` too."""
@@ -577,14 +578,29 @@ def when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z")
 
 
+@lru_cache(maxsize=4096)
+def _local(stamp: float, zone: tzinfo, shown: str) -> str:
+    """A time in a zone, as `shown` (strftime) writes it. Remembered: the findings of a
+    fleet's jobs tell the same times over and over (their shared schedules' times, the window's
+    start, the last scan), and formatting one costs more than judging a run."""
+    return datetime.fromtimestamp(stamp, zone).strftime(shown)
+
+
 def many(count: int, thing: str) -> str:
     """'1 job', '6 jobs'."""
     return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def _label(entry: JobEntry) -> str:
-    # Long paths lose their middle directories, never the script's name (see labels.py).
-    return f"'{short_command(entry.command, 60)}' ({entry.user}@{entry.host})"
+    return f"'{_short(entry.command)}' ({entry.user}@{entry.host})"
+
+
+@lru_cache(maxsize=4096)
+def _short(command: str) -> str:
+    """The command in a finding's detail. Long paths lose their middle directories, never the
+    script's name (see labels.py). Remembered: each finding of a job, and of each host it
+    runs on, names it."""
+    return short_command(command, 60)
 
 
 def zone_name(zone: tzinfo) -> str:
