@@ -167,13 +167,16 @@ def judge(
     """Every finding between `since` and `now`: the hosts' own first (they explain their jobs'),
     then worst first (severity, then latest first); see `worst_first`."""
     runs = list(runs)
-    starts = _cron_starts_by_host(runs)
+    starts = [run.started_at.timestamp() for run in runs]  # once: a month of runs, some judge
+    cron_starts = _cron_starts_by_host(runs, starts)
     views = {
-        facts.name: _HostView.of(facts, now, since, starts.get(facts.name, ())) for facts in hosts
+        facts.name: _HostView.of(facts, now, since, cron_starts.get(facts.name, ()))
+        for facts in hosts
     }
     entries = list(entries)
-    runs_by_entry = _by_entry(runs)
-    running_by_entry = _by_entry(running)
+    runs_by_entry = _by_entry(range(len(runs)), [run.entry_id for run in runs])
+    running = list(running)
+    running_by_entry = _by_entry(running, [process.entry_id for process in running])
     schedules = Schedules()
     findings: list[Finding] = []
     for host_view in views.values():
@@ -182,10 +185,12 @@ def judge(
         view = views.get(entry.host)
         if view is None:
             continue  # no facts about its host: nothing to judge it by
+        mine = sorted(runs_by_entry.get(entry.id, ()), key=starts.__getitem__)
         judged = _Judge(
             entry,
             view,
-            sorted(runs_by_entry.get(entry.id, ()), key=_started),
+            [runs[index] for index in mine],
+            [starts[index] for index in mine],
             running_by_entry.get(entry.id, []),
             policy.resolve(entry, view.facts),
             schedules,
@@ -236,7 +241,9 @@ def entry_status(
     resolved = policy.resolve(entry, host)
     view = _HostView.of(host, now, now)
     view = replace(view, since=_state_since(entry, view))
-    return _Judge(entry, view, mine, processes, resolved, schedules or Schedules()).state()
+    starts = [run.started_at.timestamp() for run in mine]
+    judged = _Judge(entry, view, mine, starts, processes, resolved, schedules or Schedules())
+    return judged.state()
 
 
 # -- rules more than one verdict applies --------------------------------------------------------
@@ -673,6 +680,7 @@ class _Judge:
         entry: JobEntry,
         view: _HostView,
         runs: list[RunRecord],
+        starts: list[float],
         processes: list[RunningJob],
         policy: Policy,
         schedules: Schedules,
@@ -692,7 +700,7 @@ class _Judge:
         )
         self.absence_from = _judged_from(entry, view, runs)
         self.cause: Cause | None = None  # why the latest missed run did not happen
-        self.starts = [run.started_at.timestamp() for run in runs]
+        self.starts = starts  # the runs' starts, POSIX seconds
         self.ends = [run.ended_at.timestamp() if run.ended_at is not None else None for run in runs]
         # The ended runs' starts and durations, in start order: the job's own history.
         self.ended_starts: list[float] = []
@@ -1180,21 +1188,24 @@ def _gaps(
 # -- small helpers ----------------------------------------------------------------------------
 
 
-def _cron_starts_by_host(runs: Iterable[RunRecord]) -> dict[str, list[float]]:
-    starts: dict[str, list[float]] = defaultdict(list)
-    for run in runs:
+def _cron_starts_by_host(
+    runs: Sequence[RunRecord], starts: Sequence[float]
+) -> dict[str, list[float]]:
+    by_host: dict[str, list[float]] = defaultdict(list)
+    for run, start in zip(runs, starts, strict=True):
         if run.trigger == CRON:
-            starts[run.host].append(run.started_at.timestamp())
-    for host_starts in starts.values():
+            by_host[run.host].append(start)
+    for host_starts in by_host.values():
         host_starts.sort()
-    return starts
+    return by_host
 
 
-def _by_entry(items: Iterable) -> dict[str, list]:
+def _by_entry(items: Iterable, entry_ids: Iterable[str | None]) -> dict[str, list]:
+    """The items by the entry id beside each (those of none left out)."""
     grouped: dict[str, list] = defaultdict(list)
-    for item in items:
-        if item.entry_id is not None:
-            grouped[item.entry_id].append(item)
+    for item, entry_id in zip(items, entry_ids, strict=True):
+        if entry_id is not None:
+            grouped[entry_id].append(item)
     return grouped
 
 

@@ -86,21 +86,18 @@ class Around:
     def median(self) -> float:
         """Their median, as `baseline` works it out (statistics.median: the middle value, or
         the mean of the middle two). There must be one value at least."""
-        count = self.count
-        middle = count // 2
-        if count % 2:
-            return self._nth(middle)
-        return (self._nth(middle - 1) + self._nth(middle)) / 2
+        ordered, own = self.ordered, self.own
+        middle = (len(ordered) - 1) // 2  # a rank among them: the index's own value is left out
+        upper = ordered[middle if middle < own else middle + 1]
+        if len(ordered) % 2 == 0:  # an odd count of values around it
+            return upper
+        return (ordered[middle - 1 if middle - 1 < own else middle] + upper) / 2
 
     def baseline(self) -> Baseline:
         """Their baseline, as `baseline` works it out. There must be one value at least."""
         usual = self.median()
         others = self.ordered[: self.own] + self.ordered[self.own + 1 :]
         return Baseline(self.count, usual, _spread(others, usual))
-
-    def _nth(self, rank: int) -> float:
-        """The value of that rank (0: the least) around the index, its own value left out."""
-        return self.ordered[rank if rank < self.own else rank + 1]
 
 
 def percentile(durations: Sequence[float], share: float) -> float:
