@@ -38,7 +38,7 @@ def baseline(durations: Sequence[float]) -> Baseline | None:
 
 
 def _spread(durations: Sequence[float], usual: float) -> float:
-    return MAD_SCALE * median(abs(d - usual) for d in durations)
+    return MAD_SCALE * median([abs(d - usual) for d in durations])
 
 
 def around(durations: Sequence[float], index: int, each_side: int = NEIGHBOURS) -> list[float]:

@@ -31,11 +31,11 @@ def store(tmp_path):
     store.close()
 
 
-def run(command: str, pid: int) -> tuple:
+def run(command: str, pid: int, entry_id: str | None = None, output: str | None = None) -> tuple:
     started = iso(datetime(2026, 3, 1, 3, 0, 1, tzinfo=UTC))
     row = {
         "host": "h",
-        "entry_id": None,
+        "entry_id": entry_id,
         "user": "root",
         "command": command,
         "started_at": started,
@@ -46,7 +46,7 @@ def run(command: str, pid: int) -> tuple:
         "source": "/var/log/syslog",
         "dialect": "debian",
         "trigger": "cron",
-        "output_tail": None,
+        "output_tail": output,
     }
     return tuple(row[c] for c in RUN_COLUMNS)
 
@@ -90,6 +90,17 @@ def test_runs_with_bytes_that_are_not_utf8_are_stored_in_any_batch(store):
     stored = store.rows("select pid, command from runs where command = ?", [COMMAND])
     assert stored == [{"pid": 3, "command": COMMAND}]
     assert len(store.rows("select id from runs")) == len(rows)
+
+
+def test_a_run_that_printed_bytes_that_are_not_utf8_is_read_back_exactly(store):
+    """Runs are read as rows, their output the one value looked at for a BLOB: every read that
+    returns runs gives back what the host printed."""
+    printed = "caf\udce9 au lait\n"
+    with store.transaction() as db:
+        store.write_run_rows(db, [run("job", 1, "e1", "ok\n"), run("job", 2, "e1", printed)])
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    for runs in (store.runs(["h"], since), store.entry_runs("e1", 5)):
+        assert sorted(r.output for r in runs) == ["caf\udce9 au lait\n", "ok\n"]
 
 
 def test_the_audit_trail_keeps_a_crontab_that_is_not_utf8(store):
