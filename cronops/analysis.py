@@ -945,11 +945,11 @@ class _Judge:
         for start, end in zip(self.starts, self.ends, strict=True):
             if not self._quiet(start):
                 if busy_until > start + START_SLACK_S:
-                    note = wording.overlap(self.job, start, busy_since, by_process=False)
-                    self.tallies["overlap"].add(start, _told(note))
+                    note = partial(wording.overlap, self.job, start, busy_since, by_process=False)
+                    self.tallies["overlap"].add(start, note)
                 elif still_running < start and not _same_run(still_running, start):
-                    note = wording.overlap(self.job, start, still_running, by_process=True)
-                    self.tallies["overlap"].add(start, _told(note))
+                    note = partial(wording.overlap, self.job, start, still_running, by_process=True)
+                    self.tallies["overlap"].add(start, note)
             if end is not None and end > busy_until:
                 busy_until, busy_since = end, start
 
