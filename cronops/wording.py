@@ -158,7 +158,7 @@ class Job(NamedTuple):
     now: float  # host clock: a time within the last day is short without its date
 
     def at(self, stamp: float) -> str:
-        return _local(stamp, self.zone, "%Y-%m-%d %H:%M %Z")
+        return _local(stamp, self.zone, _WHEN)
 
     def short(self, stamp: float) -> str:
         """'03:00' within the last day, else '11-28 03:00': short, and never ambiguous."""
@@ -574,15 +574,19 @@ def log_limits(facts: HostFacts) -> str:
 # -- small helpers ------------------------------------------------------------------------------
 
 
+_WHEN = "%Y-%m-%d %H:%M %Z"
+
+
 def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M %Z")
+    return moment.strftime(_WHEN)
 
 
 @lru_cache(maxsize=4096)
 def _local(stamp: float, zone: tzinfo, shown: str) -> str:
     """A time in a zone, as `shown` (strftime) writes it. Remembered: the findings of a
     fleet's jobs tell the same times over and over (their shared schedules' times, the window's
-    start, the last scan), and formatting one costs more than judging a run."""
+    start, the last scan), and formatting one costs more than judging a run. (A fixed-offset
+    zone, equal to any other of its offset, is unnamed here: probe.resolve_zone.)"""
     return datetime.fromtimestamp(stamp, zone).strftime(shown)
 
 
