@@ -311,12 +311,12 @@ class History:
 
     def runs(self, hosts: Sequence[str], since: datetime) -> list[RunRecord]:
         """The hosts' runs that started at or after `since`."""
-        return self.run_records(
+        return self._run_records(
             f"select {_RUN_RECORD} from runs where host in ({_marks(hosts)}) and started_at >= ?",
             [*hosts, iso(since)],
         )
 
-    def run_records(self, sql: str, params: Iterable[Any] = ()) -> list[RunRecord]:
+    def _run_records(self, sql: str, params: Iterable[Any] = ()) -> list[RunRecord]:
         """The runs a query selects, by _RUN_RECORD's columns (the first ones, in that order):
         read as rows, not dicts, for a judge reads a month of runs at once."""
         return [_run(row) for row in self.db.execute(sql, _stored(params))]
@@ -336,7 +336,7 @@ class History:
         # A few index probes per entry on (entry_id, started_at): never a scan of every run; the
         # index holds each run's id, its row's key. CROSS JOIN keeps the entries outside: with
         # a thousand hosts or more, SQLite would otherwise walk every run and probe the entries.
-        runs = self.run_records(
+        runs = self._run_records(
             f"""
             select r.entry_id, r.host, r.started_at, r.ended_at, r.status, r.signal, r.trigger,
                 r.output_tail, r.output_size, r.output_from
@@ -382,7 +382,7 @@ class History:
 
     def entry_runs(self, entry_id: str, count: int) -> list[RunRecord]:
         """The entry's latest `count` runs, newest first."""
-        return self.run_records(
+        return self._run_records(
             f"select {_RUN_RECORD} from runs where entry_id = ? order by started_at desc limit ?",
             [entry_id, count],
         )
