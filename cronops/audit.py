@@ -7,7 +7,7 @@ and `cronops jobs`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -21,6 +21,7 @@ from cronops.analysis import (
     worst_first,
 )
 from cronops.changes import Change, timeline
+from cronops.crontab import StoredCrontab
 from cronops.inventory import Host
 from cronops.policy import PolicyBook
 from cronops.records import (
@@ -63,6 +64,40 @@ class AuditResult:
     # incidents of those someone acknowledged (who, when, until), likewise.
     incident_ids: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
     acknowledged: dict[tuple[str, str | None, str], Incident] = field(default_factory=dict)
+    # Judged now: the runs read (the window's and the history before it), for when to judge next.
+    runs: list[RunRecord] = field(default_factory=list)
+
+
+@dataclass
+class Evidence:
+    """What the judge reads of some hosts besides their runs, as their last scans left it."""
+
+    facts: dict[str, HostFacts]  # by name, in the hosts' order
+    entries: list[JobEntry]
+    running: list[RunningJob]
+    crontabs: list[StoredCrontab]
+    changes: list[Change]
+
+    def of(self, names: Collection[str]) -> Evidence:
+        """The evidence of these hosts alone."""
+        return Evidence(
+            {name: facts for name, facts in self.facts.items() if name in names},
+            [entry for entry in self.entries if entry.host in names],
+            [process for process in self.running if process.host in names],
+            [crontab for crontab in self.crontabs if crontab.host in names],
+            [change for change in self.changes if change.host in names],
+        )
+
+
+def read_evidence(history: History, hosts: Sequence[Host], since: datetime) -> Evidence:
+    names = [host.name for host in hosts]
+    return Evidence(
+        history.host_facts(hosts),
+        history.entries(names),
+        history.processes(names),
+        history.crontabs_now(names),
+        read_changes(history, names, since),
+    )
 
 
 def run_audit(
@@ -73,21 +108,25 @@ def run_audit(
     now: datetime,
     *,
     drift: bool = True,
+    evidence: Evidence | None = None,
 ) -> AuditResult:
     """Judge the hosts' history of the window. Not `drift`: without the drift findings, which
-    read the whole fleet's entries (a scan judges them once, for all its hosts)."""
-    facts = list(history.host_facts(hosts).values())
+    read the whole fleet's entries (a scan judges them once, for all its hosts). `evidence`:
+    the hosts' (read_evidence), when the caller has read it already."""
+    evidence = evidence if evidence is not None else read_evidence(history, hosts, since)
+    facts = list(evidence.facts.values())
     names = [host.name for host in hosts]
-    entries = history.entries(names)
+    entries = evidence.entries
     runs = history.runs(names, since - RUN_HISTORY)
-    running = history.processes(names)
     crontabs = CrontabEvidence(
-        history.crontabs_now(names),
-        read_changes(history, names, since),
+        evidence.crontabs,
+        evidence.changes,
         Peers(*history.fleet_crontabs(now - PEERS_ANSWERED)) if drift else None,
         drift,
     )
-    findings = judge(facts, entries, runs, running, policy, now=now, since=since, crontabs=crontabs)
+    findings = judge(
+        facts, entries, runs, evidence.running, policy, now=now, since=since, crontabs=crontabs
+    )
     return AuditResult(
         generated_at=now,
         since=since,
@@ -98,6 +137,7 @@ def run_audit(
         runs_checked=sum(1 for r in runs if r.started_at >= since),
         folded=history.run_days(names, since.astimezone(UTC).date()),
         entries_checked=len(entries),
+        runs=runs,
     )
 
 

@@ -8,10 +8,11 @@ acknowledges them; one row per identity (host, entry id or None for the host its
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cronops.inventory import Host
 from cronops.kinds import (
@@ -22,8 +23,11 @@ from cronops.kinds import (
     NO_LONGER_SEEN,
 )
 from cronops.policy import PolicyBook
-from cronops.records import Finding, HostFacts, Incident, JobEntry
-from cronops.store import Store
+from cronops.records import Finding, HostFacts, Incident, JobEntry, Judged, RunRecord
+from cronops.store import Store, iso
+
+if TYPE_CHECKING:
+    from cronops.audit import AuditResult, Evidence
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
@@ -114,17 +118,99 @@ def judge_scanned(
     policy: PolicyBook,
     since: datetime,
     now: datetime,
-) -> None:
+    settled: Collection[str] = (),
+) -> list[Host]:
     """Judge the hosts a scan just stored and write their incidents, in the scan's transaction
     (`db`); other hosts' incidents stay as they are, and so do these hosts' drift incidents,
-    which `judge_across` judges once the scan has stored all its hosts."""
-    from cronops.audit import run_audit  # the judge: loaded by scans that store findings
+    which `judge_across` judges once the scan has stored all its hosts. Returns those judged.
 
-    audit = run_audit(store, policy, hosts, since, now, drift=False)
-    names = [host.name for host in hosts]
-    stored = [i for i in store.incidents(hosts=names, now=now) if i.kind not in ACROSS_HOSTS]
-    facts = {facts.name: facts for facts in audit.hosts}
-    _write(store, db, stored, audit.findings, audit.entries, facts, now)
+    A host in `settled` (its scan stored no run, output or log line) is judged only when what
+    its last judgement read has changed (its facts, entries, processes, crontabs or policy:
+    due.fingerprint) or when time alone can have changed a verdict (due.judge_due): judging a
+    host reads a month of its runs, for verdicts that nearly always stand."""
+    from cronops.audit import read_evidence, run_audit  # the judge: loaded by scans that judge
+
+    evidence = read_evidence(store, hosts, since)
+    inputs = _inputs(evidence, policy)
+    last = store.judgements(list(settled))
+    judged = [
+        host
+        for host in hosts
+        if (judgement := last.get(host.name)) is None
+        or judgement.inputs != inputs[host.name]["inputs"]
+        or judgement.due is None
+        or judgement.due.passed(since, now)
+    ]
+    # Every host's print of what drift compares, as this scan read it (fleet_crontabs_print).
+    rows = [
+        {"host": name, "crontabs": read["crontabs"], "policy": read["policy"], "read_at": iso(now)}
+        for name, read in inputs.items()
+    ]
+    if judged:
+        names = [host.name for host in judged]
+        mine = evidence.of(names)
+        audit = run_audit(store, policy, judged, since, now, drift=False, evidence=mine)
+        stored = [i for i in store.incidents(hosts=names, now=now) if i.kind not in ACROSS_HOSTS]
+        facts = {facts.name: facts for facts in audit.hosts}
+        _write(store, db, stored, audit.findings, audit.entries, facts, now)
+        dues = _dues(mine, audit, policy, since, now)
+        for row in rows:
+            if row["host"] in dues:
+                row |= {"inputs": inputs[row["host"]]["inputs"], **dues[row["host"]]}
+    store.write_judgements(db, rows)
+    return judged
+
+
+def _inputs(evidence: Evidence, book: PolicyBook) -> dict[str, dict[str, str | None]]:
+    """By host, as judgements' columns: the fingerprint of what judging it reads besides runs,
+    of what drift compares of its crontabs, and of its policy (None: a maintenance window's,
+    whose verdicts turn with the clock)."""
+    from cronops import due  # with the judge
+
+    found = {}
+    for name, (facts, entries, running, crontabs, changes) in _by_host(evidence).items():
+        policies = due.policies(book, facts, entries)
+        found[name] = {
+            "inputs": due.fingerprint(facts, entries, running, crontabs, changes, policies),
+            "crontabs": due.crontabs_print(facts, entries),
+            "policy": None if any(p.maintenance for p in policies) else due.digest(policies),
+        }
+    return found
+
+
+def _dues(
+    evidence: Evidence, audit: AuditResult, book: PolicyBook, since: datetime, now: datetime
+) -> dict[str, dict[str, str | None]]:
+    """By host judged, as judgements' columns: when its judgement is due again."""
+    from cronops import due
+    from cronops.analysis import every_finding
+
+    runs: dict[str, list[RunRecord]] = defaultdict(list)
+    for run in audit.runs:
+        runs[run.host].append(run)
+    findings: dict[str, list[Finding]] = defaultdict(list)
+    for finding in every_finding(audit.findings):
+        findings[finding.host].append(finding)
+    dues = {}
+    for name, (facts, entries, running, _, _) in _by_host(evidence).items():
+        policies = due.policies(book, facts, entries)
+        at, start = due.judge_due(
+            facts, entries, runs[name], running, findings[name], policies, since, now
+        )
+        dues[name] = {"due_at": iso(at), "due_start": iso(start)}
+    return dues
+
+
+def _by_host(evidence: Evidence) -> dict[str, tuple[HostFacts, list, list, list, list]]:
+    """Each host's facts, entries, processes, crontabs and crontab changes."""
+    grouped: dict[str, tuple[list, list, list, list]] = {
+        name: ([], [], [], []) for name in evidence.facts
+    }
+    parts = (evidence.entries, evidence.running, evidence.crontabs, evidence.changes)
+    for position, items in enumerate(parts):
+        for item in items:
+            grouped[item.host][position].append(item)
+    return {name: (evidence.facts[name], *lists) for name, lists in grouped.items()}
 
 
 def judge_across(
@@ -134,19 +220,56 @@ def judge_across(
     policy: PolicyBook,
     since: datetime,
     now: datetime,
-) -> None:
+) -> list[Host]:
     """Judge the scan's hosts' drift against the fleet and write those incidents, once every
     host of the scan is stored: judged with each group of hosts, it read the whole fleet's
-    entries once a group, and a group stored before the others (a first scan) had no peers."""
+    entries once a group, and a group stored before the others (a first scan) had no peers.
+    Returns the hosts judged.
+
+    A host's drift is judged again only when what it compares has changed since: the fleet's
+    crontabs (the hosts answering, their tags and entries: store.fleet_crontabs_print) or the
+    host's policy; or JUDGED_AT_LEAST_EVERY after the last time. Reading every entry of a big
+    fleet is most of the cost, for verdicts that nearly always stand."""
     from cronops.analysis import Peers, drift  # the judge: loaded by scans that store findings
     from cronops.audit import PEERS_ANSWERED
+    from cronops.due import JUDGED_AT_LEAST_EVERY
 
-    facts = store.host_facts(hosts)
-    entries = store.entries([host.name for host in hosts])
+    names = [host.name for host in hosts]
+    fleet = store.fleet_crontabs_print(now - PEERS_ANSWERED)
+    last = store.judgements(names)
+    read = {name: _drift_read(fleet, last.get(name)) for name in names}
+    judged = [
+        host
+        for host in hosts
+        if (judgement := last.get(host.name)) is None
+        or read[host.name] is None
+        or judgement.drift != read[host.name]
+        or judgement.drift_due is None
+        or judgement.drift_due <= now
+    ]
+    if not judged:
+        return []
+    names = [host.name for host in judged]
+    facts = store.host_facts(judged)
+    entries = store.entries(names)
     peers = Peers(*store.fleet_crontabs(now - PEERS_ANSWERED))
     findings = drift(facts.values(), entries, policy, now, since, peers)
-    stored = store.incidents(hosts=[host.name for host in hosts], now=now, kinds=ACROSS_HOSTS)
+    stored = store.incidents(hosts=names, now=now, kinds=ACROSS_HOSTS)
     _write(store, db, stored, findings, {e.id: e for e in entries}, facts, now)
+    due_at = iso(now + JUDGED_AT_LEAST_EVERY)
+    rows = [{"host": name, "drift": read[name], "drift_due": due_at} for name in names]
+    store.write_judgements(db, rows)
+    return judged
+
+
+def _drift_read(fleet: str | None, judgement: Judged | None) -> str | None:
+    """What a host's drift compares, as one fingerprint: the fleet's crontabs and the host's
+    policy; None when not known (then it is judged)."""
+    from cronops.due import digest
+
+    if fleet is None or judgement is None or judgement.policy is None:
+        return None
+    return digest(fleet, judgement.policy)
 
 
 def _write(

@@ -316,3 +316,28 @@ class Delivery:
     sent_at: datetime | None
     next_attempt_at: datetime | None  # a failed one is tried again from then on
     error: str | None
+
+
+class Due(NamedTuple):
+    """When a host is to be judged again though its scan stored nothing new: once the clock
+    reaches `at`, or a scan's window starts after `start` (evidence leaves a window as it
+    moves on)."""
+
+    at: datetime
+    start: datetime
+
+    def passed(self, since: datetime, now: datetime) -> bool:
+        return now >= self.at or since > self.start
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A host's last judgement by a scan: what it read (a fingerprint) and when it is due again;
+    the same of its drift, judged against the whole fleet's crontabs."""
+
+    host: str
+    inputs: str | None
+    due: Due | None
+    policy: str | None  # the host's resolved policies (None: with a maintenance window)
+    drift: str | None  # the fleet's crontabs and this host's policy, as its drift read them
+    drift_due: datetime | None

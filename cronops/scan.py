@@ -298,7 +298,12 @@ def record_group(
         with store.transaction() as db:
             outcomes = [_write_safely(store, db, digest, started) for digest in digests]
             if policy is not None:
-                _judge_safely(store, db, outcomes, policy, since, clock())
+                settled = [
+                    outcome.host.name
+                    for outcome, digest in zip(outcomes, digests, strict=True)
+                    if outcome.ok and _nothing_new(digest)
+                ]
+                _judge_safely(store, db, outcomes, policy, since, clock(), settled)
             return outcomes
     except Exception as exc:  # the commit itself failed: nothing of the group is stored
         return [_not_stored(report.host, exc) for report in reports]
@@ -349,6 +354,14 @@ def _write_safely(
     return digest.outcome
 
 
+def _nothing_new(digest: _Digest) -> bool:
+    """Whether the host's scan stored no run, output or line of its cron daemon or `crontab`
+    program: the rest of what its judgement reads is compared with the last (judge_scanned)."""
+    return digest.answered and not (
+        digest.runs or digest.outputs or digest.daemon_lines or digest.crontab_edits
+    )
+
+
 def _judge_safely(
     store: Store,
     db: sqlite3.Connection,
@@ -356,14 +369,17 @@ def _judge_safely(
     policy: PolicyBook,
     since: datetime,
     now: datetime,
+    settled: Sequence[str] = (),
 ) -> None:
     """Update the hosts' incidents, in their own savepoint: the scan's data is kept if judging
-    fails (the next scan judges the same hosts again), and each host's outcome says so."""
+    fails (the next scan judges the same hosts again), and each host's outcome says so.
+    `settled`: the hosts whose scan stored nothing new (judge_scanned)."""
     from cronops.incidents import judge_scanned  # the judge: only for scans that store findings
 
+    hosts = [outcome.host for outcome in outcomes]
     try:
         with store.savepoint(db):
-            judge_scanned(store, db, [outcome.host for outcome in outcomes], policy, since, now)
+            judge_scanned(store, db, hosts, policy, since, now, settled)
     except Exception as exc:
         for outcome in outcomes:
             outcome.error = f"{outcome.error or ''} findings not updated: {exc!r}".strip()

@@ -32,11 +32,13 @@ from cronops.records import (
     CAUSE_KEYWORDS,
     DaemonLine,
     Delivery,
+    Due,
     Finding,
     FleetEntry,
     HostFacts,
     Incident,
     JobEntry,
+    Judged,
     LatestRuns,
     LogCursor,
     RunDay,
@@ -473,6 +475,42 @@ class History:
         )
         return {row["host"]: _moment(row["at"]) for row in rows}
 
+    # -- what the scans' judgements read ---------------------------------------------------
+
+    def judgements(self, hosts: Sequence[str]) -> dict[str, Judged]:
+        """Each host's last judgement by a scan, by name (a host never judged is left out)."""
+        rows = self.rows(f"select * from judgements where host in ({_marks(hosts)})", list(hosts))
+        return {
+            row["host"]: Judged(
+                host=row["host"],
+                inputs=row["inputs"],
+                due=Due(_moment(row["due_at"]), _moment(row["due_start"]))
+                if row["due_at"] and row["due_start"]
+                else None,
+                policy=row["policy"],
+                drift=row["drift"],
+                drift_due=from_iso(row["drift_due"]),
+            )
+            for row in rows
+        }
+
+    def fleet_crontabs_print(self, since: datetime) -> str | None:
+        """One fingerprint of what fleet drift compares (fleet_crontabs): each host whose last
+        scan answered at or after `since`, with its tags and its entries as that scan's
+        judgement read them; None when a host's entries were not read at its last scan (it was
+        stored without being judged): then only reading them all tells."""
+        rows = self.db.execute(
+            """
+            select h.name, h.tags, j.crontabs, j.read_at >= h.ok_at
+            from hosts h left join judgements j on j.host = h.name
+            where h.status = 'ok' and h.ok_at >= ? order by h.name
+            """,
+            [iso(since)],
+        ).fetchall()
+        if not all(current for *_, current in rows):
+            return None
+        return hashlib.sha256(repr(rows).encode("utf-8", "surrogateescape")).hexdigest()
+
     # -- rows --------------------------------------------------------------------------------
 
     def log_cursors(
@@ -776,6 +814,11 @@ class Store(History):
             entry_ids,
         )
         return {row["entry_id"]: _moment(row["at"]) for row in rows}
+
+    def write_judgements(self, db: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+        """Hosts' judgements (judgements' columns, by host): the columns given, the others kept."""
+        for columns in {tuple(row) for row in rows}:  # a few shapes: judged, skipped, drift
+            _upsert(db, "judgements", [r for r in rows if tuple(r) == columns], ("host",))
 
     def write_incidents(
         self, db: sqlite3.Connection, changes: Iterable[tuple[Incident, Finding | None]]
@@ -1923,6 +1966,26 @@ def _integer_run_ids(db: Database) -> None:
     db.execute("create index idx_runs_kept on runs (host) where folded = 1")
 
 
+def _add_judgements(db: Database) -> None:
+    """What each host's last judgement by a scan read (a fingerprint) and when it is due again,
+    and what its drift was judged on: a rescan that stored nothing new judges only the hosts
+    that time or a change can have given other verdicts (due.py)."""
+    db.table("judgements").create(
+        {
+            "host": str,
+            "inputs": str,  # due.fingerprint of what the judge read besides runs
+            "due_at": str,  # judged again once the clock reaches it...
+            "due_start": str,  # ...or a scan's window starts after it
+            "crontabs": str,  # due.crontabs_print: what drift compares of the host...
+            "read_at": str,  # ...as the judgement of this scan read it
+            "policy": str,  # due.digest of the host's resolved policies
+            "drift": str,  # the fleet's crontabs print and the host's policy its drift read
+            "drift_due": str,
+        },
+        pk="host",
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -1936,5 +1999,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     10: _add_daemon_lines,
     11: _add_output_size,
     12: _integer_run_ids,
+    13: _add_judgements,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -445,7 +445,9 @@ def test_a_scan_of_some_hosts_leaves_the_others_incidents_as_they_were(tmp_path)
 def test_drift_missed_by_a_group_stored_before_its_peers_is_judged_once_all_are_stored(tmp_path):
     """A first scan stores its hosts group by group: the odd one stored first had no peers to
     be compared with; judged across the scan's hosts once all are stored, its drift opens, and
-    judging it alone again (against the peers now stored) keeps it."""
+    judging it alone again (against the peers now stored) keeps it. Judged again: nothing
+    changed, so not before an hour has passed (JUDGED_AT_LEAST_EVERY)."""
+    from cronops.due import JUDGED_AT_LEAST_EVERY
     from cronops.incidents import judge_across
 
     db = tmp_path / "history.db"
@@ -463,15 +465,16 @@ def test_drift_missed_by_a_group_stored_before_its_peers_is_judged_once_all_are_
             judge_across(store, sql, hosts, book, NOW - history.WINDOW, NOW)
     finally:
         store.close()
-    history.scan(db, "web3", {spool: "30 3 * * * /usr/local/bin/backup\n"}, LATER, policy=book)
+    later = NOW + JUDGED_AT_LEAST_EVERY
+    history.scan(db, "web3", {spool: "30 3 * * * /usr/local/bin/backup\n"}, later, policy=book)
     store = Store(db)
     try:
-        (drift,) = [i for i in store.incidents(now=LATER) if i.kind == "drift"]
+        (drift,) = [i for i in store.incidents(now=later) if i.kind == "drift"]
         assert (drift.host, drift.state, drift.opened_at, drift.last_seen) == (
             "web3",
             "open",
             NOW,
-            LATER,
+            later,
         )
     finally:
         store.close()

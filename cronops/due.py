@@ -1,0 +1,192 @@
+"""When a host must be judged again though its scan stored nothing new: what its judgement read
+(a fingerprint) and the earliest moment time alone can change one of its verdicts.
+
+Pure functions of what the judge was given and what it found; analysis.py holds the rules, this
+module only the moments they can turn at, erring early: a host judged too often costs a little,
+a host judged too late shows a stale verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta, tzinfo
+
+from cronops.analysis import entry_zone
+from cronops.changes import Change
+from cronops.crontab import StoredCrontab
+from cronops.durations import NEIGHBOURS
+from cronops.policy import Policy, PolicyBook
+from cronops.records import CRON, Due, Finding, HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.schedule import REBOOT, next_time, split_schedule
+
+# Nothing stays unjudged longer: what no moment below foresees (a sentence saying "today", a
+# clock shift a year ahead coming into view) is at most this stale.
+JUDGED_AT_LEAST_EVERY = timedelta(hours=1)
+# Moments are worked out on the host's clock, whose skew from ours is measured anew each scan
+# (and stored to the second in the fingerprint): a host is due this much before its moment.
+EARLY = timedelta(seconds=5)
+# A run this many runs before the window, or earlier, no longer counts: a run in the window is
+# compared with NEIGHBOURS runs each side (slow, too_fast), a running one with the last
+# analysis.HUNG_HISTORY (50) ended ones, but a host with a process running is judged each scan.
+RUNS_BEFORE_THAT_COUNT = 2 * NEIGHBOURS + 1
+# A boot's or a cron daemon's start, as a scan measures it, moves by a second from one scan to
+# the next: the fingerprint keeps its minute, unless it is this near a whole minute.
+STEADY_SECONDS = 3
+
+
+def fingerprint(
+    facts: HostFacts,
+    entries: Sequence[JobEntry],
+    running: Sequence[RunningJob],
+    crontabs: Sequence[StoredCrontab],
+    changes: Sequence[Change],
+    policies: Sequence[Policy],
+) -> str:
+    """What a host's judgement reads besides its runs (and the moments it is judged at): a
+    judgement of the same fingerprint, at a moment none of judge_due's has passed, with no new
+    run, says the same. The clock skew to the second, and the boot's and the cron daemon's
+    start to the minute where a second more or less tells nothing (each is measured anew each
+    scan, as the host's clock minus an uptime in whole seconds)."""
+    facts = replace(
+        facts,
+        ok_at=None,
+        scanned_at=None,
+        clock_skew=timedelta(seconds=round(facts.clock_skew.total_seconds())),
+        booted_at=_steady(facts.booted_at),
+        cron_started_at=_steady(facts.cron_started_at),
+    )
+    read = [replace(crontab, seen_at=None) for crontab in crontabs]
+    return digest(facts, entries, running, read, changes, policies)
+
+
+def policies(book: PolicyBook, facts: HostFacts, entries: Iterable[JobEntry]) -> list[Policy]:
+    """The host's own policy, then each entry's, as the judge resolves them."""
+    return [book.resolve_host(facts), *(book.resolve(entry, facts) for entry in entries)]
+
+
+def crontabs_print(facts: HostFacts, entries: Iterable[JobEntry]) -> str:
+    """What fleet drift reads of a host: its tags and its entries' command, schedule, user and
+    state."""
+    compared = sorted(
+        (e.id, e.user, e.schedule, e.command, e.disabled, e.paused is not None) for e in entries
+    )
+    return digest(facts.tags, compared)
+
+
+def judge_due(
+    facts: HostFacts,
+    entries: Sequence[JobEntry],
+    runs: Sequence[RunRecord],
+    running: Sequence[RunningJob],
+    findings: Iterable[Finding],
+    policies: Sequence[Policy],
+    since: datetime,
+    now: datetime,
+) -> Due:
+    """When a judgement of the host, at `now` over the window from `since` (our clock), can
+    next say otherwise with nothing new stored; at once where any scan may (a host not
+    answering, a process running, a maintenance window). `findings`: every one, under their
+    hosts' too."""
+    if facts.status != "ok" or facts.ok_at is None or running:
+        return Due(now, since)  # a hung process's finding runs to each scan; a silent host's too
+    if any(policy.maintenance for policy in policies):
+        return Due(now, since)  # quiet spans open and close in the policy's own time
+    if any(_near(run.started_at, facts) for run in runs):
+        return Due(now, since)  # a start that a boot or a cron start a second on would explain
+    skew = facts.clock_skew
+    moments = [now + JUDGED_AT_LEAST_EVERY]
+    # Each occurrence of a finding leaves the window once it starts after it (host clock).
+    starts = [f.first_at - skew for f in findings]
+    by_entry: dict[str, list[RunRecord]] = {}
+    for run in sorted(runs, key=_started):
+        by_entry.setdefault(run.entry_id or "", []).append(run)
+    evidence_end = facts.ok_at + skew
+    for entry, policy in zip(entries, policies[1:], strict=True):
+        moments += _slots(entry, entry_zone(entry, facts), policy, evidence_end, skew)
+        starts += _history(by_entry.get(entry.id, []), since + skew)
+        if entry.paused is not None and entry.paused.until is not None:
+            moments.append(entry.paused.until)  # our clock, as cronops stamped it
+    return Due(min(moments) - EARLY, min(starts, default=now) - EARLY)
+
+
+def _slots(
+    entry: JobEntry, zone: tzinfo, policy: Policy, evidence_end: datetime, skew: timedelta
+) -> list[datetime]:
+    """An expected time coming due (missed, or no longer the latest: analysis._due_count), and
+    the next runs the lint reads: the next expected time after the evidence's end, and the
+    first past its grace."""
+    if split_schedule(entry.schedule) == [REBOOT]:
+        return []
+    grace = policy.grace
+    after_end = next_time(entry.schedule, zone, evidence_end.timestamp())
+    in_grace = next_time(entry.schedule, zone, (evidence_end - grace).timestamp())
+    moments = [after_end - skew] if after_end else []
+    return moments + ([in_grace + grace - skew] if in_grace else [])
+
+
+def _history(runs: Sequence[RunRecord], window_start: datetime) -> list[datetime]:
+    """Where a window's start is when the runs read before it (the job's own history, oldest
+    first) lose one that counts. The judge reads runs from RUN_HISTORY before the window's
+    start: a run leaves once the window starts RUN_HISTORY after it (its start as stored, the
+    host's clock, is compared as read).
+    Of many runs before the window only the oldest leave unnoticed: each run in the window is
+    compared with up to NEIGHBOURS runs on each side (its duration, and its output's size).
+    The first run of the failing streak that ends the history counts for itself."""
+    from cronops.audit import RUN_HISTORY  # how far before the window the audit reads
+
+    def leaving(run: RunRecord) -> datetime:
+        return run.started_at + RUN_HISTORY
+
+    if not runs:
+        return []
+    moments = [leaving(runs[_last_spare(runs, window_start)])]
+    failing = next((i for i, run in enumerate(reversed(runs)) if not run.failed), len(runs))
+    if failing:  # the failing streak's first run
+        moments.append(leaving(runs[len(runs) - failing]))
+    ended = [run for run in runs if run.ended_at is not None]
+    if ended:
+        moments.append(leaving(ended[_last_spare(ended, window_start)]))
+    # Output sizes run from the first cron run whose output was seen: the sizes' oldest is the
+    # oldest such run still read, and the runs before it go with it.
+    cron = [run for run in runs if run.trigger == CRON]
+    seen = [index for index, run in enumerate(cron) if run.output is not None]
+    if seen:
+        spare = [index for index in seen if index <= _last_spare(cron, window_start)]
+        moments.append(leaving(cron[spare[-1] if spare else seen[0]]))
+    return moments
+
+
+def _last_spare(history: Sequence[RunRecord], window_start: datetime) -> int:
+    """The index of the latest run before the window whose leaving keeps RUNS_BEFORE_THAT_COUNT
+    before the window (0: none, the oldest counts)."""
+    before = sum(1 for run in history if run.started_at < window_start)
+    return max(before - RUNS_BEFORE_THAT_COUNT, 0)
+
+
+def _steady(moment: datetime | None) -> datetime | None:
+    """A start measured to a second or so: the minute it is in, where no whole minute (an
+    expected time, a run cron starts at) is within STEADY_SECONDS of it; else as it is."""
+    if moment is None or not STEADY_SECONDS <= moment.second < 60 - STEADY_SECONDS:
+        return moment
+    return moment.replace(second=0, microsecond=0)
+
+
+def _near(start: datetime, facts: HostFacts) -> bool:
+    """Whether a run started within STEADY_SECONDS of the host's boot or its cron's start: the
+    judge compares them to tell why a run did not happen (causes.py)."""
+    near = timedelta(seconds=STEADY_SECONDS)
+    return any(
+        moment is not None and abs(start - moment) <= near
+        for moment in (facts.booted_at, facts.cron_started_at)
+    )
+
+
+def _started(run: RunRecord) -> datetime:
+    return run.started_at
+
+
+def digest(*parts: object) -> str:
+    """One fingerprint of these values (their repr)."""
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest()
