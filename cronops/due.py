@@ -32,8 +32,8 @@ EARLY = timedelta(seconds=5)
 # analysis.HUNG_HISTORY (50) ended ones, but a host with a process running is judged each scan.
 RUNS_BEFORE_THAT_COUNT = 2 * NEIGHBOURS + 1
 # A boot's or a cron daemon's start, as a scan measures it, moves by a second from one scan to
-# the next: the fingerprint keeps its minute, unless it is this near a whole minute.
-STEADY_SECONDS = 3
+# the next: a job started this near it may have started before it or after.
+NEAR_START = timedelta(seconds=3)
 
 
 def fingerprint(
@@ -47,8 +47,8 @@ def fingerprint(
     """What a host's judgement reads besides its runs (and the moments it is judged at): a
     judgement of the same fingerprint, at a moment none of judge_due's has passed, with no new
     run, says the same. The clock skew to the second, and the boot's and the cron daemon's
-    start to the minute where a second more or less tells nothing (each is measured anew each
-    scan, as the host's clock minus an uptime in whole seconds)."""
+    start to the minute (each is measured anew each scan, as the host's clock minus an uptime
+    in whole seconds)."""
     facts = replace(
         facts,
         ok_at=None,
@@ -166,19 +166,19 @@ def _last_spare(history: Sequence[RunRecord], window_start: datetime) -> int:
 
 
 def _steady(moment: datetime | None) -> datetime | None:
-    """A start measured to a second or so: the minute it is in, where no whole minute (an
-    expected time, a run cron starts at) is within STEADY_SECONDS of it; else as it is."""
-    if moment is None or not STEADY_SECONDS <= moment.second < 60 - STEADY_SECONDS:
+    """A start measured to the second, kept to the minute it is in (shown as its middle),
+    unless it is a whole minute: the judge compares it with expected times (whole minutes)
+    and shows it to the minute, so a second more or less within a minute tells the same."""
+    if moment is None or (moment.second == 0 and moment.microsecond == 0):
         return moment
-    return moment.replace(second=0, microsecond=0)
+    return moment.replace(second=30, microsecond=0)
 
 
 def _near(start: datetime, facts: HostFacts) -> bool:
-    """Whether a run started within STEADY_SECONDS of the host's boot or its cron's start: the
+    """Whether a run started within NEAR_START of the host's boot or its cron's start: the
     judge compares them to tell why a run did not happen (causes.py)."""
-    near = timedelta(seconds=STEADY_SECONDS)
     return any(
-        moment is not None and abs(start - moment) <= near
+        moment is not None and abs(start - moment) <= NEAR_START
         for moment in (facts.booted_at, facts.cron_started_at)
     )
 

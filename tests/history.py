@@ -40,10 +40,14 @@ def scan(
     unreadable: list[str] | None = None,
     policy: PolicyBook | None = None,
     tags: tuple[str, ...] = (),
+    log_read: bool = False,
+    processes: list[probe.Process] | None = None,
 ) -> None:
     """One successful scan of `host` (with the inventory's `tags` and `output_tail`) at `at`:
     its crontab files (path -> text; a path under the spool is a user's crontab), the ones
-    there but unreadable, and its cron log's lines or `journalctl -o json` lines; with a
+    there but unreadable, its process list (none: no cron daemon runs), and its cron log's
+    lines (`log_read`: the log was read, with nothing new in it) or `journalctl -o json`
+    lines; with a
     `policy`, the host's stored findings are judged too, as `cronops scan` of it does (the
     host alone, as a scan judges each group of hosts it stores, then its drift across the
     fleet, once the scan's hosts are stored)."""
@@ -61,9 +65,14 @@ def scan(
     ]
     lines = log.encode()
     log_path = "/var/log/syslog"
-    logs = [probe.LogChunk(log_path, log_path, "current", lines, read=len(lines))] if log else []
+    chunk = probe.LogChunk(log_path, log_path, "current", lines, read=len(lines))
     result = probe.ProbeResult(
-        facts, crontabs=files, unreadable=unreadable or [], logs=logs, processes=[], journal=journal
+        facts,
+        crontabs=files,
+        unreadable=unreadable or [],
+        logs=[chunk] if log or log_read else [],
+        processes=processes or [],
+        journal=journal,
     )
     inventoried = Host(name=host, address="127.0.0.1", tags=tags, output_tail=output_tail)
     report = HostReport(inventoried, HostStatus.OK, None, 1.0, result)

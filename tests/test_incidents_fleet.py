@@ -89,7 +89,10 @@ def test_failing_jobs_open_then_a_fix_on_the_host_and_a_pause_resolve_them(
     assert failing["summary"].startswith(f"failed ×{failing['streak']} since ")
     assert cronops("findings")[0] == 0  # the table (its words: tests/test_incidents.py)
 
-    # A rescan with nothing new: the same rows, seen again.
+    # A rescan after the next failed run: the same rows, seen again. (With nothing new, a
+    # rescan leaves them unjudged: test_a_rescan_with_nothing_new_leaves_the_findings_unjudged.)
+    failed_runs = logged(host, ") END (", "test -e")
+    wait_for(lambda: logged(host, ") END (", "test -e") > failed_runs, 90, "the next failed run")
     assert cronops("scan", "--format", "json")[0] == 0
     again = findings(cronops, "open", "acknowledged", "resolved")
     assert {(f["id"], f["kind"], f["entry_id"]) for f in again} == {
@@ -113,6 +116,51 @@ def test_failing_jobs_open_then_a_fix_on_the_host_and_a_pause_resolve_them(
     # and so `audit --no-scan` lists it as judging that window does.
     assert seen_again["last_seen"] < fixed["last_seen"] == fixed["resolved_at"]
     assert [f for f in findings(cronops) if f["kind"] == "failed"] == []
+
+
+# golf: no cron daemon runs (cron_not_running) and its crontab has a line cron rejects
+# (crontab_errors); nothing new comes into its log between scans.
+GOLF_ROOT = "0 3 * * * /usr/local/bin/backup\nnot a cron line\n"
+
+
+@pytest.fixture(scope="module")
+def golf_fleet(tmp_path_factory):
+    spec = HostSpec(name="golf", crontabs={"root": GOLF_ROOT}, syslog="traditional")
+    yield from own_fleet(tmp_path_factory, "judged-fleet", spec)
+
+
+def test_a_rescan_with_nothing_new_leaves_the_findings_unjudged_and_an_edit_judges_them(
+    golf_fleet, tmp_path, capsys, monkeypatch
+):
+    from cronops import analysis, audit
+
+    host = golf_fleet.hosts["golf"]
+    cronops = runner(golf_fleet, tmp_path, capsys)
+    assert cronops("scan", "--format", "json")[0] == 0
+    before = findings(cronops, "open", "acknowledged", "resolved")
+    assert {f["kind"] for f in before} == {"cron_not_running", "crontab_errors"}
+    judged: list[str] = []  # what the judge was asked to judge: a host's window, or drift
+    for module, name in ((audit, "run_audit"), (analysis, "drift")):
+        judge = getattr(module, name)
+        monkeypatch.setattr(
+            module,
+            name,
+            lambda *args, judge=judge, name=name, **kwargs: (
+                judged.append(name) or judge(*args, **kwargs)
+            ),
+        )
+
+    assert cronops("scan", "--format", "json")[0] == 0
+    assert judged == []
+    assert findings(cronops, "open", "acknowledged", "resolved") == before  # last_seen too
+
+    # The rejected line removed on the host: judged again, its finding resolved (its entries
+    # are as they were: drift, which compares only those, is not judged again).
+    host.path("/var/spool/cron/crontabs/root").write_text("0 3 * * * /usr/local/bin/backup\n")
+    assert cronops("scan", "--format", "json")[0] == 0
+    assert judged == ["run_audit"]
+    errors = of(findings(cronops, "resolved"), "crontab_errors", None)
+    assert errors["id"] == of(before, "crontab_errors", None)["id"]
 
 
 def test_a_critical_failure_and_a_stopped_cron_on_the_live_fleet(live_fleet, tmp_path, capsys):

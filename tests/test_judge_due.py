@@ -1,0 +1,313 @@
+"""A rescan judges only what can have changed: a host whose scan stored nothing new keeps its
+stored findings unjudged until what its judgement read changes or time alone can change a
+verdict (due.py); drift likewise, until the fleet's crontabs change.
+
+Histories filled as scans fill them (tests/history.py); the real fleet's:
+tests/test_incidents_fleet.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cronops import audit, due, probe
+from cronops.inventory import Host
+from cronops.kinds import ENTRY_REMOVED
+from cronops.policy import PolicyBook
+from cronops.records import HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.store import Store
+from tests import history
+
+ZONE = "UTC"
+SPOOL_ROOT = "/var/spool/cron/crontabs/root"
+BACKUP = "/usr/local/bin/backup"
+HALF_HOURLY = f"0,30 * * * * {BACKUP}\n"
+SCANNED = datetime(2026, 11, 28, 10, 10, tzinfo=UTC)
+DAEMON_STARTED = datetime(2026, 11, 20, 8, 0, 30, tzinfo=UTC)
+MONTH_AGO = {SPOOL_ROOT: SCANNED - timedelta(days=30)}
+
+
+def run_lines(start: datetime, status: int | None, pid: int) -> str:
+    """A Debian -L 15 run of the backup: its start, and its end (a failure first) unless
+    `status` is None (still running)."""
+    lines = history.syslog(start, ZONE, "web1", f"CRON[{pid}]: (root) CMD ([{pid + 1}] {BACKUP})")
+    if status is None:
+        return lines
+    end = start + timedelta(seconds=20)
+    if status:
+        failure = f"(CRON) error (grandchild #{pid + 1} failed with exit status {status})"
+        lines += history.syslog(end, ZONE, "web1", f"CRON[{pid}]: {failure}")
+    return lines + history.syslog(
+        end, ZONE, "web1", f"CRON[{pid}]: (root) END ([{pid + 1}] {BACKUP})"
+    )
+
+
+def processes(at: datetime, job_since: datetime | None = None) -> list[probe.Process]:
+    """The host's process list at `at`: cron (started at DAEMON_STARTED) and, since
+    `job_since`, the backup it started."""
+
+    def elapsed(since: datetime) -> int:
+        return int((at - since).total_seconds())
+
+    found = [probe.Process(1, 0, "root", elapsed(DAEMON_STARTED), "/usr/sbin/cron -f -L 15")]
+    if job_since is not None:
+        found += [
+            probe.Process(50, 1, "root", elapsed(job_since), "/usr/sbin/CRON -f -L 15"),
+            probe.Process(51, 50, "root", elapsed(job_since), f"/bin/sh -c {BACKUP}"),
+        ]
+    return found
+
+
+def scan(
+    db,
+    at: datetime,
+    *,
+    log: str = "",
+    crontab: str = HALF_HOURLY,
+    policy=None,
+    job_since=None,
+    mtimes=MONTH_AGO,
+):
+    history.scan(
+        db,
+        "web1",
+        {SPOOL_ROOT: crontab},
+        at,
+        zone=ZONE,
+        log=log,
+        log_read=True,
+        mtimes=mtimes,
+        policy=policy or PolicyBook(),
+        processes=processes(at, job_since),
+    )
+
+
+@pytest.fixture
+def judged(monkeypatch):
+    """How many times a scan's judge read and judged hosts' runs (audit.run_audit)."""
+    calls = []
+    judge = audit.run_audit
+
+    def counted(*args, **kwargs):
+        calls.append(args[2])  # the hosts
+        return judge(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "run_audit", counted)
+    return calls
+
+
+@pytest.fixture
+def failing(tmp_path):
+    """web1's half-hourly backup ran at 09:00 and 09:30, and failed at 10:00; scanned at 10:10."""
+    db = tmp_path / "history.db"
+    log = "".join(
+        run_lines(SCANNED.replace(hour=h, minute=m, second=1), status, pid)
+        for h, m, status, pid in ((9, 0, 0, 100), (9, 30, 0, 200), (10, 0, 3, 300))
+    )
+    scan(db, SCANNED, log=log)
+    return db
+
+
+def incidents(db, now: datetime) -> list:
+    store = Store(db)
+    try:
+        return store.incidents(now=now)
+    finally:
+        store.close()
+
+
+def kinds(db, now: datetime) -> dict[str, str]:
+    return {i.kind: i.state for i in incidents(db, now)}
+
+
+def test_a_rescan_with_nothing_new_judges_nothing_and_keeps_the_stored_findings(failing, judged):
+    later = SCANNED + timedelta(minutes=10)
+    before = incidents(failing, later)
+    assert kinds(failing, later) == {"failed": "open"}
+
+    scan(failing, later)
+
+    assert judged == []
+    assert incidents(failing, later) == before  # last_seen too: not judged again
+
+
+def test_a_run_missed_by_time_alone_is_found_by_the_next_scan(failing, judged):
+    """10:30 passes its grace (5 minutes) with no new line in the log: nothing new was stored,
+    but the next expected time came due."""
+    scan(failing, SCANNED + timedelta(minutes=26))  # 10:36
+
+    assert len(judged) == 1
+    assert kinds(failing, SCANNED + timedelta(minutes=26)) == {"failed": "open", "missed": "open"}
+
+
+def test_a_run_hung_by_time_alone_is_found_by_the_next_scan(tmp_path, judged):
+    """A daily backup started at 10:00 still runs; past its max_duration (30m) at 10:35 with
+    nothing new in the log, long before its next expected time."""
+    db = tmp_path / "history.db"
+    book = PolicyBook.from_tables(jobs=[{"command": BACKUP, "max_duration": "30m"}])
+    started = SCANNED.replace(minute=0, second=1)
+    daily = f"0 10 * * * {BACKUP}\n"
+    scan(
+        db,
+        SCANNED,
+        log=run_lines(started, None, 300),
+        crontab=daily,
+        policy=book,
+        job_since=started,
+    )
+    assert kinds(db, SCANNED) == {}
+
+    later = SCANNED + timedelta(minutes=25)
+    scan(db, later, crontab=daily, policy=book, job_since=started)
+
+    assert len(judged) == 2
+    assert kinds(db, later) == {"hung": "open"}
+
+
+def test_a_changed_policy_judges_again(failing, judged):
+    louder = PolicyBook.from_tables(defaults={"severity": {"failed": "critical"}})
+    later = SCANNED + timedelta(minutes=10)
+
+    scan(failing, later, policy=louder)
+
+    assert len(judged) == 1
+    (failed,) = incidents(failing, later)
+    assert (failed.kind, failed.severity, failed.last_seen) == ("failed", "critical", later)
+
+
+def test_an_edited_crontab_judges_again(failing, judged):
+    later = SCANNED + timedelta(minutes=10)
+
+    scan(failing, later, crontab="# no more backups\n", mtimes={SPOOL_ROOT: later})
+
+    assert len(judged) == 1
+    (failed,) = [i for i in incidents(failing, later) if i.kind == "failed"]
+    assert (failed.state, failed.resolved_why) == ("resolved", ENTRY_REMOVED)
+
+
+def test_drift_is_judged_again_when_a_peers_crontab_changes_and_not_before(tmp_path, monkeypatch):
+    """web3's backup runs at 03:30, the others' at 03:00: drift. A rescan of web3 with nothing
+    new compares nothing anew; once web1 moves to 03:30 too, web3's rescan judges its drift
+    again, and it is gone (web2 is the odd one now)."""
+    from cronops import analysis
+
+    calls = []
+    judge = analysis.drift
+
+    def counted(facts, *args, **kwargs):
+        calls.append(sorted(f.name for f in facts))
+        return judge(facts, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "drift", counted)
+    db = tmp_path / "history.db"
+    book = PolicyBook()
+
+    def scan_of(host: str, minute: int, at: datetime) -> None:
+        crontab = {SPOOL_ROOT: f"{minute} 3 * * * {BACKUP}\n"}
+        history.scan(db, host, crontab, at, zone=ZONE, mtimes=MONTH_AGO, policy=book)
+
+    for host, minute in (("web1", 0), ("web2", 0), ("web3", 30)):
+        scan_of(host, minute, SCANNED)
+    store = Store(db)
+    try:
+        from cronops.incidents import judge_across
+
+        hosts = [Host(name=name, address="127.0.0.1") for name in ("web1", "web2", "web3")]
+        with store.transaction() as sql:
+            judge_across(store, sql, hosts, book, SCANNED - history.WINDOW, SCANNED)
+    finally:
+        store.close()
+    assert {i.host for i in incidents(db, SCANNED) if i.kind == "drift"} == {"web3"}
+    calls.clear()
+
+    scan_of("web3", 30, SCANNED + timedelta(minutes=5))
+    assert calls == []
+
+    scan_of("web1", 30, SCANNED + timedelta(minutes=6))
+    scan_of("web3", 30, SCANNED + timedelta(minutes=7))
+    assert calls == [["web1"], ["web3"]]
+    drift = {i.host: i.state for i in incidents(db, SCANNED) if i.kind == "drift"}
+    assert drift["web3"] == "resolved"
+
+
+# -- due.py's moments, pure ------------------------------------------------------------------
+
+
+def facts(**changes) -> HostFacts:
+    values = {
+        "name": "web1",
+        "status": "ok",
+        "error": None,
+        "zone": UTC,
+        "ok_at": SCANNED,
+        "coverage_start": SCANNED - timedelta(days=40),
+    }
+    return HostFacts(**(values | changes))
+
+
+def entry(schedule: str = "0 3 * * *") -> JobEntry:
+    return JobEntry(
+        id="backup",
+        host="web1",
+        user="root",
+        source=SPOOL_ROOT,
+        schedule=schedule,
+        command=BACKUP,
+        disabled=False,
+        paused=None,
+        cron_tz=None,
+        first_seen=SCANNED - timedelta(days=40),
+        crontab_mtime=None,
+    )
+
+
+def run(start: datetime, status: int = 0) -> RunRecord:
+    return RunRecord(
+        host="web1",
+        entry_id="backup",
+        started_at=start,
+        ended_at=start + timedelta(seconds=20),
+        status=status,
+        signal=None,
+    )
+
+
+def due_of(*, host=None, runs=(), running=(), findings=(), schedule="0 3 * * *", book=None):
+    book = book or PolicyBook()
+    host = host or facts()
+    entries = [entry(schedule)]
+    since = SCANNED - timedelta(days=8)
+    policies = due.policies(book, host, entries)
+    return due.judge_due(
+        host, entries, list(runs), list(running), findings, policies, since, SCANNED
+    )
+
+
+def test_a_host_not_answering_or_with_a_process_running_is_due_at_once():
+    process = RunningJob("web1", "backup", 51, SCANNED - timedelta(minutes=5))
+    assert due_of(host=facts(status="timeout")).at == SCANNED
+    assert due_of(running=[process]).at == SCANNED
+
+
+def test_the_next_expected_time_and_an_hour_at_most():
+    # A daily 03:00 job scanned at 10:10: nothing due before the hour is up.
+    assert due_of().at == SCANNED + due.JUDGED_AT_LEAST_EVERY - due.EARLY
+    # Every 15 minutes: 10:15 is expected (the one before, 10:00, is due by 10:05 already).
+    assert due_of(schedule="*/15 * * * *").at == SCANNED.replace(minute=15) - due.EARLY
+
+
+def test_a_run_that_counts_leaves_the_history_read_before_the_window():
+    """A daily job's few runs before the window: the oldest read is compared with the ones in
+    the window, so the window's start passing it (RUN_HISTORY on) is due."""
+    oldest = SCANNED - timedelta(days=20)
+    runs = [run(oldest + timedelta(days=day)) for day in range(20)]
+    assert due_of(runs=runs).start == oldest + audit.RUN_HISTORY - due.EARLY
+
+
+def test_a_start_measured_to_the_second_is_kept_to_its_minute_unless_a_whole_one():
+    at = datetime(2026, 11, 28, 9, 59, 20, tzinfo=UTC)
+    assert due._steady(at) == due._steady(at + timedelta(seconds=39)) == at.replace(second=30)
+    whole = at.replace(minute=0, second=0)
+    assert due._steady(whole) == whole != due._steady(whole + timedelta(seconds=1))
