@@ -297,13 +297,15 @@ def record_group(
     try:
         with store.transaction() as db:
             outcomes = [_write_safely(store, db, digest, started) for digest in digests]
+            settled = [
+                outcome.host.name
+                for outcome, digest in zip(outcomes, digests, strict=True)
+                if outcome.ok and _nothing_new(digest)
+            ]
             if policy is not None:
-                settled = [
-                    outcome.host.name
-                    for outcome, digest in zip(outcomes, digests, strict=True)
-                    if outcome.ok and _nothing_new(digest)
-                ]
                 _judge_safely(store, db, outcomes, policy, since, clock(), settled)
+            else:  # what they stored is judged by the next scan that has the policy
+                store.judge_again(db, [o.host.name for o in outcomes if o.host.name not in settled])
             return outcomes
     except Exception as exc:  # the commit itself failed: nothing of the group is stored
         return [_not_stored(report.host, exc) for report in reports]

@@ -759,8 +759,10 @@ class Store(History):
 
     def record_action(self, action: dict[str, Any], runs: Iterable[dict[str, Any]] = ()) -> int:
         """One action of the audit trail (and the manual run it made), in one transaction."""
+        runs = list(runs)
         with self.transaction() as db:
-            self.write_runs(db, list(runs))
+            self.write_runs(db, runs)
+            self.judge_again(db, sorted({run["host"] for run in runs}))
             _insert(db, "actions", [action])
             return db.execute("select last_insert_rowid()").fetchone()[0]
 
@@ -819,6 +821,11 @@ class Store(History):
         """Hosts' judgements (judgements' columns, by host): the columns given, the others kept."""
         for columns in {tuple(row) for row in rows}:  # a few shapes: judged, skipped, drift
             _upsert(db, "judgements", [r for r in rows if tuple(r) == columns], ("host",))
+
+    def judge_again(self, db: sqlite3.Connection, hosts: list[str]) -> None:
+        """The hosts' next scans judge them whatever they store: their runs changed outside a
+        scan that judged them (judge_scanned skips a host only when what it read is unchanged)."""
+        db.execute(f"update judgements set inputs = null where host in ({_marks(hosts)})", hosts)
 
     def write_incidents(
         self, db: sqlite3.Connection, changes: Iterable[tuple[Incident, Finding | None]]
@@ -1068,13 +1075,18 @@ class Store(History):
             db.execute(_FOLD.format(where=where), [day.isoformat(), *params])
             db.execute(f"update runs set folded = 1 where {where} and {_NEEDED}", params)
             deleted = db.execute(f"delete from runs where {where}", params).rowcount
+            if deleted:
+                self.judge_again(db, [host])
         return folded, deleted
 
     def release_kept_runs(self) -> int:
         """Delete the folded runs no longer needed (a later run of the entry came, a running
         one is gone): they are already counted in their day."""
         with self.transaction() as db:
-            return db.execute(f"delete from runs where folded = 1 and not {_NEEDED}").rowcount
+            released = f"from runs where folded = 1 and not {_NEEDED}"
+            hosts = [host for (host,) in db.execute(f"select distinct host {released}")]
+            self.judge_again(db, hosts)
+            return db.execute(f"delete {released}").rowcount
 
     def drop_run_days(self, before: date) -> int:
         """Forget the folded days before `before`, host by host (each its own short transaction,

@@ -187,6 +187,34 @@ def test_an_edited_crontab_judges_again(failing, judged):
     assert (failed.state, failed.resolved_why) == ("resolved", ENTRY_REMOVED)
 
 
+def test_runs_pruned_or_stored_by_a_scan_without_the_policy_are_judged_by_the_next_scan(
+    failing, judged
+):
+    """What a judgement read changed outside a scan that judged it: the retention folded and
+    deleted runs, or a scan without the inventory's policy stored new ones."""
+    store = Store(failing)
+    try:
+        assert store.fold_runs("web1", SCANNED.date(), 1000)[1] > 0  # deleted
+    finally:
+        store.close()
+    scan(failing, SCANNED + timedelta(minutes=10))
+    assert len(judged) == 1
+
+    later = SCANNED + timedelta(minutes=20)
+    history.scan(
+        failing,
+        "web1",
+        {SPOOL_ROOT: HALF_HOURLY},
+        later,
+        zone=ZONE,
+        log=run_lines(SCANNED.replace(minute=15, second=1), 4, 400),  # a manual run's, say
+        mtimes=MONTH_AGO,
+        processes=processes(later),
+    )
+    scan(failing, SCANNED + timedelta(minutes=21))
+    assert len(judged) == 2
+
+
 def test_drift_is_judged_again_when_a_peers_crontab_changes_and_not_before(tmp_path, monkeypatch):
     """web3's backup runs at 03:30, the others' at 03:00: drift. A rescan of web3 with nothing
     new compares nothing anew; once web1 moves to 03:30 too, web3's rescan judges its drift
