@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta, tzinfo
 
 from cronops.analysis import entry_zone
@@ -58,12 +58,24 @@ def fingerprint(
         cron_started_at=_steady(facts.cron_started_at),
     )
     read = [replace(crontab, seen_at=None) for crontab in crontabs]
-    return digest(facts, entries, running, read, changes, policies)
+    return digest(facts, entries, running, read, changes, policies_print(policies))
 
 
 def policies(book: PolicyBook, facts: HostFacts, entries: Iterable[JobEntry]) -> list[Policy]:
     """The host's own policy, then each entry's, as the judge resolves them."""
     return [book.resolve_host(facts), *(book.resolve(entry, facts) for entry in entries)]
+
+
+def policies_print(policies: Sequence[Policy]) -> str:
+    """One fingerprint of resolved policies, the same in every process (a set's order is not:
+    its strings' hashes are seeded anew)."""
+    return digest(
+        [
+            [getattr(policy, f.name) for f in fields(policy) if f.name != "ignored"]
+            + sorted(policy.ignored)
+            for policy in policies
+        ]
+    )
 
 
 def crontabs_print(facts: HostFacts, entries: Iterable[JobEntry]) -> str:

@@ -173,7 +173,9 @@ def _inputs(evidence: Evidence, book: PolicyBook) -> dict[str, dict[str, str | N
         found[name] = {
             "inputs": due.fingerprint(facts, entries, running, crontabs, changes, policies),
             "crontabs": due.crontabs_print(facts, entries),
-            "policy": None if any(p.maintenance for p in policies) else due.digest(policies),
+            "policy": None
+            if any(p.maintenance for p in policies)
+            else due.policies_print(policies),
         }
     return found
 

@@ -1990,7 +1990,7 @@ def _add_judgements(db: Database) -> None:
             "due_start": str,  # ...or a scan's window starts after it
             "crontabs": str,  # due.crontabs_print: what drift compares of the host...
             "read_at": str,  # ...as the judgement of this scan read it
-            "policy": str,  # due.digest of the host's resolved policies
+            "policy": str,  # due.policies_print of the host's resolved policies
             "drift": str,  # the fleet's crontabs print and the host's policy its drift read
             "drift_due": str,
         },

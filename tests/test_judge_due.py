@@ -339,3 +339,28 @@ def test_a_start_measured_to_the_second_is_kept_to_its_minute_unless_a_whole_one
     assert due._steady(at) == due._steady(at + timedelta(seconds=39)) == at.replace(second=30)
     whole = at.replace(minute=0, second=0)
     assert due._steady(whole) == whole != due._steady(whole + timedelta(seconds=1))
+
+
+def test_a_policys_fingerprint_is_the_same_in_every_process():
+    """A scan stores it and the next, in another process, compares: a set's order follows its
+    strings' hashes, seeded anew in each process."""
+    import subprocess
+    import sys
+
+    code = (
+        "from cronops import due; from cronops.policy import PolicyBook; "
+        "book = PolicyBook.from_tables(defaults={'ignore': ['late', 'slow', 'lint', 'drift']}); "
+        "print(due.policies_print([book.resolve_host(due_host)]))"
+    )
+    setup = "from tests.test_judge_due import facts; due_host = facts(); "
+    prints = {
+        subprocess.run(
+            [sys.executable, "-c", setup + code],
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(prints) == 1
