@@ -80,6 +80,7 @@ class Evidence:
 
     def of(self, names: Collection[str]) -> Evidence:
         """The evidence of these hosts alone."""
+        names = set(names)
         return Evidence(
             {name: facts for name, facts in self.facts.items() if name in names},
             [entry for entry in self.entries if entry.host in names],

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 
 from cronops.analysis import entry_zone
 from cronops.changes import Change
@@ -58,7 +59,7 @@ def fingerprint(
         cron_started_at=_steady(facts.cron_started_at),
     )
     read = [replace(crontab, seen_at=None) for crontab in crontabs]
-    return digest(facts, entries, running, read, changes, policies_print(policies))
+    return digest(facts, entries, running, read, changes, [_stated(p) for p in policies])
 
 
 def policies(book: PolicyBook, facts: HostFacts, entries: Iterable[JobEntry]) -> list[Policy]:
@@ -67,15 +68,16 @@ def policies(book: PolicyBook, facts: HostFacts, entries: Iterable[JobEntry]) ->
 
 
 def policies_print(policies: Sequence[Policy]) -> str:
-    """One fingerprint of resolved policies, the same in every process (a set's order is not:
-    its strings' hashes are seeded anew)."""
-    return digest(
-        [
-            [getattr(policy, f.name) for f in fields(policy) if f.name != "ignored"]
-            + sorted(policy.ignored)
-            for policy in policies
-        ]
-    )
+    """One fingerprint of resolved policies."""
+    return digest([_stated(policy) for policy in policies])
+
+
+@lru_cache(maxsize=1024)
+def _stated(policy: Policy) -> str:
+    """A policy as text, the same in every process (a set's order is not: its strings' hashes
+    are seeded anew); a book resolves the same few policies for most entries."""
+    settings = [getattr(policy, f.name) for f in fields(policy) if f.name != "ignored"]
+    return repr([*settings, sorted(policy.ignored)])
 
 
 def crontabs_print(facts: HostFacts, entries: Iterable[JobEntry]) -> str:
@@ -109,8 +111,9 @@ def judge_due(
         return Due(now, since)  # a start that a boot or a cron start a second on would explain
     skew = facts.clock_skew
     moments = [now + JUDGED_AT_LEAST_EVERY]
-    # Each occurrence of a finding leaves the window once it starts after it (host clock).
-    starts = [f.first_at - skew for f in findings]
+    # Each occurrence of a finding leaves the window once it starts after it (host clock); an
+    # expired pause is found while the entry is paused, from whenever its `until` was.
+    starts = [f.first_at - skew for f in findings if f.kind != "pause_expired"]
     by_entry: dict[str, list[RunRecord]] = {}
     for run in sorted(runs, key=_started):
         by_entry.setdefault(run.entry_id or "", []).append(run)

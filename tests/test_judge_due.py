@@ -276,18 +276,12 @@ def facts(**changes) -> HostFacts:
 
 
 def entry(schedule: str = "0 3 * * *") -> JobEntry:
-    return JobEntry(
-        id="backup",
-        host="web1",
-        user="root",
+    return history.entry(
         source=SPOOL_ROOT,
         schedule=schedule,
         command=BACKUP,
-        disabled=False,
-        paused=None,
-        cron_tz=None,
         first_seen=SCANNED - timedelta(days=40),
-        crontab_mtime=None,
+        host="web1",
     )
 
 
