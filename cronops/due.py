@@ -44,12 +44,14 @@ def fingerprint(
     crontabs: Sequence[StoredCrontab],
     changes: Sequence[Change],
     policies: Sequence[Policy],
+    window: timedelta,
 ) -> str:
     """What a host's judgement reads besides its runs (and the moments it is judged at): a
     judgement of the same fingerprint, at a moment none of judge_due's has passed, with no new
     run, says the same. The clock skew to the second, and the boot's and the cron daemon's
     start to the minute (each is measured anew each scan, as the host's clock minus an uptime
-    in whole seconds)."""
+    in whole seconds); the window judged to the hour (a scan's is its start minus the window
+    asked for, judged a few minutes on at most)."""
     facts = replace(
         facts,
         ok_at=None,
@@ -59,7 +61,8 @@ def fingerprint(
         cron_started_at=_steady(facts.cron_started_at),
     )
     read = [replace(crontab, seen_at=None) for crontab in crontabs]
-    return digest(facts, entries, running, read, changes, [_stated(p) for p in policies])
+    hours = round(window / timedelta(hours=1))
+    return digest(facts, entries, running, read, changes, [_stated(p) for p in policies], hours)
 
 
 def policies(book: PolicyBook, facts: HostFacts, entries: Iterable[JobEntry]) -> list[Policy]:

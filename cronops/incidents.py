@@ -131,7 +131,7 @@ def judge_scanned(
     from cronops.audit import read_evidence, run_audit  # the judge: loaded by scans that judge
 
     evidence = read_evidence(store, hosts, since)
-    inputs = _inputs(evidence, policy)
+    inputs = _inputs(evidence, policy, now - since)
     last = store.judgements(list(settled))
     judged = [
         host
@@ -161,17 +161,19 @@ def judge_scanned(
     return judged
 
 
-def _inputs(evidence: Evidence, book: PolicyBook) -> dict[str, dict[str, str | None]]:
-    """By host, as judgements' columns: the fingerprint of what judging it reads besides runs,
-    of what drift compares of its crontabs, and of its policy (None: a maintenance window's,
-    whose verdicts turn with the clock)."""
+def _inputs(
+    evidence: Evidence, book: PolicyBook, window: timedelta
+) -> dict[str, dict[str, str | None]]:
+    """By host, as judgements' columns: the fingerprint of what judging it over `window` reads
+    besides runs, of what drift compares of its crontabs, and of its policy (None: a
+    maintenance window's, whose verdicts turn with the clock)."""
     from cronops import due  # with the judge
 
     found = {}
     for name, (facts, entries, running, crontabs, changes) in _by_host(evidence).items():
         policies = due.policies(book, facts, entries)
         found[name] = {
-            "inputs": due.fingerprint(facts, entries, running, crontabs, changes, policies),
+            "inputs": due.fingerprint(facts, entries, running, crontabs, changes, policies, window),
             "crontabs": due.crontabs_print(facts, entries),
             "policy": None
             if any(p.maintenance for p in policies)

@@ -42,6 +42,7 @@ def scan(
     tags: tuple[str, ...] = (),
     log_read: bool = False,
     processes: list[probe.Process] | None = None,
+    window: timedelta = WINDOW,
 ) -> None:
     """One successful scan of `host` (with the inventory's `tags` and `output_tail`) at `at`:
     its crontab files (path -> text; a path under the spool is a user's crontab), the ones
@@ -50,7 +51,7 @@ def scan(
     lines; with a
     `policy`, the host's stored findings are judged too, as `cronops scan` of it does (the
     host alone, as a scan judges each group of hosts it stores, then its drift across the
-    fleet, once the scan's hosts are stored)."""
+    fleet, once the scan's hosts are stored), over the `window`."""
     tz = ZoneInfo(zone)
     facts = probe.ProbeFacts(host, at.astimezone(tz), tz, zone, "root", 0, timedelta(0))
     files = [
@@ -78,7 +79,7 @@ def scan(
     report = HostReport(inventoried, HostStatus.OK, None, 1.0, result)
     store = Store(db)
     try:
-        since = at - WINDOW
+        since = at - window
         (outcome,) = record_group(store, [report], since, at, lambda: at, policy)
         if policy is not None:
             with store.transaction() as sql:

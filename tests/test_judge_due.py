@@ -69,6 +69,7 @@ def scan(
     policy=None,
     job_since=None,
     mtimes=MONTH_AGO,
+    window=history.WINDOW,
 ):
     history.scan(
         db,
@@ -81,6 +82,7 @@ def scan(
         mtimes=mtimes,
         policy=policy or PolicyBook(),
         processes=processes(at, job_since),
+        window=window,
     )
 
 
@@ -185,6 +187,11 @@ def test_an_edited_crontab_judges_again(failing, judged):
     assert len(judged) == 1
     (failed,) = [i for i in incidents(failing, later) if i.kind == "failed"]
     assert (failed.state, failed.resolved_why) == ("resolved", ENTRY_REMOVED)
+
+
+def test_a_longer_window_judges_again(failing, judged):
+    scan(failing, SCANNED + timedelta(minutes=10), window=timedelta(days=30))
+    assert len(judged) == 1
 
 
 def test_runs_pruned_or_stored_by_a_scan_without_the_policy_are_judged_by_the_next_scan(
