@@ -154,6 +154,24 @@ def test_the_reads_of_one_zone_share_their_hours_and_a_dst_hour_is_never_shared_
     assert clock(day, NEW_YORK)._hours is not first._hours
 
 
+def test_the_reads_of_one_zone_share_each_second_but_not_a_second_pass_of_a_repeated_hour():
+    day = datetime(2024, 10, 28, tzinfo=BERLIN)
+
+    def read(host: str, zone: ZoneInfo = BERLIN) -> datetime:
+        line = f"Oct 26 09:15:01 {host} CRON[7]: (root) CMD (true)"
+        return parse_lines([line], ClockContext(zone, day)).events[0].at
+
+    # one object per second for the fleet: what is made of it (its hash, its stored text) once
+    assert read("web2") is read("web1") == utc(2024, 10, 26, 7, 15, 1)
+    assert read("web3", NEW_YORK) == utc(2024, 10, 26, 13, 15, 1)
+    first, second = clock(day), clock(day)
+    # the first read goes back through 02:xx (its second pass); another read is still in its first
+    for stamp in ("Oct 27 02:50:01", "Oct 27 02:10:01"):
+        first.syslog(stamp)
+    assert first.syslog("Oct 27 02:20:01") == utc(2024, 10, 27, 1, 20, 1)
+    assert second.syslog("Oct 27 02:20:01") == utc(2024, 10, 27, 0, 20, 1)
+
+
 @pytest.mark.parametrize(
     ("line", "groups"),
     [

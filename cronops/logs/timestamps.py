@@ -1,7 +1,8 @@
 """Cron log timestamps -> UTC datetimes; year-less and offset-less ones placed by the host clock.
 
-Syslog repeats one second many times, so results are cached by their text (`Clock.cache`); the
-hours' UTC starts are shared by the reads of one zone, as every host of a fleet logs the same hours."""
+Syslog repeats one second many times, so results are cached by their text (`Clock.cache`), and the
+cache and the hours' UTC starts are shared by the reads of one zone: every host of a fleet logs the
+same hours and seconds, and one object per second lets later steps remember what they made of it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ _MONTHS = {
 # Inside the repeated hour of a fall-back, a jump back this large can only be the clock going back;
 # syslog lines out of order by a few seconds must not flip it.
 _FALL_BACK_JUMP = timedelta(minutes=5)
-_CACHE_LIMIT = 4096
+# Stamps cached for one zone and day: the seconds a fleet's logs share (a host with a job every
+# minute logs 11,520 start seconds in an 8-day window), ~7 MB at most.
+_CACHE_LIMIT = 1 << 15
 _HOURS_LIMIT = 4096  # hours whose UTC start is kept for one zone and day
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # "MM:SS" -> its offset into the hour (SS 60 is a leap second, as syslog writes it)
@@ -35,11 +38,14 @@ class Clock:
     """Turns one host's timestamps into UTC; one Clock per read, as it tracks the DST fall-back."""
 
     def __init__(self, ctx: ClockContext) -> None:
-        self.cache: dict[str, datetime] = {}
         self._zone = ctx.zone
         # a line dated after tomorrow (host time) was written last year
         self._latest_day = ctx.now.astimezone(ctx.zone).date() + timedelta(days=1)
-        self._hours = _hour_starts(ctx.zone, self._latest_day)  # shared with other reads
+        # Shared with the other reads in the zone on that day: each host of a fleet gets the
+        # same datetime for the same second, whose hash and stored text are worked out once
+        # (store.run_time); only stamps that mean the same for every read are kept there.
+        self.cache = _stamps(ctx.zone, self._latest_day)
+        self._hours = _hour_starts(ctx.zone, self._latest_day)
         self._first_pass_max: dict[date, datetime] = {}
         self._second_pass: set[date] = set()
 
@@ -88,8 +94,8 @@ class Clock:
         return self.iso(f"{head}.{rest[:6]}{rest[digits:]}")
 
     def _remember(self, stamp: str, at: datetime) -> None:
-        # Logs run in time order, so a second repeats within a few lines: a small cache, emptied
-        # when full, hits as often as a big one and keeps a long read's memory flat.
+        # Emptied when full, not an LRU: memory stays flat, and as logs run in time order the
+        # seconds a read needs again are met again soon.
         if len(self.cache) >= _CACHE_LIMIT:
             self.cache.clear()
         self.cache[stamp] = at
@@ -137,6 +143,12 @@ class Clock:
 
 
 @lru_cache(maxsize=32)  # a few days of a fleet's zones, for a long-running TUI
+def _stamps(zone: tzinfo, latest_day: date) -> dict[str, datetime]:
+    """A stamp's text -> its UTC time, for all the reads in a zone on a day (see _hour_starts)."""
+    return {}
+
+
+@lru_cache(maxsize=32)
 def _hour_starts(zone: tzinfo, latest_day: date) -> dict[str, datetime | None]:
     """`Nov  2 04` -> that hour's UTC start, None if its offset changes (DST), for all the reads in
     a zone on a day: the hosts of a fleet log the same hours, and working them out again for each
