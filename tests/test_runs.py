@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -412,6 +413,8 @@ def test_pairing_never_raises_and_never_claims_ok_without_evidence(specs):
         for n, (kind, dialect, pid, process_pid, command) in enumerate(specs)
     ]
     runs, still_open = pair_events(stream)
+    # pairing sets each field of a run itself, not through Run's __init__: none is left unset
+    assert all(hasattr(run, field.name) for run in runs for field in fields(Run))
     failure_dialects = {e.dialect for e in stream if e.kind in ("failed", "signal")}
     for run in runs:
         if run.outcome == Outcome.OK:
