@@ -24,7 +24,7 @@ from cronops.runs import Run
 from cronops.scan import (
     GROUP_HOSTS,
     HostReport,
-    _run_row,
+    _run_rows,
     cron_family,
     probe_host,
     record_group,
@@ -246,7 +246,8 @@ def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
         dialect="debian",
     )
     started = "2026-11-22T10:00:01.000000Z"
-    assert dict(zip(RUN_COLUMNS, _run_row("a", run, "e1"), strict=True)) == {
+    (row,) = _run_rows("a", [run, Run("root", "backup", None)], lambda user, command: "e1")
+    assert dict(zip(RUN_COLUMNS, row, strict=True)) == {
         "host": "a",
         "entry_id": "e1",
         "user": "root",
