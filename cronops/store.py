@@ -116,6 +116,18 @@ _run_values = operator.itemgetter(*RUN_COLUMNS)  # positional parameters bind fa
 RUNS_PER_STATEMENT = 999 // len(RUN_COLUMNS)
 
 
+def _null(value: None) -> None:
+    return value
+
+
+# Python 3.11's sqlite3 adapts each None it binds: finding no adapter, it asks its
+# PrepareProtocol type for __adapt__, whose absence the type reports by formatting an
+# AttributeError that is then cleared. A scan's run binds two to four Nones: that search was
+# a seventh of storing it (28,700 -> 24,800 instructions a run). None's own adapter, which
+# leaves it None (a NULL), is found at once.
+sqlite3.register_adapter(type(None), _null)
+
+
 # A run's identity: the same run read twice, from one log or two, is one row. Its start to the
 # second (see run_time), its pid, user and command; a missing one counts as a value (NULLs are
 # never equal in an index). Its first columns are also the (host, started_at) index reads use.

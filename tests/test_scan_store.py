@@ -264,6 +264,21 @@ def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
     }
 
 
+def test_a_runs_unknown_values_are_stored_as_null_without_sqlites_search_for_an_adapter(tmp_path):
+    # Python 3.11's sqlite3 looked for a way to adapt each None by raising (and clearing) an
+    # AttributeError: store registers None's own adapter, and a None is still a NULL.
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+    store = Store(tmp_path / "history.db")
+    row = _run_rows(
+        "a", [Run("root", "backup", datetime(2026, 11, 22, tzinfo=UTC))], lambda *_: None
+    )
+    with store.transaction() as db:
+        assert store.write_run_rows(db, row) == 1
+    assert store.rows("select typeof(entry_id) as e, typeof(signal) as s from runs") == [
+        {"e": "null", "s": "null"}
+    ]
+
+
 async def test_a_run_whose_end_the_next_scan_reads_is_one_run_with_its_end(tmp_path):
     log = tmp_path / "syslog"
     host = Host(name="web", address="localhost", transport="local", logs=(str(log),))
