@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from operator import attrgetter
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -436,7 +437,10 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
     crontabs = _parse_crontabs(name, result.crontabs)
     entries = [e for c in crontabs for e in c.entries]
     events, outcome.log_lines, outcome.garbage_lines, journal_cursor = _parse_logs(result, facts)
-    events = [e for e in events if e.at >= since]
+    first = min(map(_time_of, events), default=None)
+    if first is not None and first < since:  # a log's older lines (in a rotated file, mostly)
+        events = [e for e in events if e.at >= since]
+        first = min(map(_time_of, events), default=None)
     daemon, jobs = probe.cron_processes(result.processes or [])
     level = probe.debian_log_level(daemon) if daemon else None
     stored = store.host_row(name) or {}  # what earlier scans learnt
@@ -479,7 +483,7 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         outcome,
         state,
         answered=True,
-        first_event=iso(min(map(_time_of, events), default=None)),
+        first_event=iso(first),
         crontabs=[_crontab_row(name, file) for file in result.crontabs],
         entries=[_entry_row(e) for e in entries],
         problems=[_problem_row(name, p) for c in crontabs for p in c.problems],
@@ -565,12 +569,21 @@ def _parse_logs(
 
 def _text_lines(data: bytes, block: int = 1 << 20) -> Iterator[str]:
     """The lines of a piece of log, decoded a block (of whole lines) at a time: a piece is never
-    held twice more as text and a list of lines."""
+    held twice more as text and a list of lines. Chained in C: a generator's step a line was
+    ~3% of parsing one."""
+    return chain.from_iterable(map(_decoded_lines, _blocks(data, block)))
+
+
+def _blocks(data: bytes, size: int) -> Iterator[bytes]:
     start = 0
     while start < len(data):
-        end = data.find(b"\n", start + block) + 1 or len(data)
-        yield from data[start:end].decode("utf-8", "replace").splitlines()
+        end = data.find(b"\n", start + size) + 1 or len(data)
+        yield data[start:end]
         start = end
+
+
+def _decoded_lines(block: bytes) -> list[str]:
+    return block.decode("utf-8", "replace").splitlines()
 
 
 def entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], str | None]:
