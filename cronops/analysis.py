@@ -81,7 +81,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property, partial
 from math import inf
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops import wording
@@ -278,7 +278,22 @@ def run_outcome(run: RunRecord, processes: Sequence[RunningJob]) -> str:
     return run.outcome
 
 
-def worst_first(finding: Finding) -> tuple:
+class Listed(Protocol):
+    """What `worst_first` orders by: a finding, or a view's row of one (the TUI's Problems)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def entry_id(self) -> str | None: ...
+    @property
+    def last_at(self) -> datetime: ...
+
+
+def worst_first(finding: Listed) -> tuple:
     """How findings are listed: a host's own finding (unreachable, cron stopped, crontab
     rejected) before any job's, since it is often why the jobs' went wrong; then the worst
     severity, then the latest first, then host, kind and entry."""

@@ -126,7 +126,7 @@ def detail_changes(inventory: Path, db: Path, entry_id: str) -> list:
     history = History.open(db)
     try:
         reader = FleetReader(history, loaded, loaded.hosts, now=datetime.now().astimezone)
-        detail = reader.job_detail(entry_id, [])
+        detail = reader.job_detail(entry_id)
     finally:
         history.close()
     assert detail is not None

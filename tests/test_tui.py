@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerState
 
 from cronops import cli
+from cronops import store as store_module
 from cronops.actions import actor as cli_actor
 from cronops.inventory import Host, Inventory
 from cronops.policy import PolicyBook
@@ -574,7 +575,7 @@ async def test_problems_count_the_runs_checked_only_for_a_healthy_fleet(history,
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         assert rows(app, "problems") and not counted
-        assert app.audit is not None and app.audit.runs_checked == 0
+        assert app.problems is not None and app.problems.runs_checked == 0
 
 
 async def test_the_cursor_stays_on_its_row_when_the_history_is_read_again(history):
@@ -990,9 +991,11 @@ def test_a_pause_past_its_until_is_a_problem_and_says_so_in_the_jobs_view(tmp_pa
     assert job.status.state == "paused"
     assert "until 2026-11-22 09:00 UTC; that was 3h ago" in job.status.explanation
     judge_stored(tmp_path / "h.db", [HOSTS[0]], POLICY, NOW)
-    audit = reader.problems(NOW)
-    assert [(f.kind, f.entry_id) for f in audit.findings] == [("pause_expired", "a003")]
-    assert "(reason: disk full)" in audit.findings[0].evidence
+    problems = reader.problems(NOW)
+    assert [(p.kind, p.entry_id) for p in problems.rows] == [("pause_expired", "a003")]
+    detail = reader.job_detail("a003")  # the evidence in full: in the job's detail
+    assert detail is not None
+    assert "(reason: disk full)" in detail.findings[0].evidence
 
 
 async def test_a_job_detail_counts_its_runs_older_than_the_retention_by_day(history):
@@ -1062,3 +1065,62 @@ async def test_the_status_line_shows_a_route_that_watch_failed_to_reach(history)
         await settle(pilot)
         status = str(app.query_one("#status", Static).render())
         assert "notify FAILING: json://hook:****@10.0.0.9/alerts (Connection refused)" in status
+
+
+async def test_problems_are_shown_without_parsing_any_findings_json_its_detail_does(
+    history, monkeypatch
+):
+    # Parsing each stored finding (evidence and all) was most of the Problems view's reading at
+    # 6,000 findings: its rows come from the incidents' columns, the finding in full from the
+    # job's detail.
+    parsed = []
+    finding = store_module._finding
+    monkeypatch.setattr(store_module, "_finding", lambda data: parsed.append(data) or finding(data))
+    app = app_for(history)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert ("alpha", "failed", "100") in {(r[1], r[3], r[5]) for r in rows(app, "problems")}
+        assert parsed == []
+        await pilot.press("slash")
+        app.query_one("#filter", Input).value = "rsync"
+        await pilot.press("enter", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert parsed
+        shown = str(app.screen.query_one(".findings", Static).render())
+        assert "The run records (cron's log or a wrapper) show: failed with exit status 1" in shown
+
+
+def test_problem_rows_say_what_the_stored_findings_say(tmp_path):
+    # The Problems table's narrow read against the findings in full: the same incidents, and
+    # each column the table shows the same, times in the job's zone; an acknowledgement only
+    # while it stands (bob's ended at 11:00), a stopped cron's jobs under it.
+    path, _ = build_history(tmp_path / "history.db")
+    stopped = build_stopped_history(tmp_path / "stopped.db")[0]
+    acknowledge_sync(path)
+    store = Store(path)
+    try:
+        report = next(i for i in store.incidents(now=NOW) if i.entry_id == "a003")
+        store.acknowledge(report.id, "bob@ops", None, NOW - timedelta(hours=1), NOW)
+    finally:
+        store.close()
+    for db in (path, stopped):
+        history_read = History.open(db)
+        try:
+            names = [h.name for h in HOSTS]
+            full = history_read.incident_findings(["open", "acknowledged"], names, NOW)
+            narrow = history_read.problem_rows(names, NOW)
+        finally:
+            history_read.close()
+        assert len(narrow) == len(full) > 0
+        by_id = {row["id"]: row for row in narrow}
+        for incident, finding in full:
+            row = by_id[incident.id]
+            shown = ("host", "entry_id", "kind", "severity", "count", "summary", "last_at")
+            assert [row[k] for k in shown] == [getattr(finding, k) for k in shown]
+            assert row["last_at"].tzinfo == finding.last_at.tzinfo
+            acked = incident.state == "acknowledged"
+            assert (row["ack_by"], row["ack_until"]) == (
+                (incident.ack_by, incident.ack_until) if acked else (None, None)
+            )
+            assert row["jobs"] == finding.jobs
+    assert {row["ack_by"] for row in narrow} == {None}  # the stopped cron's: nobody's on it

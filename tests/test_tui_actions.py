@@ -324,7 +324,7 @@ async def test_k_shows_the_hung_run_asks_and_kills_it_and_the_judge_follows(demo
     app = app_on(demo)
     async with app.run_test(size=(140, 40)) as pilot:
         await idle(pilot)
-        assert ("db-02", "hung") in {(f.host, f.kind) for f in app.audit.findings}
+        assert ("db-02", "hung") in {(f.host, f.kind) for f in app.problems.rows}
         await choose(pilot, "export-warehouse --full")
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "no question")
@@ -336,7 +336,7 @@ async def test_k_shows_the_hung_run_asks_and_kills_it_and_the_judge_follows(demo
         await pilot.press("enter")
         await idle(pilot)
         await idle(pilot)
-        kinds = {(f.host, f.kind) for f in app.audit.findings}
+        kinds = {(f.host, f.kind) for f in app.problems.rows}
         notes = [n.message for n in app._notifications]
     assert ("db-02", "hung") not in kinds and ("db-02", "failed") in kinds
     assert any(n.startswith("kill on db-02: TERM to process group ") for n in notes)

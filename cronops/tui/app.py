@@ -58,7 +58,6 @@ from cronops.actions import (
     record_refusal,
     rerun,
 )
-from cronops.audit import AuditResult
 from cronops.inventory import Host, Inventory
 from cronops.report import acknowledged
 from cronops.retention import AFTER_SCAN_S, prune
@@ -66,7 +65,7 @@ from cronops.scan import DEFAULT_WINDOW, HostScan, scan_fleet
 from cronops.store import History, Store
 from cronops.transport import Connector, OutputSink, connector
 from cronops.tui import data
-from cronops.tui.data import Fleet, FleetReader, problems_by_host
+from cronops.tui.data import Fleet, FleetReader, Problems, problems_by_host
 from cronops.tui.screens.actions import (
     ChooseRunScreen,
     ConfirmScreen,
@@ -173,7 +172,7 @@ class CronopsApp(App[None]):
         self.store = Store(store_path)
         self.reader = FleetReader(self.store, inventory, self.hosts, self.now)
         self.fleet: Fleet | None = None
-        self.audit: AuditResult | None = None
+        self.problems: Problems | None = None
         self._pool = _judging_pool(self.store)
         self.scan_line = ""
         self.quitting = False  # asked to quit while a rerun ran: quit once it has ended
@@ -254,20 +253,20 @@ class CronopsApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load(self) -> None:
-        """Read in steps, each shown as soon as it is ready: the hosts' facts and the findings
-        the scans stored (Problems, where the app opens), then hosts and entries with their
-        last runs (a few index lookups each; the first time, a screenful of them first), then
-        entry states (judged)."""
+        """Read in steps, each shown as soon as it is ready: the findings the scans stored
+        (Problems, where the app opens: one query), then the hosts' facts, hosts and entries
+        with their last runs (a few index lookups each; the first time, a screenful of them
+        first), then entry states (judged)."""
         worker = get_current_worker()
         history = History.open(self.store_path)
         try:
             reader = FleetReader(history, self.inventory, self.hosts, self.now)
             # a million objects that all live on: the collector's passes would free nothing
             with collector.paused():  # until show_fleet has moved the reading out of its way
-                facts = reader.facts()
-                self.call_from_thread(self.show_audit, reader.problems(self.now(), facts))
+                self.call_from_thread(self.show_problems, reader.problems(self.now()))
                 if _cancelled(worker):
                     return
+                facts = reader.facts()
                 # A screenful first, the first time; later readings replace the rows shown.
                 fleet = reader.read(data.FIRST_ROWS if self.fleet is None else -1, facts)
                 if _cancelled(worker):
@@ -316,13 +315,13 @@ class CronopsApp(App[None]):
         self.update_status()
         collector.freeze(clean=not fresh)  # full collections stop walking it (~120 ms each)
 
-    def show_audit(self, audit: AuditResult) -> None:
-        fresh = self.audit is None
-        self.audit = audit
+    def show_problems(self, problems: Problems) -> None:
+        fresh = self.problems is None
+        self.problems = problems
         tags = {h.name: " ".join(h.tags) for h in self.hosts}
-        self.query_one(ProblemsView).show_audit(audit, tags)
+        self.query_one(ProblemsView).show_problems(problems, tags)
         hosts = self.query_one(HostsView)
-        hosts.problems = problems_by_host(audit.findings)
+        hosts.problems = problems_by_host(problems.rows)
         hosts.refill()
         collector.freeze(clean=not fresh)
 
@@ -483,10 +482,7 @@ class CronopsApp(App[None]):
         if entry_id is None:  # a host's own problem: show the host
             self.show_filtered("hosts", row.host)
             return
-        audit = self.audit
-        detail = self.reader.job_detail(
-            entry_id, audit.findings if audit else [], audit.acknowledged if audit else None
-        )
+        detail = self.reader.job_detail(entry_id)
         if detail is None:
             self.notify("that entry is no longer in the history", severity="warning")
             return
@@ -698,11 +694,11 @@ class CronopsApp(App[None]):
         view = self.view()
         problems = view if isinstance(view, ProblemsView) else None
         row = problems.current() if problems is not None else None
-        if problems is None or row is None or self.audit is None:
+        if problems is None or row is None:
             self.notify("no problem here: choose one in Problems", severity="warning")
             return
         row = problems.groups.get(problems.key(row), row)
-        incident_id = self.audit.incident_ids.get((row.host, row.entry_id, row.kind))
+        incident_id = row.incident_id
         if incident_id is None:
             self.notify("this problem is not stored yet: scan first", severity="warning")
             return

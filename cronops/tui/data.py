@@ -9,17 +9,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from cronops.analysis import entry_zone, every_finding, run_outcome, scheduled_for
-from cronops.audit import (
-    AuditResult,
-    Jobs,
-    count_checked,
-    read_changes,
-    read_jobs,
-    stored_audit,
-)
+from cronops.analysis import entry_zone, every_finding, run_outcome, scheduled_for, worst_first
+from cronops.audit import Jobs, read_changes, read_jobs
 from cronops.changes import Change
 from cronops.inventory import Host, Inventory
 from cronops.policy import Policy
@@ -72,6 +65,42 @@ class HostRow:
     @property
     def scanned_at(self) -> datetime | None:
         return self.facts.scanned_at
+
+
+@dataclass(slots=True)
+class Problem:
+    """A row of the Problems table: a stored finding in the columns the table shows, read from
+    the store's columns for thousands at once. Not a second finding type: the table's row (as
+    JobRow is the Jobs table's); the finding in full, evidence and all, is read when its job is
+    opened (`FleetReader.job_detail`)."""
+
+    host: str
+    entry_id: str | None  # None: the host's own
+    kind: str
+    severity: str
+    count: int
+    last_at: datetime  # the latest occurrence, in the job's zone
+    summary: str
+    user: str | None  # its entry's (None: no entry, or no longer present)
+    command: str | None
+    incident_id: int | None  # its stored incident; None: a job's finding under its host's
+    ack_by: str | None = None  # who acknowledged it, while it stands acknowledged
+    ack_until: datetime | None = None
+    # A host finding's job findings that it explains (cron stopped: its jobs' missed runs).
+    jobs: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Problems:
+    """The findings the scans stored, as the Problems view lists them: worst first."""
+
+    rows: list[Problem]
+    since: datetime  # the window the empty state's counts cover
+    until: datetime  # when read: the rows' times read relative to it
+    hosts: int
+    # Counted only when there is no finding: the view's empty state is what says them.
+    entries_checked: int = 0
+    runs_checked: int = 0
 
 
 @dataclass
@@ -153,22 +182,35 @@ class FleetReader:
         """Each entry's state by its latest runs."""
         apply_states(fleet, fleet.evidence.states(self.inventory.policy, fleet.now))
 
-    def problems(self, now: datetime, facts: Mapping[str, HostFacts] | None = None) -> AuditResult:
-        """The findings the scans stored (each scan judges the hosts it scanned): a few index
-        lookups, where judging the history would read a month of runs. What was checked is
-        counted only when there is no finding: the view's empty state is what says it."""
+    def problems(self, now: datetime) -> Problems:
+        """The findings the scans stored (each scan judges the hosts it scanned), standing
+        (open or acknowledged): one query, where judging the history would read a month of
+        runs. What was checked is counted only when there is no finding: the view's empty
+        state is what says it (counting 5,000 hosts' day of runs takes longer)."""
+        names = [host.name for host in self.hosts]
+        stored = self.history.problem_rows(names, now)
+        acked = {(r["host"], r["entry_id"], r["kind"]): r for r in stored if r["ack_by"]}
+        jobs = [job for row in stored for job in row["jobs"]]
+        entries = {e.id: e for e in self.history.entries_by_id([j.entry_id for j in jobs])}
+        rows = sorted(
+            (
+                _problem(row, [_job_problem(job, entries, acked) for job in row["jobs"]])
+                for row in stored
+            ),
+            key=worst_first,
+        )
         since = now - PROBLEM_WINDOW
-        audit = stored_audit(self.history, self.hosts, since, now, facts=facts, counted=False)
-        return audit if audit.findings else count_checked(self.history, audit)
+        problems = Problems(rows, since, now, len(names))
+        if not rows:
+            problems.entries_checked = self.history.entry_count(names)
+            problems.runs_checked = self.history.run_count(names, since)
+        return problems
 
     # -- one job, for its detail screen ------------------------------------------------------
 
-    def job_detail(
-        self,
-        entry_id: str,
-        findings: Sequence[Finding],
-        acknowledged: Mapping[tuple[str, str | None, str], Incident] | None = None,
-    ) -> JobDetail | None:
+    def job_detail(self, entry_id: str) -> JobDetail | None:
+        """The entry, its runs and what was found of it: its standing findings in full (its
+        host's read, evidence and all), those under its host's finding included."""
         entry = self.history.entry(entry_id)
         if entry is None or not entry.present or entry.host not in self._by_name:
             return None
@@ -181,6 +223,8 @@ class FleetReader:
         ]
         policy = self.inventory.policy.resolve(entry, facts)
         now = self.now()
+        found = self.history.incident_findings(["open", "acknowledged"], [host.name], now)
+        findings = sorted((finding for _, finding in found), key=worst_first)
         try:
             upcoming = next_runs(entry.schedule, zone, now, 5)
         except Exception:  # an invalid or @reboot schedule has no next runs to show
@@ -195,9 +239,9 @@ class FleetReader:
             running=self.history.processes([host.name]),
             findings=[f for f in every_finding(findings) if f.entry_id == entry_id],
             acknowledged={
-                kind: incident
-                for (_, entry, kind), incident in (acknowledged or {}).items()
-                if entry == entry_id
+                incident.kind: incident
+                for incident, _ in found
+                if incident.entry_id == entry_id and incident.state == "acknowledged"
             },
             policy=policy,
             changes=[
@@ -260,8 +304,51 @@ def apply_states(fleet: Fleet, states: dict[str, EntryStatus]) -> None:
             _index(job, fleet.evidence.hosts[job.entry.host])
 
 
-def problems_by_host(findings: Sequence[Finding]) -> Counter:
-    return Counter(f.host for f in findings)
+def problems_by_host(problems: Sequence[Problem]) -> Counter:
+    return Counter(p.host for p in problems)
+
+
+def _problem(row: Mapping[str, Any], jobs: list[Problem]) -> Problem:
+    return Problem(
+        host=row["host"],
+        entry_id=row["entry_id"],
+        kind=row["kind"],
+        severity=row["severity"],
+        count=row["count"],
+        last_at=row["last_at"],
+        summary=row["summary"],
+        user=row["user"],
+        command=row["command"],
+        incident_id=row["id"],
+        ack_by=row["ack_by"],
+        ack_until=row["ack_until"],
+        jobs=jobs,
+    )
+
+
+def _job_problem(
+    job: Finding,
+    entries: Mapping[str, JobEntry],
+    acked: Mapping[tuple[str, str | None, str], Mapping[str, Any]],
+) -> Problem:
+    """A job's finding under its host's: not stored by itself (acknowledged, if ever, as its
+    own incident)."""
+    entry = entries.get(job.entry_id or "")
+    ack = acked.get((job.host, job.entry_id, job.kind), {})
+    return Problem(
+        host=job.host,
+        entry_id=job.entry_id,
+        kind=job.kind,
+        severity=job.severity,
+        count=job.count,
+        last_at=job.last_at,
+        summary=job.summary,
+        user=entry.user if entry else None,
+        command=entry.command if entry else None,
+        incident_id=None,
+        ack_by=ack.get("ack_by"),
+        ack_until=ack.get("ack_until"),
+    )
 
 
 def _judging(entry: JobEntry, run: RunRecord | None) -> EntryStatus:
