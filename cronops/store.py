@@ -661,15 +661,15 @@ class History:
     def problem_rows(self, hosts: Sequence[str], now: datetime) -> list[dict[str, Any]]:
         """The standing incidents (open or acknowledged) of these hosts in the few columns the
         TUI's Problems table shows, for a fleet's thousands at once (`incident_findings` parses
-        each finding's JSON, its evidence and all: ~40 µs an incident). Each row: the incident's
-        id, host, entry_id, kind, severity, count and summary; `ack_by` and `ack_until` while
-        it stands acknowledged at `now` (else None); its entry's `user` and `command` (None:
-        not present); `last_at`, the finding's latest occurrence in the job's zone, read out of
-        the JSON by SQLite; `jobs`, the job findings under a host's finding (parsed for those
-        few only), else []."""
+        each finding's JSON, its evidence and all: ~40 µs an incident). Each row: incident_id,
+        host, entry_id, kind, severity, count and summary; `ack_by` and `ack_until` while it
+        stands acknowledged at `now` (else None); its entry's `user` and `command` (None: not
+        present); `last_at`, the finding's latest occurrence in the job's zone, read out of the
+        JSON by SQLite; `jobs`, the job findings under a host's finding (parsed for those few
+        only), else []."""
         rows = self.rows(
             f"""
-            select i.id, i.host, i.entry_id, i.kind, i.severity, i.count, i.summary,
+            select i.id as incident_id, i.host, i.entry_id, i.kind, i.severity, i.count, i.summary,
                 case when i.state_now = 'acknowledged' then i.ack_by end as ack_by,
                 case when i.state_now = 'acknowledged' then i.ack_until end as ack_until,
                 e.user, e.command, i.finding ->> '$.last_at' as last_at,

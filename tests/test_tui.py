@@ -1112,7 +1112,7 @@ def test_problem_rows_say_what_the_stored_findings_say(tmp_path):
         finally:
             history_read.close()
         assert len(narrow) == len(full) > 0
-        by_id = {row["id"]: row for row in narrow}
+        by_id = {row["incident_id"]: row for row in narrow}
         for incident, finding in full:
             row = by_id[incident.id]
             shown = ("host", "entry_id", "kind", "severity", "count", "summary", "last_at")

@@ -192,13 +192,7 @@ class FleetReader:
         acked = {(r["host"], r["entry_id"], r["kind"]): r for r in stored if r["ack_by"]}
         jobs = [job for row in stored for job in row["jobs"]]
         entries = {e.id: e for e in self.history.entries_by_id([j.entry_id for j in jobs])}
-        rows = sorted(
-            (
-                _problem(row, [_job_problem(job, entries, acked) for job in row["jobs"]])
-                for row in stored
-            ),
-            key=worst_first,
-        )
+        rows = sorted((_problem(row, entries, acked) for row in stored), key=worst_first)
         since = now - PROBLEM_WINDOW
         problems = Problems(rows, since, now, len(names))
         if not rows:
@@ -308,22 +302,14 @@ def problems_by_host(problems: Sequence[Problem]) -> Counter:
     return Counter(p.host for p in problems)
 
 
-def _problem(row: Mapping[str, Any], jobs: list[Problem]) -> Problem:
-    return Problem(
-        host=row["host"],
-        entry_id=row["entry_id"],
-        kind=row["kind"],
-        severity=row["severity"],
-        count=row["count"],
-        last_at=row["last_at"],
-        summary=row["summary"],
-        user=row["user"],
-        command=row["command"],
-        incident_id=row["id"],
-        ack_by=row["ack_by"],
-        ack_until=row["ack_until"],
-        jobs=jobs,
-    )
+def _problem(
+    row: dict[str, Any],
+    entries: Mapping[str, JobEntry],
+    acked: Mapping[tuple[str, str | None, str], Mapping[str, Any]],
+) -> Problem:
+    """A stored finding's row (`History.problem_rows` names its columns as Problem does), and
+    under a host's, its jobs'."""
+    return Problem(**row | {"jobs": [_job_problem(job, entries, acked) for job in row["jobs"]]})
 
 
 def _job_problem(
