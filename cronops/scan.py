@@ -169,9 +169,10 @@ async def scan_fleet(
     """
     started = clock()
     since = started - window
-    cursors = {host.name: store.log_cursors(host.name) for host in hosts}
-    lookups = {host.name: command_lookups(store.entry_commands(host.name)) for host in hosts}
-    mailboxes = {host.name: store.log_cursors(host.name, mailboxes=True)[0] for host in hosts}
+    names = [host.name for host in hosts]
+    cursors = store.fleet_log_cursors(names)
+    lookups = {name: command_lookups(found) for name, found in store.entry_commands(names).items()}
+    mailboxes = store.fleet_log_cursors(names, mailboxes=True)
 
     def log_request(host: Host) -> probe.LogRequest:
         files, journal_cursor = cursors[host.name]
@@ -182,7 +183,7 @@ async def scan_fleet(
             journal_cursor=journal_cursor,
             lookups=lookups[host.name],
             mail_folder=MAILBOXES if host.output_tail else None,
-            mailboxes=mailboxes[host.name],
+            mailboxes=mailboxes[host.name][0],
         )
 
     answers: asyncio.Queue[HostReport | None] = asyncio.Queue()

@@ -251,13 +251,18 @@ class History:
             by_name.setdefault(row["name"], []).append(row)
         return {host.name: _host_facts(host, by_name.get(host.name, [])) for host in hosts}
 
-    def entry_commands(self, host: str) -> list[tuple[str, dict[str, str]]]:
-        """The command and settings (NAME=value above it) of each enabled entry of the host."""
+    def entry_commands(self, hosts: Sequence[str]) -> dict[str, list[tuple[str, dict[str, str]]]]:
+        """By host, the command and settings (NAME=value above it) of each enabled entry, in
+        one query for the fleet (a scan of 1,000 hosts made 1,000)."""
         rows = self.rows(
-            "select command, env from entries where host = ? and present = 1 and disabled = 0",
-            [host],
+            "select host, command, env from entries "
+            f"where host in ({_marks(hosts)}) and present = 1 and disabled = 0",
+            list(hosts),
         )
-        return [(row["command"], json.loads(row["env"] or "{}")) for row in rows]
+        found: dict[str, list[tuple[str, dict[str, str]]]] = {name: [] for name in hosts}
+        for row in rows:
+            found[row["host"]].append((row["command"], json.loads(row["env"] or "{}")))
+        return found
 
     def command_lookups(self, hosts: Sequence[str]) -> dict[str, dict[tuple[str, str], bool]]:
         """By host: (PATH, command) -> whether the host's last scan found it there."""
@@ -530,14 +535,21 @@ class History:
     ) -> tuple[dict[str, LogCursor], str | None]:
         """Where the host's logs (or, `mailboxes`, its local mailboxes) were left, and the
         journal's cursor."""
-        cursors: dict[str, LogCursor] = {}
-        journal_cursor = None
+        return self.fleet_log_cursors([host], mailboxes)[host]
+
+    def fleet_log_cursors(
+        self, hosts: Sequence[str], mailboxes: bool = False
+    ) -> dict[str, tuple[dict[str, LogCursor], str | None]]:
+        """log_cursors of each of the hosts, in one query (a scan reads the whole fleet's)."""
+        found: dict[str, tuple[dict[str, LogCursor], str | None]] = {n: ({}, None) for n in hosts}
         for row in self.rows(
-            "select * from log_cursors where host = ? and coalesce(mailbox, 0) = ?",
-            [host, int(mailboxes)],
+            f"select * from log_cursors where host in ({_marks(hosts)}) "
+            "and coalesce(mailbox, 0) = ?",
+            [*hosts, int(mailboxes)],
         ):
+            cursors = found[row["host"]][0]
             if row["path"] == JOURNAL:
-                journal_cursor = row["journal_cursor"]
+                found[row["host"]] = cursors, row["journal_cursor"]
             else:
                 cursors[row["path"]] = LogCursor(
                     row["path"],
@@ -549,7 +561,7 @@ class History:
                     row["tail_hash"] or "",
                     row["archive_mtime"],
                 )
-        return cursors, journal_cursor
+        return found
 
     def open_runs(self, host: str, since: datetime) -> list[dict[str, Any]]:
         """Runs in the window with a start and no end yet, from logs that would log the end."""

@@ -20,6 +20,7 @@ from cronops.audit import read_jobs
 from cronops.inventory import Host
 from cronops.logs import ClockContext, parse_lines
 from cronops.policy import PolicyBook
+from cronops.records import LogCursor
 from cronops.runs import Run
 from cronops.scan import (
     GROUP_HOSTS,
@@ -442,3 +443,49 @@ async def test_a_target_that_raises_stops_the_fleet_run_where_results_go():
     hosts = [Host(name=f"h{n}", address="x") for n in range(6)]
     with pytest.raises(RuntimeError, match="broken promise"):
         [name async for name in run_on_fleet(hosts, ask, 2)]
+
+
+# -- what a scan reads before asking the hosts ---------------------------------------------------
+
+
+def test_each_hosts_cursors_and_commands_are_its_own_read_for_the_fleet_at_once(tmp_path):
+    store = Store(tmp_path / "history.db")
+    syslog = LogCursor("/var/log/syslog", 1, 10, 5, "h1")
+    mailbox = LogCursor("/var/mail/root", 2, 20, 5, "h2")
+    with store.transaction() as db:
+        store.write_cursors(db, "a", [syslog], "journal-a")
+        store.write_cursors(db, "b", [mailbox], None, mailboxes=True)
+        for host in ("a", "b"):
+            entry = {"id": f"{host}1", "host": host, "source": "/etc/crontab", "user": "root"}
+            entry |= {"schedule": "* * * * *", "command": f"job-{host}", "env": {"P": host}}
+            row = entry | {"line": 1, "text": "", "disabled": 0, "paused": None, "log_off": 0}
+            store.write_entries(db, host, [row], "t")
+    assert store.fleet_log_cursors(["a", "b", "c"]) == {
+        "a": ({syslog.path: syslog}, "journal-a"),
+        "b": ({}, None),
+        "c": ({}, None),
+    }
+    assert store.fleet_log_cursors(["a", "b"], mailboxes=True) == {
+        "a": ({}, None),
+        "b": ({mailbox.path: mailbox}, None),
+    }
+    assert store.log_cursors("a") == ({syslog.path: syslog}, "journal-a")
+    assert store.entry_commands(["a", "b", "c"]) == {
+        "a": [("job-a", {"P": "a"})],
+        "b": [("job-b", {"P": "b"})],
+        "c": [],
+    }
+
+
+async def test_a_scan_reads_the_fleets_cursors_and_commands_in_a_few_queries(tmp_path):
+    """Three queries a host before any host was asked: 3,000 for a fleet of 1,000."""
+    store = Store(tmp_path / "history.db")
+    hosts = [Host(name=f"h{n}", address="x", transport="fake") for n in range(40)]
+    read: list[str] = []
+    store.db.set_trace_callback(read.append)
+    connector = Connector({"fake": Answering()})
+    outcomes = [o async for o in scan_fleet(hosts, store, connector, 4)]
+    store.db.set_trace_callback(None)
+    assert len(outcomes) == 40 and all(o.ok for o in outcomes)
+    assert sum("from log_cursors" in sql for sql in read) == 2  # the logs, the mailboxes
+    assert sum("from entries where host in" in sql for sql in read) == 1
