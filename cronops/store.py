@@ -963,13 +963,23 @@ class Store(History):
         _upsert(db, "hosts", [state], ("name",))
 
     def write_crontab(self, db: sqlite3.Connection, row: dict[str, Any], seen_at: str) -> bool:
-        """Store the crontab as read; keep every distinct version. True when it changed."""
+        """Store the crontab as read; keep every distinct version. True when it changed.
+
+        Unchanged (nearly every crontab, nearly every scan), only its file's facts and the read
+        time are written: not its text again."""
         sha = hashlib.sha256(row["text"].encode("utf-8", "surrogateescape")).hexdigest()
         key = [row["host"], row["path"]]
         previous = _dicts(db, "select sha256 from crontabs where host = ? and path = ?", key)
-        _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
         if previous and previous[0]["sha256"] == sha:
+            facts = {k: v for k, v in row.items() if k not in ("host", "path", "text")}
+            facts["read_at"] = seen_at
+            db.execute(
+                f"update crontabs set {', '.join(f'{c} = ?' for c in facts)} "
+                "where host = ? and path = ?",
+                _stored([*facts.values(), *key]),
+            )
             return False
+        _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
         _insert(db, "crontab_versions", [_version(row, sha, seen_at)])
         return True
 

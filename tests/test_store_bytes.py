@@ -132,3 +132,23 @@ def test_a_failure_to_store_is_told_in_one_short_line():
     assert "\n" not in outcome.error and "au lait" not in outcome.error
     long = _not_stored(Host(name="h", address="h"), OSError("x" * 5000 + "\nmore"))
     assert long.error.endswith("x…") and "more" not in long.error
+
+
+def test_an_unchanged_crontab_is_not_written_again_but_a_changed_byte_is(store):
+    """Only its read time and file facts move on; its text is written when it changes."""
+    row = {"host": "h", "path": "/etc/crontab", "kind": "system", "owner": None, "mtime": None}
+    written: list[str] = []
+    with store.transaction() as db:
+        assert store.write_crontab(db, row | {"text": "* * * * * root first\n"}, SEEN)
+    store.db.set_trace_callback(written.append)
+    with store.transaction() as db:
+        assert not store.write_crontab(db, row | {"text": "* * * * * root first\n"}, "later")
+    store.db.set_trace_callback(None)
+    assert not [sql for sql in written if "root first" in sql]
+    stored = store.crontab("h", "/etc/crontab")
+    assert (stored["read_at"], stored["text"]) == ("later", "* * * * * root first\n")
+    with store.transaction() as db:
+        assert store.write_crontab(db, row | {"text": "* * * * * root firsT\n"}, "last")
+    assert store.crontab("h", "/etc/crontab")["text"] == "* * * * * root firsT\n"
+    versions = store.rows("select text from crontab_versions order by id")
+    assert [v["text"] for v in versions] == ["* * * * * root first\n", "* * * * * root firsT\n"]
