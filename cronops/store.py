@@ -260,8 +260,13 @@ class History:
             list(hosts),
         )
         found: dict[str, list[tuple[str, dict[str, str]]]] = {name: [] for name in hosts}
+        # The entries of one crontab share their settings' text: each is decoded once.
+        settings: dict[str, dict[str, str]] = {}
         for row in rows:
-            found[row["host"]].append((row["command"], json.loads(row["env"] or "{}")))
+            text = row["env"] or "{}"
+            if text not in settings:
+                settings[text] = json.loads(text)
+            found[row["host"]].append((row["command"], settings[text]))
         return found
 
     def command_lookups(self, hosts: Sequence[str]) -> dict[str, dict[tuple[str, str], bool]]:
