@@ -138,10 +138,19 @@ def _slots(
     if split_schedule(entry.schedule) == [REBOOT]:
         return []
     grace = policy.grace
-    after_end = next_time(entry.schedule, zone, evidence_end.timestamp())
-    in_grace = next_time(entry.schedule, zone, (evidence_end - grace).timestamp())
+    after_end = next_time(entry.schedule, zone, _minute(evidence_end))
+    in_grace = next_time(entry.schedule, zone, _minute(evidence_end - grace))
     moments = [after_end - skew] if after_end else []
     return moments + ([in_grace + grace - skew] if in_grace else [])
+
+
+def _minute(moment: datetime) -> float:
+    """The start of the minute `moment` is in, in POSIX seconds: cron runs on whole minutes, so
+    the first run after any second of a minute is the first after its start, and next_time's
+    cache then serves every host scanned in that minute (each host's evidence ends at its own
+    second: two calls an entry, each a walk of the schedule, were a fifth of judging a host)."""
+    stamp = moment.timestamp()
+    return stamp - stamp % 60
 
 
 def _history(runs: Sequence[RunRecord], window_start: datetime) -> list[datetime]:

@@ -17,6 +17,7 @@ from cronops.inventory import Host
 from cronops.kinds import ENTRY_REMOVED
 from cronops.policy import PolicyBook
 from cronops.records import HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.schedule import next_time
 from cronops.store import Store
 from tests import history
 
@@ -365,3 +366,21 @@ def test_a_policys_fingerprint_is_the_same_in_every_process():
         for seed in ("1", "2", "3")
     }
     assert len(prints) == 1
+
+
+def test_hosts_scanned_in_the_same_minute_share_the_walks_of_a_schedule():
+    """The next expected times are worked out once for every host whose evidence ends in the
+    same minute: cron runs on whole minutes, so each second of it has the same next run."""
+    schedule = "*/15 * * * *"
+    next_time.cache_clear()
+    first = due_of(host=facts(ok_at=SCANNED + timedelta(seconds=7)), schedule=schedule)
+    walks = next_time.cache_info().misses
+    later = due_of(host=facts(ok_at=SCANNED + timedelta(seconds=52)), schedule=schedule)
+    assert next_time.cache_info().misses == walks
+    assert first.at == later.at == SCANNED.replace(minute=15) - due.EARLY
+    # A second before 10:15, 10:15 is next; on the minute itself it is not after the evidence:
+    # 10:15 past its grace (5 minutes) comes first.
+    just_before = facts(ok_at=SCANNED.replace(minute=14, second=59))
+    assert due_of(host=just_before, schedule=schedule).at == SCANNED.replace(minute=15) - due.EARLY
+    on_it = facts(ok_at=SCANNED.replace(minute=15))
+    assert due_of(host=on_it, schedule=schedule).at == SCANNED.replace(minute=20) - due.EARLY
