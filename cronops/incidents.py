@@ -195,7 +195,7 @@ def _dues(
     findings: dict[str, list[Finding]] = defaultdict(list)
     for finding in every_finding(audit.findings):
         findings[finding.host].append(finding)
-    dues = {}
+    dues: dict[str, dict[str, str | None]] = {}
     for name, (facts, entries, running, _, _) in _by_host(evidence).items():
         policies = due.policies(book, facts, entries)
         at, start = due.judge_due(
@@ -210,7 +210,12 @@ def _by_host(evidence: Evidence) -> dict[str, tuple[HostFacts, list, list, list,
     grouped: dict[str, tuple[list, list, list, list]] = {
         name: ([], [], [], []) for name in evidence.facts
     }
-    parts = (evidence.entries, evidence.running, evidence.crontabs, evidence.changes)
+    parts: tuple[Sequence[Any], ...] = (
+        evidence.entries,
+        evidence.running,
+        evidence.crontabs,
+        evidence.changes,
+    )
     for position, items in enumerate(parts):
         for item in items:
             grouped[item.host][position].append(item)
