@@ -6,9 +6,11 @@ Pure: the host's crontabs as stored, its zone, its cron family and the time in; 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 from pathlib import PurePosixPath
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronops.crontab import (
@@ -85,23 +87,53 @@ def lint_host(
     or None when unknown (then nothing is said that depends on it). `on_path`: (PATH, command)
     -> whether the host's last scan found the command there (crontab.command_lookup); a
     command it did not look up is not judged."""
+    lookups = frozenset((on_path or {}).items())
     notes: list[LintNote] = []
     for stored in crontabs:
         if stored.text is None:
             continue
-        path = PurePosixPath(stored.path)
-        if path.parent == CRON_D and cron_d_file_ignored(path.name) and family != CRONIE:
-            notes.append(_ignored_file(stored))
-            continue
-        crontab = stored.parsed()
-        notes += _file_notes(crontab)
-        if family in IGNORE_CRON_TZ:
-            notes += _cron_tz_ignored(crontab, zone, family)
-        for entry in crontab.entries:
-            if not entry.disabled:
-                notes += _entry_notes(entry, _zone_of(entry, zone, family), family, now)
-                notes += _not_on_path(entry, on_path or {})
+        kept = replace(stored, seen_at=None, mtime=None)  # what lint reads of it, as the key
+        for part in _linted(kept, zone, family, lookups):
+            if isinstance(part, _Timed):
+                notes += _timed_notes(part, family, now)
+            else:
+                notes.append(part)
     return sorted(notes, key=lambda note: (note.path, note.line or 0))
+
+
+class _Timed(NamedTuple):
+    """An entry whose notes depend on the time they are made at: its next dates on either day
+    field, the clock's next shifts in its zone."""
+
+    entry: Entry
+    zone: tzinfo
+    days_either: bool
+
+
+# A judge lints each host's crontabs every time it judges the host, and they seldom change:
+# what a file says whatever the time is kept by what lint reads of it (sized for a fleet's
+# files), and only the timed notes are made again.
+@lru_cache(maxsize=16384)
+def _linted(
+    stored: StoredCrontab,
+    zone: tzinfo,
+    family: str | None,
+    on_path: frozenset[tuple[tuple[str, str], bool]],
+) -> tuple[LintNote | _Timed, ...]:
+    """One crontab's notes in order, an entry's timed ones left to make (_Timed)."""
+    path = PurePosixPath(stored.path)
+    if path.parent == CRON_D and cron_d_file_ignored(path.name) and family != CRONIE:
+        return (_ignored_file(stored),)
+    crontab = stored.parsed()
+    looked_up = dict(on_path)
+    parts: list[LintNote | _Timed] = _file_notes(crontab)
+    if family in IGNORE_CRON_TZ:
+        parts += _cron_tz_ignored(crontab, zone, family)
+    for entry in crontab.entries:
+        if not entry.disabled:
+            parts += _entry_notes(entry, _zone_of(entry, zone, family), family)
+            parts += _not_on_path(entry, looked_up)
+    return tuple(parts)
 
 
 def _ignored_file(stored: StoredCrontab) -> LintNote:
@@ -161,16 +193,24 @@ def _cron_tz_ignored(crontab: Crontab, zone: tzinfo, family: str) -> list[LintNo
     ]
 
 
-def _entry_notes(entry: Entry, zone: tzinfo, family: str | None, now: datetime) -> list[LintNote]:
-    notes = []
+def _entry_notes(entry: Entry, zone: tzinfo, family: str | None) -> list[LintNote | _Timed]:
+    notes: list[LintNote | _Timed] = []
     if split_percent(entry.command)[1] is not None:
         notes.append(_percent(entry))
     if entry.is_reboot:
         return notes
-    if days_either(entry.schedule):
-        notes.append(_days_either(entry, zone, now))
+    either = days_either(entry.schedule)
+    if either or family != BUSYBOX:
+        notes.append(_Timed(entry, zone, either))
+    return notes
+
+
+def _timed_notes(timed: _Timed, family: str | None, now: datetime) -> list[LintNote]:
+    notes = []
+    if timed.days_either:
+        notes.append(_days_either(timed.entry, timed.zone, now))
     if family != BUSYBOX:
-        notes += _clock_shifts(entry, zone, now)
+        notes += _clock_shifts(timed.entry, timed.zone, now)
     return notes
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cronops import crontab
 from cronops.cli import main
 from cronops.crontab import StoredCrontab, command_lookup
 from cronops.lint import (
@@ -341,3 +342,30 @@ def test_what_cron_looks_up_is_the_first_word_on_its_path():
     assert command_lookup("backup%stdin", {"PATH": "/x"}) == ("/x", "backup")
     for shell in ("$HOME/bin/x", "VAR=1 x", "(cd /tmp && x)", "'quoted' x", "[ -f x ] && y"):
         assert command_lookup(shell, {}) is None
+
+
+# -- kept between judgements ------------------------------------------------------------------
+
+
+def test_an_unchanged_crontab_is_not_linted_again_and_its_dates_still_move(monkeypatch):
+    parsed = []
+    parse = crontab.parse_crontab
+    monkeypatch.setattr(
+        crontab, "parse_crontab", lambda *a, **k: parsed.append(a) or parse(*a, **k)
+    )
+    text = "0 0 13 * 5 /usr/local/bin/kept-between-judgements\n30 2 * * * /bin/at-half-two\n"
+    first = lint(text)
+    later = lint(text, now=datetime(2026, 12, 12, tzinfo=UTC))
+    assert len(parsed) == 1  # the second judgement reads what the first found
+    assert rules(later) == rules(first) == [(1, DAYS_EITHER), (2, DST_GAP), (2, DST_REPEAT)]
+    assert [f"{d:%a %d}" for d in later[0].dates][:2] == ["Sun 13", "Fri 18"]  # made at its time
+    assert later == lint_host(
+        [StoredCrontab("db1", SPOOL, "user", "root", text, seen_at=NOW, mtime=NOW)],
+        BERLIN,
+        "debian",
+        datetime(2026, 12, 12, tzinfo=UTC),
+    )  # a scan that finds the same bytes again is the same crontab to lint
+    assert len(parsed) == 1
+    changed = lint(text + "45 2 * * * /bin/new\n")
+    assert len(parsed) == 2 and rules(changed)[-2:] == [(3, DST_GAP), (3, DST_REPEAT)]
+    assert lint(text, zone=NEW_YORK) and len(parsed) == 3  # another zone is linted anew
