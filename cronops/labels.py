@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from cronops.visible import visible
 
@@ -76,7 +77,12 @@ def short_job(user: str, command: str, width: int) -> str:
 
 def span(seconds: float) -> str:
     """'45s', '5m', '2h10m', '1d3h': the two largest units are enough for a person."""
-    whole = max(0, round(seconds))
+    return _span(max(0, round(seconds)))
+
+
+# A judge words thousands of durations, late starts and limits, mostly the same few seconds.
+@lru_cache(maxsize=4096)
+def _span(whole: int) -> str:
     amounts = (
         (whole // 86400, "d"),
         (whole // 3600 % 24, "h"),
