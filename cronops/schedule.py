@@ -245,7 +245,11 @@ def _steady_day_times(
     last_day = datetime.fromtimestamp(end, zone).date()
     while day <= last_day:
         if day.month in sim.months and sim.match_day(day):
-            times += (t for t in _day_times(schedule, zone, day, offsets) if start < t <= end)
+            day_times = _day_times(schedule, zone, day, offsets)  # in order
+            if day_times and start < day_times[0] and day_times[-1] <= end:
+                times += day_times  # a whole day of the window: no time of it is compared
+            else:
+                times += (t for t in day_times if start < t <= end)
         day += _DAY
     return tuple(times)
 
