@@ -67,9 +67,18 @@ class Around:
         """Take the values around `index`; from one index to a later one, only the values that
         come in and go out of reach are moved."""
         values, ordered = self.values, self.ordered
-        low, high = max(index - self.each_side, 0), min(index + self.each_side + 1, len(values))
+        low, high = index - self.each_side, index + self.each_side + 1
+        if low < 0:
+            low = 0
+        if high > len(values):
+            high = len(values)
         if index < self.index or low >= self.high:
             self.ordered = ordered = sorted(values[low:high])
+        elif index == self.index + 1:  # the next index, as a judge moves: one out, one in
+            if low > self.low:
+                del ordered[bisect_left(ordered, values[self.low])]
+            if high > self.high:
+                insort(ordered, values[self.high])
         else:
             for value in values[self.low : low]:
                 del ordered[bisect_left(ordered, value)]
