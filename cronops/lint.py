@@ -126,7 +126,7 @@ def _linted(
         return (_ignored_file(stored),)
     crontab = stored.parsed()
     looked_up = dict(on_path)
-    parts: list[LintNote | _Timed] = _file_notes(crontab)
+    parts: list[LintNote | _Timed] = [*_file_notes(crontab)]
     if family in IGNORE_CRON_TZ:
         parts += _cron_tz_ignored(crontab, zone, family)
     for entry in crontab.entries:
