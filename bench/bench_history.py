@@ -58,6 +58,7 @@ def host_day(host: str, jobs: int, day: datetime) -> list[tuple]:
                     "debian",
                     "cron",
                     None,
+                    None,  # still_open: ended
                 )
             )
     return rows

@@ -41,7 +41,8 @@ from cronops.logs.events import LogEvent
 
 OUTPUT_LINES_KEPT = 200  # cronie's CMDOUT: the last lines of a run's output are kept
 _FAILURES = ("failed", "signal")
-_CAN_LOG_ENDS = frozenset({"debian", "cronie"})
+# The families whose runs a later line can complete (no family logs failures and not ends).
+CAN_LOG_ENDS = frozenset({"debian", "cronie"})
 _CAN_LOG_FAILURES = frozenset({"debian"})
 
 
@@ -109,7 +110,7 @@ def pair_events(
     seen = set(map(_dialect_and_kind, events))  # the lines each dialect shows
     pairing = _Pairing(
         open_runs,
-        ends=_capable(_CAN_LOG_ENDS, ends_logged, seen, ("end",), open_runs, "ends_logged"),
+        ends=_capable(CAN_LOG_ENDS, ends_logged, seen, ("end",), open_runs, "ends_logged"),
         failures=_capable(
             _CAN_LOG_FAILURES, failures_logged, seen, _FAILURES, open_runs, "failures_logged"
         ),

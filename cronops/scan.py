@@ -35,7 +35,7 @@ from cronops.logs.rendering import as_logged
 from cronops.logs.vixie import CRONTAB_EDITS
 from cronops.mail import MAILBOXES, NO_MTA, cron_mails
 from cronops.records import LogCursor
-from cronops.runs import OUTPUT_LINES_KEPT, Run, pair_events
+from cronops.runs import CAN_LOG_ENDS, OUTPUT_LINES_KEPT, Run, pair_events
 from cronops.store import Store, iso, run_time
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
@@ -488,7 +488,7 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         crontabs=[_crontab_row(name, file) for file in result.crontabs],
         entries=[_entry_row(e) for e in entries],
         problems=[_problem_row(name, p) for c in crontabs for p in c.problems],
-        runs=_run_rows(name, runs, match),
+        runs=_run_rows(name, runs, match, _completing(ends, failures)),
         # Each log goes on where its last piece read stopped (in a rotated file, while one is left).
         cursors=list({c.log: c.cursor for c in result.logs}.values()),
         journal_cursor=journal_cursor,
@@ -621,12 +621,21 @@ def entry_matcher(entries: list[Entry]) -> Callable[[str | None, str | None], st
     return match
 
 
+def _completing(ends: bool | None, failures: bool | None) -> frozenset[str]:
+    """The dialects whose runs, stored with no end, a later line of this host's log may still
+    complete: none where the log is known to write neither ends nor failures (Debian -L 1)."""
+    return frozenset() if ends is False and failures is False else CAN_LOG_ENDS
+
+
 def _run_rows(
-    host: str, runs: Iterable[Run], match: Callable[[str | None, str | None], str | None]
+    host: str,
+    runs: Iterable[Run],
+    match: Callable[[str | None, str | None], str | None],
+    completing: frozenset[str],
 ) -> list[tuple]:
     """The runs with a start as rows of the runs table, in RUN_COLUMNS order: a tuple is a sixth
     of a dict's memory, and a first scan makes one per run (100,000 for the 100-host benchmark),
-    so they are built in one comprehension, not a call each."""
+    so they are built in one comprehension, not a call each. `completing`: see _completing."""
     return [
         (
             host,
@@ -642,6 +651,7 @@ def _run_rows(
             run.dialect,
             "cron",  # trigger
             None,  # output_tail
+            1 if run.ended_at is None and run.dialect in completing else None,  # still_open
         )
         for run in runs
         if run.started_at is not None

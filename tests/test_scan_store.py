@@ -247,7 +247,9 @@ def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
         dialect="debian",
     )
     started = "2026-11-22T10:00:01.000000Z"
-    (row,) = _run_rows("a", [run, Run("root", "backup", None)], lambda user, command: "e1")
+    (row,) = _run_rows(
+        "a", [run, Run("root", "backup", None)], lambda user, command: "e1", frozenset({"debian"})
+    )
     assert dict(zip(RUN_COLUMNS, row, strict=True)) == {
         "host": "a",
         "entry_id": "e1",
@@ -262,6 +264,7 @@ def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
         "dialect": "debian",
         "trigger": "cron",
         "output_tail": None,
+        "still_open": None,  # ended
     }
 
 
@@ -271,7 +274,10 @@ def test_a_runs_unknown_values_are_stored_as_null_without_sqlites_search_for_an_
     assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
     store = Store(tmp_path / "history.db")
     row = _run_rows(
-        "a", [Run("root", "backup", datetime(2026, 11, 22, tzinfo=UTC))], lambda *_: None
+        "a",
+        [Run("root", "backup", datetime(2026, 11, 22, tzinfo=UTC))],
+        lambda *_: None,
+        frozenset(),
     )
     with store.transaction() as db:
         assert store.write_run_rows(db, row) == 1
@@ -280,18 +286,26 @@ def test_a_runs_unknown_values_are_stored_as_null_without_sqlites_search_for_an_
     ]
 
 
-async def test_a_run_whose_end_the_next_scan_reads_is_one_run_with_its_end(tmp_path):
-    log = tmp_path / "syslog"
-    host = Host(name="web", address="localhost", transport="local", logs=(str(log),))
-    store = Store(tmp_path / "history.db")
+def scanner(store: Store, host: Host, daemon: str | None = None):
+    """A scan of the host's log files here; its cron daemon's command line as given."""
 
     async def scan():
         files, _ = store.log_cursors(host.name)
         request = probe.LogRequest(since=SINCE, files=host.logs, cursors=files)
         report = await probe_host(host, connector(), crontabs=False, logs=request)
-        report.result.processes = []  # this machine's cron daemons (and their -L) are not the log's
+        # This machine's cron daemons (and their -L) are not the log's.
+        report.result.processes = [] if daemon is None else [process(daemon)]
         (outcome,) = record_group(store, [report], SINCE, NOW)
         assert outcome.ok, outcome.error
+
+    return scan
+
+
+async def test_a_run_whose_end_the_next_scan_reads_is_one_run_with_its_end(tmp_path):
+    log = tmp_path / "syslog"
+    host = Host(name="web", address="localhost", transport="local", logs=(str(log),))
+    store = Store(tmp_path / "history.db")
+    scan = scanner(store, host)
 
     at = (NOW - timedelta(hours=1)).astimezone().replace(second=1, microsecond=0)
     log.write_text(
@@ -300,6 +314,7 @@ async def test_a_run_whose_end_the_next_scan_reads_is_one_run_with_its_end(tmp_p
         + syslog_line(at, "web", 200, "(root) CMD ([201] /bin/long)")
     )
     await scan()
+    assert [r["command"] for r in store.open_runs("web", SINCE)] == ["/bin/long"]
     with log.open("a") as f:
         f.write(syslog_line(at + timedelta(minutes=5), "web", 200, "(root) END ([201] /bin/long)"))
     await scan()
@@ -308,6 +323,34 @@ async def test_a_run_whose_end_the_next_scan_reads_is_one_run_with_its_end(tmp_p
         ("/bin/early", True),
         ("/bin/long", True),
     ]
+    assert store.open_runs("web", SINCE) == []  # its end read, it is no longer taken back
+
+
+@pytest.mark.parametrize(
+    ("daemon", "still_open"),
+    [
+        ("/usr/sbin/cron -f", []),
+        ("/usr/sbin/cron -f -L 5", ["/bin/a", "/bin/b"]),
+        (None, ["/bin/a", "/bin/b"]),
+    ],
+)
+async def test_runs_are_kept_open_only_where_a_later_line_can_complete_them(
+    tmp_path, daemon, still_open
+):
+    # Under Debian's default -L 1 no end and no failure line ever comes: every run is stored with
+    # no end, and none is marked still open (each would pay the runs_open index). Under -L 5 a
+    # failure line may still come; with the level unknown, an end may.
+    log = tmp_path / "syslog"
+    host = Host(name="web", address="localhost", transport="local", logs=(str(log),))
+    store = Store(tmp_path / "history.db")
+    at = (NOW - timedelta(hours=1)).astimezone().replace(second=1, microsecond=0)
+    log.write_text(
+        syslog_line(at, "web", 100, "(root) CMD (/bin/a)")
+        + syslog_line(at, "web", 200, "(root) CMD (/bin/b)")
+    )
+    await scanner(store, host, daemon)()
+    assert store.rows("select count(*) as n from runs where ended_at is null") == [{"n": 2}]
+    assert [r["command"] for r in store.open_runs("web", SINCE)] == still_open
 
 
 # -- the cron family ------------------------------------------------------------------------------

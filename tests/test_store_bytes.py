@@ -47,6 +47,7 @@ def run(command: str, pid: int, entry_id: str | None = None, output: str | None 
         "dialect": "debian",
         "trigger": "cron",
         "output_tail": output,
+        "still_open": 1,
     }
     return tuple(row[c] for c in RUN_COLUMNS)
 

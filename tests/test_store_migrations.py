@@ -181,3 +181,34 @@ def test_runs_stored_twice_from_the_journal_and_a_file_become_one_numbered_run(t
             "source": "/var/log/syslog",
         },
     ]
+
+
+def test_step_14_marks_the_runs_a_scan_may_still_complete(tmp_path):
+    # What open_runs read before step 14, but for hosts known to log neither ends nor failures.
+    path = tmp_path / "history.db"
+    old = sqlite3.connect(path)
+    old.executescript((SCHEMAS / "v13.sql").read_text())
+    old.executemany(
+        "insert into hosts (name, ends_logged, failures_logged) values (?, ?, ?)",
+        [("quiet", 0, 0), ("fails", 0, 1), ("full", 1, 1)],
+    )
+    runs = [  # host, command, ended_at, dialect, trigger
+        ("quiet", "a", None, "debian", "cron"),  # -L 1: nothing will complete it
+        ("fails", "b", None, "debian", "cron"),  # -L 5: a failure line may
+        ("full", "c", None, "debian", "cron"),
+        ("full", "d", "2026-11-01T01:02:00.000000Z", "debian", "cron"),  # ended
+        ("full", "e", None, "busybox", "cron"),  # busybox logs no end
+        ("full", "f", None, "debian", "manual"),  # not cron's
+        ("new", "g", None, "cronie", "cron"),  # a host with no row: its log level unknown
+    ]
+    old.executemany(
+        "insert into runs (host, command, started_at, ended_at, dialect, trigger) "
+        "values (?, ?, '2026-11-01T01:01:00.000000Z', ?, ?, ?)",
+        runs,
+    )
+    old.commit()
+    old.close()
+
+    store = Store(path)
+    marked = store.rows("select command from runs where still_open = 1 order by command")
+    assert [r["command"] for r in marked] == ["b", "c", "g"]

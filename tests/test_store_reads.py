@@ -158,3 +158,16 @@ def test_a_history_opened_alone_reads_and_cannot_write(store):
     finally:
         history.close()
     assert len(store.rows("select id from runs")) == 5
+
+
+def test_open_runs_are_read_through_their_own_index_not_each_of_the_hosts_runs(tmp_path):
+    # A rescan asks for each host's open runs: through the (host, started_at) index that walked
+    # every run of the host in the window (~1,000 for the bench_ingest fleet) to return none.
+    store = Store(tmp_path / "history.db")
+    asked: list[str] = []
+    store.db.set_trace_callback(asked.append)  # the statement as run, its values in it
+    assert store.open_runs("web", NOW) == []
+    store.db.set_trace_callback(None)
+    (query,) = asked
+    plan = [row["detail"] for row in store.rows(f"explain query plan {query}")]
+    assert plan == ["SEARCH runs USING INDEX runs_open (host=? AND started_at>?)"]
