@@ -22,7 +22,7 @@ from cronops.kinds import (
     HOST_ANSWERED,
     NO_LONGER_SEEN,
 )
-from cronops.policy import PolicyBook
+from cronops.policy import Policy, PolicyBook
 from cronops.records import Finding, HostFacts, Incident, JobEntry, Judged, RunRecord
 from cronops.store import Store, iso
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
 STANDING = (OPEN, ACKNOWLEDGED)
+# One host's facts, entries, processes, crontabs and crontab changes (_by_host).
+HostEvidence = tuple[HostFacts, list, list, list, list]
 # What judge_across judges, once every host of a scan is stored (judge_scanned leaves it).
 ACROSS_HOSTS = ("drift",)
 # The host findings a host that answers again no longer has.
@@ -128,10 +130,15 @@ def judge_scanned(
     its last judgement read has changed (its facts, entries, processes, crontabs or policy:
     due.fingerprint) or when time alone can have changed a verdict (due.judge_due): judging a
     host reads a month of its runs, for verdicts that nearly always stand."""
+    from cronops import due
     from cronops.audit import read_evidence, run_audit  # the judge: loaded by scans that judge
 
     evidence = read_evidence(store, hosts, since)
-    inputs = _inputs(evidence, policy, now - since)
+    grouped = _by_host(evidence)
+    policies = {
+        name: due.policies(policy, facts, entries) for name, (facts, entries, *_) in grouped.items()
+    }
+    inputs = _inputs(grouped, policies, now - since)
     last = store.judgements(list(settled))
     judged = [
         host
@@ -153,7 +160,7 @@ def judge_scanned(
         stored = [i for i in store.incidents(hosts=names, now=now) if i.kind not in ACROSS_HOSTS]
         facts = {facts.name: facts for facts in audit.hosts}
         _write(store, db, stored, audit.findings, audit.entries, facts, now)
-        dues = _dues(mine, audit, policy, since, now)
+        dues = _dues({name: grouped[name] for name in names}, policies, audit, since, now)
         for row in rows:
             if row["host"] in dues:
                 row |= {"inputs": inputs[row["host"]]["inputs"], **dues[row["host"]]}
@@ -162,30 +169,33 @@ def judge_scanned(
 
 
 def _inputs(
-    evidence: Evidence, book: PolicyBook, window: timedelta
+    grouped: Mapping[str, HostEvidence], policies: Mapping[str, list[Policy]], window: timedelta
 ) -> dict[str, dict[str, str | None]]:
     """By host, as judgements' columns: the fingerprint of what judging it over `window` reads
     besides runs, of what drift compares of its crontabs, and of its policy (None: a
-    maintenance window's, whose verdicts turn with the clock)."""
+    maintenance window's, whose verdicts turn with the clock). `policies`: the host's, then
+    each entry's (due.policies)."""
     from cronops import due  # with the judge
 
     found = {}
-    for name, (facts, entries, running, crontabs, changes) in _by_host(evidence).items():
-        policies = due.policies(book, facts, entries)
+    for name, (facts, entries, running, crontabs, changes) in grouped.items():
+        mine = policies[name]
         found[name] = {
-            "inputs": due.fingerprint(facts, entries, running, crontabs, changes, policies, window),
+            "inputs": due.fingerprint(facts, entries, running, crontabs, changes, mine, window),
             "crontabs": due.crontabs_print(facts, entries),
-            "policy": None
-            if any(p.maintenance for p in policies)
-            else due.policies_print(policies),
+            "policy": None if any(p.maintenance for p in mine) else due.policies_print(mine),
         }
     return found
 
 
 def _dues(
-    evidence: Evidence, audit: AuditResult, book: PolicyBook, since: datetime, now: datetime
+    grouped: Mapping[str, HostEvidence],
+    policies: Mapping[str, list[Policy]],
+    audit: AuditResult,
+    since: datetime,
+    now: datetime,
 ) -> dict[str, dict[str, str | None]]:
-    """By host judged, as judgements' columns: when its judgement is due again."""
+    """By host judged (`grouped`), as judgements' columns: when its judgement is due again."""
     from cronops import due
     from cronops.analysis import every_finding
 
@@ -196,16 +206,15 @@ def _dues(
     for finding in every_finding(audit.findings):
         findings[finding.host].append(finding)
     dues: dict[str, dict[str, str | None]] = {}
-    for name, (facts, entries, running, _, _) in _by_host(evidence).items():
-        policies = due.policies(book, facts, entries)
+    for name, (facts, entries, running, _, _) in grouped.items():
         at, start = due.judge_due(
-            facts, entries, runs[name], running, findings[name], policies, since, now
+            facts, entries, runs[name], running, findings[name], policies[name], since, now
         )
         dues[name] = {"due_at": iso(at), "due_start": iso(start)}
     return dues
 
 
-def _by_host(evidence: Evidence) -> dict[str, tuple[HostFacts, list, list, list, list]]:
+def _by_host(evidence: Evidence) -> dict[str, HostEvidence]:
     """Each host's facts, entries, processes, crontabs and crontab changes."""
     grouped: dict[str, tuple[list, list, list, list]] = {
         name: ([], [], [], []) for name in evidence.facts
