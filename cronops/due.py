@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
+from operator import attrgetter
 
 from cronops.analysis import entry_zone
 from cronops.changes import Change
@@ -118,7 +119,7 @@ def judge_due(
     # expired pause is found while the entry is paused, from whenever its `until` was.
     starts = [f.first_at - skew for f in findings if f.kind != "pause_expired"]
     by_entry: dict[str, list[RunRecord]] = {}
-    for run in sorted(runs, key=_started):
+    for run in sorted(runs, key=attrgetter("started_at")):
         by_entry.setdefault(run.entry_id or "", []).append(run)
     evidence_end = facts.ok_at + skew
     for entry, policy in zip(entries, policies[1:], strict=True):
@@ -208,10 +209,6 @@ def _near(start: datetime, facts: HostFacts) -> bool:
         moment is not None and abs(start - moment) <= NEAR_START
         for moment in (facts.booted_at, facts.cron_started_at)
     )
-
-
-def _started(run: RunRecord) -> datetime:
-    return run.started_at
 
 
 def digest(*parts: object) -> str:
