@@ -30,6 +30,7 @@ CRONTAB = (
 )
 JOBS = CRONTAB.count(b"\n")
 SPOOL = "/var/spool/cron/crontabs/root"
+HOURLY = "cd / && run-parts --report /etc/cron.hourly"
 GRACE = 5  # seconds: Debian cron starts a minute's jobs within about one
 
 
@@ -80,15 +81,22 @@ def test_runs_of_commands_cron_logs_made_printable_pair_with_their_entries(crono
     store = Store(cronops.db)
     try:
         entries = store.rows("select id, host from entries where source = ?", [SPOOL])
+        known = {row["id"] for row in store.rows("select id from entries")}
         runs = store.rows("select host, entry_id, command, ended_at, status from runs")
     finally:
         store.close()
     assert len(entries) == 2 * JOBS
     unpaired = [r["command"] for r in runs if r["entry_id"] is None]
     assert unpaired == []
-    assert {r["entry_id"] for r in runs} == {e["id"] for e in entries}
+    # /etc/crontab's hourly run-parts (at :17) runs too when the wait spans that minute
+    assert {r["entry_id"] for r in runs} <= known
+    assert {r["entry_id"] for r in runs if r["command"] != HOURLY} == {e["id"] for e in entries}
     # -L 15 logs END lines: each of accents' runs ended, paired by its job pid
-    ended = [r for r in runs if r["host"] == "accents" and r["ended_at"] is not None]
+    ended = [
+        r
+        for r in runs
+        if r["host"] == "accents" and r["ended_at"] is not None and r["command"] != HOURLY
+    ]
     assert {r["entry_id"] for r in ended} == {e["id"] for e in entries if e["host"] == "accents"}
     assert {r["status"] for r in ended} == {0}
 
