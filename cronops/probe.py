@@ -16,6 +16,7 @@ from itertools import groupby
 from operator import itemgetter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronops.logs import CRON_TAGS
 from cronops.records import LogCursor
 from cronops.transport.base import Reply
 
@@ -98,7 +99,23 @@ CRON_LINES = r" (/usr/sbin/)?(cron|crond|crontab)(\[[0-9]+\])?: "
 # ...except PAM's session lines: two per job on Debian and cronie, they say nothing a run needs
 # (the parsers skip them), and they would be half of what travels and is parsed.
 PAM_LINES = r" (/usr/sbin/)?(cron|crond)(\[[0-9]+\])?: pam_"
-JOURNAL_UNITS = "-u cron -u crond -u cronie -u cron.service -u crond.service"
+# The journal's cron records: those whose syslog tag is one a family reads (SYSLOG_IDENTIFIER, or
+# _COMM for a record without one, as journald.read does), whichever unit logged them. A unit match
+# (`-u cron`) misses what the `crontab` program logs from the user's session, and brings a job's
+# own `logger` lines from inside the cron unit; journalctl cannot OR a `-u` with a field match.
+# `journal CURSOR SINCE` (in _LOGS) reads them from SINCE (a first read: the window), else from
+# CURSOR with `--cursor`, dropping the record at the cursor itself: systemd 252's `--after-cursor`
+# also skips the first match after a cursor whose own record the matches leave out (a cursor kept
+# from another match). PAM's session lines are dropped as in the files (P), bar the last one read
+# when nothing came after it: it carries the cursor past them.
+JOURNAL_MATCHES = " ".join(
+    shlex.quote(match)
+    for match in [
+        *(f"SYSLOG_IDENTIFIER={tag}" for tag in sorted(CRON_TAGS)),
+        "+",
+        *(f"_COMM={tag}" for tag in sorted(CRON_TAGS) if tag.isalpha() and tag.islower()),
+    ]
+)
 JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,SYSLOG_PID,_PID,_COMM,__REALTIME_TIMESTAMP"
 AUTO_LOGS = ("/var/log/cron.log", "/var/log/cron", "/var/log/syslog", "/var/log/messages")
 # How much of a host's logs one scan takes: bytes of log read on the host (across its files, archives
@@ -239,14 +256,17 @@ journal() {{
   if ! command -v journalctl >/dev/null 2>&1; then note log-missing journal; return; fi
   if [ "$L" -le 0 ]; then note log-waits journal; return; fi
   section journal
-  r=$(if [ "$1" = - ]; then
-        journalctl -q --no-pager --all {units} -o json --output-fields={fields} --since "@$2"
-      else
-        journalctl -q --no-pager --all {units} -o json --output-fields={fields} --after-cursor="$1"
-      fi 2>/dev/null | awk -v room="$Q" '
+  if [ "$1" = - ]; then from="--since=@$2" at=; else from="--cursor=$1" at="\"__CURSOR\":\"$1\""; fi
+  r=$(journalctl -q --no-pager --all -o json --output-fields={fields} "$from" {matches} 2>/dev/null |
+      awk -v room="$Q" -v at="$at" '
+        NR == 1 && at != "" && index($0, at) {{ next }}
+        index($0, "\"MESSAGE\":\"pam_") {{ pam = $0; next }}
         sent && sent + length($0) + 1 > room {{ full = 1; exit }}
-        {{ print; sent += length($0) + 1 }}
-        END {{ printf "%d %d %d\n", sent, sent, full > "/dev/stderr" }}' 2>&1 >&3)
+        {{ print; sent += length($0) + 1; pam = "" }}
+        END {{
+          if (!full && pam != "" && sent + length(pam) + 1 <= room) {{ print pam; sent += length(pam) + 1 }}
+          printf "%d %d %d\n", sent, sent, full > "/dev/stderr"
+        }}' 2>&1 >&3)
   set -- $r
   spent "$@"
   ends "$1" "$3"
@@ -449,7 +469,7 @@ def build_script(
             _LOGS.format(
                 cron_lines=shlex.quote(CRON_LINES),
                 pam_lines=shlex.quote(PAM_LINES),
-                units=JOURNAL_UNITS,
+                matches=JOURNAL_MATCHES,
                 fields=JOURNAL_FIELDS,
                 auto=" ".join(AUTO_LOGS),
                 read_bytes=LOG_READ_BYTES,

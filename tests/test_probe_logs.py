@@ -185,9 +185,28 @@ async def test_journal_is_read_from_the_window_then_after_the_cursor(tmp_path, m
     report = await probe_host(HOST, connector(), crontabs=False, logs=request)
     assert report.result.journal is not None
     first_call, second_call = calls.read_text().splitlines()
-    assert f"--since @{int(SINCE.timestamp())}" in first_call
-    assert "--after-cursor=s=abc;i=2" in second_call
-    assert "-u cron" in first_call and "-o json" in first_call
+    assert f"--since=@{int(SINCE.timestamp())}" in first_call
+    assert "--cursor=s=abc;i=2" in second_call
+    assert "SYSLOG_IDENTIFIER=crontab" in first_call and "-o json" in first_call
+
+
+async def test_the_journal_sends_no_pam_lines_nor_the_record_at_its_cursor(tmp_path, monkeypatch):
+    pam = (
+        '{"__CURSOR":"s=abc;i=%d","__REALTIME_TIMESTAMP":"1763800000000000",'
+        '"SYSLOG_IDENTIFIER":"CRON","MESSAGE":"pam_unix(cron:session): session %s for user root"}'
+    )
+    # `--cursor` starts at the record the last scan ended with; two PAM lines per job
+    lines = [JOURNAL_LINE % (1, 11, 1), pam % (2, "opened"), JOURNAL_LINE % (3, 12, 3)]
+    lines += [pam % (4, "closed"), pam % (5, "opened")]
+    fake = tmp_path / "bin" / "journalctl"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n" + "".join(f"echo '{line}'\n" for line in lines))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    request = probe.LogRequest(since=SINCE, files=("journal",), journal_cursor="s=abc;i=1")
+    report = await probe_host(HOST, connector(), crontabs=False, logs=request)
+    # the last PAM line still travels: the next scan starts after it, not after job 3's CMD
+    assert report.result.journal.decode().splitlines() == [lines[2], lines[4]]
 
 
 async def test_a_run_of_nul_bytes_after_a_crash_neither_stops_nor_shifts_the_reading(syslog):

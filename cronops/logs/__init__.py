@@ -17,6 +17,7 @@ from cronops.logs.events import IGNORED, ClockContext, Ignored, LogEvent, ParseR
 from cronops.logs.timestamps import Clock
 
 __all__ = [
+    "CRON_TAGS",
     "FAMILIES",
     "STYLES",
     "ClockContext",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 FAMILIES = {family.NAME: family for family in (debian, cronie, busybox)}
+CRON_TAGS = frozenset().union(*(family.TAGS for family in FAMILIES.values()))  # CRON, crond, ...
 # Debian and cronie lines are read in one pass with the vixie grammar; other lines as plain text.
 STYLES = (syslog.traditional(vixie.GRAMMAR), syslog.rfc3339(vixie.GRAMMAR))
 
