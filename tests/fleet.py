@@ -20,6 +20,10 @@ One host is `unshare --mount --uts --pid --fork --kill-child --mount-proc` runni
   HOSTDIR/mail over /var/mail, HOSTDIR/run over /run, HOSTDIR/backups over /var/backups
   (where cronops keeps a crontab's previous version) and the fleet's authorized_keys over
   /etc/ssh/fleet_authorized_keys (readable by non-root users, unlike the fleet workdir);
+* with HostSpec.journal, gives the host its own /etc/machine-id and a systemd journal in
+  /var/log/journal/MACHINE-ID/system.journal: a real journal file, written by Debian's
+  systemd-journal-remote from the records in journald's export format (FleetHost.append_journal
+  adds more), which the real `journalctl` reads (no journald runs);
 * sets the hostname, optionally starts rsyslogd (imuxsock only, on the host's own /run/devlog,
   which the machine-wide /dev/log symlink points at) and `cron -L N`;
 * finally execs `sshd -D`, which keeps the namespaces alive and reaps orphans.
@@ -53,6 +57,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +87,9 @@ AUTHORIZED_KEYS_IN_HOST = "/etc/ssh/fleet_authorized_keys"
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FLEET_USERS = ("alice", "bob")
 START_TIMEOUT = 15.0
+# Debian's systemd-journal-remote: export format on stdin -> a journal file
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+JOURNAL_AGE = 30 * 86400  # how long before the fleet started a journal host booted, in seconds
 
 DEBIAN_SYSTEM_CRONTAB = """\
 # /etc/crontab: system-wide crontab
@@ -181,6 +189,10 @@ class HostSpec:
     mta: bool | str = True
     log_files: dict[str, str] = field(default_factory=dict)  # /var/log relative name -> text
     sshd_config: tuple[str, ...] = ()  # extra sshd_config lines, after the fleet's own
+    # The systemd journal's records, each field -> value (__REALTIME_TIMESTAMP, microseconds,
+    # among them; journald's own _HOSTNAME, _MACHINE_ID, _BOOT_ID and __MONOTONIC_TIMESTAMP are
+    # added); None: the host has no journal
+    journal: Sequence[Mapping[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if not _HOST_NAME.fullmatch(self.name):
@@ -207,6 +219,11 @@ class HostSpec:
         for line in self.sshd_config:
             if "\n" in line:
                 raise ValueError(f"one sshd_config line at a time: {line!r}")
+        if self.journal is not None and not os.access(JOURNAL_REMOTE, os.X_OK):
+            raise ValueError(
+                "a journal needs Debian's systemd-journal-remote "
+                "(apt-get install systemd-journal-remote)"
+            )
 
 
 @dataclass(eq=False)
@@ -219,6 +236,9 @@ class FleetHost:
     host_public_key: str  # "ssh-ed25519 AAAA..."
     pid: int = 0  # the host's PID 1 (sshd) as the machine sees it
     started_at: float = 0.0  # time.time() when sshd answered
+    machine_id: str = ""  # its own /etc/machine-id, for a host with a journal
+    boot_id: str = ""  # the one boot its journal's records belong to
+    booted_at: float = 0.0  # time.time() of that boot
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -274,6 +294,36 @@ class FleetHost:
         if check and result.returncode != 0:
             raise HostCommandError(result.returncode, argv, result.stdout, result.stderr)
         return result
+
+    def append_journal(self, records: Iterable[Mapping[str, str]]) -> None:
+        """Add records (none older than those already there) to the host's journal file."""
+        if not self.machine_id:
+            raise FleetError(f"host {self.name} has no journal (HostSpec.journal)")
+        journal = self.path(f"/var/log/journal/{self.machine_id}/system.journal")
+        ordered = sorted(records, key=lambda record: int(record["__REALTIME_TIMESTAMP"]))
+        done = subprocess.run(
+            [JOURNAL_REMOTE, f"--output={journal}", "-"],
+            input=b"".join(self._journal_entry(record) for record in ordered),
+            capture_output=True,
+        )
+        if done.returncode != 0:
+            raise FleetError(f"{JOURNAL_REMOTE} failed: {done.stderr.decode(errors='replace')}")
+        os.chown(journal, 0, _gid("systemd-journal"))
+
+    def _journal_entry(self, record: Mapping[str, str]) -> bytes:
+        """One record in journald's export format, with the fields journald adds to every one."""
+        since_boot = int(record["__REALTIME_TIMESTAMP"]) - int(self.booted_at * 1_000_000)
+        if since_boot < 0:
+            raise ValueError(f"a journal record from before the host's boot: {record}")
+        own = {"_HOSTNAME": self.name, "_MACHINE_ID": self.machine_id, "_BOOT_ID": self.boot_id}
+        out = b""
+        for name, value in {**own, "__MONOTONIC_TIMESTAMP": str(since_boot), **record}.items():
+            data = value.encode()
+            if b"\n" in data:  # the binary form: the name, then the size as 64-bit little endian
+                out += name.encode() + b"\n" + len(data).to_bytes(8, "little") + data + b"\n"
+            else:
+                out += name.encode() + b"=" + data + b"\n"
+        return out + b"\n"
 
     def install_crontab(self, user: str, text: str) -> None:
         """Install through the real `crontab -u USER -` (adds Debian's header lines)."""
@@ -478,7 +528,19 @@ class Fleet:
         public = " ".join(key.with_name(key.name + ".pub").read_text().split()[:2])
         init = _init_script(spec, hd, self.authorized_keys, devlog)
         _write(hd / "init.sh", init, 0o755)
-        return FleetHost(spec=spec, port=0, dir=hd, host_public_key=public)
+        host = FleetHost(spec=spec, port=0, dir=hd, host_public_key=public)
+        if spec.journal is not None:
+            host.machine_id, host.boot_id = uuid.uuid4().hex, uuid.uuid4().hex
+            host.booted_at = time.time() - JOURNAL_AGE
+            _write(etc / "machine-id", host.machine_id + "\n", 0o444)
+            # Debian's layout: group systemd-journal may read the journal
+            folder = hd / "log" / "journal" / host.machine_id
+            folder.mkdir(parents=True)
+            for level in (folder.parent, folder):
+                os.chown(level, 0, _gid("systemd-journal"))
+                level.chmod(0o2755)
+            host.append_journal(spec.journal)
+        return host
 
     def _launch(self, host: FleetHost) -> None:
         hd = host.dir
