@@ -106,8 +106,8 @@ PAM_LINES = r" (/usr/sbin/)?(cron|crond)(\[[0-9]+\])?: pam_"
 # `journal CURSOR SINCE` (in _LOGS) reads them from SINCE (a first read: the window), else from
 # CURSOR with `--cursor`, dropping the record at the cursor itself: systemd 252's `--after-cursor`
 # also skips the first match after a cursor whose own record the matches leave out (a cursor kept
-# from another match). PAM's session lines are dropped as in the files (P), bar the last one read
-# when nothing came after it: it carries the cursor past them.
+# from another match). PAM's session lines stay on the host as a file's do (PAM_LINES), bar the
+# last one read when nothing came after it: it carries the cursor past them.
 JOURNAL_MATCHES = " ".join(
     shlex.quote(match)
     for match in [
