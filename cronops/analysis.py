@@ -32,13 +32,17 @@ What is judged, and from when:
   to 20 each side, before and after, 5 at least), longer than slow_factor x the median / shorter
   than the median / slow_factor, and in both cases by `slow_margin` or more and by more than
   SPREADS spreads (a job whose runs vary a lot is not flagged for varying). A run is left out of
-  its own baseline, so one run 30x off stands out among a handful. too_fast has a second signal,
+  its own baseline, so one run 30x off stands out among a handful. A job with MIN_HISTORY ended
+  runs or fewer (a weekly or monthly job, once its older runs are folded past the retention)
+  has the days folded before its runs (`folded`: store.run_days) stand in as older runs, each
+  day by its median; where the runs are more, the days are not read. too_fast has a second signal,
   a run's output (the mail cron sent, or the lines it logged; durations.output_sizes): one that
   printed less than the median size of the runs around it / slow_factor, by OUTPUT_MARGIN bytes
   and SPREADS spreads, is too_fast even with no end known; both signals together are one note.
 - hung: a process of the entry running longer than `max_duration`; else, with 5 ended runs known
   before it, than HUNG_FACTOR x the p95 of the last HUNG_HISTORY of them (and `slow_margin`
-  past that p95): an every-minute job that always takes 75 s overlaps its next run, it is not
+  past that p95; with fewer, a job's folded days stand in before them, each by its p95, as
+  for slow): an every-minute job that always takes 75 s overlaps its next run, it is not
   hung at 72 s; else than the gap from the expected time its start belongs to until the next
   (a `0 1,3 * * *` run started at 01:00 is hung after 2h). overlap: a run that started while an
   earlier one ran, by the earlier one's end time or by its process still running (a process is
@@ -75,7 +79,7 @@ a finding. Paused, disabled, and any entry of a host not scanned now, come first
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
@@ -101,6 +105,7 @@ from cronops.records import (
     FleetEntry,
     HostFacts,
     JobEntry,
+    RunDay,
     RunningJob,
     RunRecord,
 )
@@ -164,9 +169,11 @@ def judge(
     now: datetime,
     since: datetime,
     crontabs: CrontabEvidence = CrontabEvidence(),
+    folded: Iterable[RunDay] = (),
 ) -> list[Finding]:
     """Every finding between `since` and `now`: the hosts' own first (they explain their jobs'),
-    then worst first (severity, then latest first); see `worst_first`."""
+    then worst first (severity, then latest first); see `worst_first`. `folded`: the days
+    folded past the retention of the entries `short_histories` names, for their baselines."""
     runs = list(runs)
     starts = [run.started_at.timestamp() for run in runs]  # once: a month of runs, some judge
     cron_starts = _cron_starts_by_host(runs, starts)
@@ -178,6 +185,8 @@ def judge(
     runs_by_entry = _by_entry(range(len(runs)), [run.entry_id for run in runs])
     running = list(running)
     running_by_entry = _by_entry(running, [process.entry_id for process in running])
+    folded = list(folded)
+    folded_by_entry = _by_entry(folded, [day.entry_id for day in folded])
     schedules = Schedules()
     findings: list[Finding] = []
     for host_view in views.values():
@@ -195,11 +204,22 @@ def judge(
             running_by_entry.get(entry.id, []),
             policy.resolve(entry, view.facts),
             schedules,
+            folded_by_entry.get(entry.id, ()),
         )
         findings += judged.findings()
     findings += _Crontabs(views, entries, policy, now).findings(crontabs)
     findings.sort(key=worst_first)
     return _fold_under_hosts(findings)
+
+
+def short_histories(
+    hosts: Iterable[HostFacts], entries: Iterable[JobEntry], runs: Iterable[RunRecord]
+) -> list[str]:
+    """The entries whose runs are too few for a baseline (MIN_HISTORY ended runs or fewer), on
+    hosts whose log may write ends: the ones whose folded days `judge` reads."""
+    ended = Counter(run.entry_id for run in runs if run.ended_at is not None)
+    silent = {facts.name for facts in hosts if facts.ends_logged is False}
+    return [e.id for e in entries if e.host not in silent and ended[e.id] <= MIN_HISTORY]
 
 
 def drift(
@@ -700,6 +720,7 @@ class _Judge:
         processes: list[RunningJob],
         policy: Policy,
         schedules: Schedules,
+        folded: Sequence[RunDay] = (),
     ):
         self.entry = entry
         self.view = view
@@ -725,6 +746,7 @@ class _Judge:
             if end is not None:
                 self.ended_starts.append(start)
                 self.durations.append(end - start)
+        self.folded_usual, self.folded_high = _stand_ins(folded, self.durations, starts)
 
     @cached_property
     def expected(self) -> tuple[float, ...] | None:
@@ -803,10 +825,14 @@ class _Judge:
             return wording.Limit(self.policy.max_duration.total_seconds(), "max_duration")
         before = bisect_left(self.ended_starts, start)
         history = self.durations[max(before - HUNG_HISTORY, 0) : before]
+        folded = 0
+        if len(history) < MIN_HISTORY and self.folded_high:
+            folded = min(len(self.folded_high), HUNG_HISTORY - len(history))
+            history = self.folded_high[-folded:] + history
         if len(history) >= MIN_HISTORY:
             p95 = percentile(history, 0.95)
             seconds = max(HUNG_FACTOR * p95, p95 + self.policy.slow_margin.total_seconds())
-            return wording.Limit(seconds, "history", len(history), p95, HUNG_FACTOR)
+            return wording.Limit(seconds, "history", len(history), p95, HUNG_FACTOR, folded)
         gap = gap_at(self.entry.schedule, self.zone, start)
         return wording.Limit(gap, "interval") if gap is not None else None
 
@@ -911,9 +937,11 @@ class _Judge:
     def _tally_durations(self) -> None:
         printed_less = self._printed_less()
         found = []
-        around = Around(self.durations)
+        stand_ins = len(self.folded_usual)  # before the runs, where they are too few
+        values = self.folded_usual + self.durations if stand_ins else self.durations
+        around = Around(values, folded=stand_ins)
         for index in self._heard(self.ended_starts):
-            around.move_to(index)
+            around.move_to(index + stand_ins)
             verdict = self._off_duration(around)
             if verdict:
                 start, took = self.ended_starts[index], self.durations[index]
@@ -1175,6 +1203,23 @@ def _due_count(expected: Sequence[float], grace: float, evidence_end: float) -> 
     by_grace = bisect_right(expected, evidence_end - grace)
     by_next = bisect_right(expected, evidence_end) - 1
     return max(by_grace, by_next, 0)
+
+
+def _stand_ins(
+    days: Sequence[RunDay], durations: Sequence[float], starts: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    """The p50s and p95s, oldest first, of the folded days that stand in for a job's older runs
+    where its ended runs are too few for a baseline: the days before its first run read (a run
+    kept past the retention is in its day too). None where the runs suffice."""
+    if len(durations) > MIN_HISTORY or not days:
+        return [], []
+    first = _utc(starts[0]).date() if starts else None
+    timed = [
+        (day.p50.total_seconds(), day.p95.total_seconds())
+        for day in days
+        if day.p50 is not None and day.p95 is not None and (first is None or day.day < first)
+    ]
+    return [p50 for p50, _ in timed], [p95 for _, p95 in timed]
 
 
 def _first_start_of_each(

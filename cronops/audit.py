@@ -18,6 +18,7 @@ from cronops.analysis import (
     entry_zone,
     every_finding,
     judge,
+    short_histories,
     worst_first,
 )
 from cronops.changes import Change, timeline
@@ -125,8 +126,18 @@ def run_audit(
         Peers(*history.fleet_crontabs(now - PEERS_ANSWERED)) if drift else None,
         drift,
     )
+    # A job whose runs are too few for a baseline (weekly, monthly) has its folded days read.
+    folded = history.entries_run_days(short_histories(facts, entries, runs))
     findings = judge(
-        facts, entries, runs, evidence.running, policy, now=now, since=since, crontabs=crontabs
+        facts,
+        entries,
+        runs,
+        evidence.running,
+        policy,
+        now=now,
+        since=since,
+        crontabs=crontabs,
+        folded=folded,
     )
     return AuditResult(
         generated_at=now,

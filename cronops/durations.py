@@ -27,6 +27,7 @@ class Baseline:
     runs: int  # how many runs it is made of
     usual: float  # their median
     spread: float  # their scaled median absolute deviation (0 when most took the same)
+    folded: int = 0  # of those runs, days folded past the retention (each day's median)
 
 
 def baseline(durations: Sequence[float]) -> Baseline | None:
@@ -55,9 +56,10 @@ class Around:
     history. The median says whether a run may be off; `baseline` then works out the spread
     (a second median, of the deviations from the first) for the few that may be."""
 
-    def __init__(self, values: Sequence[float], each_side: int = NEIGHBOURS):
+    def __init__(self, values: Sequence[float], each_side: int = NEIGHBOURS, folded: int = 0):
         self.values = values
         self.each_side = each_side
+        self.folded = folded  # the first this many values are folded days, not runs
         self.index = -1
         self.low = self.high = 0  # values[low:high], the index's own value among them...
         self.ordered: list[float] = []  # ...sorted
@@ -106,7 +108,8 @@ class Around:
         """Their baseline, as `baseline` works it out. There must be one value at least."""
         usual = self.median()
         others = self.ordered[: self.own] + self.ordered[self.own + 1 :]
-        return Baseline(self.count, usual, _spread(others, usual))
+        folded = max(min(self.high, self.folded) - self.low, 0) - (self.index < self.folded)
+        return Baseline(self.count, usual, _spread(others, usual), folded)
 
 
 def percentile(durations: Sequence[float], share: float) -> float:

@@ -213,9 +213,18 @@ def beyond_limit(key: str, limit: float) -> Note:
 def against_usual(usual: Baseline) -> Note:
     spread = f", spread {span(usual.spread)}" if usual.spread >= 1 else ""
     return Note(
-        f"the median of the {usual.runs} runs around it is {span(usual.usual)}{spread}",
+        f"the median of the {usual.runs} runs around it{_folded(usual.folded, 'median')} is "
+        f"{span(usual.usual)}{spread}",
         f"usual {span(usual.usual)}",
     )
+
+
+def _folded(days: int, statistic: str) -> str:
+    """Which of a job's usual runs are days folded past the retention, each day counted once
+    by its own statistic: said, for an operator who finds fewer runs in the history."""
+    if not days:
+        return ""
+    return f" ({days} of them folded days, each by its {statistic})"
 
 
 def printed_less(printed: int, usual: Baseline) -> Note:
@@ -250,12 +259,14 @@ class Limit(NamedTuple):
     runs: int = 0  # history: the ended runs it is taken from, their 95th percentile, and how
     p95: float = 0.0  # many times that a run may take
     factor: float = 0.0
+    folded: int = 0  # history: of those runs, days folded past the retention (each its p95)
 
     def why(self) -> str:
         if self.by == "max_duration":
             return "its max_duration"
         if self.by == "history":
-            return f"{self.factor:g}x the p95 of its last {self.runs} runs, {span(self.p95)}"
+            runs = f"{self.runs} runs{_folded(self.folded, 'p95')}"
+            return f"{self.factor:g}x the p95 of its last {runs}, {span(self.p95)}"
         return "the interval of its schedule"
 
 

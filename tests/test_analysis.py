@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,9 +22,11 @@ from cronops.analysis import (
     entry_status,
     every_finding,
     judge,
+    short_histories,
 )
 from cronops.crontab import PauseInfo
 from cronops.policy import PolicyBook
+from cronops.records import RunDay
 
 UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -110,6 +112,7 @@ def judged(
     book: PolicyBook | None = None,
     now: datetime = NOW,
     since: datetime | None = None,
+    folded=(),
 ) -> list[Finding]:
     return judge(
         hosts if hosts is not None else [host()],
@@ -119,6 +122,7 @@ def judged(
         book or PolicyBook(),
         now,
         since or now - WEEK,
+        folded=folded,
     )
 
 
@@ -676,6 +680,93 @@ def test_hung_without_duration_history_is_a_process_running_longer_than_the_inte
     assert "hung" not in kinds(judged([job], runs, running=[fresh], since=NOW.replace(hour=0)))
     # Without a process list, a run with no end is not called hung.
     assert "hung" not in kinds(judged([job], runs, since=NOW.replace(hour=0)))
+
+
+# -- baselines from the days folded past the retention ------------------------------------------
+
+MONTHLY = "0 3 1 * *"
+
+
+def folded_day(day: date, p50: float = 300, p95: float = 360, entry_id="backup") -> RunDay:
+    """A day folded past the retention, as store.run_days reads it: one run by default."""
+    seconds = [timedelta(seconds=s) for s in (p50, p95, p95)]
+    return RunDay("web1", entry_id, day, 1, 1, 0, 0, 0, 0, *seconds)
+
+
+def first_of_months(*months: tuple[int, int]) -> list[date]:
+    return [date(year, month, 1) for year, month in months]
+
+
+# A monthly job's year, folded: the raw runs kept (35 days) hold one or two of its runs.
+FOLDED_MONTHS = first_of_months(*((2025, m) for m in range(4, 13)), (2026, 1))
+
+
+def test_a_monthly_job_is_slow_against_its_folded_days_when_its_runs_are_too_few():
+    job = entry(MONTHLY)
+    runs = [
+        run(datetime(2026, 2, 1, 3, 0, 2, tzinfo=UTC), took=timedelta(minutes=5)),
+        run(datetime(2026, 3, 1, 3, 0, 2, tzinfo=UTC), took=timedelta(minutes=20)),
+    ]
+    days = [folded_day(day) for day in FOLDED_MONTHS]
+    since = NOW - timedelta(days=10)
+
+    assert "slow" not in kinds(judged([job], runs, since=since))  # two runs: no baseline
+    slow = only(judged([job], runs, since=since, folded=days), "slow")
+
+    assert slow.first_at == runs[1].started_at
+    assert (
+        "the median of the 11 runs around it (10 of them folded days, each by its median) is 5m"
+        in slow.detail
+    )
+    assert slow.summary == "ran 20m at 03-01 03:00 (usual 5m)"
+
+
+def test_folded_days_stand_in_only_before_the_runs_read_and_only_where_they_are_too_few():
+    job = entry("0 * * * *")
+    # Six hourly runs of 5m and one of 20m: enough of its own for a baseline.
+    runs = [run(NOW - timedelta(hours=h), took=timedelta(minutes=5)) for h in range(7, 1, -1)]
+    runs.append(run(NOW - timedelta(hours=1), took=timedelta(minutes=20)))
+    # Folded days of 20m would make the 20m run usual, if they were read.
+    days = [folded_day(day, p50=1200, p95=1200) for day in FOLDED_MONTHS]
+    since = NOW - timedelta(hours=8)
+    assert judged([job], runs, since=since, folded=days) == judged([job], runs, since=since)
+    assert "folded" not in only(judged([job], runs, since=since, folded=days), "slow").detail
+
+    # A run kept past the retention is in its folded day too: that day, and any later, is not
+    # read again.
+    few = runs[-2:]
+    same_day = [folded_day(few[0].started_at.date(), p50=1200), *map(folded_day, FOLDED_MONTHS)]
+    slow = only(judged([job], few, since=since, folded=same_day), "slow")
+    assert "(10 of them folded days, each by its median)" in slow.detail
+
+
+def test_hung_takes_the_p95_of_folded_days_when_too_few_runs_ended_before():
+    job = entry(MONTHLY)
+    started = datetime(2026, 3, 1, 3, 0, 2, tzinfo=UTC)
+    runs = [run(started, took=None, status=None)]
+    process = RunningJob("web1", "backup", 77, started)
+    days = [folded_day(day, p50=300, p95=600) for day in FOLDED_MONTHS]
+    since = NOW - timedelta(days=10)
+
+    # Without them, the limit is the month to its next run.
+    assert "hung" not in kinds(judged([job], runs, running=[process], since=since))
+    hung = only(judged([job], runs, running=[process], since=since, folded=days), "hung")
+
+    assert (
+        "limit 30m: 3x the p95 of its last 10 runs (10 of them folded days, each by its p95), "
+        "10m" in hung.evidence
+    )
+
+
+def test_the_folded_days_read_are_those_of_entries_with_too_few_ended_runs():
+    entries = [entry(id="monthly"), entry(id="hourly"), entry(id="quiet", host="web2")]
+    ended = [run(NOW - timedelta(hours=h), entry_id="hourly") for h in range(6)]
+    no_end = [run(NOW - timedelta(hours=h), took=None, entry_id="monthly") for h in range(9)]
+    hosts = [host(), host(name="web2", ends_logged=False)]
+
+    # The hourly job has six ended runs; web2's log writes no ends: its days have no durations.
+    assert short_histories(hosts, entries, [*ended[:5], *no_end]) == ["monthly", "hourly"]
+    assert short_histories(hosts, entries, [*ended, *no_end]) == ["monthly"]
 
 
 def test_overlap_from_end_times_and_from_the_process_list():
