@@ -97,3 +97,22 @@ def test_the_sliding_window_is_the_plain_definition(values, each_side, steps):
         if neighbours:
             assert window.median() == median(neighbours)
             assert window.baseline() == baseline(neighbours)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 12), min_size=2, max_size=60),
+    folded=st.integers(0, 60),
+    each_side=st.integers(1, 25),
+)
+def test_a_baseline_counts_the_folded_days_among_the_values_around(values, folded, each_side):
+    """The first `folded` values stand in for runs (days folded past the retention): a
+    baseline says how many of its values they are, its own value left out."""
+    folded = min(folded, len(values))
+    window = Around(values, each_side, folded=folded)
+    for index in range(len(values)):
+        window.move_to(index)
+        if window.count:
+            low, high = max(index - each_side, 0), index + each_side + 1
+            days = [i for i in range(low, min(high, len(values))) if i < folded and i != index]
+            assert window.baseline().folded == len(days)

@@ -284,3 +284,41 @@ def test_a_window_past_the_retention_counts_the_folded_days(store):
         "; before the retention, 23 runs from 2026-10-01 counted by day "
         "(1 failed, 1 killed, 1 unknown)"
     )
+
+
+def test_a_monthly_job_is_judged_slow_against_its_folded_days(store):
+    """Its raw runs of the month hold one run: the year folded before it is its baseline."""
+    monthly = {
+        "id": "monthly",
+        "host": "alpha",
+        "source": "/etc/crontab",
+        "user": "root",
+        "schedule": "0 3 1 * *",
+        "command": "/bin/monthly",
+        "env": {},
+        "line": 1,
+        "text": "0 3 1 * * root /bin/monthly",
+        "disabled": 0,
+        "paused": None,
+        "log_off": 0,
+    }
+    firsts = [datetime(2025 + (m > 12), (m - 1) % 12 + 1, 1, 3, tzinfo=UTC) for m in range(12, 23)]
+    with store.transaction() as db:
+        store.write_entries(db, "alpha", [monthly], iso(firsts[0]))
+    write(store, [run("monthly", first, took=300) for first in firsts])
+    write(store, [run("monthly", datetime(2026, 11, 1, 3, tzinfo=UTC), took=1200)])
+    inventory = Inventory(Path("hosts.toml"), [Host("alpha", "10.0.0.1")])
+
+    def slow_runs() -> list[str]:
+        audit = run_audit(store, inventory.policy, inventory.hosts, NOW - timedelta(days=30), NOW)
+        return [f.detail for f in audit.findings if f.kind == "slow"]
+
+    assert slow_runs() == []  # the month's two runs read: too few for a baseline
+    prune(store, NOW)
+    assert len(store.entry_run_days("monthly")) == 11
+
+    (slow,) = slow_runs()
+    assert "ran 20m" in slow
+    assert (
+        "the median of the 11 runs around it (11 of them folded days, each by its median)" in slow
+    )
