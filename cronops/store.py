@@ -1295,12 +1295,22 @@ def _daemon_lines(host: str, stored: str | None) -> tuple[DaemonLine, ...]:
 # A host's runs of one day not folded yet (parameters: host, the day's start and its end).
 _UNFOLDED = "host = ? and started_at >= ? and started_at < ? and folded is null"
 # A run still needed after its day is folded: a rerun (the audit trail's action made it), a run
-# the host's last process list still showed running, and each entry's latest run (its "last run").
-_NEEDED = """(
+# the host's last process list still showed running, and each entry's latest run, latest run
+# with an end and latest success (latest_runs: a yearly job's last success and duration, in
+# metrics and the Jobs view, whatever its latest run did). A later run of the entry is looked
+# for along the (entry_id, started_at) index, and is nearly always the next one; in `l`'s
+# subqueries, _SUCCEEDED's bare columns are l's.
+_NEEDED = f"""(
     trigger != 'cron'
     or (ended_at is null and exists (
         select 1 from processes p where p.host = runs.host and p.pid = runs.pid))
     or started_at = (select max(l.started_at) from runs l where l.entry_id = runs.entry_id)
+    or (entry_id is not null and ended_at is not null and not exists (
+        select 1 from runs l where l.entry_id = runs.entry_id
+        and l.started_at > runs.started_at and l.ended_at is not null))
+    or (entry_id is not null and {_SUCCEEDED} and not exists (
+        select 1 from runs l where l.entry_id = runs.entry_id
+        and l.started_at > runs.started_at and {_SUCCEEDED}))
 )"""
 # Each entry's runs of the day as one row: the outcome counted as RunRecord.outcome reads it, and
 # nearest-rank percentiles of the durations known (the smallest with at least p% at or below it).

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cronops.cli import main
 from cronops.metrics import serve
 from cronops.policy import PolicyBook
+from cronops.retention import prune
 from cronops.schedule import next_runs
 from cronops.store import Store
 from tests import history
@@ -196,3 +197,26 @@ def test_served_metrics_are_scraped_over_http(fleet_history):
     # Without an inventory: every host the history holds.
     assert {s.labels["host"] for s in found["cronops_host_scan_ok"]} == {"db1"}
     assert len(found["cronops_job_last_start_timestamp_seconds"]) == 1
+
+
+def test_a_last_success_and_duration_outlive_the_retention(fleet_history, capfdbinary):
+    """A yearly job's latest run failed: its last success, a year before, was folded past the
+    retention with the day it ran; the run itself is kept while it is the latest success."""
+    db, inventory, now, _ = fleet_history
+    store = Store(db)
+    try:
+        pruned = prune(store, now + timedelta(days=40))
+        assert pruned.runs_folded == 2 and pruned.runs_deleted == 0
+    finally:
+        store.close()
+    assert main(["metrics", "--inventory", str(inventory), "--db", str(db)]) == 0
+    found = samples(capfdbinary.readouterr().out.decode())
+
+    def one(name: str) -> float:
+        (value,) = [s.value for s in found[name] if s.labels["command"] == BACKUP]
+        return value
+
+    success = at_three(3, now) + timedelta(seconds=60)
+    assert one("cronops_job_last_success_timestamp_seconds") == success.timestamp()
+    assert one("cronops_job_last_start_timestamp_seconds") == at_three(2, now).timestamp()
+    assert one("cronops_job_last_duration_seconds") == 30

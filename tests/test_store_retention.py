@@ -322,3 +322,34 @@ def test_a_monthly_job_is_judged_slow_against_its_folded_days(store):
     assert (
         "the median of the 11 runs around it (11 of them folded days, each by its median)" in slow
     )
+
+
+def test_an_entrys_latest_success_and_latest_end_are_kept_until_later_ones_come(store):
+    write(
+        store,
+        [
+            run("yearly", DAY_START),  # its last success
+            run("yearly", DAY_START + timedelta(hours=1), status=2),  # its last end
+            run("yearly", DAY_START + timedelta(hours=2), took=None),  # its latest: no end
+            run(None, DAY_START + timedelta(hours=3)),  # no entry: nothing to keep it for
+        ],
+    )
+
+    prune(store, NOW)
+    assert [(e, s) for e, s, folded in raw_runs(store) if folded] == [
+        ("yearly", iso(DAY_START + timedelta(hours=h))) for h in range(3)
+    ]
+    assert len(raw_runs(store)) == 3
+    assert store.entry_run_days("yearly")[0].runs == 3
+
+    # A later failure ends: the earlier failure is no longer the last end; a later success
+    # releases the last one too.
+    write(store, [run("yearly", NOW - timedelta(hours=2), status=1)])
+    assert prune(store, NOW).runs_released == 2
+    write(store, [run("yearly", NOW - timedelta(hours=1))])
+    assert prune(store, NOW).runs_released == 1
+    assert raw_runs(store) == [
+        ("yearly", iso(NOW - timedelta(hours=2)), None),
+        ("yearly", iso(NOW - timedelta(hours=1)), None),
+    ]
+    assert store.entry_run_days("yearly")[0].runs == 3  # counted once, when folded
