@@ -213,18 +213,16 @@ def beyond_limit(key: str, limit: float) -> Note:
 def against_usual(usual: Baseline) -> Note:
     spread = f", spread {span(usual.spread)}" if usual.spread >= 1 else ""
     return Note(
-        f"the median of the {usual.runs} runs around it{_folded(usual.folded, 'median')} is "
-        f"{span(usual.usual)}{spread}",
+        f"the median of the {usual.runs} runs around it is {span(usual.usual)}{spread}"
+        f"{_folded(usual.folded, 'median')}",
         f"usual {span(usual.usual)}",
     )
 
 
 def _folded(days: int, statistic: str) -> str:
-    """Which of a job's usual runs are days folded past the retention, each day counted once
-    by its own statistic: said, for an operator who finds fewer runs in the history."""
-    if not days:
-        return ""
-    return f" ({days} of them folded days, each by its {statistic})"
+    """How many of a job's usual runs are days folded past the retention, each counted once by
+    its statistic: said, for an operator who finds fewer runs in the history."""
+    return f"; {days} of them are folded days, each day's {statistic}" if days else ""
 
 
 def printed_less(printed: int, usual: Baseline) -> Note:
@@ -265,8 +263,10 @@ class Limit(NamedTuple):
         if self.by == "max_duration":
             return "its max_duration"
         if self.by == "history":
-            runs = f"{self.runs} runs{_folded(self.folded, 'p95')}"
-            return f"{self.factor:g}x the p95 of its last {runs}, {span(self.p95)}"
+            return (
+                f"{self.factor:g}x the p95 of its last {self.runs} runs, {span(self.p95)}"
+                f"{_folded(self.folded, 'p95')}"
+            )
         return "the interval of its schedule"
 
 

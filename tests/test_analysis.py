@@ -714,9 +714,10 @@ def test_a_monthly_job_is_slow_against_its_folded_days_when_its_runs_are_too_few
     slow = only(judged([job], runs, since=since, folded=days), "slow")
 
     assert slow.first_at == runs[1].started_at
-    assert (
-        "the median of the 11 runs around it (10 of them folded days, each by its median) is 5m"
-        in slow.detail
+    assert slow.detail == (
+        "'/usr/local/bin/backup --full' (root@web1) ran 20m from 2026-03-01 03:00 UTC "
+        "(the median of the 11 runs around it is 5m; 10 of them are folded days, each day's "
+        "median)."
     )
     assert slow.summary == "ran 20m at 03-01 03:00 (usual 5m)"
 
@@ -737,7 +738,7 @@ def test_folded_days_stand_in_only_before_the_runs_read_and_only_where_they_are_
     few = runs[-2:]
     same_day = [folded_day(few[0].started_at.date(), p50=1200), *map(folded_day, FOLDED_MONTHS)]
     slow = only(judged([job], few, since=since, folded=same_day), "slow")
-    assert "(10 of them folded days, each by its median)" in slow.detail
+    assert "; 10 of them are folded days, each day's median)" in slow.detail
 
 
 def test_hung_takes_the_p95_of_folded_days_when_too_few_runs_ended_before():
@@ -753,8 +754,8 @@ def test_hung_takes_the_p95_of_folded_days_when_too_few_runs_ended_before():
     hung = only(judged([job], runs, running=[process], since=since, folded=days), "hung")
 
     assert (
-        "limit 30m: 3x the p95 of its last 10 runs (10 of them folded days, each by its p95), "
-        "10m" in hung.evidence
+        "(limit 30m: 3x the p95 of its last 10 runs, 10m; 10 of them are folded days, each "
+        "day's p95)" in hung.evidence
     )
 
 
