@@ -34,11 +34,12 @@ What is judged, and from when:
   SPREADS spreads (a job whose runs vary a lot is not flagged for varying). A run is left out of
   its own baseline, so one run 30x off stands out among a handful. A job with MIN_HISTORY ended
   runs or fewer (a weekly or monthly job, once its older runs are folded past the retention)
-  has the days folded before its runs (`folded`: store.run_days) stand in as older runs, each
-  day by its median; where the runs are more, the days are not read. too_fast has a second signal,
-  a run's output (the mail cron sent, or the lines it logged; durations.output_sizes): one that
-  printed less than the median size of the runs around it / slow_factor, by OUTPUT_MARGIN bytes
-  and SPREADS spreads, is too_fast even with no end known; both signals together are one note.
+  has the days folded before its runs (`folded`, store.short_history_days) stand in as older
+  runs, each by its median; a job with more is judged by its runs alone. too_fast has a second
+  signal, a run's output (the mail cron sent, or the lines it logged; durations.output_sizes):
+  one that printed less than the median size of the runs around it / slow_factor, by
+  OUTPUT_MARGIN bytes and SPREADS spreads, is too_fast even with no end known; both signals
+  together are one note.
 - hung: a process of the entry running longer than `max_duration`; else, with 5 ended runs known
   before it, than HUNG_FACTOR x the p95 of the last HUNG_HISTORY of them (and `slow_margin`
   past that p95; with fewer, a job's folded days stand in before them, each by its p95, as
@@ -79,7 +80,7 @@ a finding. Paused, disabled, and any entry of a host not scanned now, come first
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
@@ -173,7 +174,8 @@ def judge(
 ) -> list[Finding]:
     """Every finding between `since` and `now`: the hosts' own first (they explain their jobs'),
     then worst first (severity, then latest first); see `worst_first`. `folded`: the days
-    folded past the retention of the entries `short_histories` names, for their baselines."""
+    folded past the retention of the entries with MIN_HISTORY ended runs or fewer, for their
+    baselines (store.short_history_days)."""
     runs = list(runs)
     starts = [run.started_at.timestamp() for run in runs]  # once: a month of runs, some judge
     cron_starts = _cron_starts_by_host(runs, starts)
@@ -210,16 +212,6 @@ def judge(
     findings += _Crontabs(views, entries, policy, now).findings(crontabs)
     findings.sort(key=worst_first)
     return _fold_under_hosts(findings)
-
-
-def short_histories(
-    hosts: Iterable[HostFacts], entries: Iterable[JobEntry], runs: Iterable[RunRecord]
-) -> list[str]:
-    """The entries whose runs are too few for a baseline (MIN_HISTORY ended runs or fewer), on
-    hosts whose log may write ends: the ones whose folded days `judge` reads."""
-    ended = Counter(run.entry_id for run in runs if run.ended_at is not None)
-    silent = {facts.name for facts in hosts if facts.ends_logged is False}
-    return [e.id for e in entries if e.host not in silent and ended[e.id] <= MIN_HISTORY]
 
 
 def drift(

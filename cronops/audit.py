@@ -12,13 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from cronops.analysis import (
+    MIN_HISTORY,
     CrontabEvidence,
     Peers,
     entry_status,
     entry_zone,
     every_finding,
     judge,
-    short_histories,
     worst_first,
 )
 from cronops.changes import Change, timeline
@@ -127,7 +127,7 @@ def run_audit(
         drift,
     )
     # A job whose runs are too few for a baseline (weekly, monthly) has its folded days read.
-    folded = history.entries_run_days(short_histories(facts, entries, runs))
+    folded = history.short_history_days(names, since - RUN_HISTORY, MIN_HISTORY)
     findings = judge(
         facts,
         entries,

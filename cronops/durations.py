@@ -108,6 +108,8 @@ class Around:
         """Their baseline, as `baseline` works it out. There must be one value at least."""
         usual = self.median()
         others = self.ordered[: self.own] + self.ordered[self.own + 1 :]
+        if not self.folded:
+            return Baseline(self.count, usual, _spread(others, usual))
         folded = max(min(self.high, self.folded) - self.low, 0) - (self.index < self.folded)
         return Baseline(self.count, usual, _spread(others, usual), folded)
 

@@ -638,18 +638,25 @@ class History:
 
     def entry_run_days(self, entry_id: str) -> list[RunDay]:
         """The entry's folded days, oldest first."""
-        return self.entries_run_days([entry_id])
+        rows = self.rows("select * from run_days where entry_id = ? order by day", [entry_id])
+        return [_run_day(row) for row in rows]
 
-    def entries_run_days(self, entry_ids: Sequence[str]) -> list[RunDay]:
-        """The entries' folded days, by entry, oldest first: one probe of the (entry_id, day)
-        index each (the ids as one JSON parameter: a fleet's can be more than SQLite's
-        parameters)."""
-        if not entry_ids:
-            return []
+    def short_history_days(self, hosts: Sequence[str], since: datetime, most: int) -> list[RunDay]:
+        """The folded days of the hosts' entries with `most` ended runs or fewer since `since`
+        (a weekly or monthly job's, whose runs are too few for a baseline), on hosts whose log
+        may write ends; by entry, oldest first. Each entry's ended runs are counted up to
+        most + 1 along the (entry_id, started_at) index: a job that runs often costs a few rows
+        whatever its history, and its days are not read."""
         rows = self.rows(
-            "select * from run_days where entry_id in (select value from json_each(?)) "
-            "order by entry_id, day",
-            [json.dumps(list(entry_ids))],
+            f"""
+            select d.* from entries e join hosts h on h.name = e.host
+            cross join run_days d on d.entry_id = e.id
+            where e.host in ({_marks(hosts)}) and e.present = 1 and h.ends_logged is not 0
+            and (select count(*) from (select 1 from runs r where r.entry_id = e.id
+                and r.started_at >= ? and r.ended_at is not null limit ?)) <= ?
+            order by d.entry_id, d.day
+            """,
+            [*hosts, iso(since), most + 1, most],
         )
         return [_run_day(row) for row in rows]
 
@@ -1194,6 +1201,7 @@ class Store(History):
             if self.db.execute(f"select 1 {older} limit 1", [host, day]).fetchone():
                 with self.transaction() as db:
                     dropped += db.execute(f"delete {older}", [host, day]).rowcount
+                    self.judge_again(db, [host])  # a day gone may have been a baseline
         return dropped
 
     @contextmanager

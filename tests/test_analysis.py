@@ -22,7 +22,6 @@ from cronops.analysis import (
     entry_status,
     every_finding,
     judge,
-    short_histories,
 )
 from cronops.crontab import PauseInfo
 from cronops.policy import PolicyBook
@@ -757,17 +756,6 @@ def test_hung_takes_the_p95_of_folded_days_when_too_few_runs_ended_before():
         "(limit 30m: 3x the p95 of its last 10 runs, 10m; 10 of them are folded days, each "
         "day's p95)" in hung.evidence
     )
-
-
-def test_the_folded_days_read_are_those_of_entries_with_too_few_ended_runs():
-    entries = [entry(id="monthly"), entry(id="hourly"), entry(id="quiet", host="web2")]
-    ended = [run(NOW - timedelta(hours=h), entry_id="hourly") for h in range(6)]
-    no_end = [run(NOW - timedelta(hours=h), took=None, entry_id="monthly") for h in range(9)]
-    hosts = [host(), host(name="web2", ends_logged=False)]
-
-    # The hourly job has six ended runs; web2's log writes no ends: its days have no durations.
-    assert short_histories(hosts, entries, [*ended[:5], *no_end]) == ["monthly", "hourly"]
-    assert short_histories(hosts, entries, [*ended, *no_end]) == ["monthly"]
 
 
 def test_overlap_from_end_times_and_from_the_process_list():

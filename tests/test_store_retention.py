@@ -286,25 +286,32 @@ def test_a_window_past_the_retention_counts_the_folded_days(store):
     )
 
 
-def test_a_monthly_job_is_judged_slow_against_its_folded_days(store):
-    """Its raw runs of the month hold one run: the year folded before it is its baseline."""
-    monthly = {
-        "id": "monthly",
+def entry_row(entry: str, schedule: str, line: int = 1) -> dict:
+    return {
+        "id": entry,
         "host": "alpha",
         "source": "/etc/crontab",
         "user": "root",
-        "schedule": "0 3 1 * *",
-        "command": "/bin/monthly",
+        "schedule": schedule,
+        "command": f"/bin/{entry}",
         "env": {},
-        "line": 1,
-        "text": "0 3 1 * * root /bin/monthly",
+        "line": line,
+        "text": f"{schedule} root /bin/{entry}",
         "disabled": 0,
         "paused": None,
         "log_off": 0,
     }
-    firsts = [datetime(2025 + (m > 12), (m - 1) % 12 + 1, 1, 3, tzinfo=UTC) for m in range(12, 23)]
+
+
+# The first of each month from 2025-12 to 2026-10: all before the retention at NOW.
+FIRSTS = [datetime(2025 + (m > 12), (m - 1) % 12 + 1, 1, 3, tzinfo=UTC) for m in range(12, 23)]
+
+
+def test_a_monthly_job_is_judged_slow_against_its_folded_days(store):
+    """Its raw runs of the month hold one run: the year folded before it is its baseline."""
+    firsts = FIRSTS
     with store.transaction() as db:
-        store.write_entries(db, "alpha", [monthly], iso(firsts[0]))
+        store.write_entries(db, "alpha", [entry_row("monthly", "0 3 1 * *")], iso(firsts[0]))
     write(store, [run("monthly", first, took=300) for first in firsts])
     write(store, [run("monthly", datetime(2026, 11, 1, 3, tzinfo=UTC), took=1200)])
     inventory = Inventory(Path("hosts.toml"), [Host("alpha", "10.0.0.1")])
@@ -351,3 +358,27 @@ def test_an_entrys_latest_success_and_latest_end_are_kept_until_later_ones_come(
         ("yearly", iso(NOW - timedelta(hours=1)), None),
     ]
     assert store.entry_run_days("yearly")[0].runs == 3  # counted once, when folded
+
+
+def test_only_the_days_of_jobs_with_few_ended_runs_are_read_for_baselines(store):
+    entries = [entry_row("monthly", "0 3 1 * *"), entry_row("hourly", "0 * * * *", line=2)]
+    with store.transaction() as db:
+        store.write_entries(db, "alpha", entries, iso(FIRSTS[0]))
+    write(store, [run(e, first) for e in ("monthly", "hourly") for first in FIRSTS])
+    prune(store, NOW)  # the latest run of each is kept, and counted in its day
+    since = NOW - timedelta(days=38)
+    hourly = [run("hourly", NOW - timedelta(hours=h), took=None) for h in range(1, 7)]
+    write(store, hourly)
+
+    def read() -> set[str | None]:
+        return {day.entry_id for day in store.short_history_days(["alpha"], since, 5)}
+
+    assert read() == {"monthly", "hourly"}  # the hourly job's runs have no end: too few
+    write(store, [run("hourly", NOW - timedelta(hours=h), took=10) for h in range(1, 6)])
+    assert read() == {"monthly", "hourly"}  # five ended: still too few
+    write(store, [run("hourly", NOW - timedelta(hours=6), took=10)])
+    assert read() == {"monthly"}
+    # A host whose log writes no ends has no durations to read.
+    with store.transaction() as db:
+        store.write_host_state(db, {"name": "alpha", "ends_logged": 0})
+    assert read() == set()
