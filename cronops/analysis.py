@@ -1202,7 +1202,7 @@ def _stand_ins(
 ) -> tuple[list[float], list[float]]:
     """The p50s and p95s, oldest first, of the folded days that stand in for a job's older runs
     where its ended runs are too few for a baseline: the days before its first run read (a run
-    kept past the retention is in its day too). None where the runs suffice."""
+    kept past the retention is in its day too). No day where the runs suffice."""
     if len(durations) > MIN_HISTORY or not days:
         return [], []
     first = _utc(starts[0]).date() if starts else None
