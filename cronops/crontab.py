@@ -266,6 +266,8 @@ def split_percent(command: str) -> tuple[str, str | None]:
 
     As cron's do_command does: the first unescaped `%` ends the command and starts the input;
     `\\%` is a literal `%` (its backslash dropped). Cron also logs the command in this form."""
+    if "%" not in command:  # most commands: nothing to cut or unescape (a scan asks for every entry)
+        return command, None
     run: list[str] = []
     escaped = False
     for index, char in enumerate(command):
