@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import posixpath
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -539,8 +540,8 @@ def _write(store: Store, db: sqlite3.Connection, digest: _Digest, started: datet
 def _parse_crontabs(host: str, files: Iterable[probe.CrontabFile]) -> list[Crontab]:
     parsed = []
     for file in files:
-        path = PurePosixPath(file.path)
-        if str(path.parent) == "/etc/cron.d" and cron_d_file_ignored(path.name):
+        folder, name = posixpath.split(file.path)  # a path object a file was ~4% of digesting
+        if folder == "/etc/cron.d" and cron_d_file_ignored(name):
             continue  # cron itself never reads it
         parsed.append(
             parse_crontab(file.text, host=host, source=file.path, kind=file.kind, owner=file.owner)
