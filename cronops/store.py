@@ -1079,17 +1079,30 @@ class Store(History):
     ) -> None:
         """Entries as read now; a changed entry gets a new version row, a vanished one is kept,
         absent. Unchanged entries (most of them, most scans) only have last_seen moved on."""
-        current = {r["id"]: r for r in _dicts(db, "select * from entries where host = ?", [host])}
+        rows = [{**e, "env": _env_json(tuple(e["env"].items())), "present": 1} for e in entries]
+        compared = ["id", *(column for column in (rows[0] if rows else ()) if column != "id")]
+        read = [*compared, "first_seen"]
+        # The stored entries as tuples, each compared whole with its row as it would be stored:
+        # an unchanged entry (nearly all, nearly every scan) makes no dict.
+        current = {
+            found[0]: found
+            for found in db.execute(
+                f"select {', '.join(read)} from entries where host = ?",
+                _stored([host]),
+            )
+        }
         changed, versions = [], []
-        for entry in entries:
-            row = {**entry, "env": _env_json(tuple(entry["env"].items())), "present": 1}
-            before = current.pop(entry["id"], None)
-            if before is not None and all(before[k] == row[k] for k in row):
+        for row in rows:
+            found = current.pop(row["id"], None)
+            if found is not None and found[:-1] == tuple(_stored(row[c] for c in compared)):
                 continue
+            before = (
+                None if found is None else dict(zip(read, map(_read_value, found), strict=True))
+            )
             if before is None or any(before[k] != row[k] for k in ENTRY_VERSIONED):
                 versions.append(
                     {
-                        "entry_id": entry["id"],
+                        "entry_id": row["id"],
                         "seen_at": seen_at,
                         **{k: row[k] for k in ENTRY_VERSIONED},
                     }

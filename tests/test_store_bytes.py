@@ -153,3 +153,42 @@ def test_an_unchanged_crontab_is_not_written_again_but_a_changed_byte_is(store):
     assert store.crontab("h", "/etc/crontab")["text"] == "* * * * * root firsT\n"
     versions = store.rows("select text from crontab_versions order by id")
     assert [v["text"] for v in versions] == ["* * * * * root first\n", "* * * * * root firsT\n"]
+
+
+def test_entries_read_again_are_versioned_only_when_they_change(store):
+    """A rescan's unchanged entries only move last_seen; a changed schedule is a new version
+    and keeps first_seen; a changed setting updates the row alone; a vanished entry is absent."""
+    source = "/var/spool/cron/crontabs/root"
+
+    def write(text: str, seen: str) -> None:
+        crontab = parse_crontab(text, host="h", source=source, kind="user")
+        with store.transaction() as db:
+            store.write_entries(db, "h", [_entry_row(e) for e in crontab.entries], seen)
+
+    def versions() -> list[str]:
+        return [
+            r["schedule"] for r in store.rows("select schedule from entry_versions order by rowid")
+        ]
+
+    first, later, last = (
+        SEEN,
+        iso(datetime(2026, 3, 2, tzinfo=UTC)),
+        iso(datetime(2026, 3, 3, tzinfo=UTC)),
+    )
+    write(TEXT + "5 * * * * /bin/other\n", first)
+    write(TEXT + "5 * * * * /bin/other\n", later)
+    assert versions() == ["0 3 * * *", "5 * * * *"]
+    stored = store.rows("select command, first_seen, last_seen, present from entries order by line")
+    assert [(r["first_seen"], r["last_seen"], r["present"]) for r in stored] == [
+        (first, later, 1)
+    ] * 2
+    write(TEXT.replace("MSG=d", "MSG=D").replace("0 3", "0 4"), last)
+    assert versions() == ["0 3 * * *", "5 * * * *", "0 4 * * *"]
+    rows = store.rows(
+        "select command, env, first_seen, last_seen, present from entries order by line"
+    )
+    assert [(r["command"], r["first_seen"], r["last_seen"], r["present"]) for r in rows] == [
+        (COMMAND, first, last, 1),
+        ("/bin/other", first, last, 0),
+    ]
+    assert '"MSG": "D\\udce9j\\udce0 vu"' in rows[0]["env"]
