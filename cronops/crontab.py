@@ -212,13 +212,49 @@ def parse_crontab(
     (/etc/crontab and /etc/cron.d: a user field after the schedule).
     """
     _check_kind(kind)
+    read = _read(text, source, kind, owner)
+    entries = [
+        Entry(
+            id=entry_id(host, source, user, job.command, occurrence),
+            host=host,
+            source=source,
+            user=user,
+            schedule=job.schedule,
+            command=job.command,
+            env=env,
+            line=number,
+            text=content,
+            disabled=job.disabled,
+            paused=job.paused,
+            log_off=job.log_off,
+        )
+        for number, content, env, user, job, occurrence in read.jobs
+    ]
+    problems, settings = list(read.problems), list(read.settings)
+    return Crontab(host, source, kind, owner, text, entries, problems, settings, read.header_lines)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A crontab's text as cron reads it, whichever host holds it: parse_crontab adds the host."""
+
+    header_lines: int
+    settings: tuple[EnvSetting, ...]
+    problems: tuple[CrontabProblem, ...]
+    # (line, its text, the env settings above it, who runs it, the job, its occurrence)
+    jobs: tuple[tuple[int, str, tuple[tuple[str, str], ...], str, _Job, int], ...]
+
+
+@lru_cache(maxsize=256)
+def _read(text: str, source: str, kind: str, owner: str | None) -> _Read:
+    """Read once for every host that holds the same file (a fleet's crontabs are mostly the
+    same few, deployed everywhere): reading was two fifths of digesting a host's answer."""
     lines = [_cut_terminator(piece) for piece in _pieces(text)]
-    crontab = Crontab(host, source, kind, owner, text, [], [], [])
-    crontab.header_lines = _count_header_lines([content for content, _ in lines])
     run_as = owner or posixpath.basename(source)
     env: dict[str, str] = {}
     env_now: tuple[tuple[str, str], ...] = ()  # shared by the entries until the next setting
     occurrences: Counter[tuple[str, str]] = Counter()
+    settings, problems, jobs = [], [], []
     for number, (content, terminator) in enumerate(lines, start=1):
         item = _classify(content, kind, run_as)
         if not terminator and _needs_newline(item):
@@ -226,30 +262,16 @@ def parse_crontab(
         if isinstance(item, _Env):
             env[item.name] = item.value
             env_now = tuple(env.items())
-            crontab.settings.append(EnvSetting(number, item.name, item.value, content))
+            settings.append(EnvSetting(number, item.name, item.value, content))
         elif isinstance(item, _Problem):
-            crontab.problems.append(CrontabProblem(source, number, content, item.message))
+            problems.append(CrontabProblem(source, number, content, item.message))
         elif isinstance(item, _Job):
             user = item.user or run_as
             occurrence = occurrences[(user, item.command)]
             occurrences[(user, item.command)] += 1
-            crontab.entries.append(
-                Entry(
-                    id=entry_id(host, source, user, item.command, occurrence),
-                    host=host,
-                    source=source,
-                    user=user,
-                    schedule=item.schedule,
-                    command=item.command,
-                    env=env_now,
-                    line=number,
-                    text=content,
-                    disabled=item.disabled,
-                    paused=item.paused,
-                    log_off=item.log_off,
-                )
-            )
-    return crontab
+            jobs.append((number, content, env_now, user, item, occurrence))
+    header_lines = _count_header_lines([content for content, _ in lines])
+    return _Read(header_lines, tuple(settings), tuple(problems), tuple(jobs))
 
 
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648's alphabet, lowercase
