@@ -212,7 +212,11 @@ def parse_crontab(
     (/etc/crontab and /etc/cron.d: a user field after the schedule).
     """
     _check_kind(kind)
-    read = _read(text, source, kind, owner)
+    # Only a crontab of usual size is kept for the next host: a cache of big ones would hold
+    # hundreds of MB for no gain (few hosts share one).
+    read = (_read if len(text) <= CACHED_CRONTAB_CHARS else _read.__wrapped__)(
+        text, source, kind, owner
+    )
     entries = [
         Entry(
             id=entry_id(host, source, user, job.command, occurrence),
@@ -245,7 +249,10 @@ class _Read:
     jobs: tuple[tuple[int, str, tuple[tuple[str, str], ...], str, _Job, int], ...]
 
 
-@lru_cache(maxsize=256)
+CACHED_CRONTAB_CHARS = 16384
+
+
+@lru_cache(maxsize=128)
 def _read(text: str, source: str, kind: str, owner: str | None) -> _Read:
     """Read once for every host that holds the same file (a fleet's crontabs are mostly the
     same few, deployed everywhere): reading was two fifths of digesting a host's answer."""

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronops.crontab import (
+    CACHED_CRONTAB_CHARS,
     NO_FINAL_NEWLINE,
     SYSTEM,
     USER,
@@ -623,3 +624,29 @@ def test_a_line_seen_before_is_read_again_for_its_kind_and_owner() -> None:
 )
 def test_split_percent_as_cron_does(command, as_run, stdin):
     assert split_percent(command) == (as_run, stdin)
+
+
+@pytest.mark.parametrize("size", [0, CACHED_CRONTAB_CHARS])
+def test_hosts_with_the_same_crontab_each_get_their_own(size):
+    """What cron makes of a text is read once for every host holding it: each host still gets
+    its own entries (its name, its ids) and lists of its own, a big crontab as a small one."""
+    job = "0 3 * * * root /bin/job"
+    text = f"# {'x' * size}\nMAILTO=ops\n{job}\n{job}\n61 * * * * root bad\n"
+    one, two = (
+        parse_crontab(text, host=host, source="/etc/cron.d/app", kind="system")
+        for host in ("one", "two")
+    )
+    assert [p.line for p in one.problems] == [5] and one.problems == two.problems
+    assert [s.name for s in one.settings] == ["MAILTO"] and one.settings == two.settings
+    for crontab in (one, two):
+        assert [(e.host, e.user, e.command, e.line) for e in crontab.entries] == [
+            (crontab.host, "root", "/bin/job", 3),
+            (crontab.host, "root", "/bin/job", 4),
+        ]
+        assert [e.id for e in crontab.entries] == [
+            entry_id(crontab.host, "/etc/cron.d/app", "root", "/bin/job", n) for n in (0, 1)
+        ]
+    one.entries.clear()
+    one.problems.clear()
+    again = parse_crontab(text, host="one", source="/etc/cron.d/app", kind="system")
+    assert len(again.entries) == 2 and again.problems == two.problems
