@@ -1007,8 +1007,10 @@ class Store(History):
         time are written: not its text again."""
         sha = hashlib.sha256(row["text"].encode("utf-8", "surrogateescape")).hexdigest()
         key = [row["host"], row["path"]]
-        previous = _dicts(db, "select sha256 from crontabs where host = ? and path = ?", key)
-        if previous and previous[0]["sha256"] == sha:
+        previous = db.execute(
+            "select sha256 from crontabs where host = ? and path = ?", _stored(key)
+        ).fetchone()
+        if previous is not None and previous[0] == sha:
             facts = {k: v for k, v in row.items() if k not in ("host", "path", "text")}
             facts["read_at"] = seen_at
             db.execute(
@@ -1082,6 +1084,7 @@ class Store(History):
         rows = [{**e, "env": _env_json(tuple(e["env"].items())), "present": 1} for e in entries]
         compared = ["id", *(column for column in (rows[0] if rows else ()) if column != "id")]
         read = [*compared, "first_seen"]
+        pick = operator.itemgetter(*compared)  # a row's values in that order, as a tuple
         # The stored entries as tuples, each compared whole with its row as it would be stored:
         # an unchanged entry (nearly all, nearly every scan) makes no dict.
         current = {
@@ -1094,7 +1097,8 @@ class Store(History):
         changed, versions = [], []
         for row in rows:
             found = current.pop(row["id"], None)
-            if found is not None and found[:-1] == tuple(_stored(row[c] for c in compared)):
+            # As it is, or as stored when a value is not UTF-8 (stored as its bytes).
+            if found is not None and found[:-1] in _as_stored(pick(row)):
                 continue
             before = (
                 None if found is None else dict(zip(read, map(_read_value, found), strict=True))
@@ -1664,6 +1668,13 @@ def _stored(values: Iterable[Any]) -> list[Any]:
         value if type(value) is not str or value.isascii() else _stored_value(value)
         for value in values
     ]
+
+
+def _as_stored(values: tuple) -> Iterator[tuple]:
+    """The values, then (only if asked on) as SQLite can take them: a compared row whose
+    text is all UTF-8 (nearly every one) is matched without a call a value."""
+    yield values
+    yield tuple(_stored(values))
 
 
 def _stored_value(value: Any) -> Any:
