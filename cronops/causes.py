@@ -9,6 +9,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from cronops.records import PAM_FAILURE, DaemonLine, HostFacts, JobEntry
@@ -57,12 +58,19 @@ def missed_cause(
 def crontab_name(entry: JobEntry) -> str:
     """How cron names the entry's crontab in its lines: the user, `*system*` for /etc/crontab,
     `*system*NAME` for /etc/cron.d/NAME."""
-    path = PurePosixPath(entry.source)
-    if entry.source == SYSTEM_CRONTAB:
+    return _system_name(entry.source) or entry.user
+
+
+@lru_cache(maxsize=4096)
+def _system_name(source: str) -> str | None:
+    """A system crontab's name in cron's lines; None for a user's. Remembered: asked for each
+    missed entry twice (a path parsed each time was a tenth of judging a host's absence)."""
+    path = PurePosixPath(source)
+    if source == SYSTEM_CRONTAB:
         return "*system*"
     if str(path.parent) == CRON_D:
         return f"*system*{path.name}"
-    return entry.user
+    return None
 
 
 def _quiet_until(host_starts: Sequence[float], slot: float, until: float) -> bool:

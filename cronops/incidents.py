@@ -96,10 +96,11 @@ def _over(incident: Incident | None, finding: Finding, now: datetime) -> Change 
     None for a resolved one the judge says again as it was. A resolved one is kept resolved
     (since when it was), its finding and why as the judge says them now."""
     assert finding.over is not None
+    resolved = _resolution(finding.over, now)
     if incident is None:
-        return _resolved(_opened(finding, now), finding.over, now), finding
+        return _opened(finding, now, **resolved), finding
     if incident.state != RESOLVED:
-        return _resolved(replace(incident, **_verdict(finding, now)), finding.over, now), finding
+        return replace(incident, **_verdict(finding, now), **resolved), finding
     same = _verdict(finding, incident.last_seen) == _verdict(incident, incident.last_seen)
     if same and incident.resolved_why == finding.over:
         return None
@@ -303,40 +304,39 @@ def _write(
     store.write_incidents(db, lifecycle(stored, findings, entries, hosts, changed_at, now))
 
 
-def _opened(finding: Finding, now: datetime) -> Incident:
+def _opened(finding: Finding, now: datetime, **resolved: Any) -> Incident:
+    """A new incident of the finding: open, or as `resolved` (_resolution) says."""
     return Incident(
         id=0,
         host=finding.host,
         entry_id=finding.entry_id,
         kind=finding.kind,
-        state=OPEN,
         first_seen=now,
         opened_at=now,
-        resolved_at=None,
-        resolved_why=None,
         ack_by=None,
         ack_at=None,
         ack_note=None,
         ack_until=None,
+        **(resolved or {"state": OPEN, "resolved_at": None, "resolved_why": None}),
         **_verdict(finding, now),
     )
 
 
 def _seen(incident: Incident, finding: Finding, now: datetime) -> Incident:
     """Seen again: still the same episode, or a new one of a resolved incident."""
+    # One replace: a frozen incident's copy costs more than judging the finding.
     if incident.state == RESOLVED:
-        incident = replace(
-            incident,
-            state=OPEN,
-            opened_at=now,
-            ack_by=None,
-            ack_at=None,
-            ack_note=None,
-            ack_until=None,
-        )
+        episode: dict[str, Any] = {
+            "state": OPEN,
+            "opened_at": now,
+            "ack_by": None,
+            "ack_at": None,
+            "ack_note": None,
+            "ack_until": None,
+        }
     else:
-        incident = replace(incident, state=standing_state(incident, now))
-    return replace(incident, **_verdict(finding, now))
+        episode = {"state": standing_state(incident, now)}
+    return replace(incident, **episode, **_verdict(finding, now))
 
 
 def _verdict(finding: Finding | Incident, now: datetime) -> dict[str, Any]:
@@ -361,7 +361,11 @@ def _job_ids(finding: Finding) -> tuple[str, ...]:
 
 
 def _resolved(incident: Incident, why: str, now: datetime) -> Incident:
-    return replace(incident, state=RESOLVED, resolved_at=now, resolved_why=why)
+    return replace(incident, **_resolution(why, now))
+
+
+def _resolution(why: str, now: datetime) -> dict[str, Any]:
+    return {"state": RESOLVED, "resolved_at": now, "resolved_why": why}
 
 
 def _paused(finding: Finding, entries: Mapping[str, JobEntry]) -> str | None:

@@ -13,6 +13,7 @@ import json
 import operator
 import sqlite3
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -923,18 +924,23 @@ class Store(History):
         self, db: sqlite3.Connection, changes: Iterable[tuple[Incident, Finding | None]]
     ) -> None:
         """New incidents (id 0) inserted, others updated; with a finding, it is stored too."""
+        # One executemany a shape (insert; update with or without the finding): a scan
+        # rewrites every standing incident of the hosts it judges, thousands in a big fleet.
+        inserts: list[dict[str, Any]] = []
+        updates: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
         for incident, finding in changes:
             row = _incident_row(incident)
             if finding is not None:
                 row["finding"] = json.dumps(_finding_json(finding))
             if incident.id:
-                sets = ", ".join(f"{column} = ?" for column in row)
-                db.execute(
-                    f"update incidents set {sets} where id = ?",
-                    _stored([*row.values(), incident.id]),
-                )
+                updates[tuple(row)].append(_stored([*row.values(), incident.id]))
             else:
-                _insert(db, "incidents", [row])
+                inserts.append(row)
+        for columns, rows in updates.items():
+            sets = ", ".join(f"{column} = ?" for column in columns)
+            db.executemany(f"update incidents set {sets} where id = ?", rows)
+        for columns in {tuple(row): None for row in inserts}:
+            _insert(db, "incidents", [row for row in inserts if tuple(row) == columns])
 
     def intend(self, deliveries: Iterable[dict[str, Any]]) -> None:
         """Decided deliveries, written (committed) before any is sent; a transition already
