@@ -687,12 +687,17 @@ class History:
         """The incidents in these states (as read at `now`, the wall clock by default: an
         acknowledgement past its `until` reads as open) of these hosts (and kinds); worst first
         (severity, then the latest opened first)."""
-        # Not the findings' JSON: the watch reads every incident of its hosts each round.
+        # Not the findings' JSON: the watch reads every incident of its hosts each round, a scan
+        # those of the hosts it judges.
         return [_incident(row) for row in self._incidents(states, hosts, now, None, kinds)]
 
     def incident(self, incident_id: int, now: datetime | None = None) -> Incident | None:
         """The incident with this id, its state as read at `now` (see `incidents`)."""
-        rows = self.rows(f"{_INCIDENTS} where id = ?", [_read_state(now), incident_id])
+        rows = _tuples(
+            self.db,
+            f"select {_INCIDENT_COLUMNS} from ({_INCIDENTS}) where id = ?",
+            [_read_state(now), incident_id],
+        )
         return _incident(rows[0]) if rows else None
 
     def incident_findings(
@@ -706,8 +711,8 @@ class History:
         """`incidents`, each with the finding the judge last gave (its evidence, its times in
         the job's zone and, under a host's, its jobs' findings), for the views that show it;
         with `seen_since`, only those a scan judged since then."""
-        rows = self._incidents(states, hosts, now, seen_since, kinds)
-        return [(_incident(row), _finding(json.loads(row["finding"]))) for row in rows]
+        rows = self._incidents(states, hosts, now, seen_since, kinds, with_finding=True)
+        return [(_incident(row), _finding(json.loads(row[-1]))) for row in rows]
 
     def problem_rows(self, hosts: Sequence[str], now: datetime) -> list[dict[str, Any]]:
         """The standing incidents (open or acknowledged) of these hosts in the few columns the
@@ -746,7 +751,10 @@ class History:
         now: datetime | None,
         seen_since: datetime | None,
         kinds: Sequence[str] | None,
-    ) -> list[dict[str, Any]]:
+        with_finding: bool = False,
+    ) -> list[tuple[Any, ...]]:
+        """Rows of _INCIDENT_COLUMNS (and the finding's JSON after them, `with_finding`):
+        tuples, not dicts, for a scan reads the incidents of every host it judges."""
         where, params = ["1 = 1"], [_read_state(now)]
         if seen_since is not None:
             where.append("last_seen >= ?")
@@ -763,8 +771,10 @@ class History:
         if hosts is not None:
             where.append(f"host in ({_marks(hosts)})")
             params += hosts
-        return self.rows(
-            f"select * from ({_INCIDENTS}) where {' and '.join(where)} "
+        columns = f"{_INCIDENT_COLUMNS}, finding" if with_finding else _INCIDENT_COLUMNS
+        return _tuples(
+            self.db,
+            f"select {columns} from ({_INCIDENTS}) where {' and '.join(where)} "
             f"order by {_SEVERITY_RANK}, opened_at desc, id",
             params,
         )
@@ -1412,6 +1422,10 @@ _INCIDENTS = """
         then 'open' else state end as state_now
     from incidents
 """
+# An incident's columns in its fields' order, its state as read (not its finding's JSON, the
+# largest: _incident).
+_INCIDENT_FIELDS = tuple(field.name for field in fields(Incident))
+_INCIDENT_COLUMNS = ", ".join("state_now" if name == "state" else name for name in _INCIDENT_FIELDS)
 _SEVERITY_RANK = "case severity {} else {} end".format(
     " ".join(f"when '{severity}' then {rank}" for rank, severity in enumerate(SEVERITIES)),
     len(SEVERITIES),
@@ -1422,32 +1436,16 @@ def _read_state(now: datetime | None) -> str:
     return iso(now or datetime.now(UTC))
 
 
-def _incident(row: dict[str, Any]) -> Incident:
-    return Incident(
-        id=row["id"],
-        host=row["host"],
-        entry_id=row["entry_id"],
-        kind=row["kind"],
-        severity=row["severity"],
-        state=row["state_now"],
-        first_seen=_moment(row["first_seen"]),
-        opened_at=_moment(row["opened_at"]),
-        last_seen=_moment(row["last_seen"]),
-        count=row["count"],
-        streak=row["streak"],
-        streak_since=from_iso(row["streak_since"]),
-        summary=row["summary"],
-        detail=row["detail"],
-        evidence=row["evidence"],
-        runbook=row["runbook"],
-        jobs=tuple(json.loads(row["jobs"] or "[]")),
-        resolved_at=from_iso(row["resolved_at"]),
-        resolved_why=row["resolved_why"],
-        ack_by=row["ack_by"],
-        ack_at=from_iso(row["ack_at"]),
-        ack_note=row["ack_note"],
-        ack_until=from_iso(row["ack_until"]),
-    )
+def _incident(row: Sequence[Any]) -> Incident:
+    """An incident from a row of _INCIDENT_COLUMNS (and any after them)."""
+    values = dict(zip(_INCIDENT_FIELDS, row[: len(_INCIDENT_FIELDS)], strict=True))
+    for name in ("first_seen", "opened_at", "last_seen"):  # the schema requires these
+        values[name] = _moment(values[name])
+    for name in ("streak_since", "resolved_at", "ack_at", "ack_until"):
+        values[name] = from_iso(values[name])
+    jobs = values["jobs"]
+    values["jobs"] = tuple(json.loads(jobs)) if jobs and jobs != "[]" else ()
+    return Incident(**values)
 
 
 def _incident_row(incident: Incident) -> dict[str, Any]:
@@ -1480,7 +1478,7 @@ def _incident_row(incident: Incident) -> dict[str, Any]:
 def _finding_json(finding: Finding) -> dict[str, Any]:
     """The judge's finding as the views show it: every field, times in ISO with their offset
     and the job's zone by name, the jobs under it likewise."""
-    data = {field.name: getattr(finding, field.name) for field in fields(Finding)}
+    data = {name: getattr(finding, name) for name in _FINDING_FIELDS}
     for name in _FINDING_TIMES:
         data[name] = data[name].isoformat() if data[name] else None
     return data | {
@@ -1497,6 +1495,8 @@ def _finding(data: dict[str, Any]) -> Finding:
 
 
 _FINDING_TIMES = ("first_at", "last_at", "streak_since")
+# Once: dataclasses.fields() costs more than copying a finding's values (a scan stores thousands).
+_FINDING_FIELDS = tuple(field.name for field in fields(Finding))
 
 
 def _in_zone(at: datetime | None, zone: str | None) -> datetime | None:
@@ -1726,11 +1726,20 @@ def _upsert(
 def _dicts(db: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
     cursor = db.execute(sql, _stored(params))
     names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in _read_rows(cursor)]
+
+
+def _tuples(db: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows as tuples, in the order of the columns selected (_dicts, without the names)."""
+    return _read_rows(db.execute(sql, _stored(params)))
+
+
+def _read_rows(cursor: sqlite3.Cursor) -> list[tuple[Any, ...]]:
     rows = cursor.fetchall()
     # One pass over every value in C finds whether any BLOB came back (almost never).
     if bytes in map(type, chain.from_iterable(rows)):
         rows = [tuple(map(_read_value, row)) for row in rows]
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    return rows
 
 
 # -- the schema, step by step -----------------------------------------------------------------
