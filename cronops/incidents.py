@@ -357,6 +357,8 @@ def _verdict(finding: Finding | Incident, now: datetime) -> dict[str, Any]:
 
 
 def _job_ids(finding: Finding) -> tuple[str, ...]:
+    if not finding.jobs:  # nearly every finding: a job's own
+        return ()
     return tuple(job.entry_id for job in finding.jobs if job.entry_id)
 
 

@@ -523,6 +523,7 @@ REPEAT = "repeat"  # the clock falls back: these wall-clock times show twice
 _OFFSET_STEP = timedelta(hours=6)
 
 
+@lru_cache(maxsize=4096)  # lint asks it for every entry of every host a scan judges
 def days_either(schedule: str) -> bool:
     """True when cron runs the schedule on days matching *either* day field: both day-of-month
     and day-of-week are restricted (neither starts with `*`), so `0 0 13 * 5` runs on every 13th

@@ -167,9 +167,8 @@ class Job(NamedTuple):
 
     def day_or_time(self, stamp: float, until: float) -> str:
         """'11-28', or '03:00' when that is the day of `until` too."""
-        moment = datetime.fromtimestamp(stamp, self.zone)
-        end = datetime.fromtimestamp(until, self.zone)
-        return f"{moment:%H:%M}" if moment.date() == end.date() else f"{moment:%m-%d}"
+        same_day = _local(stamp, self.zone, "%Y-%m-%d") == _local(until, self.zone, "%Y-%m-%d")
+        return _local(stamp, self.zone, "%H:%M" if same_day else "%m-%d")
 
 
 def late(job: Job, due: float, start: float) -> Note:
@@ -392,8 +391,8 @@ def _summary(
     job: Job, kind: str, tally: Tally, absence: Absence, streak: Sequence[RunRecord]
 ) -> str:
     if kind == "never_ran":
-        judged = datetime.fromtimestamp(absence.since, job.zone)
-        return f"never started: {many(tally.count, 'run')} due since {judged:%m-%d %H:%M}"
+        judged = _local(absence.since, job.zone, "%m-%d %H:%M")
+        return f"never started: {many(tally.count, 'run')} due since {judged}"
     if len(streak) > 1:
         since = job.day_or_time(streak[0].started_at.timestamp(), job.now)
         return f"failed ×{len(streak)} since {since} ({failure(streak[-1])})"
