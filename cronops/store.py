@@ -933,9 +933,11 @@ class Store(History):
     def write_incidents(
         self, db: sqlite3.Connection, changes: Iterable[tuple[Incident, Finding | None]]
     ) -> None:
-        """New incidents (id 0) inserted, others updated; with a finding, it is stored too."""
+        """New incidents (id 0) inserted, others updated; with a finding, it is stored too. An
+        incident's identity (host, entry_id, kind) is never changed."""
         # One executemany a shape (insert; update with or without the finding): a scan
         # rewrites every standing incident of the hosts it judges, thousands in a big fleet.
+        # An update leaves the identity's columns out, so SQLite leaves its index alone.
         inserts: list[dict[str, Any]] = []
         updates: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
         for incident, finding in changes:
@@ -943,6 +945,8 @@ class Store(History):
             if finding is not None:
                 row["finding"] = json.dumps(_finding_json(finding))
             if incident.id:
+                for column in _IDENTITY:
+                    del row[column]
                 updates[tuple(row)].append(_stored([*row.values(), incident.id]))
             else:
                 inserts.append(row)
@@ -1446,6 +1450,9 @@ def _incident(row: Sequence[Any]) -> Incident:
     jobs = values["jobs"]
     values["jobs"] = tuple(json.loads(jobs)) if jobs and jobs != "[]" else ()
     return Incident(**values)
+
+
+_IDENTITY = ("host", "entry_id", "kind")  # an incident's: incidents_identity
 
 
 def _incident_row(incident: Incident) -> dict[str, Any]:
