@@ -9,6 +9,7 @@ a host judged too late shows a stale verdict.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import datetime, timedelta, tzinfo
@@ -36,6 +37,7 @@ RUNS_BEFORE_THAT_COUNT = 2 * NEIGHBOURS + 1
 # A boot's or a cron daemon's start, as a scan measures it, moves by a second from one scan to
 # the next: a job started this near it may have started before it or after.
 NEAR_START = timedelta(seconds=3)
+_STARTED = attrgetter("started_at")
 
 
 def fingerprint(
@@ -111,7 +113,8 @@ def judge_due(
         return Due(now, since)  # a hung process's finding runs to each scan; a silent host's too
     if any(policy.maintenance for policy in policies):
         return Due(now, since)  # quiet spans open and close in the policy's own time
-    if any(_near(run.started_at, facts) for run in runs):
+    ordered = sorted(runs, key=_STARTED)
+    if _near(ordered, facts):
         return Due(now, since)  # a start that a boot or a cron start a second on would explain
     skew = facts.clock_skew
     moments = [now + JUDGED_AT_LEAST_EVERY]
@@ -119,7 +122,7 @@ def judge_due(
     # expired pause is found while the entry is paused, from whenever its `until` was.
     starts = [f.first_at - skew for f in findings if f.kind != "pause_expired"]
     by_entry: dict[str, list[RunRecord]] = {}
-    for run in sorted(runs, key=attrgetter("started_at")):
+    for run in ordered:
         by_entry.setdefault(run.entry_id or "", []).append(run)
     evidence_end = facts.ok_at + skew
     for entry, policy in zip(entries, policies[1:], strict=True):
@@ -181,15 +184,16 @@ def _history(runs: Sequence[RunRecord], window_start: datetime) -> list[datetime
     cron = [run for run in runs if run.trigger == CRON]
     seen = [index for index, run in enumerate(cron) if run.output is not None]
     if seen:
-        spare = [index for index in seen if index <= _last_spare(cron, window_start)]
+        last_spare = _last_spare(cron, window_start)
+        spare = [index for index in seen if index <= last_spare]
         moments.append(leaving(cron[spare[-1] if spare else seen[0]]))
     return moments
 
 
 def _last_spare(history: Sequence[RunRecord], window_start: datetime) -> int:
     """The index of the latest run before the window whose leaving keeps RUNS_BEFORE_THAT_COUNT
-    before the window (0: none, the oldest counts)."""
-    before = sum(1 for run in history if run.started_at < window_start)
+    before the window (0: none, the oldest counts). `history` in start order."""
+    before = bisect_left(history, window_start, key=_STARTED)
     return max(before - RUNS_BEFORE_THAT_COUNT, 0)
 
 
@@ -202,13 +206,16 @@ def _steady(moment: datetime | None) -> datetime | None:
     return moment.replace(second=30, microsecond=0)
 
 
-def _near(start: datetime, facts: HostFacts) -> bool:
-    """Whether a run started within NEAR_START of the host's boot or its cron's start: the
-    judge compares them to tell why a run did not happen (causes.py)."""
-    return any(
-        moment is not None and abs(start - moment) <= NEAR_START
-        for moment in (facts.booted_at, facts.cron_started_at)
-    )
+def _near(runs: Sequence[RunRecord], facts: HostFacts) -> bool:
+    """Whether a run (`runs` in start order) started within NEAR_START of the host's boot or
+    its cron's start: the judge compares them to tell why a run did not happen (causes.py).
+    Two bisections, not a look at each of a month of runs."""
+    for moment in (facts.booted_at, facts.cron_started_at):
+        if moment is not None:
+            first = bisect_left(runs, moment - NEAR_START, key=_STARTED)
+            if first < len(runs) and runs[first].started_at <= moment + NEAR_START:
+                return True
+    return False
 
 
 def digest(*parts: object) -> str:

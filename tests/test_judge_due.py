@@ -336,6 +336,22 @@ def test_a_run_that_counts_leaves_the_history_read_before_the_window():
     assert due_of(runs=runs).start == oldest + audit.RUN_HISTORY - due.EARLY
 
 
+def test_a_run_started_near_the_boot_or_crons_start_is_due_at_once():
+    """Whether a boot or a cron start explains a missed run (causes.py) can turn on a second:
+    a run within NEAR_START of either, on either side, among a month of runs (out of start
+    order, as read), is judged each scan."""
+    booted = SCANNED - timedelta(days=3, seconds=17)
+    daily = [run(SCANNED - timedelta(days=day, hours=7)) for day in range(30)]
+    near = [daily[5], run(booted + due.NEAR_START), daily[0]]
+    assert due_of(runs=daily, host=facts(booted_at=booted)).at > SCANNED
+    assert due_of(runs=near, host=facts(booted_at=booted)).at == SCANNED
+    assert due_of(runs=near, host=facts(cron_started_at=booted - due.NEAR_START)).at > SCANNED
+    before = [*daily, run(booted - due.NEAR_START)]
+    assert due_of(runs=before, host=facts(cron_started_at=booted)).at == SCANNED
+    later = [*daily, run(booted + due.NEAR_START + timedelta(seconds=1))]
+    assert due_of(runs=later, host=facts(booted_at=booted, cron_started_at=booted)).at > SCANNED
+
+
 def test_a_start_measured_to_the_second_is_kept_to_its_minute_unless_a_whole_one():
     at = datetime(2026, 11, 28, 9, 59, 20, tzinfo=UTC)
     assert due._steady(at) == due._steady(at + timedelta(seconds=39)) == at.replace(second=30)
