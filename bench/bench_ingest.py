@@ -27,7 +27,7 @@ from probe_answers import answer  # noqa: E402
 from cronops.inventory import Host  # noqa: E402
 from cronops.policy import PolicyBook  # noqa: E402
 from cronops.scan import scan_fleet  # noqa: E402
-from cronops.store import Store  # noqa: E402
+from cronops.store import RUN_COLUMNS, Store  # noqa: E402
 from cronops.transport.base import HostStatus, Reply  # noqa: E402
 
 
@@ -47,24 +47,34 @@ class Canned:
         pass
 
 
-async def scan(hosts: list[Host], store: Store, transport: Canned) -> int:
+async def scan(hosts: list[Host], store: Store, transport: Canned, judge: bool) -> int:
     new = 0
     # With a policy, as `cronops scan` runs it: each group's hosts judged as they are stored.
+    # Without (--no-judge), what is left is parsing, pairing and storing alone.
+    policy = PolicyBook() if judge else None
 
     def clock() -> datetime:
         return datetime.now(UTC) + transport.later
 
-    async for outcome in scan_fleet(hosts, store, transport, 32, clock=clock, policy=PolicyBook()):
+    async for outcome in scan_fleet(hosts, store, transport, 32, clock=clock, policy=policy):
         assert outcome.ok, outcome.error
         new += outcome.new_runs
     return new
 
 
-def timed(hosts: list[Host], store: Store, transport: Canned) -> tuple[int, float, float]:
+def timed(
+    hosts: list[Host], store: Store, transport: Canned, judge: bool
+) -> tuple[int, float, float]:
     """A scan of the hosts: new runs, CPU seconds (every thread), wall seconds."""
     cpu, wall = time.process_time(), time.perf_counter()
-    new = asyncio.run(scan(hosts, store, transport))
+    new = asyncio.run(scan(hosts, store, transport, judge))
     return new, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def dump_runs(store: Store, path: Path) -> None:
+    """Every stored run, a line each in a fixed order: the same logs must store the same runs."""
+    rows = store.db.execute(f"select {', '.join(RUN_COLUMNS)} from runs").fetchall()
+    path.write_text("".join(f"{row!r}\n" for row in sorted(rows, key=repr)))
 
 
 def main() -> None:
@@ -75,23 +85,34 @@ def main() -> None:
     # Rescans as of this many minutes later (the hosts' clocks too): their 5-minute jobs come
     # due as missed, so every host is judged again, as bench_fleet's rescans judge them.
     parser.add_argument("--later", type=float, default=0.0)
+    parser.add_argument(
+        "--no-judge", action="store_true", help="scan without a policy: no findings judged"
+    )
+    parser.add_argument(
+        "--end", type=datetime.fromisoformat, help="the logs' end (UTC ISO), for repeatable runs"
+    )
+    parser.add_argument(
+        "--dump", type=Path, help="write the stored runs here, sorted: compare two versions' files"
+    )
     args = parser.parse_args()
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    end = args.end or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     files = {f.name: f for f in (host_files(i, args.runs_per_host, end) for i in range(args.hosts))}
     hosts = [Host(name, "127.0.0.1") for name in files]
     transport = Canned(files)
     with tempfile.TemporaryDirectory(prefix="cronops-bench-ingest-") as tmp:
         store = Store(Path(tmp) / "history.db")
-        new, cpu, wall = timed(hosts, store, transport)
+        new, cpu, wall = timed(hosts, store, transport, not args.no_judge)
         runs = store.db.execute("select count(*) from runs").fetchone()[0]
         print(
             f"first scan: {new:,} new runs ({runs:,} stored), CPU {cpu:.2f} s "
             f"({cpu / max(runs, 1) * 1e6:.1f} µs a run, {cpu / len(hosts) * 1e3:.1f} ms a host), "
             f"wall {wall:.2f} s"
         )
+        if args.dump:
+            dump_runs(store, args.dump)
         for _ in range(args.rescans):
             later = Canned(files, timedelta(minutes=args.later))
-            new, cpu, wall = timed(hosts, store, later)
+            new, cpu, wall = timed(hosts, store, later, not args.no_judge)
             print(
                 f"rescan: {new} new runs, CPU {cpu:.2f} s ({cpu / len(hosts) * 1e3:.2f} ms a host)"
             )
