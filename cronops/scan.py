@@ -325,7 +325,7 @@ class _Digest:
     crontabs: list[dict] = field(default_factory=list)
     entries: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
-    runs: list[tuple] = field(default_factory=list)  # rows in RUN_COLUMNS order
+    runs: list[tuple] = field(default_factory=list)  # rows in SCANNED_RUN_COLUMNS order
     cursors: list[LogCursor] = field(default_factory=list)
     journal_cursor: str | None = None
     processes: list[dict] = field(default_factory=list)
@@ -529,7 +529,7 @@ def _write(store: Store, db: sqlite3.Connection, digest: _Digest, started: datet
     store.write_command_lookups(db, name, digest.command_lookups)
     store.write_entries(db, name, digest.entries, now)
     store.write_problems(db, name, digest.problems)
-    outcome.new_runs = store.write_run_rows(db, digest.runs)
+    outcome.new_runs = store.write_scanned_runs(db, digest.runs)
     store.write_run_outputs(db, digest.outputs)
     store.write_cursors(db, name, digest.cursors, digest.journal_cursor)
     store.write_cursors(db, name, digest.mail_cursors, None, mailboxes=True)
@@ -634,9 +634,10 @@ def _run_rows(
     match: Callable[[str | None, str | None], str | None],
     completing: frozenset[str],
 ) -> list[tuple]:
-    """The runs with a start as rows of the runs table, in RUN_COLUMNS order: a tuple is a sixth
-    of a dict's memory, and a first scan makes one per run (100,000 for the 100-host benchmark),
-    so they are built in one comprehension, not a call each. `completing`: see _completing."""
+    """The runs with a start as rows of the runs table, in SCANNED_RUN_COLUMNS order: a tuple is
+    a sixth of a dict's memory, and a first scan makes one per run (100,000 for the 100-host
+    benchmark), so they are built in one comprehension, not a call each. `completing`: see
+    _completing."""
     return [
         (
             host,
@@ -650,8 +651,6 @@ def _run_rows(
             run.pid,
             run.source,
             run.dialect,
-            "cron",  # trigger
-            None,  # output_tail
             1 if run.ended_at is None and run.dialect in completing else None,  # still_open
         )
         for run in runs

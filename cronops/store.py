@@ -117,9 +117,15 @@ RUN_COLUMNS = {  # the runs table's columns past its integer id: the parameters 
     "still_open": int,
 }
 _run_values = operator.itemgetter(*RUN_COLUMNS)  # positional parameters bind faster than names
+# A scan's runs: cron ran them, and the output cron mailed is stored apart (write_run_outputs).
+# Written as constants in the statement, not bound to each row: a bound value costs its copy,
+# a NULL its adapter too (~2,300 instructions a run of ~28,000).
+_SCANNED_CONSTANTS = {"trigger": "'cron'", "output_tail": "null"}
+SCANNED_RUN_COLUMNS = tuple(column for column in RUN_COLUMNS if column not in _SCANNED_CONSTANTS)
 # Runs are written many to a statement, a fifth cheaper than one statement per row: as many as
 # SQLite's smallest limit on parameters allows (999, before 3.32).
 RUNS_PER_STATEMENT = 999 // len(RUN_COLUMNS)
+SCANNED_RUNS_PER_STATEMENT = 999 // len(SCANNED_RUN_COLUMNS)
 
 
 def _still_open(run: dict[str, Any]) -> int | None:
@@ -129,15 +135,14 @@ def _still_open(run: dict[str, Any]) -> int | None:
     return 1 if unended and run["dialect"] in CAN_LOG_ENDS else None
 
 
-def _null(value: None) -> None:
-    return value
-
-
 # Python 3.11's sqlite3 adapts each None it binds: finding no adapter, it asks its
 # PrepareProtocol type for __adapt__, whose absence the type reports by formatting an
 # AttributeError that is then cleared. A scan's run binds two to four Nones: that search was
 # a seventh of storing it (28,700 -> 24,800 instructions a run). None's own adapter, which
-# leaves it None (a NULL), is found at once.
+# leaves it None (a NULL), is found at once. It is a C function, an empty dict's get (None for
+# any key), as calling a Python one was most of the rest (~270 instructions a None).
+_nothing: dict[None, None] = {}
+_null = _nothing.get
 sqlite3.register_adapter(type(None), _null)
 
 
@@ -176,10 +181,12 @@ def _to_the_second(text: str | None) -> str | None:
     return None if text is None else text[:19] + ".000000Z"
 
 
-@lru_cache(maxsize=RUNS_PER_STATEMENT)
-def _upsert_runs(count: int) -> str:
-    """The statement that writes `count` runs."""
-    row = f"({', '.join('?' for _ in RUN_COLUMNS)})"
+@lru_cache(maxsize=RUNS_PER_STATEMENT + SCANNED_RUNS_PER_STATEMENT)
+def _upsert_runs(count: int, scanned: bool) -> str:
+    """The statement that writes `count` runs, in RUN_COLUMNS order or `scanned` ones (in
+    SCANNED_RUN_COLUMNS order)."""
+    constants = _SCANNED_CONSTANTS if scanned else {}
+    row = f"({', '.join(constants.get(column, '?') for column in RUN_COLUMNS)})"
     return f"""
         insert into runs ({", ".join(RUN_COLUMNS)}) values {", ".join([row] * count)}
         on conflict ({RUN_IDENTITY}) do update set
@@ -1167,24 +1174,13 @@ class Store(History):
         return self.write_run_rows(db, rows)
 
     def write_run_rows(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
-        """write_runs for rows already in RUN_COLUMNS order, their times `run_time`s, as a scan
-        makes them.
+        """write_runs for rows already in RUN_COLUMNS order, their times `run_time`s."""
+        return _write_run_rows(db, rows, scanned=False)
 
-        Inside the write transaction, a new row's rowid is past every rowid there was (SQLite
-        takes the largest plus one), so no id need be looked up to count the new ones."""
-        if not rows:  # a rescan's usual case: not even the counting queries
-            return 0
-        last = db.execute("select max(rowid) from runs").fetchone()[0] or 0
-        for start in range(0, len(rows), RUNS_PER_STATEMENT):
-            some = rows[start : start + RUNS_PER_STATEMENT]
-            values = list(chain.from_iterable(some))
-            # Nearly always text SQLite takes as it is; a value it refuses stops the statement
-            # before any row is written, and the rows go again with their host bytes as BLOBs.
-            try:
-                db.execute(_upsert_runs(len(some)), values)
-            except UnicodeEncodeError:
-                db.execute(_upsert_runs(len(some)), _stored(values))
-        return db.execute("select count(*) from runs where rowid > ?", [last]).fetchone()[0]
+    def write_scanned_runs(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+        """write_run_rows for the runs a scan read in a log, as it makes them: in
+        SCANNED_RUN_COLUMNS order (triggered by cron, no output tail)."""
+        return _write_run_rows(db, rows, scanned=True)
 
     # -- folding runs older than the retention into daily rollups ------------------------------
 
@@ -1672,6 +1668,27 @@ def _version(row: dict[str, Any], sha: str | None, seen_at: str) -> dict[str, An
         "kind": row["kind"],
         "owner": row["owner"],
     }
+
+
+def _write_run_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]], scanned: bool) -> int:
+    """Write rows of runs (see write_run_rows, write_scanned_runs); how many are new.
+
+    Inside the write transaction, a new row's rowid is past every rowid there was (SQLite
+    takes the largest plus one), so no id need be looked up to count the new ones."""
+    if not rows:  # a rescan's usual case: not even the counting queries
+        return 0
+    last = db.execute("select max(rowid) from runs").fetchone()[0] or 0
+    per_statement = SCANNED_RUNS_PER_STATEMENT if scanned else RUNS_PER_STATEMENT
+    for start in range(0, len(rows), per_statement):
+        some = rows[start : start + per_statement]
+        values = list(chain.from_iterable(some))
+        # Nearly always text SQLite takes as it is; a value it refuses stops the statement
+        # before any row is written, and the rows go again with their host bytes as BLOBs.
+        try:
+            db.execute(_upsert_runs(len(some), scanned), values)
+        except UnicodeEncodeError:
+            db.execute(_upsert_runs(len(some), scanned), _stored(values))
+    return db.execute("select count(*) from runs where rowid > ?", [last]).fetchone()[0]
 
 
 def _stored(values: Iterable[Any]) -> list[Any]:

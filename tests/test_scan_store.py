@@ -32,7 +32,14 @@ from cronops.scan import (
     record_host_checks,
     scan_fleet,
 )
-from cronops.store import PAGE_BYTES, RUN_COLUMNS, RUNS_PER_STATEMENT, Store
+from cronops.store import (
+    PAGE_BYTES,
+    RUN_COLUMNS,
+    RUNS_PER_STATEMENT,
+    SCANNED_RUN_COLUMNS,
+    SCANNED_RUNS_PER_STATEMENT,
+    Store,
+)
 from cronops.transport import Connector, HostStatus, Reply, connector, run_on_fleet
 
 NOW = datetime.now(UTC)
@@ -60,9 +67,9 @@ async def answers(tmp_path):
 
 
 class FailingForB(Store):
-    def write_run_rows(self, db, rows):
-        written = super().write_run_rows(db, rows)
-        if any(dict(zip(RUN_COLUMNS, row, strict=True))["host"] == "b" for row in rows):
+    def write_scanned_runs(self, db, rows):
+        written = super().write_scanned_runs(db, rows)
+        if any(dict(zip(SCANNED_RUN_COLUMNS, row, strict=True))["host"] == "b" for row in rows):
             raise OSError("disk full")
         return written
 
@@ -162,6 +169,18 @@ def test_write_runs_counts_only_the_runs_it_added(tmp_path):
         assert store.write_runs(db, many + many[:3]) == len(many)
     with store.transaction() as db:
         assert store.write_runs(db, many) == 0
+
+    # A scan's rows, as many, through the statement that writes its constants itself.
+    def scanned(command: str) -> tuple:
+        return tuple(run(command).get(column) for column in SCANNED_RUN_COLUMNS)
+
+    with store.transaction() as db:
+        assert store.write_scanned_runs(db, [scanned(r["command"]) for r in many]) == 0
+        more = [scanned(f"job-scanned-{n}") for n in range(2 * SCANNED_RUNS_PER_STATEMENT + 1)]
+        assert store.write_scanned_runs(db, more + more[:3]) == len(more)
+    assert store.rows("select distinct trigger, output_tail from runs") == [
+        {"trigger": "cron", "output_tail": None}
+    ]
     with store.transaction() as db:
         finished = run("backup", ended_at="2026-11-22T10:05:00.000000Z")
         assert store.write_runs(db, [finished, run("report"), run("report")]) == 1
@@ -235,7 +254,7 @@ def test_a_new_history_has_large_pages_and_an_old_one_keeps_its_own(tmp_path):
     assert store.rows("select count(*) as n from runs") == [{"n": 0}]  # and it works
 
 
-def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
+def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns(tmp_path):
     run = Run(
         user="root",
         command="backup",
@@ -247,10 +266,14 @@ def test_a_scan_writes_each_run_as_the_runs_table_has_its_columns():
         dialect="debian",
     )
     started = "2026-11-22T10:00:01.000000Z"
-    (row,) = _run_rows(
+    rows = _run_rows(
         "a", [run, Run("root", "backup", None)], lambda user, command: "e1", frozenset({"debian"})
     )
-    assert dict(zip(RUN_COLUMNS, row, strict=True)) == {
+    store = Store(tmp_path / "history.db")
+    with store.transaction() as db:
+        assert store.write_scanned_runs(db, rows) == 1
+    (stored_run,) = store.rows(f"select {', '.join(RUN_COLUMNS)} from runs")
+    assert stored_run == {
         "host": "a",
         "entry_id": "e1",
         "user": "root",
@@ -280,7 +303,7 @@ def test_a_runs_unknown_values_are_stored_as_null_without_sqlites_search_for_an_
         frozenset(),
     )
     with store.transaction() as db:
-        assert store.write_run_rows(db, row) == 1
+        assert store.write_scanned_runs(db, row) == 1
     assert store.rows("select typeof(entry_id) as e, typeof(signal) as s from runs") == [
         {"e": "null", "s": "null"}
     ]
