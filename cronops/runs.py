@@ -205,17 +205,19 @@ class _Pairing:
     def end(self, event: LogEvent) -> None:
         jobpid = event.pid
         if jobpid is not None and jobpid != event.process_pid:  # the line names the job pid
-            run = self._by_pid.get((event.host, event.dialect, jobpid))
+            key = (event.host, event.dialect, jobpid)
+            run = self._by_pid.get(key)
         else:
-            jobpid = None
+            jobpid = key = None
             run = _nearest_child(self._candidates(event, same_command=True), event.process_pid)
         if run is None:
             run = self._headless(event, jobpid)
         run.ended_at = event.at
         if run.process_pid is None and event.process_pid != run.pid:
             run.process_pid = event.process_pid
-        self._close(run)
-        self._touch(run)
+        self._close(run, key)
+        if id(run) not in self._touched:  # most ends are of runs this read started
+            self._touch(run)
 
     def failure(self, event: LogEvent) -> None:
         key = (event.host, event.dialect, event.pid or 0)
@@ -282,10 +284,12 @@ class _Pairing:
         self._touched[id(run)] = run  # every new run is returned
         return run
 
-    def _close(self, run: Run) -> None:
+    def _close(self, run: Run, key: tuple[str, str, int] | None = None) -> None:
+        """No line but a failure line naming its pid completes the run now. `key`: its
+        (host, dialect, pid), when the caller has it already."""
         self._open.pop(id(run), None)
         if run.pid is not None:
-            key = (run.host, run.dialect, run.pid)
+            key = key or (run.host, run.dialect, run.pid)
             if self._by_pid.get(key) is run:
                 del self._by_pid[key]
             self._ended[key] = run
