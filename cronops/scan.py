@@ -37,7 +37,7 @@ from cronops.logs.vixie import CRONTAB_EDITS
 from cronops.mail import MAILBOXES, NO_MTA, cron_mails
 from cronops.records import LogCursor
 from cronops.runs import CAN_LOG_ENDS, OUTPUT_LINES_KEPT, Run, pair_events
-from cronops.store import Store, iso, run_time
+from cronops.store import RUN_TIMES, Store, iso, run_time
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
 if TYPE_CHECKING:
@@ -638,14 +638,15 @@ def _run_rows(
     a sixth of a dict's memory, and a first scan makes one per run (100,000 for the 100-host
     benchmark), so they are built in one comprehension, not a call each. `completing`: see
     _completing."""
+    known = RUN_TIMES.get
     return [
         (
             host,
             match(run.user, run.command),  # entry_id
             run.user,
             run.command,
-            run_time(run.started_at),
-            run_time(run.ended_at),
+            known(run.started_at) or run_time(run.started_at),
+            known(run.ended_at) or run_time(run.ended_at),
             run.status,
             run.signal,
             run.pid,
