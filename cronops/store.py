@@ -168,8 +168,20 @@ def run_time(moment: datetime | None) -> str | None:
             RUN_TIMES.clear()
         if moment.tzinfo is not UTC:
             moment = moment.astimezone(UTC)
-        text = RUN_TIMES[moment] = moment.isoformat(timespec="seconds")[:19] + ".000000Z"
+        text = RUN_TIMES[moment] = _SECOND_TEXT % (
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+        )
     return text
+
+
+# What iso() writes, cut to the second: half the cost of isoformat, as a first scan formats a
+# time for most of its runs (every second a fleet's runs end on).
+_SECOND_TEXT = "%04d-%02d-%02dT%02d:%02d:%02d.000000Z"
 
 
 RUN_TIMES_KEPT = 1 << 15  # ~7 MB at most; every minute of three weeks
