@@ -1,8 +1,12 @@
 """Benchmark of a 1,000-host fleet: `cronops scan` against asyncssh servers serving each host's probe answer.
 
-Run from the repo root: `python bench/bench_fleet.py [--hosts 100,1000] [--runs-per-host 100]`. Prints, per
-fleet size, controller CPU per host (first scan and rescan), peak RSS, and wall time against a bare asyncssh
-loop running the same probe on the same servers, then how each grows from the smallest size to the largest."""
+Run from the repo root: `python bench/bench_fleet.py [--hosts 100,1000] [--runs-per-host 100] [--logs
+growing|static|both]`. Prints, per fleet size, controller CPU per host (first scan and rescan), peak RSS, and
+wall time against a bare asyncssh loop running the same probe on the same servers, then how each grows from
+the smallest size to the largest. Growing logs (the default) are a working fleet's: each host's syslog gains
+what cron writes for its jobs every minute, so a rescan reads and stores the runs since the last scan and
+judges jobs that ran on time. Static logs are the worst case: no host's log grows, so on a rescan every
+frequent job of every host looks missed and every host is judged with its findings."""
 
 from __future__ import annotations
 
@@ -37,7 +41,9 @@ from probe_answers import HostFiles, answer
 SERVERS = 2  # server processes, each serving a share of the hosts (a port each)
 
 
-def host_files(index: int, runs: int, end: datetime) -> HostFiles:
+def host_files(index: int, runs: int, end: datetime, grow: bool = False) -> HostFiles:
+    """Host `index`'s files: its syslog holds `runs` job starts up to `end`, then, when it
+    grows, what cron writes each minute since, up to the moment of each probe."""
     name = f"host{index:04d}"
     return HostFiles(
         name,
@@ -47,19 +53,20 @@ def host_files(index: int, runs: int, end: datetime) -> HostFiles:
             "/var/spool/cron/crontabs/root": ("user", "root", root_crontab().encode()),
         },
         make_syslog(name, seed=index, end=end, runs=runs).encode(),
+        grows_from=int(end.timestamp()) if grow else None,
     )
 
 
 # -- the servers --------------------------------------------------------------------------------
 
 
-def serve(work: Path, first: int, count: int, runs: int) -> None:
+def serve(work: Path, first: int, count: int, runs: int, grow: bool) -> None:
     """One server process: hosts first..first+count-1, each on a port of its own, which it
     prints once all listen."""
     import asyncssh
 
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
-    files = [host_files(i, runs, end) for i in range(first, first + count)]
+    files = [host_files(i, runs, end, grow) for i in range(first, first + count)]
     hosts: dict[int, HostFiles] = {}
     host_key = asyncssh.read_private_key(str(work / "host_key"))
     authorized = asyncssh.read_authorized_keys(str(work / "client_key.pub"))
@@ -88,7 +95,9 @@ def serve(work: Path, first: int, count: int, runs: int) -> None:
     asyncio.run(main())
 
 
-def start_servers(work: Path, hosts: int, runs: int) -> tuple[list[subprocess.Popen], list[int]]:
+def start_servers(
+    work: Path, hosts: int, runs: int, grow: bool
+) -> tuple[list[subprocess.Popen], list[int]]:
     """The server processes, and each host's port."""
     import asyncssh
 
@@ -101,7 +110,7 @@ def start_servers(work: Path, hosts: int, runs: int) -> tuple[list[subprocess.Po
     servers = []
     for first in range(0, hosts, share):
         argv = [sys.executable, __file__, "--serve", str(work), str(first)]
-        argv += [str(min(share, hosts - first)), str(runs)]
+        argv += [str(min(share, hosts - first)), str(runs), "grow" if grow else "static"]
         servers.append(subprocess.Popen(argv, stdout=subprocess.PIPE, env=installed_env()))
     ports = []
     for server in servers:
@@ -149,15 +158,24 @@ def servers_cpu(servers: list[subprocess.Popen]) -> float:
 
 
 def size_figures(
-    work: Path, servers: list[subprocess.Popen], ports: list[int], hosts: int, repeat: int
+    work: Path,
+    servers: list[subprocess.Popen],
+    ports: list[int],
+    hosts: int,
+    args: argparse.Namespace,
 ) -> dict:
-    """First scans, rescans and bare loops on the first `hosts` hosts: the figures per size."""
+    """First scans, rescans and bare loops on the first `hosts` hosts: the figures per size. A
+    rescan starts `rescan_after` seconds after its first scan did, its logs grown meanwhile."""
     path = inventory(work, ports[:hosts])
     figures: dict[str, list] = {"first": [], "rescan": [], "bare": [], "server_cpu": []}
-    for i in range(repeat):
+    for i in range(args.repeat):
         print(f"{hosts} hosts, run {i + 1}: load {os.getloadavg()[0]:.2f}", flush=True)
         db = work / f"history-{hosts}-{i}.db"
+        started = time.monotonic()
         for key in ("first", "rescan"):
+            if key == "rescan" and (wait := started + args.rescan_after - time.monotonic()) > 0:
+                print(f"  waiting {wait:.0f} s: the hosts' logs grow", flush=True)
+                time.sleep(wait)
             before = servers_cpu(servers)
             done = cronops_scan(path, db, work, f"{key}-{hosts}-{i}", hosts)
             figures["server_cpu"].append((key, servers_cpu(servers) - before))
@@ -176,7 +194,7 @@ def best_median(values: list[float]) -> tuple[float, float]:
     return min(values), statistics.median(values)
 
 
-def summary(hosts: int, runs: int, figures: dict) -> dict:
+def summary(hosts: int, runs: int, figures: dict, grow: bool) -> dict:
     """Each figure of one fleet size as (best, median) over the repeats."""
 
     def of(key: str, field: str) -> list[float]:
@@ -190,12 +208,21 @@ def summary(hosts: int, runs: int, figures: dict) -> dict:
         return [cpu for scan, cpu in figures["server_cpu"] if scan == key]
 
     first_cpu, rescan_cpu = of("first", "cpu_s"), of("rescan", "cpu_s")
-    stored = all(r["new_runs"] == hosts * runs for r in figures["first"])
+    # a first scan stores the planted runs (and, logs growing, those since); a rescan none of
+    # them again: only, logs growing, the runs started since (none when no job was due)
+    first_runs = [r["new_runs"] or 0 for r in figures["first"]]
+    rescan_runs = [r["new_runs"] or 0 for r in figures["rescan"]]
+    if grow:
+        stored = all(n >= hosts * runs for n in first_runs)
+    else:
+        stored = all(n == hosts * runs for n in first_runs) and not any(rescan_runs)
     return {
         "hosts": hosts,
         "rescan_ms_per_host": best_median([cpu / hosts * 1e3 for cpu in rescan_cpu]),
         "first_ms_per_host": best_median([cpu / hosts * 1e3 for cpu in first_cpu]),
-        "first_us_per_run": best_median([cpu / hosts / runs * 1e6 for cpu in first_cpu]),
+        "first_us_per_run": best_median(
+            [cpu / max(n, 1) * 1e6 for cpu, n in zip(first_cpu, first_runs, strict=True)]
+        ),
         "peak_rss_mb": best_median(
             list(map(max, of("first", "maxrss_mb"), of("rescan", "maxrss_mb")))
         ),
@@ -206,8 +233,9 @@ def summary(hosts: int, runs: int, figures: dict) -> dict:
         "bare_wall_s": best_median(of("bare", "wall_s")),
         "server_cpu_rescan_s": best_median(server("rescan")),
         "server_cpu_first_s": best_median(server("first")),
+        "rescan_runs_per_host": best_median([n / hosts for n in rescan_runs]),
         "ok": all(r["ok"] for key in ("first", "rescan", "bare") for r in figures[key]),
-        "stored": stored and all(r["new_runs"] == 0 for r in figures["rescan"]),
+        "stored": stored,
     }
 
 
@@ -223,11 +251,16 @@ ROWS = [  # (what, key, target, limit: at most)
     ("bare asyncssh wall (same probe), s", "bare_wall_s", "", None),
     ("servers' CPU during a rescan, s", "server_cpu_rescan_s", "", None),
     ("servers' CPU during a first scan, s", "server_cpu_first_s", "", None),
+    ("runs stored by a rescan, per host", "rescan_runs_per_host", "", None),
 ]
+LOGS = {
+    "growing": "growing logs (a working fleet: cron writes each job's lines every minute)",
+    "static": "static logs (the worst case: no log grows, every host's jobs look missed)",
+}
 
 
-def report(sizes: list[dict]) -> None:
-    print()
+def report(sizes: list[dict], logs: str) -> None:
+    print(f"\n{LOGS[logs]}")
     head = "".join(f"{str(s['hosts']) + ' hosts':>20}" for s in sizes)
     print(f"{'figure (best; median)':<42}{head}  {'target':>8}  {'growth':>8}")
     print("-" * (60 + 20 * len(sizes) + 10))
@@ -244,7 +277,34 @@ def report(sizes: list[dict]) -> None:
         if not s["ok"]:
             print(f"WARNING: {s['hosts']} hosts: a scan or bare loop did not report every host ok")
         if not s["stored"]:
-            print(f"WARNING: {s['hosts']} hosts: a first scan missed runs or a rescan stored some")
+            print(
+                f"WARNING: {s['hosts']} hosts: a first scan missed runs or a rescan stored old ones"
+            )
+
+
+def measure_fleet(work: Path, sizes: list[int], args: argparse.Namespace, logs: str) -> list[dict]:
+    """Every size's figures on one fleet of servers, its logs growing or static."""
+    grow = logs == "growing"
+    if args.rescan_after is None:
+        args = argparse.Namespace(**{**vars(args), "rescan_after": 120.0 if grow else 0.0})
+    work.mkdir()
+    started = time.perf_counter()
+    servers, ports = start_servers(work, sizes[-1], args.runs_per_host, grow)
+    try:
+        print(
+            f"{sizes[-1]} hosts ({args.runs_per_host} runs each, {LOGS[logs]}) served by "
+            f"{len(servers)} asyncssh server processes, up in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        warm_up()
+        results = []
+        for hosts in sizes:
+            figures = size_figures(work, servers, ports, hosts, args)
+            results.append(summary(hosts, args.runs_per_host, figures, grow))
+    finally:
+        stop_servers(servers)
+    report(results, logs)
+    return results
 
 
 def main() -> int:
@@ -252,32 +312,31 @@ def main() -> int:
     parser.add_argument("--hosts", default="100,1000", help="fleet sizes, comma-separated")
     parser.add_argument("--runs-per-host", type=int, default=100, help="job starts per host's log")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each scenario per size")
+    parser.add_argument(
+        "--logs",
+        choices=("growing", "static", "both"),
+        default="growing",
+        help="hosts' syslogs: growing as cron runs the jobs, static (every job looks missed), both",
+    )
+    parser.add_argument(
+        "--rescan-after",
+        type=float,
+        help="seconds from a first scan's start to its rescan's (default: 120 growing, 0 static)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        work, first, count, runs = args.serve
-        serve(Path(work), int(first), int(count), int(runs))
+        work, first, count, runs, logs = args.serve
+        serve(Path(work), int(first), int(count), int(runs), logs == "grow")
         return 0
     sizes = sorted(int(n) for n in args.hosts.split(","))
     work = Path(tempfile.mkdtemp(prefix="cronops-bench-fleet-"))
-    started = time.perf_counter()
-    servers, ports = start_servers(work, sizes[-1], args.runs_per_host)
+    modes = ["growing", "static"] if args.logs == "both" else [args.logs]
     try:
-        print(
-            f"{sizes[-1]} hosts ({args.runs_per_host} runs each) served by {len(servers)} asyncssh "
-            f"server processes, up in {time.perf_counter() - started:.1f} s",
-            flush=True,
-        )
-        warm_up()
-        results = []
-        for hosts in sizes:
-            figures = size_figures(work, servers, ports, hosts, args.repeat)
-            results.append(summary(hosts, args.runs_per_host, figures))
-        report(results)
-        (work / "figures.json").write_text(json.dumps(results, indent=1))
+        figures = {logs: measure_fleet(work / logs, sizes, args, logs) for logs in modes}
+        (work / "figures.json").write_text(json.dumps(figures, indent=1))
     finally:
-        stop_servers(servers)
         if args.keep:
             print(f"kept {work}")
         else:
