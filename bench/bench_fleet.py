@@ -174,7 +174,7 @@ def size_figures(
         started = time.monotonic()
         for key in ("first", "rescan"):
             if key == "rescan" and (wait := started + args.rescan_after - time.monotonic()) > 0:
-                print(f"  waiting {wait:.0f} s: the hosts' logs grow", flush=True)
+                print(f"  waiting {wait:.0f} s before the rescan", flush=True)
                 time.sleep(wait)
             before = servers_cpu(servers)
             done = cronops_scan(path, db, work, f"{key}-{hosts}-{i}", hosts)
@@ -255,7 +255,7 @@ ROWS = [  # (what, key, target, limit: at most)
 ]
 LOGS = {
     "growing": "growing logs (a working fleet: cron writes each job's lines every minute)",
-    "static": "static logs (the worst case: no log grows, every host's jobs look missed)",
+    "static": "static logs (no log grows: on a rescan every host's frequent jobs look missed)",
 }
 
 
