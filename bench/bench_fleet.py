@@ -5,8 +5,8 @@ growing|static|both]`. Prints, per fleet size, controller CPU per host (first sc
 wall time against a bare asyncssh loop running the same probe on the same servers, then how each grows from
 the smallest size to the largest. Growing logs (the default) are a working fleet's: each host's syslog gains
 what cron writes for its jobs every minute, so a rescan reads and stores the runs since the last scan and
-judges jobs that ran on time. Static logs are the worst case: no host's log grows, so on a rescan every
-frequent job of every host looks missed and every host is judged with its findings."""
+judges jobs that ran on time. Static logs are the old hosts': none grows, so on a rescan every frequent
+job of every host looks missed; their rescan starts at once unless --rescan-after says otherwise."""
 
 from __future__ import annotations
 
