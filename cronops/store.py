@@ -959,23 +959,29 @@ class Store(History):
         # One executemany a shape (insert; update with or without the finding): a scan
         # rewrites every standing incident of the hosts it judges, thousands in a big fleet.
         # An update leaves the identity's columns out, so SQLite leaves its index alone.
-        inserts: list[dict[str, Any]] = []
-        updates: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
+        inserts: dict[bool, list[list[Any]]] = defaultdict(list)
+        updates: dict[bool, list[list[Any]]] = defaultdict(list)
         for incident, finding in changes:
-            row = _incident_row(incident)
+            values = _incident_values(incident)
             if finding is not None:
-                row["finding"] = json.dumps(_finding_json(finding))
+                values.append(_FINDING_JSON.encode(_finding_json(finding)))
             if incident.id:
-                for column in _IDENTITY:
-                    del row[column]
-                updates[tuple(row)].append(_stored([*row.values(), incident.id]))
+                values[: len(_IDENTITY)] = ()
+                values.append(incident.id)
+                updates[finding is not None].append(_stored(values))
             else:
-                inserts.append(row)
-        for columns, rows in updates.items():
+                inserts[finding is not None].append(_stored(values))
+        for with_finding, rows in updates.items():
+            columns = [*_INCIDENT_ROW[len(_IDENTITY) :], *(["finding"] if with_finding else [])]
             sets = ", ".join(f"{column} = ?" for column in columns)
             db.executemany(f"update incidents set {sets} where id = ?", rows)
-        for columns in {tuple(row): None for row in inserts}:
-            _insert(db, "incidents", [row for row in inserts if tuple(row) == columns])
+        for with_finding, rows in inserts.items():
+            columns = [*_INCIDENT_ROW, *(["finding"] if with_finding else [])]
+            db.executemany(
+                f"insert into incidents ({', '.join(columns)}) "
+                f"values ({', '.join('?' for _ in columns)})",
+                rows,
+            )
 
     def intend(self, deliveries: Iterable[dict[str, Any]]) -> None:
         """Decided deliveries, written (committed) before any is sent; a transition already
@@ -1465,31 +1471,39 @@ def _incident(row: Sequence[Any]) -> Incident:
 _IDENTITY = ("host", "entry_id", "kind")  # an incident's: incidents_identity
 
 
-def _incident_row(incident: Incident) -> dict[str, Any]:
-    return {
-        "host": incident.host,
-        "entry_id": incident.entry_id,
-        "kind": incident.kind,
-        "severity": incident.severity,
-        "state": incident.state,
-        "first_seen": iso(incident.first_seen),
-        "opened_at": iso(incident.opened_at),
-        "last_seen": iso(incident.last_seen),
-        "count": incident.count,
-        "streak": incident.streak,
-        "streak_since": iso(incident.streak_since),
-        "summary": incident.summary,
-        "detail": incident.detail,
-        "evidence": incident.evidence,
-        "runbook": incident.runbook,
-        "jobs": json.dumps(list(incident.jobs)),
-        "resolved_at": iso(incident.resolved_at),
-        "resolved_why": incident.resolved_why,
-        "ack_by": incident.ack_by,
-        "ack_at": iso(incident.ack_at),
-        "ack_note": incident.ack_note,
-        "ack_until": iso(incident.ack_until),
-    }
+# An incident's columns as _incident_values lists them: its identity first, id left out.
+_INCIDENT_ROW = _INCIDENT_FIELDS[1:]
+assert _INCIDENT_ROW[: len(_IDENTITY)] == _IDENTITY
+# A finding's JSON as json.dumps writes it, without its check for cycles (a finding has none).
+_FINDING_JSON = json.JSONEncoder(check_circular=False)
+
+
+def _incident_values(incident: Incident) -> list[Any]:
+    """An incident's values as stored, in _INCIDENT_ROW's order."""
+    return [
+        incident.host,
+        incident.entry_id,
+        incident.kind,
+        incident.severity,
+        incident.state,
+        iso(incident.first_seen),
+        iso(incident.opened_at),
+        iso(incident.last_seen),
+        incident.count,
+        incident.streak,
+        iso(incident.streak_since),
+        incident.summary,
+        incident.detail,
+        incident.evidence,
+        incident.runbook,
+        json.dumps(list(incident.jobs)) if incident.jobs else "[]",
+        iso(incident.resolved_at),
+        incident.resolved_why,
+        incident.ack_by,
+        iso(incident.ack_at),
+        incident.ack_note,
+        iso(incident.ack_until),
+    ]
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
