@@ -100,11 +100,11 @@ def _over(incident: Incident | None, finding: Finding, now: datetime) -> Change 
     if incident is None:
         return _opened(finding, now, **resolved), finding
     if incident.state != RESOLVED:
-        return replace(incident, **_verdict(finding, now), **resolved), finding
+        return _copy(incident, **_verdict(finding, now), **resolved), finding
     same = _verdict(finding, incident.last_seen) == _verdict(incident, incident.last_seen)
     if same and incident.resolved_why == finding.over:
         return None
-    return replace(incident, resolved_why=finding.over, **_verdict(finding, now)), finding
+    return _copy(incident, resolved_why=finding.over, **_verdict(finding, now)), finding
 
 
 def standing_state(incident: Incident, now: datetime) -> str:
@@ -324,7 +324,7 @@ def _opened(finding: Finding, now: datetime, **resolved: Any) -> Incident:
 
 def _seen(incident: Incident, finding: Finding, now: datetime) -> Incident:
     """Seen again: still the same episode, or a new one of a resolved incident."""
-    # One replace: a frozen incident's copy costs more than judging the finding.
+    # One copy: a frozen incident's costs more than judging the finding.
     if incident.state == RESOLVED:
         episode: dict[str, Any] = {
             "state": OPEN,
@@ -336,7 +336,7 @@ def _seen(incident: Incident, finding: Finding, now: datetime) -> Incident:
         }
     else:
         episode = {"state": standing_state(incident, now)}
-    return replace(incident, **episode, **_verdict(finding, now))
+    return _copy(incident, **episode, **_verdict(finding, now))
 
 
 def _verdict(finding: Finding | Incident, now: datetime) -> dict[str, Any]:
@@ -363,7 +363,13 @@ def _job_ids(finding: Finding) -> tuple[str, ...]:
 
 
 def _resolved(incident: Incident, why: str, now: datetime) -> Incident:
-    return replace(incident, **_resolution(why, now))
+    return _copy(incident, **_resolution(why, now))
+
+
+def _copy(incident: Incident, **changes: Any) -> Incident:
+    """dataclasses.replace without its look at each field's kind (~40% of a copy): a scan
+    copies every standing incident of the hosts it judges."""
+    return Incident(**(vars(incident) | changes))
 
 
 def _resolution(why: str, now: datetime) -> dict[str, Any]:
