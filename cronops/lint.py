@@ -242,12 +242,21 @@ def _percent(entry: Entry) -> LintNote:
 
 
 def _days_either(entry: Entry, zone: tzinfo, now: datetime) -> LintNote:
-    fields = split_schedule(entry.schedule)
-    runs = tuple(next_runs(entry.schedule, zone, now, NEXT_DATES))
+    message, runs = _days_either_said(entry.schedule, zone, now)
+    return _note(entry, DAYS_EITHER, message, runs)
+
+
+# The timed notes' words and dates depend only on the schedule, the zone and the time they
+# are made at: one judgement makes them for every host holding the same entries (a fleet's
+# crontabs are mostly the same few), and the words cost more than finding the dates.
+@lru_cache(maxsize=1024)
+def _days_either_said(
+    schedule: str, zone: tzinfo, now: datetime
+) -> tuple[str, tuple[datetime, ...]]:
+    fields = split_schedule(schedule)
+    runs = tuple(next_runs(schedule, zone, now, NEXT_DATES))
     dates = ", ".join(f"{run:%a %Y-%m-%d}" for run in runs) or "none"
-    return _note(
-        entry,
-        DAYS_EITHER,
+    return (
         f"day of month ({fields[2]}) and day of week ({fields[4]}) are both restricted, so cron "
         f"runs it on days matching either one, not only on days matching both: next {dates}",
         runs,
@@ -255,18 +264,29 @@ def _days_either(entry: Entry, zone: tzinfo, now: datetime) -> LintNote:
 
 
 def _clock_shifts(entry: Entry, zone: tzinfo, now: datetime) -> list[LintNote]:
-    """The next gap and the next repeated hour (within a year) the job's fixed time falls in."""
-    shifted = runs_in_clock_shifts(entry.schedule, zone, now, now + HORIZON)
-    notes = []
+    return [
+        _note(entry, rule, message, runs)
+        for rule, message, runs in _clock_shifts_said(entry.schedule, zone, now)
+    ]
+
+
+@lru_cache(maxsize=1024)
+def _clock_shifts_said(
+    schedule: str, zone: tzinfo, now: datetime
+) -> tuple[tuple[str, str, tuple[datetime, ...]], ...]:
+    """The next gap and the next repeated hour (within a year) the fixed time falls in: each
+    note's rule, words and dates."""
+    shifted = runs_in_clock_shifts(schedule, zone, now, now + HORIZON)
+    said = []
     for kind in (GAP, REPEAT):
         of_kind = [run for run in shifted if run.shift.kind == kind]
         if of_kind:
             first = [run for run in of_kind if run.shift == of_kind[0].shift]
-            notes.append(_clock_shift(entry, zone, first))
-    return notes
+            said.append(_clock_shift(zone, first))
+    return tuple(said)
 
 
-def _clock_shift(entry: Entry, zone: tzinfo, shifted: list[ShiftedRun]) -> LintNote:
+def _clock_shift(zone: tzinfo, shifted: list[ShiftedRun]) -> tuple[str, str, tuple[datetime, ...]]:
     shift = shifted[0].shift
     span = f"{shift.start:%H:%M}-{shift.end:%H:%M}"
     walls = " and ".join(f"{run.wall:%H:%M}" for run in shifted)
@@ -285,7 +305,7 @@ def _clock_shift(entry: Entry, zone: tzinfo, shifted: list[ShiftedRun]) -> LintN
             f"{day} shows {span} twice, so {walls} comes twice: cron (Debian, cronie) runs it "
             f"once, the first time ({runs[0]:%H:%M %Z}), not again at {again:%H:%M %Z}"
         )
-    return _note(entry, rule, message, runs)
+    return rule, message, runs
 
 
 def _note(entry: Entry, rule: str, message: str, dates: tuple[datetime, ...] = ()) -> LintNote:
