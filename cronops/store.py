@@ -1458,14 +1458,24 @@ def _read_state(now: datetime | None) -> str:
 
 def _incident(row: Sequence[Any]) -> Incident:
     """An incident from a row of _INCIDENT_COLUMNS (and any after them)."""
-    values = dict(zip(_INCIDENT_FIELDS, row[: len(_INCIDENT_FIELDS)], strict=True))
-    for name in ("first_seen", "opened_at", "last_seen"):  # the schema requires these
-        values[name] = _moment(values[name])
-    for name in ("streak_since", "resolved_at", "ack_at", "ack_until"):
-        values[name] = from_iso(values[name])
-    jobs = values["jobs"]
-    values["jobs"] = tuple(json.loads(jobs)) if jobs and jobs != "[]" else ()
-    return Incident(**values)
+    # By position, not by name: a scan reads every incident of the hosts it judges.
+    values = list(row[: len(_INCIDENT_FIELDS)])
+    for index in _INCIDENT_MOMENTS:  # the schema requires these
+        values[index] = _moment(values[index])
+    for index in _INCIDENT_MAYBE_MOMENTS:
+        values[index] = from_iso(values[index])
+    jobs = values[_INCIDENT_JOBS]
+    values[_INCIDENT_JOBS] = tuple(json.loads(jobs)) if jobs and jobs != "[]" else ()
+    return Incident(*values)
+
+
+_INCIDENT_MOMENTS = tuple(
+    _INCIDENT_FIELDS.index(name) for name in ("first_seen", "opened_at", "last_seen")
+)
+_INCIDENT_MAYBE_MOMENTS = tuple(
+    _INCIDENT_FIELDS.index(name) for name in ("streak_since", "resolved_at", "ack_at", "ack_until")
+)
+_INCIDENT_JOBS = _INCIDENT_FIELDS.index("jobs")
 
 
 _IDENTITY = ("host", "entry_id", "kind")  # an incident's: incidents_identity
