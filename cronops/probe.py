@@ -107,7 +107,9 @@ PAM_LINES = r" (/usr/sbin/)?(cron|crond)(\[[0-9]+\])?: pam_"
 # CURSOR with `--cursor`, dropping the record at the cursor itself: systemd 252's `--after-cursor`
 # also skips the first match after a cursor whose own record the matches leave out (a cursor kept
 # from another match). PAM's session lines stay on the host as a file's do (PAM_LINES), bar the
-# last one read when nothing came after it: it carries the cursor past them.
+# last one read when nothing came after it: it carries the cursor past them. A cursor journalctl
+# refuses (garbled: it fails before reading) would leave the host's journal unread for good: the
+# window is read again after a `journal-cursor-refused` note (its runs and edits are stored once).
 JOURNAL_MATCHES = " ".join(
     shlex.quote(match)
     for match in [
@@ -256,20 +258,24 @@ journal() {{
   if ! command -v journalctl >/dev/null 2>&1; then note log-missing journal; return; fi
   if [ "$L" -le 0 ]; then note log-waits journal; return; fi
   section journal
+  jsince=$2
   if [ "$1" = - ]; then from="--since=@$2" at=; else from="--cursor=$1" at="\"__CURSOR\":\"$1\""; fi
-  r=$(journalctl -q --no-pager --all -o json --output-fields={fields} "$from" {matches} 2>/dev/null |
+  r=$({{ journalctl -q --no-pager --all -o json --output-fields={fields} "$from" {matches} 2>/dev/null ||
+        echo @@refused; }} |
       awk -v room="$Q" -v at="$at" '
+        $0 == "@@refused" {{ refused = 1; next }}
         NR == 1 && at != "" && index($0, at) {{ next }}
         index($0, "\"MESSAGE\":\"pam_") {{ pam = $0; next }}
         sent && sent + length($0) + 1 > room {{ full = 1; exit }}
         {{ print; sent += length($0) + 1; pam = "" }}
         END {{
           if (!full && pam != "" && sent + length(pam) + 1 <= room) {{ print pam; sent += length(pam) + 1 }}
-          printf "%d %d %d\n", sent, sent, full > "/dev/stderr"
+          printf "%d %d %d %d\n", sent, sent, full, refused > "/dev/stderr"
         }}' 2>&1 >&3)
   set -- $r
   spent "$@"
   ends "$1" "$3"
+  if [ "$4" = 1 ] && [ -n "$at" ]; then note journal-cursor-refused; journal - "$jsince"; fi
 }}
 autologs() {{
   s=$1; shift; n=$#

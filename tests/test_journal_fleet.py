@@ -221,3 +221,19 @@ def test_runs_and_crontab_edits_in_the_journal_are_stored_once(juliet, tmp_path,
         store.close()
     assert scan()["log_lines"] == 1
     assert stored()[1][-1] == (installed, 4900, "root", "alice", "REPLACE")
+
+    # A cursor journalctl refuses ("Failed to seek to cursor"): the window is read again, so the
+    # host's journal does not stay unread for good; what was stored already is stored once.
+    store = Store(db)
+    try:
+        with store.transaction() as write:
+            store.write_cursors(write, "juliet", [], "s=garbled;i=1")
+    finally:
+        store.close()
+    host.append_journal(run(START + timedelta(minutes=80), 4800))
+    before = stored()
+    again = scan()
+    assert again["new_runs"] == 1 and again["log_lines"] > 2
+    runs, edits = stored()
+    assert len(runs) == len(before[0]) + 1 and edits == before[1]
+    assert scan()["log_lines"] == 0  # and its cursor is good again
