@@ -133,6 +133,40 @@ def syslog_stamp(at: datetime) -> str:
     return f"{MONTHS[at.month - 1]} {at.day:2d} {at:%H:%M:%S}"
 
 
+UIDS = {"root": 0, "alice": 1000, "www-data": 33, "postgres": 114}  # the jobs' users
+RUN_SECONDS = (0, 0, 1, 2, 5, 14, 61, 300)  # how long a run takes, drawn from these
+
+
+def run_lines(
+    rng: random.Random, user: str, command: str, parent: int, job: int
+) -> tuple[list[str], int, list[str]]:
+    """Debian `cron -L 15`'s lines about one run (after each line's stamp and host): those at
+    its start, the seconds it took, and those at its end (now and then its failure first)."""
+    tag = f"CRON[{parent}]:"
+    took = rng.choice(RUN_SECONDS)
+    opened = f"pam_unix(cron:session): session opened for user {user}(uid={UIDS[user]}) by (uid=0)"
+    started = [f"{tag} {opened}", f"{tag} ({user}) CMD ([{job}] {command})"]
+    ended = []
+    if rng.random() < 0.06:
+        status = rng.choice((1, 1, 2, 127))
+        ended.append(f"{tag} (CRON) error (grandchild #{job} failed with exit status {status})")
+    ended.append(f"{tag} ({user}) END ([{job}] {command})")
+    ended.append(f"{tag} pam_unix(cron:session): session closed for user {user}")
+    return started, took, ended
+
+
+def other_line(rng: random.Random, pid: int, up: int) -> str:
+    """Another program's line (after the stamp and host), with pid `pid` and uptime `up`."""
+    return rng.choice(OTHER_LINES).format(
+        pid=pid,
+        a=rng.randint(0, 9),
+        b=rng.randint(1, 254),
+        port=rng.randint(30000, 65000),
+        up=up,
+        frac=rng.randint(0, 999999),
+    )
+
+
 def make_syslog(host: str, seed: int, end: datetime, runs: int) -> str:
     """The syslog of a Debian host running `cron -L 15` that holds `runs` job starts, spread over
     LOG_SPAN and ending before `end` (UTC), with other programs' lines between them (as many as
@@ -150,36 +184,16 @@ def make_syslog(host: str, seed: int, end: datetime, runs: int) -> str:
         at = start + timedelta(seconds=t)
         if not is_run:
             pid += rng.randint(1, 40)
-            text = rng.choice(OTHER_LINES).format(
-                pid=pid,
-                a=rng.randint(0, 9),
-                b=rng.randint(1, 254),
-                port=rng.randint(30000, 65000),
-                up=int(t) + 1000,
-                frac=rng.randint(0, 999999),
-            )
-            lines.append((at, len(lines), text))
+            lines.append((at, len(lines), other_line(rng, pid, int(t) + 1000)))
             continue
         user, command, _ = rng.choices(LOGGED_JOBS, weights)[0]
         at = at.replace(second=1, microsecond=0)  # cron starts jobs on the minute
         parent, job = pid + 1, pid + 2
         pid += 3
-        uid = {"root": 0, "alice": 1000, "www-data": 33, "postgres": 114}[user]
-        tag = f"CRON[{parent}]:"
-        done = at + timedelta(seconds=rng.choice((0, 0, 1, 2, 5, 14, 61, 300)))
-        opened = f"pam_unix(cron:session): session opened for user {user}(uid={uid}) by (uid=0)"
-        lines += [
-            (at, len(lines), f"{tag} {opened}"),
-            (at, len(lines) + 1, f"{tag} ({user}) CMD ([{job}] {command})"),
-        ]
-        if rng.random() < 0.06:
-            status = rng.choice((1, 1, 2, 127))
-            failed = f"(CRON) error (grandchild #{job} failed with exit status {status})"
-            lines.append((done, len(lines), f"{tag} {failed}"))
-        lines += [
-            (done, len(lines), f"{tag} ({user}) END ([{job}] {command})"),
-            (done, len(lines) + 1, f"{tag} pam_unix(cron:session): session closed for user {user}"),
-        ]
+        started, took, ended = run_lines(rng, user, command, parent, job)
+        done = at + timedelta(seconds=took)
+        lines += [(at, len(lines) + i, text) for i, text in enumerate(started)]
+        lines += [(done, len(lines) + i, text) for i, text in enumerate(ended)]
     lines.sort(key=lambda x: (x[0], x[1]))
     return "".join(f"{syslog_stamp(at)} {host} {msg}\n" for at, _, msg in lines)
 

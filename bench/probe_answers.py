@@ -18,7 +18,15 @@ from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from bench_scan import ALICE_JOBS, CRON_D_JOBS, HOURLY, OTHER_LINES, ROOT_JOBS, syslog_stamp
+from bench_scan import (
+    ALICE_JOBS,
+    CRON_D_JOBS,
+    HOURLY,
+    ROOT_JOBS,
+    other_line,
+    run_lines,
+    syslog_stamp,
+)
 
 # What the probe's awk keeps of a log (probe.CRON_LINES without probe.PAM_LINES), on bytes.
 _CRON_LINE = re.compile(rb" (?:/usr/sbin/)?(?:cron|crond|crontab)(?:\[[0-9]+\])?: ", re.IGNORECASE)
@@ -127,7 +135,6 @@ def cron_lines(log: bytes) -> bytes:
 
 # -- the growth: what cron writes each minute for the bench's crontabs ---------------------------
 
-UIDS = {"root": 0, "alice": 1000, "www-data": 33, "postgres": 114}
 LONGEST_S = 301  # a job started on the minute (second 1) ends within this: its lines span 6 minutes
 OTHERS_A_MINUTE = 2  # other programs' lines: up to this many a minute, each as likely as not
 OTHER_CHANCE = 0.37  # about OTHER_SHARE of the log's events, as in the planted log
@@ -198,32 +205,14 @@ def _started(name: str, minute: int) -> tuple[tuple[int, int, str], ...]:
             continue
         parent, job = pid + 1, pid + 2
         pid += 3
-        tag = f"CRON[{parent}]:"
-        done = start + rng.choice((0, 0, 1, 2, 5, 14, 61, 300))
-        opened = (
-            f"pam_unix(cron:session): session opened for user {user}(uid={UIDS[user]}) by (uid=0)"
-        )
-        lines += [(start, len(lines), f"{tag} {opened}")]
-        lines += [(start, len(lines), f"{tag} ({user}) CMD ([{job}] {command})")]
-        if rng.random() < 0.06:
-            status = rng.choice((1, 1, 2, 127))
-            failed = f"(CRON) error (grandchild #{job} failed with exit status {status})"
-            lines.append((done, len(lines), f"{tag} {failed}"))
-        lines.append((done, len(lines), f"{tag} ({user}) END ([{job}] {command})"))
-        closed = f"pam_unix(cron:session): session closed for user {user}"
-        lines.append((done, len(lines), f"{tag} {closed}"))
+        started, took, ended = run_lines(rng, user, command, parent, job)
+        lines += [(start, len(lines) + i, text) for i, text in enumerate(started)]
+        lines += [(start + took, len(lines) + i, text) for i, text in enumerate(ended)]
     for _ in range(OTHERS_A_MINUTE):
         if rng.random() < OTHER_CHANCE:
             pid += 1
             second = rng.randint(0, 59)
-            text = rng.choice(OTHER_LINES).format(
-                pid=pid,
-                a=rng.randint(0, 9),
-                b=rng.randint(1, 254),
-                port=rng.randint(30000, 65000),
-                up=minute * 60 % 10**7 + second,
-                frac=rng.randint(0, 999999),
-            )
+            text = other_line(rng, pid, minute * 60 % 10**7 + second)
             lines.append((minute * 60 + second, len(lines), text))
     return tuple(lines)
 
