@@ -149,7 +149,7 @@ def judge_scanned(
         or judgement.due is None
         or judgement.due.passed(since, now)
     ]
-    # Every host's print of what drift compares, as this scan read it (fleet_crontabs_print).
+    # Every host's print of what drift compares, as this scan read it (store.fleet_crontabs_read).
     rows = [
         {"host": name, "crontabs": read["crontabs"], "policy": read["policy"], "read_at": iso(now)}
         for name, read in inputs.items()
@@ -246,15 +246,16 @@ def judge_across(
     Returns the hosts judged.
 
     A host's drift is judged again only when what it compares has changed since: the fleet's
-    crontabs (the hosts answering, their tags and entries: store.fleet_crontabs_print) or the
+    crontabs (the hosts answering, their tags and entries: store.fleet_crontabs_read) or the
     host's policy; or JUDGED_AT_LEAST_EVERY after the last time. Reading every entry of a big
     fleet is most of the cost, for verdicts that nearly always stand."""
     from cronops.analysis import Peers, drift  # the judge: loaded by scans that store findings
     from cronops.audit import PEERS_ANSWERED
-    from cronops.due import JUDGED_AT_LEAST_EVERY
+    from cronops.due import JUDGED_AT_LEAST_EVERY, digest
 
     names = [host.name for host in hosts]
-    fleet = store.fleet_crontabs_print(now - PEERS_ANSWERED)
+    compared = store.fleet_crontabs_read(now - PEERS_ANSWERED)
+    fleet = None if compared is None else digest(compared)
     last = store.judgements(names)
     read = {name: _drift_read(fleet, last.get(name)) for name in names}
     judged = [

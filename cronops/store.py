@@ -551,11 +551,11 @@ class History:
             for row in rows
         }
 
-    def fleet_crontabs_print(self, since: datetime) -> str | None:
-        """One fingerprint of what fleet drift compares (fleet_crontabs): each host whose last
-        scan answered at or after `since`, with its tags and its entries as that scan's
-        judgement read them; None when a host's entries were not read at its last scan (it was
-        stored without being judged): then only reading them all tells."""
+    def fleet_crontabs_read(self, since: datetime) -> list[tuple[Any, ...]] | None:
+        """What fleet drift compares (fleet_crontabs), as the scans' judgements read it: each
+        host whose last scan answered at or after `since`, with its tags and its entries' print
+        as that scan's judgement read them; None when a host's entries were not read at its
+        last scan (it was stored without being judged): then only reading them all tells."""
         rows = self.db.execute(
             """
             select h.name, h.tags, j.crontabs, j.read_at >= h.ok_at
@@ -564,9 +564,7 @@ class History:
             """,
             [iso(since)],
         ).fetchall()
-        if not all(current for *_, current in rows):
-            return None
-        return hashlib.sha256(repr(rows).encode("utf-8", "surrogateescape")).hexdigest()
+        return rows if all(current for *_, current in rows) else None
 
     # -- rows --------------------------------------------------------------------------------
 
