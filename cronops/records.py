@@ -7,11 +7,14 @@ data: no SQL, no textual, no judging (a scan loads this module, and must not loa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from cronops.crontab import PauseInfo
+
+Record = TypeVar("Record")
 
 CRON = "cron"  # RunRecord.trigger of a run cron started; anything else (e.g. "manual") is not
 
@@ -341,3 +344,45 @@ class Judged:
     policy: str | None  # the host's resolved policies (None: with a maintenance window)
     drift: str | None  # the fleet's crontabs and this host's policy, as its drift read them
     drift_due: datetime | None
+
+
+# -- records built by the thousand --------------------------------------------------------------
+# A frozen dataclass's __init__ sets each field through object.__setattr__: building an Incident
+# (23 fields) so took ~8x as long as filling its __dict__, and a scan reads and copies every
+# incident and entry of the hosts it judges.
+
+
+def record(kind: type[Record], values: Iterable[Any]) -> Record:
+    """A record of `kind` (a dataclass without __post_init__) from every field's value, in
+    the fields' order, without its __init__; a value too many or too few is a TypeError."""
+    names = _names(kind)
+    built = _blank(kind)
+    try:
+        built.__dict__.update(zip(names, values, strict=True))
+    except ValueError as error:  # zip's, which a missing or extra value would raise
+        raise TypeError(f"{kind.__name__}: {error}") from None
+    return built
+
+
+def copied(original: Record, **changes: Any) -> Record:
+    """dataclasses.replace without its __init__ (and its look at each field's kind): the
+    record with these fields changed; a name that is no field is a TypeError."""
+    values = vars(original)
+    if not changes.keys() <= values.keys():
+        raise TypeError(f"no such field: {sorted(changes.keys() - values.keys())}")
+    built = _blank(type(original))
+    built.__dict__.update(values, **changes)
+    return built
+
+
+_blank = object.__new__
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    names = _NAMES.get(kind)
+    if names is None:
+        # A __post_init__ would be skipped, and a dataclass of slots has no __dict__ to fill.
+        assert not hasattr(kind, "__post_init__") and not hasattr(kind, "__slots__"), kind
+        names = _NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names

@@ -45,6 +45,7 @@ from cronops.records import (
     RunDay,
     RunningJob,
     RunRecord,
+    record,
 )
 from cronops.runs import CAN_LOG_ENDS
 
@@ -318,7 +319,8 @@ class History:
         """The present entries of these hosts (of every host: None), by host, source and line;
         the first `limit` of them when it is not -1."""
         among = "" if hosts is None else f"and e.host in ({_marks(hosts)})"
-        rows = self.rows(
+        rows = _tuples(
+            self.db,
             f"{_ENTRIES} where e.present = 1 {among} order by e.host, e.source, e.line limit ?",
             [*(hosts or ()), limit],
         )
@@ -349,13 +351,13 @@ class History:
 
     def entry(self, entry_id: str) -> JobEntry | None:
         """The entry with this id, present or not (an entry's last version is kept)."""
-        found = self.rows(f"{_ENTRIES} where e.id = ?", [entry_id])
+        found = _tuples(self.db, f"{_ENTRIES} where e.id = ?", [entry_id])
         return _job_entry(found[0]) if found else None
 
     def entries_by_id(self, entry_ids: Sequence[str]) -> list[JobEntry]:
         """The present entries with these ids."""
-        rows = self.rows(
-            f"{_ENTRIES} where e.present = 1 and e.id in ({_marks(entry_ids)})", entry_ids
+        rows = _tuples(
+            self.db, f"{_ENTRIES} where e.present = 1 and e.id in ({_marks(entry_ids)})", entry_ids
         )
         return [_job_entry(row) for row in rows]
 
@@ -1324,9 +1326,12 @@ class Store(History):
 
 
 # What the record types are read from.
+# An entry's columns in JobEntry's order (its environment's JSON where cron_tz is, and mailto
+# read out of it), for _job_entry.
 _ENTRIES = """
-    select e.*, c.mtime as crontab_mtime from entries e
-    left join crontabs c on c.host = e.host and c.path = e.source
+    select e.id, e.host, e.user, e.source, e.schedule, e.command, e.disabled, e.paused, e.env,
+        e.first_seen, c.mtime, e.log_off, e.line, e.text, e.present
+    from entries e left join crontabs c on c.host = e.host and c.path = e.source
 """
 _RUN_RECORD = (
     "entry_id, host, started_at, ended_at, status, signal, trigger, output_tail, output_size, "
@@ -1464,7 +1469,7 @@ def _incident(row: Sequence[Any]) -> Incident:
         values[index] = from_iso(values[index])
     jobs = values[_INCIDENT_JOBS]
     values[_INCIDENT_JOBS] = tuple(json.loads(jobs)) if jobs and jobs != "[]" else ()
-    return Incident(*values)
+    return record(Incident, values)
 
 
 _INCIDENT_MOMENTS = tuple(
@@ -1602,26 +1607,36 @@ def _host_facts(host: Host, rows: list[dict[str, Any]]) -> HostFacts:
     )
 
 
-def _job_entry(row: dict[str, Any]) -> JobEntry:
-    env = json.loads(row["env"] or "{}")
-    return JobEntry(
-        id=row["id"],
-        host=row["host"],
-        user=row["user"],
-        source=row["source"],
-        schedule=row["schedule"],
-        command=row["command"],
-        disabled=bool(row["disabled"]),
-        paused=_pause(row["paused"]),
-        cron_tz=env.get("CRON_TZ"),
-        mailto=env.get("MAILTO"),
-        first_seen=_moment(row["first_seen"]),
-        crontab_mtime=from_iso(row["crontab_mtime"]),
-        log_off=bool(row["log_off"]),
-        line=row["line"],
-        text=row["text"] or "",
-        present=bool(row["present"]),
-    )
+def _job_entry(row: Sequence[Any]) -> JobEntry:
+    """An entry from a row of _ENTRIES' columns."""
+    (
+        id_,
+        host,
+        user,
+        source,
+        schedule,
+        command,
+        disabled,
+        paused,
+        env,
+        first_seen,
+        crontab_mtime,
+        log_off,
+        line,
+        text,
+        present,
+    ) = row
+    cron_tz, mailto = _env_settings(env)
+    values = [id_, host, user, source, schedule, command, bool(disabled), _pause(paused), cron_tz]
+    values += [_moment(first_seen), from_iso(crontab_mtime), bool(log_off), line, text or ""]
+    return record(JobEntry, [*values, bool(present), mailto])
+
+
+@lru_cache(maxsize=256)  # the entries of one crontab share its environment's text
+def _env_settings(env: str | None) -> tuple[str | None, str | None]:
+    """The CRON_TZ and MAILTO an entry's stored environment sets (None: not set)."""
+    settings = json.loads(env or "{}")
+    return settings.get("CRON_TZ"), settings.get("MAILTO")
 
 
 def _pause(stored: str | None) -> PauseInfo | None:

@@ -142,6 +142,44 @@ def test_entries_runs_and_processes_come_back_as_records(store):
     assert store.processes(["alpha", "bravo"]) == [RunningJob("alpha", "alpha-1", 7, NOW)]
 
 
+def test_an_entry_comes_back_with_every_field_as_written(tmp_path):
+    """Read by position (_ENTRIES' columns in JobEntry's order): no field left out or swapped."""
+    store = Store(tmp_path / "history.db")
+    crontab = {"host": "alpha", "path": "/etc/crontab", "kind": "system", "owner": None}
+    crontab |= {"text": "x", "mtime": iso(NOW - timedelta(days=9))}
+    env = {"MAILTO": "ops@example.com", "CRON_TZ": "Asia/Tokyo"}
+    pause = json.dumps({"by": PAUSE.by, "at": iso(PAUSE.at), "reason": PAUSE.reason, "until": None})
+    row = entry_row("alpha", 7, env=env, disabled=1, paused=pause, log_off=1)
+    with store.transaction() as db:
+        store.write_crontab(db, crontab, iso(NOW))
+        store.write_entries(db, "alpha", [row], iso(NOW - timedelta(days=3)))
+    expected = JobEntry(
+        id="alpha-7",
+        host="alpha",
+        user="root",
+        source="/etc/crontab",
+        schedule="0 * * * *",
+        command="/bin/job7",
+        disabled=True,
+        paused=PauseInfo(by=PAUSE.by, at=PAUSE.at, reason=PAUSE.reason, until=None),
+        cron_tz="Asia/Tokyo",
+        first_seen=NOW - timedelta(days=3),
+        crontab_mtime=NOW - timedelta(days=9),
+        log_off=True,
+        line=7,
+        text="0 * * * * root /bin/job7",
+        present=True,
+        mailto="ops@example.com",
+    )
+    assert store.entries(["alpha"]) == [expected]
+    assert store.entry("alpha-7") == expected == store.entries_by_id(["alpha-7"])[0]
+    read = vars(store.entry("alpha-7"))
+    assert [(k, type(v)) for k, v in read.items()] == [
+        (k, type(v)) for k, v in vars(expected).items()
+    ]
+    store.close()
+
+
 def test_the_first_entries_and_their_runs_alone_for_a_first_paint(store):
     assert store.entries(["alpha", "bravo"], limit=1) == store.entries(["alpha", "bravo"])[:1]
     assert list(store.recent_runs(["alpha", "bravo"], 2, limit=1)) == ["alpha-1"]
