@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from operator import attrgetter
@@ -55,17 +55,32 @@ def fingerprint(
     start to the minute (each is measured anew each scan, as the host's clock minus an uptime
     in whole seconds); the window judged to the hour (a scan's is its start minus the window
     asked for, judged a few minutes on at most)."""
-    facts = replace(
-        facts,
-        ok_at=None,
-        scanned_at=None,
-        clock_skew=timedelta(seconds=round(facts.clock_skew.total_seconds())),
-        booted_at=_steady(facts.booted_at),
-        cron_started_at=_steady(facts.cron_started_at),
+    steady = vars(facts) | {
+        "ok_at": None,
+        "scanned_at": None,
+        "clock_skew": round(facts.clock_skew.total_seconds()),
+        "booted_at": _steady(facts.booted_at),
+        "cron_started_at": _steady(facts.cron_started_at),
+        "daemon_lines": [_values(line) for line in facts.daemon_lines],
+    }
+    read = [_values(crontab, seen_at=None) for crontab in crontabs]
+    return digest(
+        tuple(steady.values()),
+        [_values(entry) for entry in entries],
+        [_values(process) for process in running],
+        read,
+        [_values(change) for change in changes],
+        [_stated(p) for p in policies],
+        round(window / timedelta(hours=1)),
     )
-    read = [replace(crontab, seen_at=None) for crontab in crontabs]
-    hours = round(window / timedelta(hours=1))
-    return digest(facts, entries, running, read, changes, [_stated(p) for p in policies], hours)
+
+
+def _values(record: object, **changes: object) -> tuple:
+    """A record's fields' values, in their order (with `changes`), for a fingerprint: their
+    repr says all the record's would, in a sixth of the time (a dataclass's repr is Python's,
+    a tuple's C's), and a scan fingerprints every host's entries."""
+    values = vars(record)
+    return tuple((values | changes).values() if changes else values.values())
 
 
 def policies(book: PolicyBook, facts: HostFacts, entries: Iterable[JobEntry]) -> list[Policy]:
