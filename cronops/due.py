@@ -70,7 +70,7 @@ def fingerprint(
         [_values(process) for process in running],
         read,
         [_values(change) for change in changes],
-        [_stated(p) for p in policies],
+        _stated(policies),
         round(window / timedelta(hours=1)),
     )
 
@@ -90,13 +90,28 @@ def policies(book: PolicyBook, facts: HostFacts, entries: Iterable[JobEntry]) ->
 
 def policies_print(policies: Sequence[Policy]) -> str:
     """One fingerprint of resolved policies."""
-    return digest([_stated(policy) for policy in policies])
+    return digest(_stated(policies))
+
+
+def _stated(policies: Sequence[Policy]) -> tuple[list[str], list[int]]:
+    """Policies as texts: each different one once, and which of them each is. A book resolves
+    the same few policies (the same objects) for most entries of a host: each object is told
+    once, not hashed again for each entry."""
+    by_object: dict[int, int] = {}  # the policies are alive: no id is reused meanwhile
+    texts: dict[str, int] = {}
+    which = []
+    for policy in policies:
+        index = by_object.get(id(policy))
+        if index is None:
+            index = by_object[id(policy)] = texts.setdefault(_text(policy), len(texts))
+        which.append(index)
+    return list(texts), which
 
 
 @lru_cache(maxsize=1024)
-def _stated(policy: Policy) -> str:
+def _text(policy: Policy) -> str:
     """A policy as text, the same in every process (a set's order is not: its strings' hashes
-    are seeded anew); a book resolves the same few policies for most entries."""
+    are seeded anew)."""
     settings = [getattr(policy, f.name) for f in fields(policy) if f.name != "ignored"]
     return repr([*settings, sorted(policy.ignored)])
 

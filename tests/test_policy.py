@@ -291,6 +291,38 @@ def test_job_rules_match_on_every_key_they_give():
     assert book.resolve(job(command="pg_dump", user="root"), facts("db1", ("prod",))).grace != hour
 
 
+def test_a_book_resolves_each_job_as_a_new_book_would_whatever_it_resolved_before():
+    """A book keeps each job's policy by all that resolving reads of the job and its host: a
+    job differing in any of them is resolved anew, never served another's policy."""
+    tables = {
+        "tags": {"prod": {"tier": "critical"}},
+        "hosts": {"db2": {"min_duration": "5s"}},
+        "jobs": [
+            {"host": "db1", "grace": "1h"},
+            {"user": "root", "slow_factor": 5},
+            {"command": "dump", "max_duration": "2h"},
+            {"id": "e2", "ignore": True},
+            {"tag": "batch", "runbook": "https://wiki.example/batch"},
+        ],
+    }
+    book = PolicyBook.from_tables(**tables)
+    entry, host = job(command="pg_dump"), facts("db1", ("prod",))
+    variants = [
+        (entry, host),
+        (job(command="vacuum"), host),
+        (job(command="pg_dump", user="root"), host),
+        (job(command="pg_dump", id="e2"), host),
+        (job(command="pg_dump", host="db2"), host),
+        (entry, facts("db2", ("prod",))),
+        (entry, facts("db1", ("prod", "batch"))),
+        (entry, facts("db1")),
+    ]
+    resolved = [book.resolve(e, h) for e, h in variants * 2]  # the second time from the book
+    fresh = [PolicyBook.from_tables(**tables).resolve(e, h) for e, h in variants * 2]
+    assert resolved == fresh
+    assert len(set(resolved)) == len(variants)  # each one tells its job apart
+
+
 # -- severities --------------------------------------------------------------------------------
 
 
