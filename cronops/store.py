@@ -968,13 +968,20 @@ class Store(History):
             if incident.id:
                 values[: len(_IDENTITY)] = ()
                 values.append(incident.id)
-                updates[finding is not None].append(_stored(values))
+                updates[finding is not None].append(values)
             else:
                 inserts[finding is not None].append(_stored(values))
         for with_finding, rows in updates.items():
             columns = [*_INCIDENT_ROW[len(_IDENTITY) :], *(["finding"] if with_finding else [])]
             sets = ", ".join(f"{column} = ?" for column in columns)
-            db.executemany(f"update incidents set {sets} where id = ?", rows)
+            update = f"update incidents set {sets} where id = ?"
+            # Nearly always text SQLite takes as it is; a value it refuses stops the statement,
+            # and every row goes again with its host bytes as BLOBs (an update written twice
+            # writes the same).
+            try:
+                db.executemany(update, rows)
+            except UnicodeEncodeError:
+                db.executemany(update, [_stored(row) for row in rows])
         for with_finding, rows in inserts.items():
             columns = [*_INCIDENT_ROW, *(["finding"] if with_finding else [])]
             db.executemany(
@@ -1522,13 +1529,17 @@ def _incident_values(incident: Incident) -> list[Any]:
 def _finding_json(finding: Finding) -> dict[str, Any]:
     """The judge's finding as the views show it: every field, times in ISO with their offset
     and the job's zone by name, the jobs under it likewise."""
-    data = {name: getattr(finding, name) for name in _FINDING_FIELDS}
+    # Its fields' values as they are, in their order, copied at once (a scan stores every
+    # finding of the hosts it judges); nothing sets any other attribute on a finding.
+    data = vars(finding).copy()
+    assert len(data) == len(_FINDING_FIELDS)
     for name in _FINDING_TIMES:
-        data[name] = data[name].isoformat() if data[name] else None
-    return data | {
-        "zone": _zone_name(finding.last_at.tzinfo),
-        "jobs": [_finding_json(job) for job in finding.jobs],
-    }
+        at = data[name]
+        if at is not None:
+            data[name] = at.isoformat()
+    data["zone"] = _zone_name(finding.last_at.tzinfo)
+    data["jobs"] = [_finding_json(job) for job in finding.jobs]
+    return data
 
 
 def _finding(data: dict[str, Any]) -> Finding:

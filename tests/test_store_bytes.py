@@ -11,6 +11,7 @@ import pytest
 
 from cronops.crontab import parse_crontab
 from cronops.inventory import Host
+from cronops.records import Finding
 from cronops.scan import ERROR_CHARS, _entry_row, _not_stored, _problem_row
 from cronops.store import RUN_COLUMNS, RUNS_PER_STATEMENT, Store, iso
 
@@ -192,3 +193,28 @@ def test_entries_read_again_are_versioned_only_when_they_change(store):
         ("/bin/other", first, last, 0),
     ]
     assert '"MSG": "D\\udce9j\\udce0 vu"' in rows[0]["env"]
+
+
+def test_incidents_saying_bytes_that_are_not_utf8_are_stored_and_updated_exactly(store):
+    """A finding quotes the job's command: opened, then updated among others that are UTF-8."""
+    from cronops.incidents import lifecycle
+
+    now = datetime(2026, 3, 1, 4, tzinfo=UTC)
+
+    def finding(entry_id: str, command: str, count: int) -> Finding:
+        detail = f"'{command}' (root@h) did not start at 03:00 ({count} times)"
+        return Finding("h", "missed", "warning", count, now, now, detail, detail, entry_id)
+
+    for count in (1, 2):
+        found = [finding("e1", "/bin/ok", count), finding("e2", COMMAND, count)]
+        found.append(finding("e3", "/bin/fine", count))
+        with store.transaction() as db:
+            stored = store.incidents(hosts=["h"], now=now)
+            store.write_incidents(db, lifecycle(stored, found, {}, {}, {}, now))
+        read = {i.entry_id: i for i, _ in store.incident_findings(hosts=["h"], now=now)}
+        assert read["e2"].detail == found[1].detail and read["e2"].count == count
+        assert {i.entry_id: i.count for i in read.values()} == {
+            "e1": count,
+            "e2": count,
+            "e3": count,
+        }
