@@ -343,8 +343,9 @@ class PolicyBook:
     _cache: dict[tuple[tuple[str, Any], ...], Policy] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    # By all that resolve reads of an entry and its host: a scan resolves each
-    # entry's policy for the judge and for its fingerprint, a watch each round.
+    # By all that resolving reads of a job (its id, host, user and command, and its host's
+    # name and tags) or of a host (its name and tags): a scan resolves each entry's policy for
+    # the judge and for its fingerprint, a watch each round.
     _resolved: dict[tuple[Any, ...], Policy] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -381,18 +382,28 @@ class PolicyBook:
 
     def resolve_host(self, host: HostIdentity) -> Policy:
         """The policy for a host's own findings: defaults < its tags < its [[hosts]] table."""
-        return self._built(tuple(self._host_layers(host)))
+        key = (host.name, host.tags)
+        policy = self._resolved.get(key)
+        if policy is None:
+            policy = self._kept(key, self._built(tuple(self._host_layers(host))))
+        return policy
 
     def resolve(self, entry: JobIdentity, host: HostIdentity) -> Policy:
         """The policy for one job: defaults < tags < host < matching [[jobs]] rules, in order."""
         key = (entry.id, entry.host, entry.user, entry.command, host.name, host.tags)
         policy = self._resolved.get(key)
         if policy is None:
-            if len(self._resolved) >= RESOLVED_KEPT:  # a long watch of a changing fleet
-                self._resolved.clear()
-            rules = tuple(i for i, rule in enumerate(self.rules) if rule.applies(entry, host))
-            policy = self._built((*self._host_layers(host), *(("job", i) for i in rules)))
-            self._resolved[key] = policy
+            rules = [("job", i) for i, rule in enumerate(self.rules) if rule.applies(entry, host)]
+            if rules:
+                policy = self._kept(key, self._built((*self._host_layers(host), *rules)))
+            else:
+                policy = self._kept(key, self.resolve_host(host))
+        return policy
+
+    def _kept(self, key: tuple[Any, ...], policy: Policy) -> Policy:
+        if len(self._resolved) >= RESOLVED_KEPT:  # a long watch of a changing fleet
+            self._resolved.clear()
+        self._resolved[key] = policy
         return policy
 
     def _host_layers(self, host: HostIdentity) -> list[tuple[str, Any]]:

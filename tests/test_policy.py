@@ -321,6 +321,10 @@ def test_a_book_resolves_each_job_as_a_new_book_would_whatever_it_resolved_befor
     fresh = [PolicyBook.from_tables(**tables).resolve(e, h) for e, h in variants * 2]
     assert resolved == fresh
     assert len(set(resolved)) == len(variants)  # each one tells its job apart
+    hosts = [facts("db1", ("prod",)), facts("db2", ("prod",)), facts("db1"), facts("db2")]
+    own = [book.resolve_host(h) for h in hosts * 2]
+    assert own == [PolicyBook.from_tables(**tables).resolve_host(h) for h in hosts * 2]
+    assert len(set(own)) == len(hosts)
 
 
 # -- severities --------------------------------------------------------------------------------
