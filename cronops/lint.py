@@ -6,7 +6,7 @@ Pure: the host's crontabs as stored, its zone, its cron family and the time in; 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -22,6 +22,7 @@ from cronops.crontab import (
     cron_d_file_ignored,
     split_percent,
 )
+from cronops.records import copied
 from cronops.schedule import (
     GAP,
     REPEAT,
@@ -92,7 +93,7 @@ def lint_host(
     for stored in crontabs:
         if stored.text is None:
             continue
-        kept = replace(stored, seen_at=None, mtime=None)  # what lint reads of it, as the key
+        kept = copied(stored, seen_at=None, mtime=None)  # what lint reads of it, as the key
         for part in _linted(kept, zone, family, lookups):
             if isinstance(part, _Timed):
                 notes += _timed_notes(part, family, now)

@@ -1707,15 +1707,8 @@ def _marks(items: Sequence[Any]) -> str:
 
 
 def _crontab(row: dict[str, Any], seen_at: str | None) -> StoredCrontab:
-    return StoredCrontab(
-        host=row["host"],
-        path=row["path"],
-        kind=row["kind"],
-        owner=row["owner"],
-        text=row["text"],
-        seen_at=from_iso(seen_at),
-        mtime=from_iso(row["mtime"]),
-    )
+    values = (row["host"], row["path"], row["kind"], row["owner"], row["text"])
+    return record(StoredCrontab, (*values, from_iso(seen_at), from_iso(row["mtime"])))
 
 
 def _version(row: dict[str, Any], sha: str | None, seen_at: str) -> dict[str, Any]:
