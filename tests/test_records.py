@@ -9,28 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cronops.records import Incident, copied, record
+from tests import history
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-INCIDENT = Incident(
-    id=7,
-    host="alpha",
-    entry_id="e1",
-    kind="missed",
-    severity="warning",
-    state="open",
-    first_seen=NOW - timedelta(days=1),
-    opened_at=NOW - timedelta(hours=1),
-    last_seen=NOW,
-    count=2,
-    streak=0,
-    streak_since=None,
-    summary="no start at 03:00",
-    detail="did not start",
-    evidence="no start line",
-    runbook="https://runbooks/x",
+# Every field set (none None or empty): a field left out or swapped shows.
+INCIDENT = history.incident(
     jobs=("e2",),
-    resolved_at=None,
-    resolved_why=None,
+    resolved_at=NOW,
+    resolved_why="entry removed",
     ack_by="ops",
     ack_at=NOW,
     ack_note="looking",
@@ -56,7 +42,7 @@ def test_a_value_too_many_or_too_few_is_refused():
 
 
 def test_a_copy_is_what_dataclasses_replace_makes():
-    changes = {"state": "resolved", "resolved_at": NOW, "resolved_why": "entry removed"}
+    changes = {"state": "resolved", "resolved_at": NOW + timedelta(1), "resolved_why": "gone"}
     copy = copied(INCIDENT, **changes)
     assert copy == replace(INCIDENT, **changes)
     assert vars(copy) == vars(replace(INCIDENT, **changes))
