@@ -209,3 +209,33 @@ def test_open_runs_are_read_through_their_own_index_not_each_of_the_hosts_runs(t
     (query,) = asked
     plan = [row["detail"] for row in store.rows(f"explain query plan {query}")]
     assert plan == ["SEARCH runs USING INDEX runs_open (host=? AND started_at>?)"]
+
+
+def test_a_hosts_first_successful_scan_is_found_among_its_first_scans_not_all(tmp_path):
+    """A watch stores a scan a minute for each host, never pruned: the first successful one
+    is found by reading the scans up to it, not each of a month of them."""
+    store = Store(tmp_path / "history.db")
+    start = NOW - timedelta(days=30)
+
+    def scan(host: str, minutes: int, status: str = "ok", took: int = 5) -> dict:
+        at = start + timedelta(minutes=minutes)
+        finished = iso(at + timedelta(seconds=took))
+        return {"host": host, "started_at": iso(at), "finished_at": finished, "status": status}
+
+    scans = [scan("alpha", 0, "timeout"), scan("alpha", 1, took=90), scan("alpha", 2, took=3)]
+    scans += [scan("alpha", minute) for minute in range(3, 5_000)]
+    scans += [scan("bravo", 0, "auth_failed"), scan("bravo", 1, "timeout")]
+    with store.transaction() as db:
+        for name in ("alpha", "bravo", "charlie"):
+            store.write_host_state(db, {"name": name, "address": name, "status": "ok"})
+        for row in scans:
+            store.write_scan(db, row)
+    steps = []
+    store.db.set_progress_handler(lambda: steps.append(1) and 0, 1)  # each VM instruction
+    found = store.first_scans(["alpha", "bravo", "charlie", "delta"])
+    store.db.set_progress_handler(None, 1)
+    # alpha's scan started at minute 1 finished after the one started at minute 2 (overlapping
+    # scans, two cronops processes): the first to finish is the first successful scan.
+    assert found == {"alpha": start + timedelta(minutes=2, seconds=3)}
+    assert len(steps) < 1_000  # a few scans read, not 5,000
+    store.close()
