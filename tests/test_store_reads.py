@@ -239,3 +239,39 @@ def test_a_hosts_first_successful_scan_is_found_among_its_first_scans_not_all(tm
     assert found == {"alpha": start + timedelta(minutes=2, seconds=3)}
     assert len(steps) < 1_000  # a few scans read, not 5,000
     store.close()
+
+
+def test_what_a_scan_reads_of_a_host_does_not_grow_with_its_history_or_the_fleet(tmp_path):
+    """Its facts (with the daemon lines that can explain a missed run, among a line a run on
+    a host without an MTA) and cronops' own edits of its crontabs, among the audit trail:
+    index lookups, not walks of every line, action or problem stored (schema step 15)."""
+    store = Store(tmp_path / "history.db")
+    start = NOW - timedelta(days=14)
+    no_mta = "No MTA installed, discarding output"
+    lines = [
+        {"host": "alpha", "at": iso(start + timedelta(minutes=m)), "user": None}
+        | {"keyword": "info", "detail": no_mta}
+        for m in range(5_000)
+    ]
+    reload = {"host": "alpha", "at": iso(start), "user": "root", "keyword": "RELOAD"}
+    lines.append(reload | {"detail": "crontabs/root"})
+    with store.transaction() as db:
+        for number in range(300):
+            name = "alpha" if number == 0 else f"web{number}"
+            store.write_host_state(db, {"name": name, "address": name, "status": "ok"})
+            problem = {"host": name, "source": "/etc/crontab", "line": 1, "text": "x"}
+            store.write_problems(db, name, [problem | {"message": "bad minute"}])
+        store.write_daemon_lines(db, lines)
+    for hours in range(2_000):
+        trail = {"at": iso(start + timedelta(hours=hours)), "actor": "ops", "host": "web1"}
+        store.record_action(trail | {"action": "ack", "result": "ok", "detail": ""})
+    steps = []
+    store.db.set_progress_handler(lambda: steps.append(1) and 0, 1)  # each VM instruction
+    facts = store.host_facts([Host("alpha", "10.0.0.1")])["alpha"]
+    edits = store.crontab_actions(["alpha"], start)
+    store.db.set_progress_handler(None, 1)
+    assert [line.keyword for line in facts.daemon_lines] == ["RELOAD"]
+    assert facts.crontab_problems == (("/etc/crontab", 1, "bad minute"),)
+    assert edits == []
+    assert len(steps) < 2_000  # 52,000 walking them (before step 15)
+    store.close()
