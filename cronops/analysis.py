@@ -1086,7 +1086,9 @@ class _Judge:
             reason = "crontab"
         else:
             reason = "first_seen"
-        return wording.Absence(since, reason, view.ok_at, self.policy.grace)
+        # The host answered its latest scan: the last successful one is that scan.
+        ok_at = view.ok_at if view.facts.status != OK else None
+        return wording.Absence(since, reason, ok_at, self.policy.grace)
 
     # -- the state ------------------------------------------------------------------------------
 

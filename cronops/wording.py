@@ -322,11 +322,14 @@ class Tally:
 
 
 class Absence(NamedTuple):
-    """How absence was judged: from when (and why from then), up to the last successful scan."""
+    """How absence was judged: from when (and why from then), up to the last successful scan.
+    Neither moment is named while it moves with each scan (the window's start, the scan of a
+    host that answers): a verdict that stands is then the same text, and its row is left as
+    it is (a rescan judges only the entries whose verdicts can have changed)."""
 
     since: float
     reason: str  # a key of _JUDGED_FROM
-    ok_at: float | None  # the last successful scan
+    ok_at: float | None  # the last successful scan, when the host did not answer its latest
     grace: timedelta
 
 
@@ -370,7 +373,7 @@ def finding(
     printed (`printed`)."""
     label = _label(job.entry)
     if kind == "never_ran":
-        since = job.at(absence.since)
+        since = job.at(_never_since(absence, tally))
         detail = f"{label} has not run once since {since}, though {tally.count} run(s) were due."
     else:
         more = f" ({tally.count} times since {job.at(tally.first)})" if tally.count > 1 else ""
@@ -391,7 +394,7 @@ def _summary(
     job: Job, kind: str, tally: Tally, absence: Absence, streak: Sequence[RunRecord]
 ) -> str:
     if kind == "never_ran":
-        judged = _local(absence.since, job.zone, "%m-%d %H:%M")
+        judged = _local(_never_since(absence, tally), job.zone, "%m-%d %H:%M")
         return f"never started: {many(tally.count, 'run')} due since {judged}"
     if len(streak) > 1:
         since = job.day_or_time(streak[0].started_at.timestamp(), job.now)
@@ -419,13 +422,21 @@ def _evidence(job: Job, kind: str, tally: Tally, absence: Absence) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _never_since(absence: Absence, tally: Tally) -> float:
+    """Since when an entry never ran, as told: the first run due, where absence is judged from
+    the window's start (which moves with each scan)."""
+    return tally.first if absence.reason == "window" else absence.since
+
+
 def _absence_basis(job: Job, absence: Absence) -> str:
-    end = job.at(absence.ok_at) if absence.ok_at is not None else "?"
+    since = _JUDGED_FROM[absence.reason]
+    if absence.reason != "window":
+        since = f"{job.at(absence.since)} ({since})"
+    end = f" at {job.at(absence.ok_at)}" if absence.ok_at is not None else ""
     return (
         f"Schedule '{job.entry.schedule}' in {zone_name(job.zone)}; a start counts within "
         f"{span(absence.grace.total_seconds())} of its time and before the next one. Judged "
-        f"from {job.at(absence.since)} ({_JUDGED_FROM[absence.reason]}) to the last successful "
-        f"scan at {end}; earlier and later runs are unknown."
+        f"from {since} to the last successful scan{end}; earlier and later runs are unknown."
     )
 
 

@@ -311,7 +311,38 @@ def test_an_entry_with_no_run_at_all_is_one_never_ran_finding():
     assert never.first_at == datetime(2026, 3, 4, 3, tzinfo=UTC)
     assert never.last_at == datetime(2026, 3, 10, 3, tzinfo=UTC)
     assert "has not run once since" in never.detail
-    assert never.summary == "never started: 7 runs due since 03-03 12:00"
+    assert never.summary == "never started: 7 runs due since 03-04 03:00"  # the first due
+
+
+def test_a_verdict_that_stands_is_worded_alike_scan_after_scan():
+    """Absence's basis names no moment that moves with each scan while the host answers (the
+    window's start, its latest scan): a rescan that finds the same verdict leaves its row."""
+    skipped = daily(skip=[date(2026, 3, 8)])
+    earlier = only(judged(runs=skipped), "missed")
+    later = only(
+        judged(
+            runs=skipped,
+            now=NOW + timedelta(minutes=17),
+            hosts=[host(ok_at=NOW + timedelta(minutes=17))],
+        ),
+        "missed",
+    )
+    assert (later.detail, later.evidence, later.summary) == (
+        earlier.detail,
+        earlier.evidence,
+        earlier.summary,
+    )
+    assert "Judged from the start of the audit window to the last successful scan;" in (
+        later.evidence
+    )
+    never = [only(judged(runs=[], now=NOW + timedelta(minutes=m)), "never_ran") for m in (0, 17)]
+    assert never[0].detail == never[1].detail and never[0].summary == never[1].summary
+
+
+def test_a_host_that_did_not_answer_says_up_to_which_scan_its_jobs_are_judged():
+    silent = host(status="unreachable", ok_at=NOW - timedelta(hours=2))
+    missed = only(judged(runs=daily(skip=[date(2026, 3, 8)]), hosts=[silent]), "missed")
+    assert "to the last successful scan at 2026-03-10 10:00" in missed.evidence
 
 
 def test_a_job_added_yesterday_was_not_missed_last_week():
