@@ -81,7 +81,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property, partial
@@ -113,6 +113,7 @@ from cronops.records import (
 from cronops.schedule import REBOOT, Schedules, gap_at, next_time, previous_time, split_schedule
 
 OK = "ok"
+STOPPED = "cron_not_running"  # the host finding its jobs' missed runs fold under
 ABSENT = ("missed", "never_ran")  # the kinds of a run that did not happen: each has a cause
 START_SLACK_S = 1.0  # log timestamps are cut to the second; cron starts jobs just after the minute
 SAME_PROCESS_S = 5.0  # a process's start (clock minus elapsed time) is this near its log line
@@ -171,11 +172,15 @@ def judge(
     since: datetime,
     crontabs: CrontabEvidence = CrontabEvidence(),
     folded: Iterable[RunDay] = (),
+    only: Collection[str] | None = None,
 ) -> list[Finding]:
     """Every finding between `since` and `now`: the hosts' own first (they explain their jobs'),
     then worst first (severity, then latest first); see `worst_first`. `folded`: the days
     folded past the retention of the entries with MIN_HISTORY ended runs or fewer, for their
-    baselines (store.short_history_days)."""
+    baselines (store.short_history_days). `only`: the ids of the entries whose runs are
+    judged (None: every entry's); the others' runs, when given, tell only the causes of the
+    judged ones' missed runs (causes.last_start_compared). The hosts' own findings and their
+    crontabs' (lint, changed, drift) are made whatever `only` holds."""
     runs = list(runs)
     starts = [run.started_at.timestamp() for run in runs]  # once: a month of runs, some judge
     cron_starts = _cron_starts_by_host(runs, starts)
@@ -195,8 +200,8 @@ def judge(
         findings += _host_findings(host_view, policy.resolve_host(host_view.facts))
     for entry in entries:
         view = views.get(entry.host)
-        if view is None:
-            continue  # no facts about its host: nothing to judge it by
+        if view is None or (only is not None and entry.id not in only):
+            continue  # no facts about its host: nothing to judge it by; or not asked for
         mine = sorted(runs_by_entry.get(entry.id, ()), key=starts.__getitem__)
         judged = _Judge(
             entry,
@@ -351,7 +356,7 @@ def _state_since(entry: JobEntry, view: _HostView) -> float:
 def _fold_under_hosts(findings: list[Finding]) -> list[Finding]:
     """A stopped cron daemon is one problem: its jobs' missed runs go under its finding (in
     the order they came, worst first) instead of a row each."""
-    stopped = {f.host: f for f in findings if f.kind == "cron_not_running"}
+    stopped = {f.host: f for f in findings if f.kind == STOPPED}
     kept = []
     for finding in findings:
         host = stopped.get(finding.host)
@@ -457,7 +462,7 @@ def _scan_findings(view: _HostView, policy: Policy) -> list[_HostFinding]:
     at = view.evidence_end
     found: list[_HostFinding] = []
     if facts.cron_running is False:
-        found.append(_HostFinding("cron_not_running", 1, at, wording.cron_stopped(facts)))
+        found.append(_HostFinding(STOPPED, 1, at, wording.cron_stopped(facts)))
     if abs(facts.clock_skew) > policy.clock_skew:
         text = wording.clock_skewed(facts, policy.clock_skew)
         found.append(_HostFinding("clock_skew", 1, at, text))

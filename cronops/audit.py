@@ -21,6 +21,7 @@ from cronops.analysis import (
     judge,
     worst_first,
 )
+from cronops.causes import last_start_compared
 from cronops.changes import Change, timeline
 from cronops.crontab import StoredCrontab
 from cronops.inventory import Host
@@ -44,6 +45,8 @@ RUN_HISTORY = timedelta(days=30)
 # passed yet): it needs its last few runs, not its whole history; the Jobs view's duration trend
 # shows these few.
 RECENT_RUNS = 3
+# A margin around moments compared with runs' starts (stamped to the second, on the host's clock).
+START_SLACK = timedelta(minutes=1)
 # Drift compares a host's crontabs with every host whose scan answered this recently, judged now
 # or not; one silent longer is taken out of service (or out of the inventory).
 PEERS_ANSWERED = timedelta(days=8)
@@ -111,15 +114,21 @@ def run_audit(
     *,
     drift: bool = True,
     evidence: Evidence | None = None,
+    only: Collection[str] | None = None,
 ) -> AuditResult:
     """Judge the hosts' history of the window. Not `drift`: without the drift findings, which
     read the whole fleet's entries (a scan judges them once, for all its hosts). `evidence`:
-    the hosts' (read_evidence), when the caller has read it already."""
+    the hosts' (read_evidence), when the caller has read it already. `only`: the ids of the
+    entries whose runs are judged (None: every entry's); the hosts' own findings and their
+    crontabs' are judged whatever it holds (analysis.judge), `runs` holds the judged entries'."""
     evidence = evidence if evidence is not None else read_evidence(history, hosts, since)
     facts = list(evidence.facts.values())
     names = [host.name for host in hosts]
     entries = evidence.entries
-    runs = history.runs(names, since - RUN_HISTORY)
+    if only is None:
+        runs = history.runs(names, since - RUN_HISTORY)
+    else:
+        runs = _runs_of(history, evidence, only, since)
     crontabs = CrontabEvidence(
         evidence.crontabs,
         evidence.changes,
@@ -127,17 +136,20 @@ def run_audit(
         drift,
     )
     # A job whose runs are too few for a baseline (weekly, monthly) has its folded days read.
-    folded = history.short_history_days(names, since - RUN_HISTORY, MIN_HISTORY)
+    folded = history.short_history_days(
+        names, since - RUN_HISTORY, MIN_HISTORY, None if only is None else sorted(only)
+    )
     findings = judge(
         facts,
         entries,
-        runs,
+        [*runs, *_told_causes(history, evidence, only, since)],
         evidence.running,
         policy,
         now=now,
         since=since,
         crontabs=crontabs,
         folded=folded,
+        only=only,
     )
     return AuditResult(
         generated_at=now,
@@ -151,6 +163,36 @@ def run_audit(
         entries_checked=len(entries),
         runs=runs,
     )
+
+
+def _runs_of(
+    history: History, evidence: Evidence, only: Collection[str], since: datetime
+) -> list[RunRecord]:
+    """The runs the judge reads of these entries: the window's and the history before it."""
+    runs: list[RunRecord] = []
+    for name in evidence.facts:  # a host's entries at a time: a few, never SQLite's limit
+        mine = sorted(e.id for e in evidence.entries if e.host == name and e.id in only)
+        if mine:
+            runs += history.entries_runs(mine, since - RUN_HISTORY)
+    return runs
+
+
+def _told_causes(
+    history: History, evidence: Evidence, only: Collection[str] | None, since: datetime
+) -> list[RunRecord]:
+    """Where only some entries are judged: the other entries' runs that can tell why a judged
+    one missed a run, those cron started in the window before the host's last boot or daemon
+    start (causes.py: cron ran a job between the slot and that start)."""
+    if only is None:
+        return []
+    told: list[RunRecord] = []
+    for facts in evidence.facts.values():
+        last = last_start_compared(facts)
+        window = since + facts.clock_skew - START_SLACK  # the host's clock, as runs are
+        if last is not None and last > window:
+            runs = history.cron_runs_between(facts.name, window, last + START_SLACK)
+            told += [run for run in runs if run.entry_id not in only]
+    return told
 
 
 def read_changes(history: History, names: Sequence[str], since: datetime) -> list[Change]:

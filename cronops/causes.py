@@ -55,6 +55,13 @@ def missed_cause(
     )
 
 
+def last_start_compared(facts: HostFacts) -> datetime | None:
+    """The latest boot or cron daemon start a missed run's cause is told by: whether cron ran
+    a job between the slot and it. Job starts after it tell no cause."""
+    starts = [line.at for line in facts.daemon_lines if line.keyword == "STARTUP"]
+    return max(filter(None, [facts.booted_at, facts.cron_started_at, *starts]), default=None)
+
+
 def crontab_name(entry: JobEntry) -> str:
     """How cron names the entry's crontab in its lines: the user, `*system*` for /etc/crontab,
     `*system*NAME` for /etc/cron.d/NAME."""

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from operator import attrgetter
+from typing import NamedTuple
 
-from cronops.analysis import entry_zone
+from cronops.analysis import STOPPED, entry_zone
 from cronops.changes import Change
 from cronops.crontab import StoredCrontab
 from cronops.durations import NEIGHBOURS
+from cronops.kinds import CRONTAB_KINDS
 from cronops.policy import Policy, PolicyBook
 from cronops.records import CRON, Due, Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import REBOOT, next_time, split_schedule
@@ -125,6 +128,16 @@ def crontabs_print(facts: HostFacts, entries: Iterable[JobEntry]) -> str:
     return digest(facts.tags, compared)
 
 
+class Dues(NamedTuple):
+    """When a host's judgement can next say otherwise with nothing new stored: `host`, what
+    judges every entry of it again (its own findings and its crontabs', its facts, the hour);
+    `entries`, by entry id, what judges that entry again (its expected times, its history, its
+    findings, a process of it running)."""
+
+    host: Due
+    entries: dict[str, Due]
+
+
 def judge_due(
     facts: HostFacts,
     entries: Sequence[JobEntry],
@@ -134,33 +147,54 @@ def judge_due(
     policies: Sequence[Policy],
     since: datetime,
     now: datetime,
-) -> Due:
+) -> Dues:
     """When a judgement of the host, at `now` over the window from `since` (our clock), can
     next say otherwise with nothing new stored; at once where any scan may (a host not
-    answering, a process running, a maintenance window). `findings`: every one, under their
-    hosts' too."""
-    if facts.status != "ok" or facts.ok_at is None or running:
-        return Due(now, since)  # a hung process's finding runs to each scan; a silent host's too
+    answering, a maintenance window, a stopped cron daemon whose finding holds its jobs'; an
+    entry with a process running). `findings`: every one, under their hosts' too."""
+    at_once = Due(now, since)
+    everything = Dues(at_once, {entry.id: at_once for entry in entries})
+    if facts.status != "ok" or facts.ok_at is None:
+        return everything  # a silent host's findings run to each scan
     if any(policy.maintenance for policy in policies):
-        return Due(now, since)  # quiet spans open and close in the policy's own time
+        return everything  # quiet spans open and close in the policy's own time
+    findings = list(findings)
+    if any(f.kind == STOPPED for f in findings):
+        return everything  # its jobs' missed runs are folded under the host's finding
     ordered = sorted(runs, key=_STARTED)
     if _near(ordered, facts):
-        return Due(now, since)  # a start that a boot or a cron start a second on would explain
+        return everything  # a start that a boot or a cron start a second on would explain
     skew = facts.clock_skew
-    moments = [now + JUDGED_AT_LEAST_EVERY]
     # Each occurrence of a finding leaves the window once it starts after it (host clock); an
     # expired pause is found while the entry is paused, from whenever its `until` was.
-    starts = [f.first_at - skew for f in findings if f.kind != "pause_expired"]
-    by_entry: dict[str, list[RunRecord]] = {}
+    starts: dict[str | None, list[datetime]] = defaultdict(list)
+    for finding in findings:
+        if finding.kind != "pause_expired":
+            about = None if finding.kind in CRONTAB_KINDS else finding.entry_id
+            starts[about].append(finding.first_at - skew)
+    by_entry: dict[str, list[RunRecord]] = defaultdict(list)
     for run in ordered:
-        by_entry.setdefault(run.entry_id or "", []).append(run)
+        by_entry[run.entry_id or ""].append(run)
+    busy = {process.entry_id for process in running}  # hung, overlap: as they are each scan
     evidence_end = facts.ok_at + skew
+    dues: dict[str, Due] = {}
     for entry, policy in zip(entries, policies[1:], strict=True):
-        moments += _slots(entry, entry_zone(entry, facts), policy, evidence_end, skew)
-        starts += _history(by_entry.get(entry.id, []), since + skew)
+        if entry.id in busy:
+            dues[entry.id] = at_once
+            continue
+        moments = _slots(entry, entry_zone(entry, facts), policy, evidence_end, skew)
         if entry.paused is not None and entry.paused.until is not None:
             moments.append(entry.paused.until)  # our clock, as cronops stamped it
-    return Due(min(moments) - EARLY, min(starts, default=now) - EARLY)
+        leaving = starts[entry.id] + _history(by_entry[entry.id], since + skew)
+        dues[entry.id] = _due(moments, leaving, now)
+    return Dues(_due([now + JUDGED_AT_LEAST_EVERY], starts[None], now), dues)
+
+
+def _due(moments: Sequence[datetime], starts: Sequence[datetime], now: datetime) -> Due:
+    """The earliest of the `moments` the clock reaches and of the `starts` a window passes,
+    EARLY."""
+    at = min(moments, default=now + JUDGED_AT_LEAST_EVERY)
+    return Due(at - EARLY, min(starts, default=now) - EARLY)
 
 
 def _slots(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cronops.inventory import Host
 from cronops.kinds import (
+    CRONTAB_KINDS,
     ENTRY_CHANGED,
     ENTRY_PAUSED,
     ENTRY_REMOVED,
@@ -23,11 +24,22 @@ from cronops.kinds import (
     NO_LONGER_SEEN,
 )
 from cronops.policy import Policy, PolicyBook
-from cronops.records import Finding, HostFacts, Incident, JobEntry, Judged, RunRecord, copied
+from cronops.records import (
+    Due,
+    Finding,
+    HostFacts,
+    Incident,
+    JobEntry,
+    Judged,
+    RunRecord,
+    Stored,
+    copied,
+)
 from cronops.store import Store, iso
 
 if TYPE_CHECKING:
     from cronops.audit import AuditResult, Evidence
+    from cronops.due import Dues
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATES = (OPEN, ACKNOWLEDGED, RESOLVED)
@@ -121,52 +133,137 @@ def judge_scanned(
     policy: PolicyBook,
     since: datetime,
     now: datetime,
-    settled: Collection[str] = (),
+    stored: Mapping[str, Stored] | None = None,
 ) -> list[Host]:
     """Judge the hosts a scan just stored and write their incidents, in the scan's transaction
     (`db`); other hosts' incidents stay as they are, and so do these hosts' drift incidents,
     which `judge_across` judges once the scan has stored all its hosts. Returns those judged.
 
-    A host in `settled` (its scan stored no run, output or log line) is judged only when what
-    its last judgement read has changed (its facts, entries, processes, crontabs or policy:
-    due.fingerprint) or when time alone can have changed a verdict (due.judge_due): judging a
-    host reads a month of its runs, for verdicts that nearly always stand."""
+    A host in `stored` (its scan stored no line of its cron daemon or `crontab` program, only
+    runs or their output: Stored) is judged whole only when what its last judgement read has
+    changed (its facts, entries, crontabs or policy: due.fingerprint) or when time alone can
+    have changed a verdict of the host itself (due.Dues.host); else only the entries whose
+    verdicts can have changed are (`_entries_to_judge`), with the host's own findings and its
+    crontabs': judging every entry reads a month of each one's runs, for verdicts that nearly
+    all stand. An incident of an entry not judged stays as it is."""
     from cronops import due
-    from cronops.audit import read_evidence, run_audit  # the judge: loaded by scans that judge
+    from cronops.audit import read_evidence  # the judge: loaded by scans that judge
 
+    stored = stored or {}
     evidence = read_evidence(store, hosts, since)
     grouped = _by_host(evidence)
     policies = {
         name: due.policies(policy, facts, entries) for name, (facts, entries, *_) in grouped.items()
     }
     inputs = _inputs(grouped, policies, now - since)
-    last = store.judgements(list(settled))
-    judged = [
-        host
-        for host in hosts
-        if (judgement := last.get(host.name)) is None
-        or judgement.inputs != inputs[host.name]["inputs"]
-        or judgement.due is None
-        or judgement.due.passed(since, now)
-    ]
+    last = store.judgements(list(stored))
+    last_entries = store.entry_judgements(list(stored))
+    whole: list[Host] = []
+    parts: dict[str, set[str]] = {}
+    for host in hosts:
+        name = host.name
+        judgement = last.get(name)
+        if (
+            name not in stored
+            or judgement is None
+            or judgement.inputs != inputs[name]["inputs"]
+            or judgement.due is None
+            or judgement.due.passed(since, now)
+        ):
+            whole.append(host)
+            continue
+        entries = _entries_to_judge(grouped[name], stored[name], last_entries.get(name), since, now)
+        if entries is None:
+            whole.append(host)
+        elif entries:
+            parts[name] = entries
     # Every host's print of what drift compares, as this scan read it (store.fleet_crontabs_read).
     rows = [
         {"host": name, "crontabs": read["crontabs"], "policy": read["policy"], "read_at": iso(now)}
         for name, read in inputs.items()
     ]
-    if judged:
-        names = [host.name for host in judged]
-        mine = evidence.of(names)
-        audit = run_audit(store, policy, judged, since, now, drift=False, evidence=mine)
-        stored = [i for i in store.incidents(hosts=names, now=now) if i.kind not in ACROSS_HOSTS]
-        facts = {facts.name: facts for facts in audit.hosts}
-        _write(store, db, stored, audit.findings, audit.entries, facts, now)
-        dues = _dues({name: grouped[name] for name in names}, policies, audit, since, now)
+    if whole:
+        dues = _judge(store, db, policy, policies, evidence, whole, None, since, now)
         for row in rows:
-            if row["host"] in dues:
-                row |= {"inputs": inputs[row["host"]]["inputs"], **dues[row["host"]]}
+            if (host_due := dues.get(row["host"])) is not None:
+                due_at, due_start = host_due.host
+                row |= {
+                    "inputs": inputs[row["host"]]["inputs"],
+                    "due_at": iso(due_at),
+                    "due_start": iso(due_start),
+                }
+        store.write_entry_judgements(db, {n: d.entries for n, d in dues.items()}, list(dues))
+    if parts:
+        judged = set().union(*parts.values())
+        partly = [host for host in hosts if host.name in parts]
+        dues = _judge(store, db, policy, policies, evidence, partly, judged, since, now)
+        store.write_entry_judgements(db, {n: d.entries for n, d in dues.items()}, ())
     store.write_judgements(db, rows)
-    return judged
+    return [host for host in hosts if host in whole or host.name in parts]
+
+
+def _entries_to_judge(
+    evidence: HostEvidence,
+    stored: Stored,
+    dues: Mapping[str, Due] | None,
+    since: datetime,
+    now: datetime,
+) -> set[str] | None:
+    """The entries of a host whose verdicts can have changed since its last judgement, which
+    read what it reads now (its host's part not due): those its scan stored a run (or an
+    output) of, those with a process running, those whose own moment has come (due.Dues);
+    None where every entry is to be judged: one never judged on its own, or a run stored that
+    started before the host's last boot or cron start (it can tell why another entry's run
+    was missed: causes.py)."""
+    from cronops.causes import last_start_compared
+    from cronops.due import NEAR_START
+
+    facts, entries, running, _, _ = evidence
+    if dues is None or any(entry.id not in dues for entry in entries):
+        return None
+    last_start = last_start_compared(facts)
+    first = stored.first_start
+    if first is not None and last_start is not None and first <= last_start + NEAR_START:
+        return None
+    busy = {process.entry_id for process in running}
+    return {
+        entry.id
+        for entry in entries
+        if entry.id in stored.entries or entry.id in busy or dues[entry.id].passed(since, now)
+    }
+
+
+def _judge(
+    store: Store,
+    db: sqlite3.Connection,
+    policy: PolicyBook,
+    policies: Mapping[str, list[Policy]],
+    evidence: Evidence,
+    hosts: Sequence[Host],
+    only: Collection[str] | None,
+    since: datetime,
+    now: datetime,
+) -> dict[str, Dues]:
+    """Judge these hosts (`only` these entries of them; None: all) and write their incidents
+    within what was judged; returns by host when each part is due again (of the entries
+    judged alone). `policies`: each host's, then each entry's (due.policies)."""
+    from cronops.audit import run_audit
+
+    names = [host.name for host in hosts]
+    mine = evidence.of(names)
+    audit = run_audit(store, policy, hosts, since, now, drift=False, evidence=mine, only=only)
+    standing = store.incidents(hosts=names, now=now)
+    within = [i for i in standing if i.kind not in ACROSS_HOSTS and _judged(i, only)]
+    facts = {facts.name: facts for facts in audit.hosts}
+    _write(store, db, within, audit.findings, audit.entries, facts, now)
+    return _dues(_by_host(mine), policies, audit, only, since, now)
+
+
+def _judged(incident: Incident, only: Collection[str] | None) -> bool:
+    """Whether a judgement of `only` these entries (None: all) says whether it stands: a
+    host's own findings and its crontabs' are judged with any of its entries."""
+    entry_id = incident.entry_id
+    return only is None or entry_id is None or incident.kind in CRONTAB_KINDS or entry_id in only
 
 
 def _inputs(
@@ -193,10 +290,12 @@ def _dues(
     grouped: Mapping[str, HostEvidence],
     policies: Mapping[str, list[Policy]],
     audit: AuditResult,
+    only: Collection[str] | None,
     since: datetime,
     now: datetime,
-) -> dict[str, dict[str, str | None]]:
-    """By host judged (`grouped`), as judgements' columns: when its judgement is due again."""
+) -> dict[str, Dues]:
+    """By host judged (`grouped`): when its judgement is due again; of `only` these entries
+    (None: every one, and the host's own part)."""
     from cronops import due
     from cronops.analysis import every_finding
 
@@ -206,12 +305,15 @@ def _dues(
     findings: dict[str, list[Finding]] = defaultdict(list)
     for finding in every_finding(audit.findings):
         findings[finding.host].append(finding)
-    dues: dict[str, dict[str, str | None]] = {}
+    dues: dict[str, Dues] = {}
     for name, (facts, entries, running, _, _) in grouped.items():
-        at, start = due.judge_due(
-            facts, entries, runs[name], running, findings[name], policies[name], since, now
+        host, *mine = policies[name]
+        if only is not None:
+            judged = [(e, p) for e, p in zip(entries, mine, strict=True) if e.id in only]
+            entries, mine = [e for e, _ in judged], [p for _, p in judged]
+        dues[name] = due.judge_due(
+            facts, entries, runs[name], running, findings[name], [host, *mine], since, now
         )
-        dues[name] = {"due_at": iso(at), "due_start": iso(start)}
     return dues
 
 

@@ -32,6 +32,8 @@ HOST_KINDS = (
     "crontab_errors",
 )
 KINDS = JOB_KINDS + HOST_KINDS
+# A job's findings read from its host's crontabs, not from its runs: judged with the host's own.
+CRONTAB_KINDS = ("lint", "changed", "drift")
 
 # A job's findings follow its tier (TIERS moves these, the normal tier's, a step): work that did
 # not happen is critical for a critical job (it wakes someone), a warning for a normal one, info

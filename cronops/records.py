@@ -333,6 +333,15 @@ class Due(NamedTuple):
         return now >= self.at or since > self.start
 
 
+class Stored(NamedTuple):
+    """What a host's scan stored that only its entries' verdicts read (not a line of its cron
+    daemon or `crontab` program): the entries it stored a run or a run's output of, and the
+    earliest start of a run it stored (None: none)."""
+
+    entries: frozenset[str]
+    first_start: datetime | None
+
+
 @dataclass(frozen=True)
 class Judged:
     """A host's last judgement by a scan: what it read (a fingerprint) and when it is due again;

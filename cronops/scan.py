@@ -11,7 +11,7 @@ import contextlib
 import json
 import posixpath
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,9 +35,9 @@ from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.logs.rendering import as_logged
 from cronops.logs.vixie import CRONTAB_EDITS
 from cronops.mail import MAILBOXES, NO_MTA, cron_mails
-from cronops.records import LogCursor
+from cronops.records import LogCursor, Stored
 from cronops.runs import CAN_LOG_ENDS, OUTPUT_LINES_KEPT, Run, pair_events
-from cronops.store import RUN_TIMES, Store, iso, run_time
+from cronops.store import RUN_TIMES, SCANNED_RUN_COLUMNS, Store, from_iso, iso, run_time
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
 if TYPE_CHECKING:
@@ -300,15 +300,16 @@ def record_group(
     try:
         with store.transaction() as db:
             outcomes = [_write_safely(store, db, digest, started) for digest in digests]
-            settled = [
-                outcome.host.name
+            stored = {
+                outcome.host.name: _stored(digest)
                 for outcome, digest in zip(outcomes, digests, strict=True)
-                if outcome.ok and _nothing_new(digest)
-            ]
+                if outcome.ok and _only_runs(digest)
+            }
             if policy is not None:
-                _judge_safely(store, db, outcomes, policy, since, clock(), settled)
+                _judge_safely(store, db, outcomes, policy, since, clock(), stored)
             else:  # what they stored is judged by the next scan that has the policy
-                store.judge_again(db, [o.host.name for o in outcomes if o.host.name not in settled])
+                news = [o.host.name for o in outcomes if stored.get(o.host.name) != _NOTHING]
+                store.judge_again(db, news)
             return outcomes
     except Exception as exc:  # the commit itself failed: nothing of the group is stored
         return [_not_stored(report.host, exc) for report in reports]
@@ -359,12 +360,22 @@ def _write_safely(
     return digest.outcome
 
 
-def _nothing_new(digest: _Digest) -> bool:
-    """Whether the host's scan stored no run, output or line of its cron daemon or `crontab`
-    program: the rest of what its judgement reads is compared with the last (judge_scanned)."""
-    return digest.answered and not (
-        digest.runs or digest.outputs or digest.daemon_lines or digest.crontab_edits
-    )
+def _only_runs(digest: _Digest) -> bool:
+    """Whether the host's scan stored no line of its cron daemon or `crontab` program (only
+    runs and their output, if anything): the rest of what its judgement reads is compared
+    with the last (judge_scanned)."""
+    return digest.answered and not (digest.daemon_lines or digest.crontab_edits)
+
+
+_NOTHING = Stored(frozenset(), None)
+_STARTED = SCANNED_RUN_COLUMNS.index("started_at")
+
+
+def _stored(digest: _Digest) -> Stored:
+    """The entries the host's scan stored a run or an output of, and its runs' first start."""
+    entries = {row[1] for row in digest.runs} | {row["entry_id"] for row in digest.outputs}
+    first = min((row[_STARTED] for row in digest.runs), default=None)  # times of one form
+    return Stored(frozenset(entries - {None}), from_iso(first))
 
 
 def _judge_safely(
@@ -374,17 +385,17 @@ def _judge_safely(
     policy: PolicyBook,
     since: datetime,
     now: datetime,
-    settled: Sequence[str] = (),
+    stored: Mapping[str, Stored] | None = None,
 ) -> None:
     """Update the hosts' incidents, in their own savepoint: the scan's data is kept if judging
     fails (the next scan judges the same hosts again), and each host's outcome says so.
-    `settled`: the hosts whose scan stored nothing new (judge_scanned)."""
+    `stored`: what the hosts' scans stored, of those that stored only runs (judge_scanned)."""
     from cronops.incidents import judge_scanned  # the judge: only for scans that store findings
 
     hosts = [outcome.host for outcome in outcomes]
     try:
         with store.savepoint(db):
-            judge_scanned(store, db, hosts, policy, since, now, settled)
+            judge_scanned(store, db, hosts, policy, since, now, stored)
     except Exception as exc:
         for outcome in outcomes:
             outcome.error = f"{outcome.error or ''} findings not updated: {exc!r}".strip()

@@ -383,6 +383,22 @@ class History:
         read as rows, not dicts, for a judge reads a month of runs at once."""
         return [_run(row) for row in self.db.execute(sql, _stored(params))]
 
+    def entries_runs(self, entry_ids: Sequence[str], since: datetime) -> list[RunRecord]:
+        """The entries' runs that started at or after `since` (one index range each)."""
+        return self._run_records(
+            f"select {_RUN_RECORD} from runs where entry_id in ({_marks(entry_ids)}) "
+            "and started_at >= ?",
+            [*entry_ids, iso(since)],
+        )
+
+    def cron_runs_between(self, host: str, since: datetime, until: datetime) -> list[RunRecord]:
+        """The host's runs cron started at or after `since` and before `until`."""
+        return self._run_records(
+            f"select {_RUN_RECORD} from runs where host = ? and started_at >= ? "
+            "and started_at < ? and trigger = 'cron'",
+            [host, iso(since), iso(until)],
+        )
+
     def run_count(self, hosts: Sequence[str], since: datetime) -> int:
         """How many runs of the hosts started at or after `since` (one index range each)."""
         return self.db.execute(
@@ -567,6 +583,18 @@ class History:
             for row in rows
         }
 
+    def entry_judgements(self, hosts: Sequence[str]) -> dict[str, dict[str, Due]]:
+        """When each entry of the hosts is to be judged again, by host and entry id (a host
+        never judged, or not since this was kept, is left out)."""
+        found: dict[str, dict[str, Due]] = {}
+        for host, entry_id, at, start in self.db.execute(
+            "select host, entry_id, due_at, due_start from entry_judgements "
+            f"where host in ({_marks(hosts)})",
+            list(hosts),
+        ):
+            found.setdefault(host, {})[entry_id] = Due(_moment(at), _moment(start))
+        return found
+
     def fleet_crontabs_read(self, since: datetime) -> list[tuple[Any, ...]] | None:
         """What fleet drift compares (fleet_crontabs), as the scans' judgements read it: each
         host whose last scan answered at or after `since`, with its tags and its entries' print
@@ -677,22 +705,30 @@ class History:
         rows = self.rows("select * from run_days where entry_id = ? order by day", [entry_id])
         return [_run_day(row) for row in rows]
 
-    def short_history_days(self, hosts: Sequence[str], since: datetime, most: int) -> list[RunDay]:
-        """The folded days of the hosts' entries with `most` ended runs or fewer since `since`
-        (a weekly or monthly job's, whose runs are too few for a baseline), on hosts whose log
-        may write ends; by entry, oldest first. Each entry's ended runs are counted up to
-        most + 1 along the (entry_id, started_at) index: a job that runs often costs a few rows
-        whatever its history, and its days are not read."""
+    def short_history_days(
+        self,
+        hosts: Sequence[str],
+        since: datetime,
+        most: int,
+        entry_ids: Sequence[str] | None = None,
+    ) -> list[RunDay]:
+        """The folded days of the hosts' entries (or of these `entry_ids` of them) with `most`
+        ended runs or fewer since `since` (a weekly or monthly job's, whose runs are too few
+        for a baseline), on hosts whose log may write ends; by entry, oldest first. Each
+        entry's ended runs are counted up to most + 1 along the (entry_id, started_at) index:
+        a job that runs often costs a few rows whatever its history, and its days are not read."""
+        only = "" if entry_ids is None else f"and e.id in ({_marks(entry_ids)})"
         rows = self.rows(
             f"""
             select d.* from entries e join hosts h on h.name = e.host
             cross join run_days d on d.entry_id = e.id
-            where e.host in ({_marks(hosts)}) and e.present = 1 and h.ends_logged is not 0
+            where e.host in ({_marks(hosts)}) {only} and e.present = 1
+            and h.ends_logged is not 0
             and (select count(*) from (select 1 from runs r where r.entry_id = e.id
                 and r.started_at >= ? and r.ended_at is not null limit ?)) <= ?
             order by d.entry_id, d.day
             """,
-            [*hosts, iso(since), most + 1, most],
+            [*hosts, *(entry_ids or ()), iso(since), most + 1, most],
         )
         return [_run_day(row) for row in rows]
 
@@ -959,6 +995,22 @@ class Store(History):
         """Hosts' judgements (judgements' columns, by host): the columns given, the others kept."""
         for columns in {tuple(row) for row in rows}:  # a few shapes: judged, skipped, drift
             _upsert(db, "judgements", [r for r in rows if tuple(r) == columns], ("host",))
+
+    def write_entry_judgements(
+        self, db: sqlite3.Connection, dues: Mapping[str, Mapping[str, Due]], whole: Sequence[str]
+    ) -> None:
+        """When entries are to be judged again (by host and entry id); a host in `whole` was
+        judged entry by entry, so its entries not in `dues` (removed) are forgotten."""
+        db.execute(f"delete from entry_judgements where host in ({_marks(whole)})", list(whole))
+        db.executemany(
+            "insert or replace into entry_judgements (host, entry_id, due_at, due_start) "
+            "values (?, ?, ?, ?)",
+            [
+                (host, entry_id, iso(due.at), iso(due.start))
+                for host, entries in dues.items()
+                for entry_id, due in entries.items()
+            ],
+        )
 
     def judge_again(self, db: sqlite3.Connection, hosts: list[str]) -> None:
         """The hosts' next scans judge them whatever they store: their runs changed outside a
@@ -2276,6 +2328,21 @@ def _index_host_reads(db: Database) -> None:
     db.execute("create index crontab_problems_host on crontab_problems (host)")
 
 
+def _add_entry_judgements(db: Database) -> None:
+    """When each entry is to be judged again though its scan stored nothing new for it: a
+    rescan of a working host judges the few entries whose verdicts can have changed, not all
+    (its every-minute jobs have new runs each scan, its daily ones nothing)."""
+    db.table("entry_judgements").create(
+        {
+            "host": str,
+            "entry_id": str,
+            "due_at": str,  # judged again once the clock reaches it...
+            "due_start": str,  # ...or a scan's window starts after it
+        },
+        pk=("host", "entry_id"),
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     1: _create_tables,
     2: _add_audit_trail,
@@ -2292,5 +2359,6 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
     13: _add_judgements,
     14: _index_open_runs,
     15: _index_host_reads,
+    16: _add_entry_judgements,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -317,15 +317,22 @@ def due_of(*, host=None, runs=(), running=(), findings=(), schedule="0 3 * * *",
 
 def test_a_host_not_answering_or_with_a_process_running_is_due_at_once():
     process = RunningJob("web1", "backup", 51, SCANNED - timedelta(minutes=5))
-    assert due_of(host=facts(status="timeout")).at == SCANNED
-    assert due_of(running=[process]).at == SCANNED
+    silent = due_of(host=facts(status="timeout"))
+    assert silent.host.at == silent.entries["backup"].at == SCANNED
+    running = due_of(running=[process])
+    assert running.entries["backup"].at == SCANNED  # the entry with the process, not the host
+    assert running.host.at == SCANNED + due.JUDGED_AT_LEAST_EVERY - due.EARLY
 
 
 def test_the_next_expected_time_and_an_hour_at_most():
-    # A daily 03:00 job scanned at 10:10: nothing due before the hour is up.
-    assert due_of().at == SCANNED + due.JUDGED_AT_LEAST_EVERY - due.EARLY
+    # A daily 03:00 job scanned at 10:10: nothing due before the hour is up, when the host is
+    # judged whole; the entry not before 03:00 tomorrow.
+    daily = due_of()
+    assert daily.host.at == SCANNED + due.JUDGED_AT_LEAST_EVERY - due.EARLY
+    assert daily.entries["backup"].at == datetime(2026, 11, 29, 3, tzinfo=UTC) - due.EARLY
     # Every 15 minutes: 10:15 is expected (the one before, 10:00, is due by 10:05 already).
-    assert due_of(schedule="*/15 * * * *").at == SCANNED.replace(minute=15) - due.EARLY
+    quarterly = due_of(schedule="*/15 * * * *").entries["backup"]
+    assert quarterly.at == SCANNED.replace(minute=15) - due.EARLY
 
 
 def test_a_run_that_counts_leaves_the_history_read_before_the_window():
@@ -333,7 +340,7 @@ def test_a_run_that_counts_leaves_the_history_read_before_the_window():
     the window, so the window's start passing it (RUN_HISTORY on) is due."""
     oldest = SCANNED - timedelta(days=20)
     runs = [run(oldest + timedelta(days=day)) for day in range(20)]
-    assert due_of(runs=runs).start == oldest + audit.RUN_HISTORY - due.EARLY
+    assert due_of(runs=runs).entries["backup"].start == oldest + audit.RUN_HISTORY - due.EARLY
 
 
 def test_a_run_started_near_the_boot_or_crons_start_is_due_at_once():
@@ -343,13 +350,15 @@ def test_a_run_started_near_the_boot_or_crons_start_is_due_at_once():
     booted = SCANNED - timedelta(days=3, seconds=17)
     daily = [run(SCANNED - timedelta(days=day, hours=7)) for day in range(30)]
     near = [daily[5], run(booted + due.NEAR_START), daily[0]]
-    assert due_of(runs=daily, host=facts(booted_at=booted)).at > SCANNED
-    assert due_of(runs=near, host=facts(booted_at=booted)).at == SCANNED
-    assert due_of(runs=near, host=facts(cron_started_at=booted - due.NEAR_START)).at > SCANNED
+    assert due_of(runs=daily, host=facts(booted_at=booted)).host.at > SCANNED
+    assert due_of(runs=near, host=facts(booted_at=booted)).host.at == SCANNED
+    assert due_of(runs=near, host=facts(cron_started_at=booted - due.NEAR_START)).host.at > SCANNED
     before = [*daily, run(booted - due.NEAR_START)]
-    assert due_of(runs=before, host=facts(cron_started_at=booted)).at == SCANNED
+    assert due_of(runs=before, host=facts(cron_started_at=booted)).host.at == SCANNED
     later = [*daily, run(booted + due.NEAR_START + timedelta(seconds=1))]
-    assert due_of(runs=later, host=facts(booted_at=booted, cron_started_at=booted)).at > SCANNED
+    assert (
+        due_of(runs=later, host=facts(booted_at=booted, cron_started_at=booted)).host.at > SCANNED
+    )
 
 
 def test_a_start_measured_to_the_second_is_kept_to_its_minute_unless_a_whole_one():
@@ -390,13 +399,18 @@ def test_hosts_scanned_in_the_same_minute_share_the_walks_of_a_schedule():
     schedule = "*/15 * * * *"
     next_time.cache_clear()
     first = due_of(host=facts(ok_at=SCANNED + timedelta(seconds=7)), schedule=schedule)
+    first = first.entries["backup"]
     walks = next_time.cache_info().misses
     later = due_of(host=facts(ok_at=SCANNED + timedelta(seconds=52)), schedule=schedule)
+    later = later.entries["backup"]
     assert next_time.cache_info().misses == walks
     assert first.at == later.at == SCANNED.replace(minute=15) - due.EARLY
     # A second before 10:15, 10:15 is next; on the minute itself it is not after the evidence:
     # 10:15 past its grace (5 minutes) comes first.
     just_before = facts(ok_at=SCANNED.replace(minute=14, second=59))
-    assert due_of(host=just_before, schedule=schedule).at == SCANNED.replace(minute=15) - due.EARLY
+    before = due_of(host=just_before, schedule=schedule).entries["backup"]
+    assert before.at == SCANNED.replace(minute=15) - due.EARLY
     on_it = facts(ok_at=SCANNED.replace(minute=15))
-    assert due_of(host=on_it, schedule=schedule).at == SCANNED.replace(minute=20) - due.EARLY
+    assert due_of(host=on_it, schedule=schedule).entries["backup"].at == (
+        SCANNED.replace(minute=20) - due.EARLY
+    )
