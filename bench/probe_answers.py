@@ -69,6 +69,9 @@ class HostFiles:
     syslog: InitVar[bytes]
     zone: str = "UTC"
     mtime: int = 1764800000
+    # When its processes started (cron's among them): ps's elapsed times grow from it, as on a
+    # real host, so cron's start (a fact the judge reads) is the same at every probe.
+    started: int = 1764800000
     grows_from: int | None = None  # None: the log never grows (every frequent job looks stopped)
     cron_lines: bytes = field(init=False)  # the part of the planted syslog the probe sends
     size: int = field(init=False)  # the planted log's
@@ -271,7 +274,8 @@ def answer(host: HostFiles, script: str, epoch: int) -> bytes:
         header = f"log current {INODE} {offset} {host.head} - {path}"
         section(header, sent, f"{len(sent)} {size - offset} 0 {host.tail(size)}")
     ps = "\n".join(
-        f"{pid:7d} {ppid:7d} {user:<32} {3600:>7} {args}" for pid, ppid, user, args in PROCESSES
+        f"{pid:7d} {ppid:7d} {user:<32} {epoch - host.started:>7} {args}"
+        for pid, ppid, user, args in PROCESSES
     )
     section("processes", ps.encode() + b"\n")
     out.append(tag + f" done {count}\n".encode())

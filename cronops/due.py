@@ -35,7 +35,7 @@ JUDGED_AT_LEAST_EVERY = timedelta(hours=1)
 EARLY = timedelta(seconds=5)
 # A run this many runs before the window, or earlier, no longer counts: a run in the window is
 # compared with NEIGHBOURS runs each side (slow, too_fast), a running one with the last
-# analysis.HUNG_HISTORY (50) ended ones, but a host with a process running is judged each scan.
+# analysis.HUNG_HISTORY (50) ended ones, but an entry with a process running is judged each scan.
 RUNS_BEFORE_THAT_COUNT = 2 * NEIGHBOURS + 1
 # A boot's or a cron daemon's start, as a scan measures it, moves by a second from one scan to
 # the next: a job started this near it may have started before it or after.
@@ -46,18 +46,18 @@ _STARTED = attrgetter("started_at")
 def fingerprint(
     facts: HostFacts,
     entries: Sequence[JobEntry],
-    running: Sequence[RunningJob],
     crontabs: Sequence[StoredCrontab],
     changes: Sequence[Change],
     policies: Sequence[Policy],
     window: timedelta,
 ) -> str:
-    """What a host's judgement reads besides its runs (and the moments it is judged at): a
-    judgement of the same fingerprint, at a moment none of judge_due's has passed, with no new
-    run, says the same. The clock skew to the second, and the boot's and the cron daemon's
-    start to the minute (each is measured anew each scan, as the host's clock minus an uptime
-    in whole seconds); the window judged to the hour (a scan's is its start minus the window
-    asked for, judged a few minutes on at most)."""
+    """What a host's judgement reads besides its runs and processes (and the moments it is
+    judged at): a judgement of the same fingerprint, at a moment none of judge_due's has
+    passed, with no new run, says the same (an entry with a process running is judged each
+    scan, whatever the fingerprint: judge_scanned). The clock skew to the second, and the
+    boot's and the cron daemon's start to the minute (each is measured anew each scan, as the
+    host's clock minus an uptime in whole seconds); the window judged to the hour (a scan's is
+    its start minus the window asked for, judged a few minutes on at most)."""
     steady = vars(facts) | {
         "ok_at": None,
         "scanned_at": None,
@@ -70,7 +70,6 @@ def fingerprint(
     return digest(
         tuple(steady.values()),
         [_values(entry) for entry in entries],
-        [_values(process) for process in running],
         read,
         [_values(change) for change in changes],
         _stated(policies),

@@ -276,10 +276,10 @@ def _inputs(
     from cronops import due  # with the judge
 
     found = {}
-    for name, (facts, entries, running, crontabs, changes) in grouped.items():
+    for name, (facts, entries, _, crontabs, changes) in grouped.items():
         mine = policies[name]
         found[name] = {
-            "inputs": due.fingerprint(facts, entries, running, crontabs, changes, mine, window),
+            "inputs": due.fingerprint(facts, entries, crontabs, changes, mine, window),
             "crontabs": due.crontabs_print(facts, entries),
             "policy": None if any(p.maintenance for p in mine) else due.policies_print(mine),
         }

@@ -16,7 +16,7 @@ from cronops import audit, due, probe
 from cronops.inventory import Host
 from cronops.kinds import ENTRY_REMOVED
 from cronops.policy import PolicyBook
-from cronops.records import HostFacts, JobEntry, RunningJob, RunRecord
+from cronops.records import Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import next_time
 from cronops.store import Store
 from tests import history
@@ -359,6 +359,47 @@ def test_a_run_started_near_the_boot_or_crons_start_is_due_at_once():
     assert (
         due_of(runs=later, host=facts(booted_at=booted, cron_started_at=booted)).host.at > SCANNED
     )
+
+
+def finding(kind: str, first: datetime, entry_id: str | None = "backup") -> Finding:
+    return Finding("web1", kind, "warning", 1, first, first, "", "", entry_id=entry_id)
+
+
+def test_an_entrys_finding_leaving_the_window_is_due_for_the_entry_a_crontabs_for_the_host():
+    """A job finding's first occurrence leaving the window changes that entry's verdict; a
+    lint or change note is judged with the host's own findings, so it is the host's."""
+    failed = finding("failed", SCANNED - timedelta(days=5))
+    changed = finding("changed", SCANNED - timedelta(days=3))
+    dues = due_of(findings=[failed, changed])
+    assert dues.entries["backup"].start == failed.first_at - due.EARLY
+    assert dues.host.start == changed.first_at - due.EARLY
+
+
+def test_a_stopped_cron_daemon_makes_every_entry_due_at_once():
+    """Its jobs' missed runs fold under its finding (the count of them all): one judged alone
+    would tell the host's finding its own missed runs only."""
+    stopped = finding("cron_not_running", SCANNED, entry_id=None)
+    dues = due_of(findings=[stopped], schedule="*/15 * * * *")
+    assert dues.host.at == dues.entries["backup"].at == SCANNED
+
+
+def test_a_run_stored_before_the_last_boot_judges_every_entry():
+    """A run stored now that started before the host's last boot can tell why another entry
+    missed a run before it (the host was down, or not: causes.py): every entry is judged."""
+    from cronops.incidents import _entries_to_judge
+    from cronops.records import Due, Stored
+
+    booted = SCANNED - timedelta(hours=2)
+    later = Due(SCANNED + timedelta(hours=5), SCANNED)
+    evidence = (facts(booted_at=booted), [entry()], [], [], [])
+    since = SCANNED - timedelta(days=8)
+    after = Stored(frozenset({"backup"}), booted + timedelta(minutes=1))
+    assert _entries_to_judge(evidence, after, {"backup": later}, since, SCANNED) == {"backup"}
+    before = Stored(frozenset({"backup"}), booted - timedelta(minutes=1))
+    assert _entries_to_judge(evidence, before, {"backup": later}, since, SCANNED) is None
+    assert _entries_to_judge(evidence, Stored(frozenset(), None), {}, since, SCANNED) is None
+    nothing = Stored(frozenset(), None)
+    assert _entries_to_judge(evidence, nothing, {"backup": later}, since, SCANNED) == set()
 
 
 def test_a_start_measured_to_the_second_is_kept_to_its_minute_unless_a_whole_one():
