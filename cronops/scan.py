@@ -388,7 +388,7 @@ def _judge_safely(
     stored: Mapping[str, Stored] | None = None,
 ) -> None:
     """Update the hosts' incidents, in their own savepoint: the scan's data is kept if judging
-    fails (the next scan judges the same hosts again), and each host's outcome says so.
+    fails (the next scan judges the same hosts again, whole), and each host's outcome says so.
     `stored`: what the hosts' scans stored, of those that stored only runs (judge_scanned)."""
     from cronops.incidents import judge_scanned  # the judge: only for scans that store findings
 
@@ -397,6 +397,8 @@ def _judge_safely(
         with store.savepoint(db):
             judge_scanned(store, db, hosts, policy, since, now, stored)
     except Exception as exc:
+        # What this scan stored is unjudged: the hosts' last judgements no longer tell it.
+        store.judge_again(db, [host.name for host in hosts])
         for outcome in outcomes:
             outcome.error = f"{outcome.error or ''} findings not updated: {exc!r}".strip()
 

@@ -169,6 +169,29 @@ def test_a_run_hung_by_time_alone_is_found_by_the_next_scan(tmp_path, judged):
     assert kinds(db, later) == {"hung": "open"}
 
 
+def test_runs_stored_by_a_scan_whose_judging_failed_are_judged_by_the_next_scan(
+    failing, monkeypatch
+):
+    """The scan's data is kept when judging fails; the next scan, though it stores nothing
+    new and no expected time passed, judges what that one stored (the backup, run by hand at
+    10:05, failed again)."""
+    import cronops.incidents as judging
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("judge broke")
+
+    again = run_lines(SCANNED.replace(minute=5, second=1), 3, 400)
+    with monkeypatch.context() as patched:
+        patched.setattr(judging, "_judge", broken)
+        scan(failing, SCANNED + timedelta(minutes=1), log=again)
+    (failed,) = incidents(failing, SCANNED + timedelta(minutes=1))
+    assert failed.streak == 1
+
+    scan(failing, SCANNED + timedelta(minutes=2))
+    (failed,) = incidents(failing, SCANNED + timedelta(minutes=2))
+    assert failed.streak == 2
+
+
 def test_a_changed_policy_judges_again(failing, judged):
     louder = PolicyBook.from_tables(defaults={"severity": {"failed": "critical"}})
     later = SCANNED + timedelta(minutes=10)
