@@ -127,17 +127,15 @@ def run_audit(
     entries = evidence.entries
     if only is None:
         runs = history.runs(names, since - RUN_HISTORY)
+        # A job whose runs are too few for a baseline (weekly, monthly) has its folded days read.
+        folded = history.short_history_days(names, since - RUN_HISTORY, MIN_HISTORY)
     else:
-        runs = _runs_of(history, evidence, only, since)
+        runs, folded = _history_of(history, evidence, only, since)
     crontabs = CrontabEvidence(
         evidence.crontabs,
         evidence.changes,
         Peers(*history.fleet_crontabs(now - PEERS_ANSWERED)) if drift else None,
         drift,
-    )
-    # A job whose runs are too few for a baseline (weekly, monthly) has its folded days read.
-    folded = history.short_history_days(
-        names, since - RUN_HISTORY, MIN_HISTORY, None if only is None else sorted(only)
     )
     findings = judge(
         facts,
@@ -165,16 +163,19 @@ def run_audit(
     )
 
 
-def _runs_of(
+def _history_of(
     history: History, evidence: Evidence, only: Collection[str], since: datetime
-) -> list[RunRecord]:
-    """The runs the judge reads of these entries: the window's and the history before it."""
+) -> tuple[list[RunRecord], list[RunDay]]:
+    """What the judge reads of these entries' history: their runs in the window and before
+    it, and the folded days of those whose runs are too few for a baseline."""
     runs: list[RunRecord] = []
+    folded: list[RunDay] = []
     for name in evidence.facts:  # a host's entries at a time: a few, never SQLite's limit
         mine = sorted(e.id for e in evidence.entries if e.host == name and e.id in only)
         if mine:
             runs += history.entries_runs(mine, since - RUN_HISTORY)
-    return runs
+            folded += history.short_history_days([name], since - RUN_HISTORY, MIN_HISTORY, mine)
+    return runs, folded
 
 
 def _told_causes(

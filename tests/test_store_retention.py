@@ -374,6 +374,8 @@ def test_only_the_days_of_jobs_with_few_ended_runs_are_read_for_baselines(store)
         return {day.entry_id for day in store.short_history_days(["alpha"], since, 5)}
 
     assert read() == {"monthly", "hourly"}  # the hourly job's runs have no end: too few
+    judged = store.short_history_days(["alpha"], since, 5, ["hourly"])  # a rescan's few
+    assert {day.entry_id for day in judged} == {"hourly"}
     write(store, [run("hourly", NOW - timedelta(hours=h), took=10) for h in range(1, 6)])
     assert read() == {"monthly", "hourly"}  # five ended: still too few
     write(store, [run("hourly", NOW - timedelta(hours=6), took=10)])
