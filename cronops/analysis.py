@@ -1001,11 +1001,11 @@ class _Judge:
         expired = self._expired_pause()
         if expired is None or self._quiet(self.view.now):
             return
-        pause, ago = expired
+        pause, _ = expired
         assert pause.until is not None
         ended = pause.until.timestamp()
-        marker = wording.pause_marker(self.job, pause, self.view.evidence_end)
-        advice = wording.pause_over(self.job, pause, ago)
+        marker = wording.pause_marker(self.job, pause)
+        advice = wording.pause_over(self.job, pause)
         self.tallies["pause_expired"].add_many(1, ended, ended, [marker], _told(advice))
 
     def _tally_lost_output(self) -> None:

@@ -182,8 +182,9 @@ def judge_due(
             dues[entry.id] = at_once
             continue
         moments = _slots(entry, entry_zone(entry, facts), policy, evidence_end, skew)
-        if entry.paused is not None and entry.paused.until is not None:
-            moments.append(entry.paused.until)  # our clock, as cronops stamped it
+        pause = entry.paused
+        if pause is not None and pause.until is not None and pause.until > now:
+            moments.append(pause.until)  # our clock, as cronops stamped it; once, not after
         leaving = starts[entry.id] + _history(by_entry[entry.id], since + skew)
         dues[entry.id] = _due(moments, leaving, now)
     return Dues(_due([now + JUDGED_AT_LEAST_EVERY], starts[None], now), dues)

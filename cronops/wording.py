@@ -286,23 +286,25 @@ def overlap(job: Job, start: float, earlier: float, by_process: bool) -> Note:
     )
 
 
-def pause_marker(job: Job, pause: PauseInfo, evidence_end: float) -> str:
+def pause_marker(job: Job, pause: PauseInfo) -> str:
     assert pause.until is not None
     at = f" at {job.at(pause.at.timestamp())}" if pause.at else ""
     reason = f" (reason: {pause.reason})" if pause.reason else ""
     return (
         f"paused by {pause.by}{at} until {job.at(pause.until.timestamp())}{reason}, "
-        f"still in place at the last scan at {job.at(evidence_end)}"
+        "still in place at the last successful scan"
     )
 
 
-def pause_over(job: Job, pause: PauseInfo, ago: float) -> Note:
+def pause_over(job: Job, pause: PauseInfo) -> Note:
+    """A pause past its `until`, told without how long ago (which moves with each scan while
+    the verdict stands: its row is left as it is)."""
     assert pause.until is not None
     until = pause.until.timestamp()
     return Note(
-        f"was paused by {pause.by} until {job.at(until)}; the pause ended "
-        f"{span(ago)} ago but cron still does not run it: cronops does not resume on its own, "
-        f"so resume it (`cronops resume {job.entry.id}`, or p in the TUI) or pause it again",
+        f"was paused by {pause.by} until {job.at(until)}, and cron still does not run it: "
+        f"cronops does not resume on its own, so resume it (`cronops resume {job.entry.id}`, "
+        "or p in the TUI) or pause it again",
         f"paused by {pause.by} until {job.short(until)}",
     )
 
