@@ -178,27 +178,31 @@ def judge_scanned(
         elif entries:
             parts[name] = entries
     # Every host's print of what drift compares, as this scan read it (store.fleet_crontabs_read).
-    rows = [
-        {"host": name, "crontabs": read["crontabs"], "policy": read["policy"], "read_at": iso(now)}
+    rows = {
+        name: {
+            "host": name,
+            "crontabs": read["crontabs"],
+            "policy": read["policy"],
+            "read_at": iso(now),
+        }
         for name, read in inputs.items()
-    ]
+    }
     if whole:
         dues = _judge(store, db, policy, policies, evidence, whole, None, since, now)
-        for row in rows:
-            if (host_due := dues.get(row["host"])) is not None:
-                due_at, due_start = host_due.host
-                row |= {
-                    "inputs": inputs[row["host"]]["inputs"],
-                    "due_at": iso(due_at),
-                    "due_start": iso(due_start),
-                }
+        for name, host_dues in dues.items():
+            due_at, due_start = host_dues.host
+            rows[name] |= {
+                "inputs": inputs[name]["inputs"],
+                "due_at": iso(due_at),
+                "due_start": iso(due_start),
+            }
         store.write_entry_judgements(db, {n: d.entries for n, d in dues.items()}, list(dues))
     if parts:
         judged = set().union(*parts.values())
         partly = [host for host in hosts if host.name in parts]
         dues = _judge(store, db, policy, policies, evidence, partly, judged, since, now)
         store.write_entry_judgements(db, {n: d.entries for n, d in dues.items()}, ())
-    store.write_judgements(db, rows)
+    store.write_judgements(db, list(rows.values()))
     return [host for host in hosts if host in whole or host.name in parts]
 
 
@@ -270,7 +274,7 @@ def _inputs(
     grouped: Mapping[str, HostEvidence], policies: Mapping[str, list[Policy]], window: timedelta
 ) -> dict[str, dict[str, str | None]]:
     """By host, as judgements' columns: the fingerprint of what judging it over `window` reads
-    besides runs, of what drift compares of its crontabs, and of its policy (None: a
+    besides runs and processes, of what drift compares of its crontabs, and of its policy (None: a
     maintenance window's, whose verdicts turn with the clock). `policies`: the host's, then
     each entry's (due.policies)."""
     from cronops import due  # with the judge
