@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from operator import attrgetter
 from typing import NamedTuple
@@ -40,6 +40,7 @@ RUNS_BEFORE_THAT_COUNT = 2 * NEIGHBOURS + 1
 # A boot's or a cron daemon's start, as a scan measures it, moves by a second from one scan to
 # the next: a job started this near it may have started before it or after.
 NEAR_START = timedelta(seconds=3)
+DAY = timedelta(days=1)
 _STARTED = attrgetter("started_at")
 
 
@@ -167,10 +168,12 @@ def judge_due(
     # Each occurrence of a finding leaves the window once it starts after it (host clock); an
     # expired pause is found while the entry is paused, from whenever its `until` was.
     starts: dict[str | None, list[datetime]] = defaultdict(list)
+    turns: dict[str | None, list[datetime]] = defaultdict(list)
     for finding in findings:
+        about = None if finding.kind in CRONTAB_KINDS else finding.entry_id
         if finding.kind != "pause_expired":
-            about = None if finding.kind in CRONTAB_KINDS else finding.entry_id
             starts[about].append(finding.first_at - skew)
+        turns[about] += [turn for turn in _day_turns(finding, skew) if turn > now]
     by_entry: dict[str, list[RunRecord]] = defaultdict(list)
     for run in ordered:
         by_entry[run.entry_id or ""].append(run)
@@ -182,12 +185,24 @@ def judge_due(
             dues[entry.id] = at_once
             continue
         moments = _slots(entry, entry_zone(entry, facts), policy, evidence_end, skew)
+        moments += turns[entry.id]
         pause = entry.paused
         if pause is not None and pause.until is not None and pause.until > now:
             moments.append(pause.until)  # our clock, as cronops stamped it; once, not after
         leaving = starts[entry.id] + _history(by_entry[entry.id], since + skew)
         dues[entry.id] = _due(moments, leaving, now)
-    return Dues(_due([now + JUDGED_AT_LEAST_EVERY], starts[None], now), dues)
+    return Dues(_due([now + JUDGED_AT_LEAST_EVERY, *turns[None]], starts[None], now), dues)
+
+
+def _day_turns(finding: Finding, skew: timedelta) -> list[datetime]:
+    """When a finding's words turn with the clock alone (ours): its latest occurrence, told
+    without its date while within a day of the host's now (wording.Job.short), and a failing
+    streak's start, told by its time while it is on today (wording.Job.day_or_time)."""
+    turns = [finding.last_at + DAY - skew]
+    since = finding.streak_since
+    if since is not None:
+        turns.append(datetime.combine(since.date() + DAY, time(), since.tzinfo) - skew)
+    return turns
 
 
 def _due(moments: Sequence[datetime], starts: Sequence[datetime], now: datetime) -> Due:

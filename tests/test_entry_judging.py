@@ -146,8 +146,18 @@ def m(hour: int, minute: int) -> datetime:
 # The scans, in order: (moment, host, log lines new since its last scan, or None: it did not
 # answer; what else the scan read).
 DAYS = T0 - timedelta(days=2)
+YESTERDAY = T0 - timedelta(days=1, minutes=-3)  # 10:13: "at 10:13" turns "at 11-27 10:13"
 SCANS = [
-    (T0, "web1", lambda: runs("web1", DAYS, T0, failed=((BACKUP, m(10, 0)),)), {}),
+    (
+        T0,
+        "web1",  # and yesterday at 10:13 the daily report, run by cron at an odd time, failed
+        lambda: (
+            runs("web1", DAYS, YESTERDAY)
+            + ran("web1", REPORT, YESTERDAY + timedelta(seconds=1), 2)
+            + runs("web1", YESTERDAY, T0, failed=((BACKUP, m(10, 0)),))
+        ),
+        {},
+    ),
     (T0, "web2", lambda: runs("web2", DAYS, T0, skip=((SYNC, m(8, 15)),)), {}),
     (at(3), "web1", lambda: "", {}),  # nothing new
     (at(6), "web1", lambda: runs("web1", T0, at(6), failed=((SYNC, m(10, 15)),)), {}),

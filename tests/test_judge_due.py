@@ -8,6 +8,7 @@ tests/test_incidents_fleet.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -396,6 +397,20 @@ def test_an_entrys_finding_leaving_the_window_is_due_for_the_entry_a_crontabs_fo
     dues = due_of(findings=[failed, changed])
     assert dues.entries["backup"].start == failed.first_at - due.EARLY
     assert dues.host.start == changed.first_at - due.EARLY
+
+
+def test_a_findings_words_that_turn_with_the_day_make_its_entry_due():
+    """'exit status 3 at 22:53' becomes 'at 11-27 22:53' a day after the run, and 'failed ×3
+    since 09:00' becomes 'since 11-28' at midnight: each is a moment of the entry."""
+    failed = finding("failed", SCANNED.replace(hour=1))  # 01:00 today, the daily job's
+    assert due_of(findings=[failed]).entries["backup"].at == failed.last_at + due.DAY - due.EARLY
+    streak = replace(failed, streak=3, streak_since=datetime(2026, 11, 27, 23, 0, tzinfo=UTC))
+    streak = replace(streak, last_at=SCANNED.replace(hour=1, minute=30))
+    # Its start is yesterday already: the day turns only for the latest run, 01:30 tomorrow.
+    assert due_of(findings=[streak]).entries["backup"].at == streak.last_at + due.DAY - due.EARLY
+    today = replace(streak, streak_since=SCANNED.replace(hour=2))
+    midnight = datetime(2026, 11, 29, tzinfo=UTC)
+    assert due_of(findings=[today]).entries["backup"].at == midnight - due.EARLY
 
 
 def test_a_stopped_cron_daemon_makes_every_entry_due_at_once():
