@@ -1,9 +1,10 @@
-"""When a host must be judged again though its scan stored nothing new: what its judgement read
-(a fingerprint) and the earliest moment time alone can change one of its verdicts.
+"""When a host, or one of its entries, must be judged again though its scan stored nothing new
+for it: what its judgement read (a fingerprint) and the earliest moment time alone can change
+one of its verdicts.
 
 Pure functions of what the judge was given and what it found; analysis.py holds the rules, this
-module only the moments they can turn at, erring early: a host judged too often costs a little,
-a host judged too late shows a stale verdict.
+module only the moments they can turn at, erring early: an entry judged too often costs a
+little, one judged too late shows a stale verdict.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from cronops.policy import Policy, PolicyBook
 from cronops.records import CRON, Due, Finding, HostFacts, JobEntry, RunningJob, RunRecord
 from cronops.schedule import REBOOT, next_time, split_schedule
 
-# Nothing stays unjudged longer: what no moment below foresees (a sentence saying "today", a
-# clock shift a year ahead coming into view) is at most this stale.
+# No host stays unjudged whole longer: what no moment below foresees (an overlap's earlier run
+# told without its date, a clock shift a year ahead coming into view) is at most this stale.
 JUDGED_AT_LEAST_EVERY = timedelta(hours=1)
 # Moments are worked out on the host's clock, whose skew from ours is measured anew each scan
 # (and stored to the second in the fingerprint): a host is due this much before its moment.
