@@ -19,7 +19,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import NamedTuple
 
-from cronops.analysis import STOPPED, entry_zone
+from cronops.analysis import entry_zone
 from cronops.changes import Change
 from cronops.crontab import StoredCrontab
 from cronops.durations import NEIGHBOURS
@@ -151,17 +151,14 @@ def judge_due(
 ) -> Dues:
     """When a judgement of the host, at `now` over the window from `since` (our clock), can
     next say otherwise with nothing new stored; at once where any scan may (a host not
-    answering, a maintenance window, a stopped cron daemon whose finding holds its jobs'; an
-    entry with a process running). `findings`: every one, under their hosts' too."""
+    answering, a maintenance window; an entry with a process running). `findings`: every one,
+    under their hosts' too."""
     at_once = Due(now, since)
     everything = Dues(at_once, {entry.id: at_once for entry in entries})
     if facts.status != "ok" or facts.ok_at is None:
         return everything  # a silent host's findings run to each scan
     if any(policy.maintenance for policy in policies):
         return everything  # quiet spans open and close in the policy's own time
-    findings = list(findings)
-    if any(f.kind == STOPPED for f in findings):
-        return everything  # its jobs' missed runs are folded under the host's finding
     ordered = sorted(runs, key=_STARTED)
     if _near(ordered, facts):
         return everything  # a start that a boot or a cron start a second on would explain

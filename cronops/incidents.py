@@ -216,9 +216,9 @@ def _entries_to_judge(
     """The entries of a host whose verdicts can have changed since its last judgement, which
     read what it reads now (its host's part not due): those its scan stored a run (or an
     output) of, those with a process running, those whose own moment has come (due.Dues);
-    None where every entry is to be judged: one never judged on its own, or a run stored that
+    None where every entry is to be judged: one never judged on its own, a run stored that
     started before the host's last boot or cron start (it can tell why another entry's run
-    was missed: causes.py)."""
+    was missed: causes.py), any of them on a host whose cron daemon is stopped."""
     from cronops.causes import last_start_compared
     from cronops.due import NEAR_START
 
@@ -230,11 +230,14 @@ def _entries_to_judge(
     if first is not None and last_start is not None and first <= last_start + NEAR_START:
         return None
     busy = {process.entry_id for process in running}
-    return {
+    judged = {
         entry.id
         for entry in entries
         if entry.id in stored.entries or entry.id in busy or dues[entry.id].passed(since, now)
     }
+    if judged and facts.cron_running is False:
+        return None  # its jobs' missed runs are told together, under the stopped daemon's finding
+    return judged
 
 
 def _judge(

@@ -108,7 +108,8 @@ def runs(
 
 def scan(db, host: str, at: datetime, log: str = "", **read) -> None:
     """A scan of `host` at `at` that read these new `log` lines and, as `read` says, its
-    crontab, the crontab's mtime, and the backup still running since `job_since`."""
+    crontab, the crontab's mtime, the backup still running since `job_since`, and whether
+    cron is stopped."""
     history.scan(
         db,
         host,
@@ -119,7 +120,11 @@ def scan(db, host: str, at: datetime, log: str = "", **read) -> None:
         log_read=True,
         mtimes=read.get("mtimes", INSTALLED),
         policy=BOOK,
-        processes=processes(at, read.get("job_since")),
+        processes=[
+            process
+            for process in processes(at, read.get("job_since"))
+            if not read.get("cron_stopped") or process.pid != 1  # cron's
+        ],
     )
 
 
@@ -215,6 +220,8 @@ SCANS = [
     (at(102), "web2", lambda: "", {"job_since": m(11, 30) + timedelta(seconds=1)}),  # hung on
     (at(180), "web1", lambda: "", {"crontab": crontab("20 * * * *"), "mtimes": {ROOT: at(40)}}),
     (at(180), "web2", lambda: "", {"job_since": m(11, 30) + timedelta(seconds=1)}),
+    (at(182), "web2", lambda: "", {"cron_stopped": True}),  # its backup ended, then cron
+    (at(188), "web2", lambda: "", {"cron_stopped": True}),  # its polls' missed runs add up
 ]
 
 
@@ -266,11 +273,12 @@ def test_judging_only_the_entries_that_can_have_changed_stores_what_judging_all_
     assert {
         ("web1", "failed", "resolved"),  # the backup's 10:00 failure, made good at 10:30
         ("web1", "failed", "open"),  # the poll's at 11:40
-        ("web2", "missed", "open"),
+        ("web2", "missed", "resolved"),  # folded under its stopped cron at last
         ("web2", "pause_expired", "open"),
         ("web2", "unreachable", "resolved"),
         ("web1", "changed", "open"),
-        ("web2", "hung", "open"),
+        ("web2", "hung", "resolved"),
+        ("web2", "cron_not_running", "open"),
     } <= kinds
     (sync,) = [
         row

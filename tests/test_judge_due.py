@@ -413,12 +413,21 @@ def test_a_findings_words_that_turn_with_the_day_make_its_entry_due():
     assert due_of(findings=[today]).entries["backup"].at == midnight - due.EARLY
 
 
-def test_a_stopped_cron_daemon_makes_every_entry_due_at_once():
-    """Its jobs' missed runs fold under its finding (the count of them all): one judged alone
-    would tell the host's finding its own missed runs only."""
-    stopped = finding("cron_not_running", SCANNED, entry_id=None)
-    dues = due_of(findings=[stopped], schedule="*/15 * * * *")
-    assert dues.host.at == dues.entries["backup"].at == SCANNED
+def test_an_entry_judged_on_a_host_whose_cron_is_stopped_judges_every_entry():
+    """Its jobs' missed runs are folded under the stopped daemon's finding (how many jobs
+    missed how many runs): one judged alone would tell it of its own only. Nothing due, none."""
+    from cronops.incidents import _entries_to_judge
+    from cronops.records import Due, Stored
+
+    stopped = (facts(cron_running=False), [entry()], [], [], [])
+    since, nothing = SCANNED - timedelta(days=8), Stored(frozenset(), None)
+    later = {"backup": Due(SCANNED + timedelta(hours=5), SCANNED)}
+    assert _entries_to_judge(stopped, nothing, later, since, SCANNED) == set()
+    come = {"backup": Due(SCANNED - timedelta(minutes=1), SCANNED)}
+    assert _entries_to_judge(stopped, nothing, come, since, SCANNED) is None
+    assert _entries_to_judge((facts(), [entry()], [], [], []), nothing, come, since, SCANNED) == {
+        "backup"
+    }
 
 
 def test_a_run_stored_before_the_last_boot_judges_every_entry():
