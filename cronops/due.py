@@ -10,6 +10,7 @@ little, one judged too late shows a stale verdict.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,9 @@ from cronops.schedule import REBOOT, next_time, split_schedule
 # No host stays unjudged whole longer: what no moment below foresees (an overlap's earlier run
 # told without its date, a clock shift a year ahead coming into view) is at most this stale.
 JUDGED_AT_LEAST_EVERY = timedelta(hours=1)
+# ...less up to this, by host (at_least_every): the hosts a scan judged whole are not all judged
+# whole again by one scan an hour on (each reading a month of runs), but spread over this.
+STAGGER = timedelta(minutes=15)
 # Moments are worked out on the host's clock, whose skew from ours is measured anew each scan
 # (and stored to the second in the fingerprint): a host is due this much before its moment.
 EARLY = timedelta(seconds=5)
@@ -189,7 +193,14 @@ def judge_due(
             moments.append(pause.until)  # our clock, as cronops stamped it; once, not after
         leaving = starts[entry.id] + _history(by_entry[entry.id], since + skew)
         dues[entry.id] = _due(moments, leaving, now)
-    return Dues(_due([now + JUDGED_AT_LEAST_EVERY, *turns[None]], starts[None], now), dues)
+    whole = now + at_least_every(facts.name)
+    return Dues(_due([whole, *turns[None]], starts[None], now), dues)
+
+
+def at_least_every(host: str) -> timedelta:
+    """How long the host may go without being judged whole (JUDGED_AT_LEAST_EVERY, STAGGER):
+    the same in every process (crc32, not hash(), whose seed changes)."""
+    return JUDGED_AT_LEAST_EVERY - STAGGER * (zlib.crc32(host.encode()) % 1000 / 1000)
 
 
 def _day_turns(finding: Finding, skew: timedelta) -> list[datetime]:

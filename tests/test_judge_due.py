@@ -345,14 +345,14 @@ def test_a_host_not_answering_or_with_a_process_running_is_due_at_once():
     assert silent.host.at == silent.entries["backup"].at == SCANNED
     running = due_of(running=[process])
     assert running.entries["backup"].at == SCANNED  # the entry with the process, not the host
-    assert running.host.at == SCANNED + due.JUDGED_AT_LEAST_EVERY - due.EARLY
+    assert running.host.at == SCANNED + due.at_least_every("web1") - due.EARLY
 
 
 def test_the_next_expected_time_and_an_hour_at_most():
     # A daily 03:00 job scanned at 10:10: nothing due before the hour is up, when the host is
     # judged whole; the entry not before 03:00 tomorrow.
     daily = due_of()
-    assert daily.host.at == SCANNED + due.JUDGED_AT_LEAST_EVERY - due.EARLY
+    assert daily.host.at == SCANNED + due.at_least_every("web1") - due.EARLY
     assert daily.entries["backup"].at == datetime(2026, 11, 29, 3, tzinfo=UTC) - due.EARLY
     # Every 15 minutes: 10:15 is expected (the one before, 10:00, is due by 10:05 already).
     quarterly = due_of(schedule="*/15 * * * *").entries["backup"]
@@ -447,6 +447,13 @@ def test_a_run_stored_before_the_last_boot_judges_every_entry():
     assert _entries_to_judge(evidence, Stored(frozenset(), None), {}, since, SCANNED) is None
     nothing = Stored(frozenset(), None)
     assert _entries_to_judge(evidence, nothing, {"backup": later}, since, SCANNED) == set()
+
+
+def test_hosts_judged_whole_by_one_scan_are_judged_whole_again_spread_over_a_quarter_hour():
+    every = {due.at_least_every(f"host{index:04d}") for index in range(1000)}
+    assert max(every) <= due.JUDGED_AT_LEAST_EVERY
+    assert min(every) > due.JUDGED_AT_LEAST_EVERY - due.STAGGER
+    assert max(every) - min(every) > due.STAGGER * 0.9 and len(every) > 500
 
 
 def test_a_start_measured_to_the_second_is_kept_to_its_minute_unless_a_whole_one():
