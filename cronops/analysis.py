@@ -87,6 +87,7 @@ from datetime import UTC, datetime, tzinfo
 from functools import cached_property, partial
 from itertools import repeat
 from math import inf
+from operator import attrgetter
 from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -182,7 +183,8 @@ def judge(
     judged ones' missed runs (causes.last_start_compared). The hosts' own findings and their
     crontabs' (lint, changed, drift) are made whatever `only` holds."""
     runs = list(runs)
-    starts = [run.started_at.timestamp() for run in runs]  # once: a month of runs, some judge
+    # Once, mapped in C: a month of runs, some judge.
+    starts = list(map(datetime.timestamp, map(_started, runs)))
     cron_starts = _cron_starts_by_host(runs, starts)
     views = {
         facts.name: _HostView.of(facts, now, since, cron_starts.get(facts.name, ()))
@@ -668,6 +670,13 @@ class _Tally:
         examples = (note().full,) if self.room() > 0 else ()
         self.add_many(1, at, until if until is not None else at, examples, note)
 
+    def add_each(self, ats: Sequence[float], note: Callable[[int], wording.Note]) -> None:
+        """Occurrences at the ascending times `ats`, tallied as an `add` of each in turn, but
+        only the shown ones worded (`note(i)` words the i-th): an entry's runs bring hundreds."""
+        if ats:
+            shown = [note(i).full for i in range(min(self.room(), len(ats)))]
+            self.add_many(len(ats), ats[0], ats[-1], shown, partial(note, len(ats) - 1))
+
     def add_many(
         self, count: int, first: float, last: float, notes: Sequence[str], latest: Noted
     ) -> None:
@@ -735,12 +744,17 @@ class _Judge:
         self.absence_from = _judged_from(entry, view, runs)
         self.cause: Cause | None = None  # why the latest missed run did not happen
         self.starts = starts  # the runs' starts, POSIX seconds
-        self.ends = [run.ended_at.timestamp() if run.ended_at is not None else None for run in runs]
+        self.ends: list[float | None] = []  # their ends, where known
         # The ended runs' starts and durations, in start order: the job's own history.
         self.ended_starts: list[float] = []
         self.durations: list[float] = []
-        for start, end in zip(self.starts, self.ends, strict=True):
-            if end is not None:
+        for start, run in zip(starts, runs, strict=True):  # one pass: every run of the entry
+            ended = run.ended_at
+            if ended is None:
+                self.ends.append(None)
+            else:
+                end = ended.timestamp()
+                self.ends.append(end)
                 self.ended_starts.append(start)
                 self.durations.append(end - start)
         self.folded_usual, self.folded_high = _stand_ins(folded, self.durations, starts)
@@ -844,19 +858,20 @@ class _Judge:
         ago = ours - pause.until.timestamp()
         return (pause, ago) if ago > 0 else None
 
-    def _off_duration(self, around: Around) -> tuple[str, Noted] | None:
-        """("slow" | "too_fast", why) for the ended run `around` is at, or None."""
-        took = around.values[around.index]
+    def _off_duration(
+        self, took: float, usual: float | None, around: Around
+    ) -> tuple[str, Noted] | None:
+        """("slow" | "too_fast", why) for the ended run `around` is at, which took `took`;
+        `usual`: the median around it, None when those runs are fewer than MIN_HISTORY."""
         most, least, factor, margin = self._duration_rule
         if took > most:
             return "slow", partial(wording.beyond_limit, "max_duration", most)
         if took < least:
             return "too_fast", partial(wording.beyond_limit, "min_duration", least)
-        if around.count < MIN_HISTORY:
+        if usual is None:
             return None
         # The median settles most runs; the spread (a second median) is worked out for the
         # few it does not.
-        usual = around.median()
         off = abs(took - usual)
         slow, fast = took > factor * usual, took * factor < usual
         if off < margin or not (slow or fast):
@@ -900,8 +915,10 @@ class _Judge:
         absence = self._absence()
         if absence is None:
             return
-        for due, start in absence.late:
-            self.tallies["late"].add(due, partial(wording.late, self.job, due, start))
+        late, job = absence.late, self.job
+        self.tallies["late"].add_each(
+            [due for due, _ in late], lambda i: wording.late(job, late[i].due, late[i].start)
+        )
         expected = self.expected or ()
         if not absence.missing:
             return
@@ -924,24 +941,33 @@ class _Judge:
         )
 
     def _tally_failures(self) -> None:
-        for index in self._heard(self.starts):
-            run, start = self.runs[index], self.starts[index]
-            if run.failed:
-                manual = run.trigger != CRON
-                note = partial(wording.failed, self.job, run, start, manual=manual)
-                self.tallies["failed"].add(start, note)
+        runs, starts, job = self.runs, self.starts, self.job
+        failed = [index for index in self._heard(starts) if runs[index].failed]
+
+        def note(i: int) -> wording.Note:
+            run = runs[failed[i]]
+            return wording.failed(job, run, starts[failed[i]], manual=run.trigger != CRON)
+
+        self.tallies["failed"].add_each([starts[index] for index in failed], note)
 
     def _tally_durations(self) -> None:
         printed_less = self._printed_less()
-        found = []
+        found: list[tuple[float, str, Noted]] = []
         stand_ins = len(self.folded_usual)  # before the runs, where they are too few
-        values = self.folded_usual + self.durations if stand_ins else self.durations
+        durations = self.durations
+        values = self.folded_usual + durations if stand_ins else durations
         around = Around(values, folded=stand_ins)
-        for index in self._heard(self.ended_starts):
-            around.move_to(index + stand_ins)
-            verdict = self._off_duration(around)
+        heard = list(self._heard(self.ended_starts))
+        at = map(stand_ins.__add__, heard) if stand_ins else heard
+        most, least, _, margin = self._duration_rule
+        for index, median in zip(heard, around.medians(at, MIN_HISTORY), strict=True):
+            took = durations[index]
+            # Most runs: within the limits, and near the median of the runs around them.
+            if least <= took <= most and (median is None or abs(took - median) < margin):
+                continue
+            verdict = self._off_duration(took, median, around)
             if verdict:
-                start, took = self.ended_starts[index], self.durations[index]
+                start = self.ended_starts[index]
                 kind, why = verdict
                 if kind == "too_fast" and start in printed_less:  # the second signal
                     why = partial(_both, why, *printed_less.pop(start))
@@ -950,8 +976,11 @@ class _Judge:
             found.append(
                 (start, "too_fast", partial(wording.printed_only, self.job, start, size, usual))
             )
-        for start, kind, note in sorted(found, key=lambda item: item[0]):
-            self.tallies[kind].add(start, note)
+        found.sort(key=lambda item: item[0])
+        for kind in ("slow", "too_fast"):
+            mine = [(start, note) for start, found_kind, note in found if found_kind == kind]
+            notes = [note for _, note in mine]
+            self.tallies[kind].add_each([start for start, _ in mine], partial(_nth, notes))
 
     def _printed_less(self) -> dict[float, tuple[int, Baseline]]:
         """By start: the runs that printed far less than the job usually does (too_fast's
@@ -961,13 +990,12 @@ class _Judge:
         around = Around([size for _, size in sizes])
         factor = self.policy.slow_factor
         less = {}
-        for position in self._heard([self.starts[index] for index, _ in sizes]):
+        heard = list(self._heard([self.starts[index] for index, _ in sizes]))
+        for position, median in zip(heard, around.medians(heard, MIN_HISTORY), strict=True):
+            if median is None:
+                continue
             index, size = sizes[position]
             start = self.starts[index]
-            around.move_to(position)
-            if around.count < MIN_HISTORY:
-                continue
-            median = around.median()
             off = median - size
             if off < OUTPUT_MARGIN or size * factor >= median:
                 continue
@@ -986,16 +1014,20 @@ class _Judge:
         # Processes still running at the last scan were running at every later run's start.
         still_running = min((p.started_at.timestamp() for p in self.processes), default=inf)
         busy_until, busy_since = -inf, 0.0  # the latest known end among earlier runs
+        found: list[tuple[float, float, bool]] = []  # (start, since when busy, by_process)
         for start, end in zip(self.starts, self.ends, strict=True):
-            if not self._quiet(start):
-                if busy_until > start + START_SLACK_S:
-                    note = partial(wording.overlap, self.job, start, busy_since, by_process=False)
-                    self.tallies["overlap"].add(start, note)
-                elif still_running < start and not _same_run(still_running, start):
-                    note = partial(wording.overlap, self.job, start, still_running, by_process=True)
-                    self.tallies["overlap"].add(start, note)
+            if busy_until > start + START_SLACK_S:
+                found.append((start, busy_since, False))
+            elif still_running < start and not _same_run(still_running, start):
+                found.append((start, still_running, True))
             if end is not None and end > busy_until:
                 busy_until, busy_since = end, start
+        found = [item for item in found if not self._quiet(item[0])]
+        job = self.job
+        self.tallies["overlap"].add_each(
+            [start for start, _, _ in found],
+            lambda i: wording.overlap(job, found[i][0], found[i][1], by_process=found[i][2]),
+        )
 
     def _tally_expiry(self) -> None:
         expired = self._expired_pause()
@@ -1284,8 +1316,11 @@ def _by_entry(items: Iterable, entry_ids: Iterable[str | None]) -> dict[str, lis
     return grouped
 
 
-def _started(run: RunRecord) -> datetime:
-    return run.started_at
+def _nth(notes: Sequence[Noted], index: int) -> wording.Note:
+    return notes[index]()
+
+
+_started = attrgetter("started_at")  # of a run: in C, where a judge maps every run
 
 
 def _is_reboot(schedule: str) -> bool:

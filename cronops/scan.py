@@ -295,24 +295,25 @@ def record_group(
 
     One commit per group rather than per host: the index pages that every host's runs touch are
     written once, which was a third of a first scan's storing."""
-    with collector.paused():  # events, runs and rows: many objects, no cycles
+    # Events, runs and rows, then the runs the judge reads: many objects, no cycles.
+    with collector.paused():
         digests = [_digest_safely(store, report, since, clock) for report in reports]
-    try:
-        with store.transaction() as db:
-            outcomes = [_write_safely(store, db, digest, started) for digest in digests]
-            stored = {
-                outcome.host.name: _stored(digest)
-                for outcome, digest in zip(outcomes, digests, strict=True)
-                if outcome.ok and _only_runs(digest)
-            }
-            if policy is not None:
-                _judge_safely(store, db, outcomes, policy, since, clock(), stored)
-            else:  # what they stored is judged by the next scan that has the policy
-                news = [o.host.name for o in outcomes if stored.get(o.host.name) != _NOTHING]
-                store.judge_again(db, news)
-            return outcomes
-    except Exception as exc:  # the commit itself failed: nothing of the group is stored
-        return [_not_stored(report.host, exc) for report in reports]
+        try:
+            with store.transaction() as db:
+                outcomes = [_write_safely(store, db, digest, started) for digest in digests]
+                stored = {
+                    outcome.host.name: _stored(digest)
+                    for outcome, digest in zip(outcomes, digests, strict=True)
+                    if outcome.ok and _only_runs(digest)
+                }
+                if policy is not None:
+                    _judge_safely(store, db, outcomes, policy, since, clock(), stored)
+                else:  # what they stored is judged by the next scan that has the policy
+                    news = [o.host.name for o in outcomes if stored.get(o.host.name) != _NOTHING]
+                    store.judge_again(db, news)
+                return outcomes
+        except Exception as exc:  # the commit itself failed: nothing of the group is stored
+            return [_not_stored(report.host, exc) for report in reports]
 
 
 @dataclass

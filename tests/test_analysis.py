@@ -11,7 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from cronops import wording
 from cronops.analysis import (
     EntryStatus,
     Finding,
@@ -19,6 +22,7 @@ from cronops.analysis import (
     JobEntry,
     RunningJob,
     RunRecord,
+    _Tally,
     entry_status,
     every_finding,
     judge,
@@ -1284,3 +1288,24 @@ def test_an_edit_outside_cronops_is_a_changed_finding_and_cronops_own_is_not():
     ours = CrontabEvidence(changes=[replace(edit, known_by=BY_CRONOPS, who="alice@ops")])
     found = judge([host()], [entry()], [], [], PolicyBook(), NOW, NOW - WEEK, ours)
     assert "changed" not in kinds(found)
+
+
+@given(
+    before=st.lists(st.floats(0, 100), max_size=4),
+    ats=st.lists(st.floats(0, 100), max_size=12).map(sorted),
+)
+def test_occurrences_added_at_once_tally_as_added_one_by_one(before, ats):
+    """_Tally.add_each (an entry's hundreds of slow runs) keeps the count, the first and last
+    times, the examples shown and the latest note that adding each in turn keeps."""
+
+    def note(i: int) -> wording.Note:
+        return wording.Note(f"full {i}", f"short {i}")
+
+    one_by_one, at_once = _Tally(), _Tally()
+    for tally in (one_by_one, at_once):
+        for at in before:
+            tally.add(at, lambda: wording.Note("earlier", "e"))
+    for i, at in enumerate(ats):
+        one_by_one.add(at, lambda i=i: note(i))
+    at_once.add_each(ats, note)
+    assert at_once.folded() == one_by_one.folded()

@@ -99,6 +99,43 @@ def test_the_sliding_window_is_the_plain_definition(values, each_side, steps):
             assert window.baseline() == baseline(neighbours)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.floats(0, 400) | st.sampled_from([0.0, 1.0, 2.0, 61.0]), max_size=80),
+    each_side=st.integers(0, 25),
+    least=st.integers(1, 6),
+    data=st.data(),
+)
+def test_medians_walk_as_moving_one_index_at_a_time(values, each_side, least, data):
+    """Around.medians, over ascending indices (every one, or a judge's skipping few), gives
+    the median `around` has where it has `least` values or more, else None; a baseline asked
+    between its steps is the one moving there gives."""
+    every = list(range(len(values)))
+    indices = data.draw(
+        st.sampled_from(
+            [
+                every,
+                sorted(
+                    set(
+                        data.draw(
+                            st.lists(st.integers(0, max(len(values) - 1, 0)), max_size=len(values))
+                        )
+                    )
+                    & set(every)
+                ),
+            ]
+        )
+    )
+    window = Around(values, each_side)
+    for index, found in zip(indices, window.medians(indices, least), strict=True):
+        neighbours = around(values, index, each_side)
+        if len(neighbours) < least or not neighbours:
+            assert found is None
+            continue
+        assert found == median(neighbours)
+        assert window.baseline() == baseline(neighbours)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     values=st.lists(st.integers(0, 12), min_size=2, max_size=60),
