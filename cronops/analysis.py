@@ -85,9 +85,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property, partial
-from itertools import repeat
+from itertools import compress, repeat
 from math import inf
-from operator import attrgetter
+from operator import attrgetter, eq
 from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -800,9 +800,7 @@ class _Judge:
         grace = self.policy.grace.total_seconds()
         low = bisect_right(expected, self._judged_since())
         high = _due_count(expected, grace, view.evidence_end)
-        starts = [
-            start for start, run in zip(self.starts, self.runs, strict=True) if run.trigger == CRON
-        ]
+        starts = list(compress(self.starts, map(eq, map(_trigger, self.runs), repeat(CRON))))
         taken = _first_start_of_each(expected, starts, low)
         late = [
             _Late(expected[index], start)
@@ -1260,7 +1258,7 @@ def _first_start_of_each(
     time at or before). `starts` in order, so their indices are too."""
     # A job's every start, bisected and gathered by map and dict in C: a loop of ours per start
     # was a third of judging absence.
-    marks = [start + START_SLACK_S for start in starts]
+    marks = list(map(START_SLACK_S.__add__, starts))
     after = list(map(bisect_right, repeat(expected, len(marks)), marks))  # index + 1
     first = bisect_right(after, low)  # the first start whose index is `low` or more
     # Reversed, the first start of each index is the one a dict keeps.
@@ -1320,7 +1318,8 @@ def _nth(notes: Sequence[Noted], index: int) -> wording.Note:
     return notes[index]()
 
 
-_started = attrgetter("started_at")  # of a run: in C, where a judge maps every run
+# Of a run: in C, where a judge maps every run.
+_started, _trigger = attrgetter("started_at"), attrgetter("trigger")
 
 
 def _is_reboot(schedule: str) -> bool:
