@@ -1106,7 +1106,7 @@ class _Judge:
     def _printed(self) -> str:
         """What the latest failed run whose output was seen printed."""
         for run in reversed(self.runs):
-            if run.failed and run.output is not None:
+            if run.output is not None and run.failed:  # most runs: no output seen
                 return wording.printed(self.job, run)
         return ""
 
