@@ -115,20 +115,27 @@ def run_audit(
     drift: bool = True,
     evidence: Evidence | None = None,
     only: Collection[str] | None = None,
+    stored_runs: Mapping[str, list[RunRecord]] | None = None,
 ) -> AuditResult:
     """Judge the hosts' history of the window. Not `drift`: without the drift findings, which
     read the whole fleet's entries (a scan judges them once, for all its hosts). `evidence`:
     the hosts' (read_evidence), when the caller has read it already. `only`: the ids of the
     entries whose runs are judged (None: every entry's); the hosts' own findings and their
-    crontabs' are judged whatever it holds (analysis.judge), `runs` holds the judged entries'."""
+    crontabs' are judged whatever it holds (analysis.judge), `runs` holds the judged entries'.
+    `stored_runs`: by host, every run the history holds of some hosts judged whole, as it
+    reads them (a first scan's, which it has just written: store.scanned_run_records), not
+    read again."""
     evidence = evidence if evidence is not None else read_evidence(history, hosts, since)
     facts = list(evidence.facts.values())
     names = [host.name for host in hosts]
     entries = evidence.entries
     if only is None:
-        runs = history.runs(names, since - RUN_HISTORY)
+        known = stored_runs or {}
+        first = since - RUN_HISTORY
+        runs = history.runs([name for name in names if name not in known], first)
+        runs += [run for name in names for run in known.get(name, ()) if run.started_at >= first]
         # A job whose runs are too few for a baseline (weekly, monthly) has its folded days read.
-        folded = history.short_history_days(names, since - RUN_HISTORY, MIN_HISTORY)
+        folded = history.short_history_days(names, first, MIN_HISTORY)
     else:
         runs, folded = _history_of(history, evidence, only, since)
     crontabs = CrontabEvidence(

@@ -134,6 +134,7 @@ def judge_scanned(
     since: datetime,
     now: datetime,
     stored: Mapping[str, Stored] | None = None,
+    stored_runs: Mapping[str, list[RunRecord]] | None = None,
 ) -> list[Host]:
     """Judge the hosts a scan just stored and write their incidents, in the scan's transaction
     (`db`); other hosts' incidents stay as they are, and so do these hosts' drift incidents,
@@ -145,7 +146,8 @@ def judge_scanned(
     have changed a verdict of the host itself (due.Dues.host); else only the entries whose
     verdicts can have changed are (`_entries_to_judge`), with the host's own findings and its
     crontabs': judging every entry reads a month of each one's runs, for verdicts that nearly
-    all stand. An incident of an entry not judged stays as it is."""
+    all stand. An incident of an entry not judged stays as it is. `stored_runs`: by host,
+    every run the history holds of the hosts whose first scan this is (run_audit)."""
     from cronops import due
     from cronops.audit import read_evidence  # the judge: loaded by scans that judge
 
@@ -188,7 +190,7 @@ def judge_scanned(
         for name, read in inputs.items()
     }
     if whole:
-        dues = _judge(store, db, policy, policies, evidence, whole, None, since, now)
+        dues = _judge(store, db, policy, policies, evidence, whole, None, since, now, stored_runs)
         for name, host_dues in dues.items():
             due_at, due_start = host_dues.host
             rows[name] |= {
@@ -250,15 +252,27 @@ def _judge(
     only: Collection[str] | None,
     since: datetime,
     now: datetime,
+    stored_runs: Mapping[str, list[RunRecord]] | None = None,
 ) -> dict[str, Dues]:
     """Judge these hosts (`only` these entries of them; None: all) and write their incidents
     within what was judged; returns by host when each part is due again (of the entries
-    judged alone). `policies`: each host's, then each entry's (due.policies)."""
+    judged alone). `policies`: each host's, then each entry's (due.policies); `stored_runs`:
+    as run_audit reads them."""
     from cronops.audit import run_audit
 
     names = [host.name for host in hosts]
     mine = evidence.of(names)
-    audit = run_audit(store, policy, hosts, since, now, drift=False, evidence=mine, only=only)
+    audit = run_audit(
+        store,
+        policy,
+        hosts,
+        since,
+        now,
+        drift=False,
+        evidence=mine,
+        only=only,
+        stored_runs=stored_runs,
+    )
     standing = store.incidents(hosts=names, now=now)
     within = [i for i in standing if i.kind not in ACROSS_HOSTS and _judged(i, only)]
     facts = {facts.name: facts for facts in audit.hosts}

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -35,9 +35,17 @@ from cronops.logs import ClockContext, LogEvent, parse_journal, parse_lines
 from cronops.logs.rendering import as_logged
 from cronops.logs.vixie import CRONTAB_EDITS
 from cronops.mail import MAILBOXES, NO_MTA, cron_mails
-from cronops.records import LogCursor, Stored
+from cronops.records import LogCursor, RunRecord, Stored
 from cronops.runs import CAN_LOG_ENDS, OUTPUT_LINES_KEPT, Run, pair_events
-from cronops.store import RUN_TIMES, SCANNED_RUN_COLUMNS, Store, from_iso, iso, run_time
+from cronops.store import (
+    RUN_TIMES,
+    SCANNED_RUN_COLUMNS,
+    Store,
+    from_iso,
+    iso,
+    run_time,
+    scanned_run_records,
+)
 from cronops.transport import Connector, HostStatus, run_on_fleet, shell_command
 
 if TYPE_CHECKING:
@@ -307,7 +315,8 @@ def record_group(
                     if outcome.ok and _only_runs(digest)
                 }
                 if policy is not None:
-                    _judge_safely(store, db, outcomes, policy, since, clock(), stored)
+                    runs = _first_runs(store, digests, outcomes)
+                    _judge_safely(store, db, outcomes, policy, since, clock(), stored, runs)
                 else:  # what they stored is judged by the next scan that has the policy
                     news = [o.host.name for o in outcomes if stored.get(o.host.name) != _NOTHING]
                     store.judge_again(db, news)
@@ -337,6 +346,7 @@ class _Digest:
     command_lookups: list[dict] | None = None  # None: none asked or answered
     mail_cursors: list[LogCursor] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)  # job output from cron's mail, per run
+    first_scan: bool = False  # no earlier scan of the host was stored
 
 
 def _digest_safely(store: Store, report: HostReport, since: datetime, clock: Clock) -> _Digest:
@@ -379,6 +389,34 @@ def _stored(digest: _Digest) -> Stored:
     return Stored(frozenset(entries - {None}), from_iso(first))
 
 
+def _first_runs(
+    store: Store, digests: Sequence[_Digest], outcomes: Sequence[HostScan]
+) -> dict[str, list[RunRecord]]:
+    """By host, every run the history holds of the hosts whose first scan was just stored,
+    as it reads them back: the rows written, handed to the judge instead of read again."""
+    return {
+        digest.outcome.host.name: scanned_run_records(digest.runs)
+        for digest, outcome in zip(digests, outcomes, strict=True)
+        if outcome is digest.outcome and _all_its_runs(store, digest)
+    }
+
+
+def _all_its_runs(store: Store, digest: _Digest) -> bool:
+    """Whether the rows a scan wrote are every run the history holds of the host, as written
+    (scanned_run_records): its first scan, no row merged into another (new_runs), no output
+    set on one, and text SQLite keeps as it is (ASCII; else store._stored may make it bytes)."""
+    name = digest.outcome.host.name
+    return (
+        digest.first_scan
+        and not digest.outputs
+        and digest.outcome.new_runs == len(digest.runs) == store.run_count([name], _EPOCH)
+        and name.isascii()
+        and "".join(
+            filter(None, chain.from_iterable(map(_user_and_command, digest.runs)))
+        ).isascii()
+    )
+
+
 def _judge_safely(
     store: Store,
     db: sqlite3.Connection,
@@ -387,16 +425,18 @@ def _judge_safely(
     since: datetime,
     now: datetime,
     stored: Mapping[str, Stored] | None = None,
+    stored_runs: Mapping[str, list[RunRecord]] | None = None,
 ) -> None:
     """Update the hosts' incidents, in their own savepoint: the scan's data is kept if judging
     fails (the next scan judges the same hosts again, whole), and each host's outcome says so.
-    `stored`: what the hosts' scans stored, of those that stored only runs (judge_scanned)."""
+    `stored`: what the hosts' scans stored, of those that stored only runs; `stored_runs`:
+    every run of the hosts whose first scan this is (judge_scanned)."""
     from cronops.incidents import judge_scanned  # the judge: only for scans that store findings
 
     hosts = [outcome.host for outcome in outcomes]
     try:
         with store.savepoint(db):
-            judge_scanned(store, db, hosts, policy, since, now, stored)
+            judge_scanned(store, db, hosts, policy, since, now, stored, stored_runs)
     except Exception as exc:
         # What this scan stored is unjudged: the hosts' last judgements no longer tell it.
         store.judge_again(db, [host.name for host in hosts])
@@ -499,6 +539,7 @@ def _digest(store: Store, report: HostReport, since: datetime, clock: Clock) -> 
         outcome,
         state,
         answered=True,
+        first_scan=not stored,
         first_event=iso(first),
         crontabs=[_crontab_row(name, file) for file in result.crontabs],
         entries=[_entry_row(e) for e in entries],
@@ -677,6 +718,10 @@ def _run_rows(
 _NOTE_KINDS = frozenset({"daemon", "error", "mail"})
 # A scan's passes over every event of a host, in C rather than a Python loop per event.
 _host_of, _time_of, _dialect_of = attrgetter("host"), attrgetter("at"), attrgetter("dialect")
+_user_and_command = itemgetter(
+    SCANNED_RUN_COLUMNS.index("user"), SCANNED_RUN_COLUMNS.index("command")
+)
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 # Debian's and busybox's user crontabs are in /var/spool/cron/crontabs; cronie's in
 # /var/spool/cron itself (SUSE's in /var/spool/cron/tabs).

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronops import probe
-from cronops.audit import read_jobs
+from cronops import probe, scan
+from cronops.audit import RUN_HISTORY, read_jobs
 from cronops.inventory import Host
 from cronops.logs import ClockContext, parse_lines
 from cronops.policy import PolicyBook
@@ -134,6 +134,32 @@ def test_a_reachability_check_clears_only_what_reaching_the_host_proves(answers,
     assert check(HostReport(b.host, HostStatus.OK, None, 9.0))[:2] == ("error", stored_error)
     # a's last scan timed out: that was reachability, and a answers now
     assert check(HostReport(a.host, HostStatus.OK, None, 5.0)) == ("ok", None, 5.0, None)
+
+
+async def test_a_first_scans_runs_are_handed_to_its_judge_as_the_history_reads_them(
+    answers, tmp_path, monkeypatch
+):
+    """The judge of a host's first scan is handed the runs it wrote, not reading them again:
+    the same records History.runs reads. Not where the history holds others, or may hold them
+    otherwise than written: a rescan, a command SQLite may store as bytes."""
+    handed: list[dict] = []
+    monkeypatch.setattr(scan, "_judge_safely", lambda *args: handed.append(args[-1]))
+    log = tmp_path / "d.log"
+    at = (NOW - timedelta(hours=1)).astimezone().replace(second=1, microsecond=0)
+    line = syslog_line(at, "d", 200, "(root) CMD (/bin/caf\udce9)")  # a byte not UTF-8
+    log.write_bytes(line.encode("utf-8", "surrogateescape"))
+    host = Host(name="d", address="localhost", transport="local", logs=(str(log),))
+    request = probe.LogRequest(since=SINCE, files=host.logs)
+    odd = await probe_host(host, connector(), crontabs=False, logs=request)
+    store = Store(tmp_path / "history.db")
+    record_group(store, [*answers, odd], SINCE, NOW, policy=PolicyBook())
+    (first,) = handed
+    assert sorted(first) == ["a", "b", "c"]
+    assert len(store.runs(["d"], SINCE)) == 1  # stored, and read back as ever
+    for name, runs in first.items():
+        assert len(runs) == 1 and runs == store.runs([name], SINCE - RUN_HISTORY)
+    record_group(store, answers, SINCE, NOW, policy=PolicyBook())  # read again, as ever
+    assert handed[1] == {}
 
 
 def test_the_savepoints_journal_stays_in_memory(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from cronops.crontab import PauseInfo
 from cronops.inventory import Host
 from cronops.records import HostFacts, JobEntry, RunningJob, RunRecord
-from cronops.store import History, Store, iso
+from cronops.store import SCANNED_RUN_COLUMNS, History, Store, iso, scanned_run_records
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HOSTS = [
@@ -275,3 +275,33 @@ def test_what_a_scan_reads_of_a_host_does_not_grow_with_its_history_or_the_fleet
     assert edits == []
     assert len(steps) < 2_000  # 52,000 walking them (before step 15)
     store.close()
+
+
+def test_a_scans_rows_are_the_runs_the_store_reads_back_in_its_order(tmp_path):
+    """scanned_run_records (the runs a first scan hands its judge) are History.runs' records
+    of the same rows, in its order: runs of one second ordered by pid (none first), user and
+    command, as the judge's ties between them are broken."""
+
+    def row(second: int, pid: int | None, user: str | None = "root", **rest) -> tuple:
+        started = f"2026-12-01T20:00:{second:02d}.000000Z"
+        values = {"host": "web1", "entry_id": "e1", "user": user, "command": "backup"}
+        values |= {"started_at": started, "ended_at": None, "status": None, "signal": None}
+        values |= {"pid": pid, "source": "debian", "dialect": "debian", "still_open": None}
+        return tuple((values | rest)[column] for column in SCANNED_RUN_COLUMNS)
+
+    rows = [
+        row(5, 300, ended_at="2026-12-01T20:01:05.000000Z", status=0),
+        row(5, None, command="other", entry_id=None),
+        row(1, 7, status=1, ended_at="2026-12-01T20:00:09.000000Z"),
+        row(5, 12, signal=9),
+        row(5, 12, user=None),
+        row(5, 12, user="alice"),
+        row(3, 40, command="b"),
+        row(3, 40, command="a"),
+    ]
+    store = Store(tmp_path / "history.db")
+    with store.transaction() as db:
+        assert store.write_scanned_runs(db, rows) == len(rows)
+    read = store.runs(["web1"], datetime(2026, 12, 1, tzinfo=UTC))
+    assert scanned_run_records(rows) == read
+    assert [run.started_at.second for run in read] == [1, 3, 3, 5, 5, 5, 5, 5]
