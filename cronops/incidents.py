@@ -88,7 +88,9 @@ def lifecycle(
         incident = by_identity.get(key)
         over = finding.over or _paused(finding, entries)
         if over is not None:
-            change = _over(incident, replace(finding, over=over), now)
+            if finding.over != over:  # a paused entry's: over though the judge did not say so
+                finding = replace(finding, over=over)
+            change = _over(incident, finding, now)
             if change is not None:
                 changes.append(change)
         elif incident is None:
@@ -273,18 +275,11 @@ def _judge(
         only=only,
         stored_runs=stored_runs,
     )
-    standing = store.incidents(hosts=names, now=now)
-    within = [i for i in standing if i.kind not in ACROSS_HOSTS and _judged(i, only)]
+    # A host's own findings and its crontabs' are judged with any of its entries.
+    within = store.judged_incidents(names, now, only, CRONTAB_KINDS, ACROSS_HOSTS)
     facts = {facts.name: facts for facts in audit.hosts}
     _write(store, db, within, audit.findings, audit.entries, facts, now)
     return _dues(_by_host(mine), policies, audit, only, since, now)
-
-
-def _judged(incident: Incident, only: Collection[str] | None) -> bool:
-    """Whether a judgement of `only` these entries (None: all) says whether it stands: a
-    host's own findings and its crontabs' are judged with any of its entries."""
-    entry_id = incident.entry_id
-    return only is None or entry_id is None or incident.kind in CRONTAB_KINDS or entry_id in only
 
 
 def _inputs(

@@ -14,7 +14,7 @@ import operator
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -761,6 +761,34 @@ class History:
         # Not the findings' JSON: the watch reads every incident of its hosts each round, a scan
         # those of the hosts it judges.
         return [_incident(row) for row in self._incidents(states, hosts, now, None, kinds)]
+
+    def judged_incidents(
+        self,
+        hosts: Sequence[str],
+        now: datetime,
+        entries: Collection[str] | None,
+        host_kinds: Sequence[str],
+        not_kinds: Sequence[str],
+    ) -> list[Incident]:
+        """The incidents, in every state (as read at `now`), that a judgement of these hosts
+        (`entries` of them; None: every one) says whether they stand: the hosts' own (no
+        entry), those of `host_kinds` (their crontabs', judged with any entry) and those of
+        the entries judged; none of `not_kinds`. In no order: a scan reads those of every host
+        it judges, and lifecycle finds each by its identity."""
+        where, params = [f"host in ({_marks(hosts)})"], [_read_state(now), *hosts]
+        if not_kinds:
+            where.append(f"kind not in ({_marks(not_kinds)})")
+            params += not_kinds
+        if entries is not None:
+            # Each host's by its index (incidents_identity), then a look at each of its rows.
+            judged = list(entries)
+            where.append(
+                f"(entry_id is null or kind in ({_marks(host_kinds)}) "
+                f"or entry_id in ({_marks(judged)}))"
+            )
+            params += [*host_kinds, *judged]
+        query = f"select {_INCIDENT_COLUMNS} from ({_INCIDENTS}) where {' and '.join(where)}"
+        return [_incident(row) for row in _tuples(self.db, query, params)]
 
     def incident(self, incident_id: int, now: datetime | None = None) -> Incident | None:
         """The incident with this id, its state as read at `now` (see `incidents`)."""
