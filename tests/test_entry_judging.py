@@ -17,9 +17,10 @@ import pytest
 from cronops import incidents
 from cronops.crontab import PauseInfo
 from cronops.inventory import Host
+from cronops.kinds import CRONTAB_KINDS
 from cronops.policy import PolicyBook
 from cronops.scan import HostReport, record_group
-from cronops.store import Store
+from cronops.store import Store, iso
 from cronops.transport import HostStatus
 from tests import history
 from tests.test_judge_due import processes
@@ -287,3 +288,49 @@ def test_judging_only_the_entries_that_can_have_changed_stores_what_judging_all_
     ]
     assert sync[4] == "open"
     assert any(only for only in judged if only is not None)
+
+
+def rows_by_id(db) -> dict[int, tuple]:
+    """Every incident's row, all its columns, by id."""
+    connection = sqlite3.connect(db)
+    try:
+        return {row[0]: row for row in connection.execute("select * from incidents")}
+    finally:
+        connection.close()
+
+
+def test_a_partial_judgement_leaves_the_incidents_of_entries_not_judged_as_they_are(
+    tmp_path, monkeypatch
+):
+    """Their rows are not read nor written (store.judged_incidents); the host's own and its
+    crontabs' (lint, changed) are judged with any entry, so theirs are seen again."""
+    calls: list = []
+    judge = incidents._judge
+
+    def recorded(store, db, policy, policies, evidence, hosts, only, *rest):
+        calls.append(({host.name for host in hosts}, only))
+        return judge(store, db, policy, policies, evidence, hosts, only, *rest)
+
+    monkeypatch.setattr(incidents, "_judge", recorded)
+    db = tmp_path / "history.db"
+    crontab_seen_again = untouched = 0
+    for step, (moment, *_) in enumerate(SCANS):
+        before = rows_by_id(db) if step else {}
+        calls.clear()
+        replay(db, step)
+        after = rows_by_id(db)
+        for hosts, only in calls:
+            if only is None:
+                continue
+            for incident_id, row in before.items():
+                host, entry_id, kind, last_seen = row[1], row[2], row[3], after[incident_id][8]
+                if host not in hosts or row[5] == "resolved":
+                    continue
+                if entry_id is None or kind in CRONTAB_KINDS:
+                    seen_again = last_seen == iso(moment) or after[incident_id][5] == "resolved"
+                    assert seen_again, (step, row[:4])
+                    crontab_seen_again += kind in CRONTAB_KINDS
+                elif entry_id not in only:
+                    assert after[incident_id] == row, (step, row[:4])
+                    untouched += 1
+    assert crontab_seen_again and untouched

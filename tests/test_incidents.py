@@ -14,6 +14,7 @@ from cronops.crontab import PauseInfo
 from cronops.incidents import lifecycle, standing_state
 from cronops.inventory import Host
 from cronops.kinds import (
+    CRONTAB_KINDS,
     ENTRY_CHANGED,
     ENTRY_PAUSED,
     ENTRY_REMOVED,
@@ -242,6 +243,34 @@ def write(store: Store, *findings: Finding, now: datetime = NOW) -> list[Inciden
         changes = lifecycle(store.incidents(now=now), list(findings), {}, {}, {}, now)
         store.write_incidents(db, changes)
     return store.incidents(now=now)
+
+
+def test_a_judgement_of_some_entries_reads_the_incidents_it_judges_only(store):
+    """Those of the entries judged, the host's own and its crontabs' (whatever entry), in
+    every state; not the other entries' nor drift's (judge_across's)."""
+    resolved = finding("missed", "poll", over=NO_LONGER_SEEN)
+    write(
+        store,
+        finding(),
+        finding("missed", "report"),
+        finding("lint", "report", severity="info"),
+        finding("drift", "report", severity="info"),
+        finding("unreachable", None, severity="critical"),
+        resolved,
+    )
+
+    def judged(entries):
+        read = store.judged_incidents(["web1"], NOW, entries, CRONTAB_KINDS, ("drift",))
+        return sorted((i.entry_id or "", i.kind, i.state) for i in read)
+
+    assert judged({"backup", "poll"}) == [
+        ("", "unreachable", "open"),
+        ("backup", "failed", "open"),
+        ("poll", "missed", "resolved"),
+        ("report", "lint", "open"),
+    ]
+    assert judged(None) == [*judged({"backup", "poll"}), ("report", "missed", "open")]
+    assert store.judged_incidents(["db1"], NOW, None, CRONTAB_KINDS, ("drift",)) == []
 
 
 def test_the_store_reads_incidents_worst_first_with_the_finding_as_judged(store):
