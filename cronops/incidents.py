@@ -25,7 +25,6 @@ from cronops.kinds import (
 )
 from cronops.policy import Policy, PolicyBook
 from cronops.records import (
-    Due,
     Finding,
     HostFacts,
     Incident,
@@ -161,7 +160,7 @@ def judge_scanned(
     }
     inputs = _inputs(grouped, policies, now - since)
     last = store.judgements(list(stored))
-    last_entries = store.entry_judgements(list(stored))
+    entries_due = store.entries_due(list(stored), since, now)
     whole: list[Host] = []
     parts: dict[str, set[str]] = {}
     for host in hosts:
@@ -176,7 +175,7 @@ def judge_scanned(
         ):
             whole.append(host)
             continue
-        entries = _entries_to_judge(grouped[name], stored[name], last_entries.get(name), since, now)
+        entries = _entries_to_judge(grouped[name], stored[name], entries_due.get(name))
         if entries is None:
             whole.append(host)
         elif entries:
@@ -211,23 +210,20 @@ def judge_scanned(
 
 
 def _entries_to_judge(
-    evidence: HostEvidence,
-    stored: Stored,
-    dues: Mapping[str, Due] | None,
-    since: datetime,
-    now: datetime,
+    evidence: HostEvidence, stored: Stored, due: Mapping[str, bool] | None
 ) -> set[str] | None:
     """The entries of a host whose verdicts can have changed since its last judgement, which
     read what it reads now (its host's part not due): those its scan stored a run (or an
-    output) of, those with a process running, those whose own moment has come (due.Dues);
-    None where every entry is to be judged: one never judged on its own, a run stored that
+    output) of, those with a process running, those whose own moment has come (`due`, by
+    entry: store.entries_due); None where every entry is to be judged: one never judged on its
+    own, a run stored that
     started before the host's last boot or cron start (it can tell why another entry's run
     was missed: causes.py), any of them on a host whose cron daemon is stopped."""
     from cronops.causes import last_start_compared
     from cronops.due import NEAR_START
 
     facts, entries, running, _, _ = evidence
-    if dues is None or any(entry.id not in dues for entry in entries):
+    if due is None or any(entry.id not in due for entry in entries):
         return None
     last_start = last_start_compared(facts)
     first = stored.first_start
@@ -237,7 +233,7 @@ def _entries_to_judge(
     judged = {
         entry.id
         for entry in entries
-        if entry.id in stored.entries or entry.id in busy or dues[entry.id].passed(since, now)
+        if entry.id in stored.entries or entry.id in busy or due[entry.id]
     }
     if judged and facts.cron_running is False:
         return None  # its jobs' missed runs are told together, under the stopped daemon's finding

@@ -583,16 +583,20 @@ class History:
             for row in rows
         }
 
-    def entry_judgements(self, hosts: Sequence[str]) -> dict[str, dict[str, Due]]:
-        """When each entry of the hosts is to be judged again, by host and entry id (a host
-        never judged, or not since this was kept, is left out)."""
-        found: dict[str, dict[str, Due]] = {}
-        for host, entry_id, at, start in self.db.execute(
-            "select host, entry_id, due_at, due_start from entry_judgements "
+    def entries_due(
+        self, hosts: Sequence[str], since: datetime, now: datetime
+    ) -> dict[str, dict[str, bool]]:
+        """Whether each entry of the hosts is due to be judged again (Due.passed) by a judgement
+        at `now` of the window from `since`, by host and entry id (a host never judged, or not
+        since this was kept, is left out). Compared as stored: fixed-width UTC text sorts as
+        time, and a scan asks for every entry of every host it stored, nearly all not due."""
+        found: dict[str, dict[str, bool]] = {}
+        for host, entry_id, due in self.db.execute(
+            "select host, entry_id, ? >= due_at or ? > due_start from entry_judgements "
             f"where host in ({_marks(hosts)})",
-            list(hosts),
+            [iso(now), iso(since), *hosts],
         ):
-            found.setdefault(host, {})[entry_id] = Due(_moment(at), _moment(start))
+            found.setdefault(host, {})[entry_id] = bool(due)
         return found
 
     def fleet_crontabs_read(self, since: datetime) -> list[tuple[Any, ...]] | None:

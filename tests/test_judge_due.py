@@ -417,15 +417,13 @@ def test_an_entry_judged_on_a_host_whose_cron_is_stopped_judges_every_entry():
     """Its jobs' missed runs are folded under the stopped daemon's finding (how many jobs
     missed how many runs): one judged alone would tell it of its own only. Nothing due, none."""
     from cronops.incidents import _entries_to_judge
-    from cronops.records import Due, Stored
+    from cronops.records import Stored
 
     stopped = (facts(cron_running=False), [entry()], [], [], [])
-    since, nothing = SCANNED - timedelta(days=8), Stored(frozenset(), None)
-    later = {"backup": Due(SCANNED + timedelta(hours=5), SCANNED)}
-    assert _entries_to_judge(stopped, nothing, later, since, SCANNED) == set()
-    come = {"backup": Due(SCANNED - timedelta(minutes=1), SCANNED)}
-    assert _entries_to_judge(stopped, nothing, come, since, SCANNED) is None
-    assert _entries_to_judge((facts(), [entry()], [], [], []), nothing, come, since, SCANNED) == {
+    nothing = Stored(frozenset(), None)
+    assert _entries_to_judge(stopped, nothing, {"backup": False}) == set()
+    assert _entries_to_judge(stopped, nothing, {"backup": True}) is None
+    assert _entries_to_judge((facts(), [entry()], [], [], []), nothing, {"backup": True}) == {
         "backup"
     }
 
@@ -434,19 +432,43 @@ def test_a_run_stored_before_the_last_boot_judges_every_entry():
     """A run stored now that started before the host's last boot can tell why another entry
     missed a run before it (the host was down, or not: causes.py): every entry is judged."""
     from cronops.incidents import _entries_to_judge
-    from cronops.records import Due, Stored
+    from cronops.records import Stored
 
     booted = SCANNED - timedelta(hours=2)
-    later = Due(SCANNED + timedelta(hours=5), SCANNED)
     evidence = (facts(booted_at=booted), [entry()], [], [], [])
-    since = SCANNED - timedelta(days=8)
     after = Stored(frozenset({"backup"}), booted + timedelta(minutes=1))
-    assert _entries_to_judge(evidence, after, {"backup": later}, since, SCANNED) == {"backup"}
+    assert _entries_to_judge(evidence, after, {"backup": False}) == {"backup"}
     before = Stored(frozenset({"backup"}), booted - timedelta(minutes=1))
-    assert _entries_to_judge(evidence, before, {"backup": later}, since, SCANNED) is None
-    assert _entries_to_judge(evidence, Stored(frozenset(), None), {}, since, SCANNED) is None
+    assert _entries_to_judge(evidence, before, {"backup": False}) is None
+    assert _entries_to_judge(evidence, Stored(frozenset(), None), {}) is None
     nothing = Stored(frozenset(), None)
-    assert _entries_to_judge(evidence, nothing, {"backup": later}, since, SCANNED) == set()
+    assert _entries_to_judge(evidence, nothing, {"backup": False}) == set()
+
+
+def test_the_store_tells_an_entry_due_as_its_due_would(tmp_path):
+    """store.entries_due compares the stored moments as Due.passed compares them."""
+    from cronops.records import Due
+
+    since = SCANNED - timedelta(days=8)
+    second = timedelta(seconds=1)
+    dues = {
+        "at_now": Due(SCANNED, since),
+        "at_later": Due(SCANNED + second, since),
+        "window_past_start": Due(SCANNED + second, since - second),
+        "window_before_start": Due(SCANNED + second, since + second),
+    }
+    store = Store(tmp_path / "history.db")
+    with store.transaction() as db:
+        store.write_entry_judgements(db, {"web1": dues}, ["web1"])
+    found = store.entries_due(["web1", "db1"], since, SCANNED)
+    store.close()
+    assert found == {"web1": {e: d.passed(since, SCANNED) for e, d in dues.items()}}
+    assert found["web1"] == {
+        "at_now": True,
+        "at_later": False,
+        "window_past_start": True,
+        "window_before_start": False,
+    }
 
 
 def test_hosts_judged_whole_by_one_scan_are_judged_whole_again_spread_over_a_quarter_hour():
