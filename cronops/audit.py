@@ -175,11 +175,15 @@ def _history_of(
 ) -> tuple[list[RunRecord], list[RunDay]]:
     """What the judge reads of these entries' history: their runs in the window and before
     it, and the folded days of those whose runs are too few for a baseline."""
+    judged: dict[str, list[str]] = {name: [] for name in evidence.facts}
+    for entry in evidence.entries:  # once, not once a host: a group can hold hundreds
+        if entry.id in only and entry.host in judged:
+            judged[entry.host].append(entry.id)
     runs: list[RunRecord] = []
     folded: list[RunDay] = []
-    for name in evidence.facts:  # a host's entries at a time: a few, never SQLite's limit
-        mine = sorted(e.id for e in evidence.entries if e.host == name and e.id in only)
-        if mine:
+    for name, ids in judged.items():  # a host's entries at a time: a few, never SQLite's limit
+        if ids:
+            mine = sorted(ids)
             runs += history.entries_runs(mine, since - RUN_HISTORY)
             folded += history.short_history_days([name], since - RUN_HISTORY, MIN_HISTORY, mine)
     return runs, folded
