@@ -180,6 +180,39 @@ def test_cron_processes_find_the_daemon_and_its_jobs():
     assert daemon is None and [j.pid for j in jobs] == [71]
 
 
+# A host's process list as `ps -eo pid=,ppid=,user:32=,etimes=,args=` prints it.
+LISTING = """\
+      1       0 root                                900 /sbin/init
+     50       1 root                                800 /usr/sbin/cron -f -L 15
+     70      50 root                                 30 /usr/sbin/CRON -f -L 15
+     71      70 alice                                30 /bin/sh -c /opt/sync.sh --all -c x
+     72      71 alice                                29 /bin/bash /opt/sync.sh --all -c x
+     80       1 root                                700 /usr/sbin/crond -n
+     81      80 bob                                  5 /bin/sh -c backup
+     90       1 root                                 10 sshd: root@notty
+     91      90 root                                  9 vim /etc/crontab
+     92      91 root                                  9 sh -c make
+"""
+
+
+async def test_the_host_sends_only_crons_processes_and_their_children():
+    """The probe's own filter (awk, on the host) keeps what cron_processes finds: the same
+    daemon and jobs as from the whole list, without the processes cron did not start."""
+    marker = probe.new_marker()
+    script = probe.build_script(marker, crontabs=False, processes=True)
+    fake_ps = f"ps() {{ printf '%s' '{LISTING}'; }}\n"
+    answer = await connector().run(HOST, probe.PROBE_COMMAND, (fake_ps + script).encode())
+    sent = probe.parse_output(answer, marker).processes
+    assert [p.pid for p in sent] == [50, 70, 71, 80, 81, 91, 92]  # each says cron, or is a child
+    whole = probe._processes(LISTING.encode())
+    assert len(whole) == 10 and probe.cron_processes(sent) == probe.cron_processes(whole)
+    daemon, jobs = probe.cron_processes(sent)
+    assert daemon.pid == 50 and [(j.pid, j.command) for j in jobs] == [
+        (71, "/opt/sync.sh --all -c x"),
+        (81, "backup"),
+    ]
+
+
 def test_debian_log_level_is_read_from_the_daemons_command_line():
     def level(args):
         return probe.debian_log_level(probe.Process(1, 0, "root", 1, args))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from cronops.inventory import load_inventory
+from cronops.probe import cron_processes
 from cronops.scan import probe_host
 from cronops.transport import HostStatus, connector
 from tests.conftest import ALPHA_ALICE, ALPHA_ROOT, BRAVO_CRON_D, CHARLIE_ALICE
@@ -69,3 +70,35 @@ async def test_a_non_root_user_sees_its_own_crontab_through_crontab_l(fleet, inv
     users = [c for c in result.crontabs if c.kind == "user"]
     assert [(c.path, c.owner, c.text) for c in users] == [("crontab:alice", "alice", CHARLIE_ALICE)]
     assert result.facts.user == "alice" and result.facts.zone_name == "Europe/Berlin"
+
+
+async def test_the_process_list_holds_crons_jobs_as_they_come_and_go(fleet, inventory):
+    """The host sends cron's processes and their children only: a job (here under a process
+    that calls itself CRON, as Debian's per-job fork does) is seen while it runs and not once
+    it ends; a process cron did not start is never sent."""
+    alpha = fleet.hosts["alpha"]
+
+    async def listed() -> tuple[list[str], list[str]]:
+        (host,) = load_inventory(inventory(["alpha"])).select(["alpha"])
+        transport = connector()
+        try:
+            report = await probe_host(host, transport, crontabs=False, processes=True)
+        finally:
+            await transport.close()
+        assert report.status is HostStatus.OK, report.error
+        processes = report.result.processes
+        daemon, jobs = cron_processes(processes)
+        assert daemon is not None and daemon.args.startswith("/usr/sbin/cron")
+        return [p.args for p in processes], [j.command for j in jobs]
+
+    alpha.run("setsid sleep 4343 >/dev/null 2>&1 </dev/null &")
+    fork = "setsid bash -c 'exec -a CRON sh -c \"sleep 4242; :\"' >/dev/null 2>&1 </dev/null &"
+    alpha.run(fork)
+    try:
+        processes, jobs = await listed()
+        assert jobs == ["sleep 4242"]
+        assert not any("4343" in args for args in processes)
+    finally:
+        alpha.run("pkill -x -f 'sleep 4242'; pkill -x -f 'sleep 4343'", check=False)
+    processes, jobs = await listed()
+    assert jobs == [] and not any("4242" in args for args in processes)
