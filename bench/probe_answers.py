@@ -53,6 +53,9 @@ PROCESSES = [
     (9010, 9003, "root", "ps -eo pid=,ppid=,user:32=,etimes=,args="),
 ]
 
+# What the probe's awk keeps of it (probe._PROCESSES): the lines that say cron, and their children.
+_SAYS_CRON = {pid for pid, _, user, args in PROCESSES if "cron" in f"{user} {args}".lower()}
+SENT_PROCESSES = [p for p in PROCESSES if p[0] in _SAYS_CRON or p[1] in _SAYS_CRON]
 
 SUM_BYTES = 1024  # the probe's head and tail checksums cover this much
 
@@ -275,7 +278,7 @@ def answer(host: HostFiles, script: str, epoch: int) -> bytes:
         section(header, sent, f"{len(sent)} {size - offset} 0 {host.tail(size)}")
     ps = "\n".join(
         f"{pid:7d} {ppid:7d} {user:<32} {epoch - host.started:>7} {args}"
-        for pid, ppid, user, args in PROCESSES
+        for pid, ppid, user, args in SENT_PROCESSES
     )
     section("processes", ps.encode() + b"\n")
     out.append(tag + f" done {count}\n".encode())

@@ -6,7 +6,9 @@ each section ends with its length and the answer with its number of sections, so
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import secrets
 import shlex
 from collections.abc import Sequence
@@ -328,6 +330,21 @@ counted cronps
 PROBE_COMMAND = "sh -s"
 
 
+@functools.cache
+def _log_readers(read_bytes: int, send_bytes: int) -> str:
+    """The shell functions that read logs: the same in every probe, so formatted once (for
+    the limits they are given)."""
+    return _LOGS.format(
+        cron_lines=shlex.quote(CRON_LINES),
+        pam_lines=shlex.quote(PAM_LINES),
+        matches=JOURNAL_MATCHES,
+        fields=JOURNAL_FIELDS,
+        auto=" ".join(AUTO_LOGS),
+        read_bytes=read_bytes,
+        send_bytes=send_bytes,
+    )
+
+
 @dataclass
 class LogRequest:
     """Which logs a scan reads on one host, and from where (and which commands of the entries
@@ -465,8 +482,25 @@ class ProbeError(ValueError):
     only, an answer cut short...)."""
 
 
+MARKER_BYTES = 8  # of randomness in a marker: no host guesses the next scan's
+MARKERS_DRAWN = 256  # markers drawn from the OS at once
+
+
 def new_marker() -> str:
-    return secrets.token_hex(8)
+    """A new marker, never used before. Drawn from the OS MARKERS_DRAWN at a time: each draw
+    lets go of the GIL, and a scan's event loop then waited for the storing thread, once a host."""
+    while True:
+        try:
+            return _MARKERS.pop()
+        except IndexError:  # none left (or another thread took the last): draw more
+            pool = secrets.token_hex(MARKER_BYTES * MARKERS_DRAWN)
+            step = 2 * MARKER_BYTES
+            _MARKERS.extend(pool[i : i + step] for i in range(0, len(pool), step))
+
+
+_MARKERS: list[str] = []
+# A forked process must not use the markers its parent will.
+os.register_at_fork(after_in_child=_MARKERS.clear)
 
 
 def build_script(
@@ -486,17 +520,7 @@ def build_script(
     if crontabs:
         parts.append(_CRONTABS)
     if logs is not None:
-        parts.append(
-            _LOGS.format(
-                cron_lines=shlex.quote(CRON_LINES),
-                pam_lines=shlex.quote(PAM_LINES),
-                matches=JOURNAL_MATCHES,
-                fields=JOURNAL_FIELDS,
-                auto=" ".join(AUTO_LOGS),
-                read_bytes=LOG_READ_BYTES,
-                send_bytes=LOG_SEND_BYTES,
-            )
-        )
+        parts.append(_log_readers(LOG_READ_BYTES, LOG_SEND_BYTES))
         parts.extend(_log_calls(logs))
         if logs.mail_folder is not None:
             parts.append(mailbox_script(logs.mail_folder, logs.mailboxes))

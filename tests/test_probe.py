@@ -3,6 +3,7 @@
 Runs the real probe script through the local transport (the same script SSH hosts run) where it can.
 """
 
+import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -159,6 +160,18 @@ async def test_local_command_timeout_is_a_timeout_status():
     answer = await connector().run(slow, "sleep 5")
     assert answer.status is HostStatus.TIMEOUT
     assert "0.2s" in answer.error
+
+
+def test_markers_are_never_the_same_not_even_in_a_forked_child():
+    markers = [probe.new_marker() for _ in range(3 * probe.MARKERS_DRAWN + 1)]
+    assert len(set(markers)) == len(markers)
+    assert all(len(m) == 2 * probe.MARKER_BYTES and int(m, 16) >= 0 for m in markers)
+    read, write = os.pipe()
+    if (child := os.fork()) == 0:  # the child's next marker, drawn after the fork
+        os.write(write, probe.new_marker().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 64).decode() != probe.new_marker()
 
 
 def test_cron_processes_find_the_daemon_and_its_jobs():

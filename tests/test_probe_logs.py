@@ -5,6 +5,7 @@ The real probe script runs through the local transport against real files in a t
 
 import gzip
 import os
+import subprocess
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -156,9 +157,16 @@ async def test_missing_log_is_reported(tmp_path):
     assert result.logs == []
 
 
-async def test_processes_are_listed():
-    result = await read("/nonexistent")
-    assert result.processes and any(p.pid == os.getpid() for p in result.processes)
+async def test_processes_that_say_cron_are_listed_and_no_others():
+    # A process whose command line says cron (argv[0]), as a cron daemon's does.
+    sleeper = subprocess.Popen(["crond-lookalike", "30"], executable="sleep")
+    try:
+        result = await read("/nonexistent")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    listed = {p.pid for p in result.processes}
+    assert sleeper.pid in listed and os.getpid() not in listed
 
 
 JOURNAL_LINE = (
