@@ -575,10 +575,7 @@ def _write(store: Store, db: sqlite3.Connection, digest: _Digest, started: datet
     coverage = store.coverage_start(db, name)
     earliest = min(filter(None, [coverage, digest.first_event]), default=None)
     store.write_host_state(db, digest.state | {"coverage_start": earliest})
-    for row in digest.crontabs:
-        store.write_crontab(db, row, now)
-    kept = [row["path"] for row in digest.crontabs] + digest.unreadable
-    store.write_crontabs_gone(db, name, kept, now)
+    store.write_crontabs(db, name, digest.crontabs, digest.unreadable, now)
     store.write_crontab_edits(db, digest.crontab_edits)
     store.write_daemon_lines(db, digest.daemon_lines)
     store.write_command_lookups(db, name, digest.command_lookups)

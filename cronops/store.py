@@ -1157,35 +1157,58 @@ class Store(History):
 
         Unchanged (nearly every crontab, nearly every scan), only its file's facts and the read
         time are written: not its text again."""
-        sha = hashlib.sha256(row["text"].encode("utf-8", "surrogateescape")).hexdigest()
-        key = [row["host"], row["path"]]
+        sha = _sha256(row["text"])
         previous = db.execute(
-            "select sha256 from crontabs where host = ? and path = ?", _stored(key)
+            "select sha256 from crontabs where host = ? and path = ?",
+            _stored([row["host"], row["path"]]),
         ).fetchone()
-        if previous is not None and previous[0] == sha:
-            facts = {k: v for k, v in row.items() if k not in ("host", "path", "text")}
-            facts["read_at"] = seen_at
-            db.execute(
-                f"update crontabs set {', '.join(f'{c} = ?' for c in facts)} "
-                "where host = ? and path = ?",
-                _stored([*facts.values(), *key]),
-            )
-            return False
-        _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
-        _insert(db, "crontab_versions", [_version(row, sha, seen_at)])
-        return True
+        return _write_crontab(db, row, sha, None if previous is None else previous[0], seen_at)
 
-    def write_crontabs_gone(
-        self, db: sqlite3.Connection, host: str, kept: Iterable[str], seen_at: str
+    def write_crontabs(
+        self,
+        db: sqlite3.Connection,
+        host: str,
+        rows: list[dict[str, Any]],
+        unreadable: Iterable[str],
+        seen_at: str,
     ) -> None:
-        """The host's crontab files not in `kept` (read now, or there but unreadable) are gone:
-        their version history ends with one without text, and they leave the crontabs table."""
-        kept = set(kept)
-        stored = _dicts(db, "select host, path, kind, owner from crontabs where host = ?", [host])
-        gone = [row for row in stored if row["path"] not in kept]
+        """The host's crontabs as a scan read them (each as write_crontab stores it); the others
+        stored for it are gone unless there but `unreadable`: their version history ends with
+        one without text, and they leave the crontabs table.
+
+        What is stored for the host is read once: the files unchanged, text and facts (nearly
+        every one, nearly every scan), only have their read time moved, in one statement."""
+        stored = {
+            path: facts
+            for path, *facts in _tuples(
+                db, "select path, sha256, kind, owner, mtime from crontabs where host = ?", [host]
+            )
+        }
+        read: set[str] = set()
+        unchanged: list[str] = []
+        for row in rows:
+            sha, path = _sha256(row["text"]), row["path"]
+            before, stored[path] = stored.get(path), [sha, row["kind"], row["owner"], row["mtime"]]
+            read.add(path)
+            if before == stored[path]:
+                unchanged.append(path)
+            else:
+                _write_crontab(db, row, sha, None if before is None else before[0], seen_at)
+        if unchanged:
+            db.execute(
+                f"update crontabs set read_at = ? where host = ? and path in ({_marks(unchanged)})",
+                _stored([seen_at, host, *unchanged]),
+            )
+        kept = read.union(unreadable)
+        gone = [
+            {"host": host, "path": path, "kind": facts[1], "owner": facts[2]}
+            for path, facts in stored.items()
+            if path not in kept
+        ]
         _insert(db, "crontab_versions", [_version(row, None, seen_at) for row in gone])
         db.executemany(
-            "delete from crontabs where host = ? and path = ?", [[host, r["path"]] for r in gone]
+            "delete from crontabs where host = ? and path = ?",
+            [_stored([host, row["path"]]) for row in gone],
         )
 
     def write_crontab_edits(self, db: sqlite3.Connection, edits: list[dict[str, Any]]) -> None:
@@ -1842,6 +1865,30 @@ def _marks(items: Sequence[Any]) -> str:
 def _crontab(row: dict[str, Any], seen_at: str | None) -> StoredCrontab:
     values = (row["host"], row["path"], row["kind"], row["owner"], row["text"])
     return record(StoredCrontab, (*values, from_iso(seen_at), from_iso(row["mtime"])))
+
+
+def _sha256(text: str) -> str:
+    """A crontab's checksum, of its bytes as the host has them."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _write_crontab(
+    db: sqlite3.Connection, row: dict[str, Any], sha: str, previous: str | None, seen_at: str
+) -> bool:
+    """write_crontab, the stored checksum (`previous`, None: new) known: True when it changed."""
+    key = [row["host"], row["path"]]
+    if previous == sha:
+        facts = {k: v for k, v in row.items() if k not in ("host", "path", "text")}
+        facts["read_at"] = seen_at
+        db.execute(
+            f"update crontabs set {', '.join(f'{c} = ?' for c in facts)} "
+            "where host = ? and path = ?",
+            _stored([*facts.values(), *key]),
+        )
+        return False
+    _upsert(db, "crontabs", [{**row, "sha256": sha, "read_at": seen_at}], ("host", "path"))
+    _insert(db, "crontab_versions", [_version(row, sha, seen_at)])
+    return True
 
 
 def _version(row: dict[str, Any], sha: str | None, seen_at: str) -> dict[str, Any]:

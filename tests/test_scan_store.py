@@ -581,3 +581,47 @@ async def test_a_scan_reads_the_fleets_cursors_and_commands_in_a_few_queries(tmp
     assert len(outcomes) == 40 and all(o.ok for o in outcomes)
     assert sum("from log_cursors" in sql for sql in read) == 2  # the logs, the mailboxes
     assert sum("from entries where host in" in sql for sql in read) == 1
+
+
+def test_a_scans_crontabs_are_written_when_their_text_or_facts_change_and_read_each_scan(
+    tmp_path,
+):
+    """Read once a scan for the host: an unchanged file has only its read time moved; one
+    whose text changed is a new version; one whose mtime alone changed keeps its version with
+    the new mtime; one gone ends its history; an unreadable one stays."""
+    store = Store(tmp_path / "h.db")
+
+    def scan(at: str, files: dict[str, tuple[str, str]], unreadable=()) -> None:
+        rows = [
+            {
+                "host": "h",
+                "path": path,
+                "kind": "system",
+                "owner": None,
+                "mtime": mtime,
+                "text": text,
+            }
+            for path, (mtime, text) in files.items()
+        ]
+        with store.transaction() as db:
+            store.write_crontabs(db, "h", rows, list(unreadable), at)
+
+    def now() -> list[tuple]:
+        rows = store.rows("select path, mtime, text, read_at from crontabs order by path")
+        return [tuple(row.values()) for row in rows]
+
+    def versions() -> list[tuple]:
+        rows = store.rows("select path, seen_at, mtime, text from crontab_versions order by id")
+        return [tuple(row.values()) for row in rows]
+
+    a, b, c = "/etc/cron.d/a", "/etc/cron.d/b", "/etc/cron.d/\udcff"  # c: not UTF-8
+    scan("t1", {a: ("m1", "1 * * * * root a\n"), b: ("m1", "2 * * * * root b\n"), c: ("m1", "")})
+    scan("t2", {a: ("m1", "1 * * * * root a\n"), b: ("m1", "2 * * * * root b\n"), c: ("m1", "")})
+    assert [(path, read_at) for path, *_, read_at in now()] == [(a, "t2"), (b, "t2"), (c, "t2")]
+    assert len(versions()) == 3
+    scan("t3", {a: ("m2", "1 * * * * root a\n"), b: ("m3", "3 * * * * root b\n"), c: ("m1", "")})
+    assert [row[:2] for row in now()] == [(a, "m2"), (b, "m3"), (c, "m1")]
+    assert versions()[3:] == [(b, "t3", "m3", "3 * * * * root b\n")]  # a: the same text
+    scan("t4", {b: ("m3", "3 * * * * root b\n")}, unreadable=[c])
+    assert [(path, read_at) for path, *_, read_at in now()] == [(b, "t4"), (c, "t3")]
+    assert versions()[4:] == [(a, "t4", None, None)]  # a is gone; c is there, unreadable
