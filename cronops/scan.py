@@ -180,7 +180,7 @@ async def scan_fleet(
     since = started - window
     names = [host.name for host in hosts]
     cursors = store.fleet_log_cursors(names)
-    lookups = {name: command_lookups(found) for name, found in store.entry_commands(names).items()}
+    lookups = fleet_command_lookups(store.entry_commands(names))
     mailboxes = store.fleet_log_cursors(names, mailboxes=True)
 
     def log_request(host: Host) -> probe.LogRequest:
@@ -228,14 +228,29 @@ async def scan_fleet(
             prober.cancel()
 
 
-def command_lookups(
-    commands: Iterable[tuple[str, dict[str, str]]],
-) -> tuple[tuple[str, str], ...]:
-    """The (PATH, command) pairs a scan looks up for the entries the last one found, by PATH
-    (one shell each on the host), at most probe.MAX_LOOKUPS. The first scan of a host knows
-    no entries yet: its commands are looked up from the second scan on."""
-    pairs = {pair for command, env in commands if (pair := command_lookup(command, env))}
-    return tuple(sorted(pairs)[: probe.MAX_LOOKUPS])
+def fleet_command_lookups(
+    commands: dict[str, list[tuple[str, dict[str, str]]]],
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """By host, the (PATH, command) pairs a scan looks up for the entries the last one found,
+    by PATH (one shell each on the host), at most probe.MAX_LOOKUPS. The first scan of a host
+    knows no entries yet: its commands are looked up from the second scan on.
+
+    A fleet's hosts mostly share their crontabs: each command is read once for each PATH (all
+    of its settings that command_lookup reads), not once for each host."""
+    read: dict[tuple[str, str | None], tuple[str, str] | None] = {}
+
+    def lookup(command: str, env: dict[str, str]) -> tuple[str, str] | None:
+        key = (command, env.get("PATH"))
+        if key not in read:
+            read[key] = command_lookup(command, env)
+        return read[key]
+
+    return {
+        host: tuple(
+            sorted({pair for c, env in found if (pair := lookup(c, env))})[: probe.MAX_LOOKUPS]
+        )
+        for host, found in commands.items()
+    }
 
 
 async def _answered(answers: asyncio.Queue[HostReport | None]) -> list[HostReport]:

@@ -27,6 +27,7 @@ from cronops.scan import (
     HostReport,
     _run_rows,
     cron_family,
+    fleet_command_lookups,
     probe_host,
     record_group,
     record_host_checks,
@@ -625,3 +626,23 @@ def test_a_scans_crontabs_are_written_when_their_text_or_facts_change_and_read_e
     scan("t4", {b: ("m3", "3 * * * * root b\n")}, unreadable=[c])
     assert [(path, read_at) for path, *_, read_at in now()] == [(b, "t4"), (c, "t3")]
     assert versions()[4:] == [(a, "t4", None, None)]  # a is gone; c is there, unreadable
+
+
+def test_each_hosts_lookups_are_its_own_commands_under_its_own_path():
+    """A command read once for the fleet is still looked up under each host's PATH, and a host
+    has only its own entries' commands."""
+    backup = "/usr/local/bin/backup --all"
+    lookups = fleet_command_lookups(
+        {
+            "a": [(backup, {}), ("tidy % x", {"PATH": "/opt/bin"}), ("$HOME/run", {})],
+            "b": [(backup, {"PATH": "/opt/bin"}), (backup, {"PATH": "/opt/bin", "MAILTO": "x"})],
+            "c": [(backup, {}), ("tidy % x", {})],
+            "d": [],
+        }
+    )
+    assert lookups == {
+        "a": (("/opt/bin", "tidy"), ("/usr/bin:/bin", "/usr/local/bin/backup")),
+        "b": (("/opt/bin", "/usr/local/bin/backup"),),
+        "c": (("/usr/bin:/bin", "/usr/local/bin/backup"), ("/usr/bin:/bin", "tidy")),
+        "d": (),
+    }
