@@ -1470,8 +1470,11 @@ _SUCCEEDED = "ended_at is not null and status = 0 and signal is null"
 
 
 @lru_cache(maxsize=256)  # the entries of one crontab share its environment
+@lru_cache(maxsize=1024)
 def _env_json(env: tuple[tuple[str, str], ...]) -> str:
-    """An entry's environment as stored: JSON of its names and values, in order."""
+    """An entry's environment as stored: JSON of its names and values, in order. Made once for
+    the settings a crontab's entries share (and the fleet's hosts, mostly): every entry is
+    compared with the stored one every scan."""
     return json.dumps(dict(env))
 
 
