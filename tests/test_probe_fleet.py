@@ -5,6 +5,8 @@ Each file must arrive byte for byte as it is on the host.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from cronops.inventory import load_inventory
@@ -91,14 +93,25 @@ async def test_the_process_list_holds_crons_jobs_as_they_come_and_go(fleet, inve
         assert daemon is not None and daemon.args.startswith("/usr/sbin/cron")
         return [p.args for p in processes], [j.command for j in jobs]
 
+    async def until(ok, what: str) -> tuple[list[str], list[str]]:
+        """The list once `ok` (a busy host starts and reaps processes a moment later)."""
+        for _ in range(100):
+            processes, jobs = await listed()
+            if ok(processes, jobs):
+                return processes, jobs
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{what}: {processes} {jobs}")
+
     alpha.run("setsid sleep 4343 >/dev/null 2>&1 </dev/null &")
     fork = "setsid bash -c 'exec -a CRON sh -c \"sleep 4242; :\"' >/dev/null 2>&1 </dev/null &"
     alpha.run(fork)
     try:
-        processes, jobs = await listed()
-        assert jobs == ["sleep 4242"]
+        processes, _ = await until(lambda _, jobs: jobs == ["sleep 4242"], "the job not seen")
+        assert alpha.run("pgrep -x -f 'sleep 4343'").stdout.strip()  # running, yet not sent
         assert not any("4343" in args for args in processes)
     finally:
         alpha.run("pkill -x -f 'sleep 4242'; pkill -x -f 'sleep 4343'", check=False)
-    processes, jobs = await listed()
-    assert jobs == [] and not any("4242" in args for args in processes)
+    await until(
+        lambda processes, jobs: not jobs and not any("4242" in a for a in processes),
+        "the ended job still seen",
+    )
