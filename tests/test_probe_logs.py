@@ -5,6 +5,7 @@ The real probe script runs through the local transport against real files in a t
 
 import gzip
 import os
+import signal
 import subprocess
 import time
 from dataclasses import replace
@@ -158,15 +159,27 @@ async def test_missing_log_is_reported(tmp_path):
 
 
 async def test_processes_that_say_cron_are_listed_and_no_others():
-    # A process whose command line says cron (argv[0]), as a cron daemon's does.
-    sleeper = subprocess.Popen(["crond-lookalike", "30"], executable="sleep")
+    # A process whose command line says cron (argv[0]), as a cron daemon's does; and one that
+    # does not, below a shell that does not either (pytest's own command line may say cron: a
+    # checkout in a directory named cronops, whose children are then listed as cron's may be).
+    lookalike = subprocess.Popen(["crond-lookalike", "30"], executable="sleep")
+    shell = subprocess.Popen(
+        ["sh", "-c", "sleep 30 & echo $!; wait"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
+        assert shell.stdout is not None
+        plain = int(shell.stdout.readline())
         result = await read("/nonexistent")
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        lookalike.kill()
+        lookalike.wait()
+        os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait()
     listed = {p.pid for p in result.processes}
-    assert sleeper.pid in listed and os.getpid() not in listed
+    assert lookalike.pid in listed and plain not in listed
 
 
 JOURNAL_LINE = (
