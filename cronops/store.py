@@ -1152,18 +1152,6 @@ class Store(History):
     def write_host_state(self, db: sqlite3.Connection, state: dict[str, Any]) -> None:
         _upsert(db, "hosts", [state], ("name",))
 
-    def write_crontab(self, db: sqlite3.Connection, row: dict[str, Any], seen_at: str) -> bool:
-        """Store the crontab as read; keep every distinct version. True when it changed.
-
-        Unchanged (nearly every crontab, nearly every scan), only its file's facts and the read
-        time are written: not its text again."""
-        sha = _sha256(row["text"])
-        previous = db.execute(
-            "select sha256 from crontabs where host = ? and path = ?",
-            _stored([row["host"], row["path"]]),
-        ).fetchone()
-        return _write_crontab(db, row, sha, None if previous is None else previous[0], seen_at)
-
     def write_crontabs(
         self,
         db: sqlite3.Connection,
@@ -1171,13 +1159,15 @@ class Store(History):
         rows: list[dict[str, Any]],
         unreadable: Iterable[str],
         seen_at: str,
-    ) -> None:
-        """The host's crontabs as a scan read them (each as write_crontab stores it); the others
-        stored for it are gone unless there but `unreadable`: their version history ends with
-        one without text, and they leave the crontabs table.
+    ) -> list[str]:
+        """The host's crontabs as a scan read them, each with every distinct version kept; the
+        others stored for it are gone unless there but `unreadable`: their version history ends
+        with one without text, and they leave the crontabs table. Returns the paths whose text
+        changed (a new version).
 
         What is stored for the host is read once: the files unchanged, text and facts (nearly
-        every one, nearly every scan), only have their read time moved, in one statement."""
+        every one, nearly every scan), only have their read time moved, in one statement; a
+        file whose facts alone changed has them written, not its text again."""
         stored = {
             path: facts
             for path, *facts in _tuples(
@@ -1186,14 +1176,15 @@ class Store(History):
         }
         read: set[str] = set()
         unchanged: list[str] = []
+        changed: list[str] = []
         for row in rows:
             sha, path = _sha256(row["text"]), row["path"]
             before, stored[path] = stored.get(path), [sha, row["kind"], row["owner"], row["mtime"]]
             read.add(path)
             if before == stored[path]:
                 unchanged.append(path)
-            else:
-                _write_crontab(db, row, sha, None if before is None else before[0], seen_at)
+            elif _write_crontab(db, row, sha, None if before is None else before[0], seen_at):
+                changed.append(path)
         if unchanged:
             db.execute(
                 f"update crontabs set read_at = ? where host = ? and path in ({_marks(unchanged)})",
@@ -1210,6 +1201,7 @@ class Store(History):
             "delete from crontabs where host = ? and path = ?",
             [_stored([host, row["path"]]) for row in gone],
         )
+        return changed
 
     def write_crontab_edits(self, db: sqlite3.Connection, edits: list[dict[str, Any]]) -> None:
         """Lines of the host's `crontab` program; one read twice (two files, a rescan) is kept once."""
@@ -1878,7 +1870,8 @@ def _sha256(text: str) -> str:
 def _write_crontab(
     db: sqlite3.Connection, row: dict[str, Any], sha: str, previous: str | None, seen_at: str
 ) -> bool:
-    """write_crontab, the stored checksum (`previous`, None: new) known: True when it changed."""
+    """A crontab as read, its stored checksum (`previous`, None: new) known: True when its text
+    changed (a new version), else only its file's facts and read time are written."""
     key = [row["host"], row["path"]]
     if previous == sha:
         facts = {k: v for k, v in row.items() if k not in ("host", "path", "text")}

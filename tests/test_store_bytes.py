@@ -57,13 +57,13 @@ def test_a_crontab_that_is_not_utf8_is_stored_and_read_back_exactly(store):
     crontab = parse_crontab(TEXT, host="h", source="/var/spool/cron/crontabs/root", kind="user")
     row = {"host": "h", "path": crontab.source, "kind": "user", "owner": "root", "mtime": None}
     with store.transaction() as db:
-        assert store.write_crontab(db, row | {"text": TEXT}, SEEN)
+        assert store.write_crontabs(db, "h", [row | {"text": TEXT}], [], SEEN) == [crontab.source]
         store.write_entries(db, "h", [_entry_row(e) for e in crontab.entries], SEEN)
         store.write_problems(db, "h", [_problem_row("h", p) for p in crontab.problems])
         process = {"host": "h", "pid": 7, "user": "root", "started_at": SEEN, "seen_at": SEEN}
         store.write_processes(db, "h", [process | {"command": COMMAND, "entry_id": None}])
     with store.transaction() as db:  # the same bytes again: no new version, no changed entry
-        assert not store.write_crontab(db, row | {"text": TEXT}, SEEN)
+        assert not store.write_crontabs(db, "h", [row | {"text": TEXT}], [], SEEN)
         store.write_entries(db, "h", [_entry_row(e) for e in crontab.entries], SEEN)
 
     assert as_bytes(store.crontab("h", crontab.source)["text"]) == RAW
@@ -141,16 +141,18 @@ def test_an_unchanged_crontab_is_not_written_again_but_a_changed_byte_is(store):
     row = {"host": "h", "path": "/etc/crontab", "kind": "system", "owner": None, "mtime": None}
     written: list[str] = []
     with store.transaction() as db:
-        assert store.write_crontab(db, row | {"text": "* * * * * root first\n"}, SEEN)
+        assert store.write_crontabs(db, "h", [row | {"text": "* * * * * root first\n"}], [], SEEN)
     store.db.set_trace_callback(written.append)
     with store.transaction() as db:
-        assert not store.write_crontab(db, row | {"text": "* * * * * root first\n"}, "later")
+        assert not store.write_crontabs(
+            db, "h", [row | {"text": "* * * * * root first\n"}], [], "later"
+        )
     store.db.set_trace_callback(None)
     assert not [sql for sql in written if "root first" in sql]
     stored = store.crontab("h", "/etc/crontab")
     assert (stored["read_at"], stored["text"]) == ("later", "* * * * * root first\n")
     with store.transaction() as db:
-        assert store.write_crontab(db, row | {"text": "* * * * * root firsT\n"}, "last")
+        assert store.write_crontabs(db, "h", [row | {"text": "* * * * * root firsT\n"}], [], "last")
     assert store.crontab("h", "/etc/crontab")["text"] == "* * * * * root firsT\n"
     versions = store.rows("select text from crontab_versions order by id")
     assert [v["text"] for v in versions] == ["* * * * * root first\n", "* * * * * root firsT\n"]

@@ -151,7 +151,7 @@ def test_an_entry_comes_back_with_every_field_as_written(tmp_path):
     pause = json.dumps({"by": PAUSE.by, "at": iso(PAUSE.at), "reason": PAUSE.reason, "until": None})
     row = entry_row("alpha", 7, env=env, disabled=1, paused=pause, log_off=1)
     with store.transaction() as db:
-        store.write_crontab(db, crontab, iso(NOW))
+        store.write_crontabs(db, "alpha", [crontab], [], iso(NOW))
         store.write_entries(db, "alpha", [row], iso(NOW - timedelta(days=3)))
     expected = JobEntry(
         id="alpha-7",

@@ -112,7 +112,7 @@ def hostile(tmp_path, monkeypatch):
             state |= {"coverage_start": seen, "logs": "/var/log/syslog", "ends_logged": 1}
             store.write_host_state(write, state)
             row = {"host": "alpha", "path": source, "kind": "user", "owner": "root"}
-            store.write_crontab(write, row | {"mtime": seen, "text": CRONTAB}, seen)
+            store.write_crontabs(write, "alpha", [row | {"mtime": seen, "text": CRONTAB}], [], seen)
             store.write_entries(write, "alpha", [_entry_row(e) for e in crontab.entries], seen)
         (title,) = [e.id for e in crontab.entries if "owned" in e.command]
         store.record_action(
