@@ -216,9 +216,9 @@ def _entries_to_judge(
     read what it reads now (its host's part not due): those its scan stored a run (or an
     output) of, those with a process running, those whose own moment has come (`due`, by
     entry: store.entries_due); None where every entry is to be judged: one never judged on its
-    own, a run stored that
-    started before the host's last boot or cron start (it can tell why another entry's run
-    was missed: causes.py), any of them on a host whose cron daemon is stopped."""
+    own, a run stored that started before the host's last boot or cron start (it can tell why
+    another entry's run was missed: causes.py), any of them on a host whose cron daemon is
+    stopped."""
     from cronops.causes import last_start_compared
     from cronops.due import NEAR_START
 
